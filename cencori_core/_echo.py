@@ -1,0 +1,176 @@
+"""The built-in ``echo`` provider: every capability, no key, no network, deterministic.
+
+Replies ``echo: <last user text>``; usage by word count; embedding vectors from a hash; a tiny
+valid PNG for images; a short valid WAV for speech; moderation flags nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import math
+import struct
+import wave
+import zlib
+from collections.abc import AsyncIterator, Iterator
+
+from .catalog import CAPABILITIES, ModelInfo
+from .config import ProviderConfig
+from .provider import Provider
+from .types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    GeneratedImage,
+    ImageRequest,
+    ImageResponse,
+    ModerationRequest,
+    ModerationResponse,
+    ModerationResult,
+    Speech,
+    SpeechRequest,
+    Transcription,
+    TranscriptionRequest,
+    Usage,
+)
+
+ECHO_MODELS = (ModelInfo(name="echo", capabilities=CAPABILITIES, context_window=1_000_000,
+                         max_output_tokens=4096),)
+
+
+def make_echo(config: ProviderConfig) -> EchoProvider:
+    return EchoProvider(config)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    raw = b"\x00\xff\xff\xff"  # one white RGB pixel, filter byte 0
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _wav(seconds: float = 0.25, rate: int = 8000) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        frames = b"".join(struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / rate)))
+                          for i in range(int(seconds * rate)))
+        w.writeframes(frames)
+    return buf.getvalue()
+
+
+PNG_B64 = base64.b64encode(_png()).decode("ascii")
+WAV = _wav()
+
+
+class EchoProvider(Provider):
+    """Echoes the last user message; the CLI's first run and users' smoke tests."""
+
+    offline = True
+
+    def _reply(self, request: ChatRequest) -> tuple[str, Usage]:
+        last = ""
+        for m in reversed(request.messages):
+            if m.role == "user":
+                last = m.text
+                break
+        text = f"echo: {last}"
+        if request.max_tokens is not None:
+            text = " ".join(text.split(" ")[: request.max_tokens])
+        prompt = sum(_words(m.text) for m in request.messages)
+        completion = _words(text)
+        return text, Usage(prompt_tokens=prompt, completion_tokens=completion,
+                           total_tokens=prompt + completion)
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        text, usage = self._reply(request)
+        return ChatResponse(content=text, finish_reason="stop", usage=usage,
+                            model=request.model, provider=self.name)
+
+    async def achat(self, request: ChatRequest) -> ChatResponse:
+        return self.chat(request)
+
+    def chat_stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        text, usage = self._reply(request)
+        words = text.split(" ")
+        for i, w in enumerate(words):
+            yield ChatChunk(delta=w if i == 0 else " " + w, model=request.model)
+        yield ChatChunk(finish_reason="stop")
+        yield ChatChunk(usage=usage)
+
+    async def achat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        for c in self.chat_stream(request):
+            yield c
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        dims = request.dimensions or 8
+        vectors = []
+        for text in request.input:
+            digest = b""
+            counter = 0
+            while len(digest) < dims * 2:
+                digest += hashlib.sha256(f"{counter}:{text}".encode()).digest()
+                counter += 1
+            vec = [(int.from_bytes(digest[i * 2:i * 2 + 2], "big") / 32767.5) - 1.0
+                   for i in range(dims)]
+            norm = math.sqrt(sum(x * x for x in vec)) or 1.0
+            vectors.append([x / norm for x in vec])
+        tokens = sum(_words(t) for t in request.input)
+        return EmbeddingResponse(vectors=vectors, usage=Usage(prompt_tokens=tokens,
+                                                              total_tokens=tokens),
+                                 model=request.model, provider=self.name)
+
+    async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        return self.embed(request)
+
+    def generate_image(self, request: ImageRequest) -> ImageResponse:
+        images = [GeneratedImage(b64_json=PNG_B64, revised_prompt=request.prompt,
+                                 mime_type="image/png") for _ in range(request.n)]
+        return ImageResponse(images=images, usage=Usage(images=request.n),
+                             model=request.model, provider=self.name)
+
+    async def agenerate_image(self, request: ImageRequest) -> ImageResponse:
+        return self.generate_image(request)
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        duration = None
+        try:
+            with wave.open(io.BytesIO(request.file)) as w:
+                duration = w.getnframes() / float(w.getframerate())
+        except (wave.Error, EOFError):
+            pass
+        text = f"echo: {len(request.file)} bytes of audio"
+        return Transcription(text=text, language=request.language or "en", duration=duration,
+                             usage=Usage(audio_seconds=duration), model=request.model,
+                             provider=self.name)
+
+    async def atranscribe(self, request: TranscriptionRequest) -> Transcription:
+        return self.transcribe(request)
+
+    def speech(self, request: SpeechRequest) -> Speech:
+        return Speech(audio=WAV, format="wav", usage=Usage(characters=len(request.input)),
+                      model=request.model, provider=self.name)
+
+    async def aspeech(self, request: SpeechRequest) -> Speech:
+        return self.speech(request)
+
+    def moderate(self, request: ModerationRequest) -> ModerationResponse:
+        results = [ModerationResult(flagged=False, categories={"echo": False},
+                                    scores={"echo": 0.0}) for _ in request.input]
+        return ModerationResponse(flagged=False, results=results, model=request.model,
+                                  provider=self.name)
+
+    async def amoderate(self, request: ModerationRequest) -> ModerationResponse:
+        return self.moderate(request)

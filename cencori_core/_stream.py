@@ -1,0 +1,110 @@
+"""Stream assembly: chunks in, one final ChatResponse out (shared by every provider)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .types import ChatChunk, ChatResponse, ToolCall, Usage
+
+
+class StreamAccumulator:
+    """Collects what the caller has been sent: text, reasoning, tool calls by index, usage."""
+
+    __slots__ = ("text", "reasoning", "calls", "finish_reason", "usage", "id", "model",
+                 "provider_data", "chunks")
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.id: str | None = None
+        self.model: str | None = None
+        self.provider_data: dict[str, Any] | None = None
+        self.chunks = 0
+
+    def meta(self, chunk: ChatChunk) -> None:
+        """Fold the chunk's metadata (id, model, usage, finish reason, provider data)."""
+        if chunk.id and not self.id:
+            self.id = chunk.id
+        if chunk.model and not self.model:
+            self.model = chunk.model
+        if chunk.usage is not None:
+            self.usage = chunk.usage if self.usage is None else _merge_usage(self.usage,
+                                                                             chunk.usage)
+        if chunk.finish_reason:
+            self.finish_reason = chunk.finish_reason
+        if chunk.provider_data:
+            self.provider_data = {**(self.provider_data or {}), **chunk.provider_data}
+
+    def content(self, chunk: ChatChunk) -> None:
+        """Fold what the caller is shown (text, reasoning, tool-call deltas)."""
+        self.chunks += 1
+        if chunk.delta:
+            self.text.append(chunk.delta)
+        if chunk.reasoning:
+            self.reasoning.append(chunk.reasoning)
+        for d in chunk.tool_calls:
+            slot = self.calls.get(d.index)
+            if slot is None:
+                slot = self.calls[d.index] = {"id": None, "name": None, "args": [],
+                                              "provider_data": None}
+            if d.id:
+                slot["id"] = d.id
+            if d.name:
+                slot["name"] = d.name
+            if d.arguments:
+                slot["args"].append(d.arguments)
+            if d.provider_data:
+                slot["provider_data"] = {**(slot["provider_data"] or {}), **d.provider_data}
+
+    def tool_calls(self) -> list[ToolCall]:
+        out = []
+        for index in sorted(self.calls):
+            slot = self.calls[index]
+            out.append(ToolCall.from_raw(
+                id=slot["id"] or f"call_{index}", name=slot["name"] or "",
+                arguments_raw="".join(slot["args"]), provider_data=slot["provider_data"]))
+        return out
+
+    def response(self, *, provider: str, model: str) -> ChatResponse:
+        calls = self.tool_calls()
+        finish = self.finish_reason or ("tool_calls" if calls else "stop")
+        return ChatResponse(
+            content="".join(self.text) if (self.text or not calls) else None,
+            tool_calls=calls,
+            finish_reason=finish,
+            usage=self.usage if self.usage is not None else Usage(source="estimated"),
+            model=self.model or model,
+            provider=provider,
+            id=self.id or "",
+            reasoning="".join(self.reasoning) or None,
+            provider_data=self.provider_data,
+        )
+
+
+def _merge_usage(a: Usage, b: Usage) -> Usage:
+    """Providers that split usage across events (Anthropic: input on start, output on delta)
+    report cumulative counts per field; keep the larger of each."""
+    def mx(x: Any, y: Any) -> Any:
+        if x is None:
+            return y
+        if y is None:
+            return x
+        return max(x, y)
+
+    prompt = max(a.prompt_tokens, b.prompt_tokens)
+    completion = max(a.completion_tokens, b.completion_tokens)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=max(a.total_tokens, b.total_tokens, prompt + completion),
+        cached_tokens=max(a.cached_tokens, b.cached_tokens),
+        cache_write_tokens=max(a.cache_write_tokens, b.cache_write_tokens),
+        reasoning_tokens=max(a.reasoning_tokens, b.reasoning_tokens),
+        audio_seconds=mx(a.audio_seconds, b.audio_seconds),
+        characters=mx(a.characters, b.characters),
+        images=mx(a.images, b.images),
+        source="provider" if "provider" in (a.source, b.source) else "estimated",
+    )

@@ -1,0 +1,1 @@
+"""Usage accounting: usage normalization and estimation, pricing (genai-prices), ledgers."""

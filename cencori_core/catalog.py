@@ -1,0 +1,178 @@
+"""The model catalog: names, aliases and prefixes mapped to providers, with capabilities.
+
+Resolution order for a name:
+
+1. ``provider/model`` when ``provider`` is a configured or registered provider name (so ids such as
+   ``ft:gpt-4o:org`` or ``meta-llama/Llama-3`` survive);
+2. an exact catalog name, then an alias;
+3. the longest matching provider prefix (``gpt-`` → openai, ``claude-`` → anthropic, ...).
+
+A name matched only by a prefix is sent as written and assumed to support what is asked;
+capability checks apply to catalog entries only.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .errors import InvalidRequestError, PluginError, UnknownModelError
+from .types import Route
+
+__all__ = ["ModelInfo", "Catalog", "CAPABILITIES"]
+
+CAPABILITIES = frozenset({
+    "chat", "streaming", "tools", "vision", "json", "reasoning", "audio_input",
+    "embeddings", "images", "transcription", "speech", "moderation",
+})
+
+# What each router operation needs from a catalog entry.
+OPERATION_CAPABILITY = {
+    "chat": "chat",
+    "embed": "embeddings",
+    "generate_image": "images",
+    "transcribe": "transcription",
+    "speech": "speech",
+    "moderate": "moderation",
+}
+
+CHAT = frozenset({"chat", "streaming", "tools", "json"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelInfo:
+    """A catalog entry."""
+
+    name: str
+    provider: str = ""
+    capabilities: frozenset[str] = CHAT
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    """Default output limit (used when an API requires ``max_tokens`` and the caller gave none)."""
+    aliases: tuple[str, ...] = ()
+    price_id: str | None = None
+    """The model's id in the price data, when it differs from ``name``."""
+    provider_data: dict[str, object] = field(default_factory=dict, compare=False)
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+
+class Catalog:
+    """Names, aliases and prefixes of every provider known to one router."""
+
+    def __init__(self) -> None:
+        self.models: dict[str, ModelInfo] = {}
+        """Bare catalog names (``gpt-4o``) → entry."""
+        self.by_provider: dict[tuple[str, str], ModelInfo] = {}
+        """(provider, model id) → entry, for explicit ``provider/model`` names."""
+        self.aliases: dict[str, str] = {}
+        self.prefixes: list[tuple[str, str]] = []
+        """(prefix, provider), longest prefix first."""
+        self.providers: set[str] = set()
+        self._owner: dict[str, str] = {}
+        self._cache: dict[str, Route] = {}
+
+    # ------------------------------------------------------------------ building
+
+    def add_provider(
+        self,
+        provider: str,
+        *,
+        prefixes: Iterable[str] = (),
+        models: Iterable[ModelInfo | str] = (),
+        aliases: Mapping[str, str] | None = None,
+        source: str = "",
+        override: bool = False,
+    ) -> None:
+        """Add a provider's names. A name claimed twice is a :class:`PluginError`
+        unless ``override`` (user configuration beats plugins)."""
+        self.providers.add(provider)
+        self._cache.clear()
+        who = source or provider
+        for m in models:
+            info = ModelInfo(name=m, provider=provider) if isinstance(m, str) else m
+            if info.provider != provider:
+                info = _replace(info, provider=provider)
+            self._claim(info.name, who, override)
+            self.models[info.name] = info
+            self.by_provider[(provider, info.name)] = info
+            for a in info.aliases:
+                self._claim(a, who, override)
+                self.aliases[a] = info.name
+        for alias, target in (aliases or {}).items():
+            self._claim(alias, who, override)
+            self.aliases[alias] = target
+        for p in prefixes:
+            key = "prefix:" + p
+            self._claim(key, who, override)
+            self.prefixes = [x for x in self.prefixes if x[0] != p]
+            self.prefixes.append((p, provider))
+        self.prefixes.sort(key=lambda x: -len(x[0]))
+
+    def _claim(self, name: str, who: str, override: bool) -> None:
+        prev = self._owner.get(name)
+        if prev is not None and prev != who and not override:
+            what = f"prefix {name[7:]!r}" if name.startswith("prefix:") else f"model {name!r}"
+            raise PluginError(
+                f"{what} is claimed by both {prev!r} and {who!r}; "
+                "disable one plugin (CENCORI_PLUGINS / Router(plugins=...)) or rename the model"
+            )
+        self._owner[name] = who
+
+    # ------------------------------------------------------------------ lookup
+
+    def info(self, route: Route) -> ModelInfo | None:
+        return self.by_provider.get((route.provider, route.model))
+
+    def resolve(self, name: str) -> Route:
+        """Resolve a model name to a :class:`Route`, or raise :class:`UnknownModelError`."""
+        route = self._cache.get(name)
+        if route is not None:
+            return route
+        route = self._resolve(name)
+        if len(self._cache) < 4096:
+            self._cache[name] = route
+        return route
+
+    def _resolve(self, name: str) -> Route:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidRequestError("model must be a non-empty string such as 'gpt-4o'",
+                                      param="model")
+        head, sep, tail = name.partition("/")
+        if sep and head in self.providers and tail:
+            return Route(alias=None, model=tail, provider=head, via="explicit", requested=name)
+        info = self.models.get(name)
+        if info is not None:
+            return Route(alias=None, model=info.name, provider=info.provider, via="catalog",
+                         requested=name)
+        target = self.aliases.get(name)
+        if target is not None:
+            hop = self.resolve(target)
+            return Route(alias=name, model=hop.model, provider=hop.provider, via="alias",
+                         requested=name)
+        for prefix, provider in self.prefixes:
+            if name.startswith(prefix):
+                return Route(alias=None, model=name, provider=provider, via="prefix",
+                             requested=name)
+        raise self.unknown(name)
+
+    def unknown(self, name: str) -> UnknownModelError:
+        known = sorted(set(self.models) | set(self.aliases))
+        matches = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+        parts = [f"unknown model {name!r}"]
+        if matches:
+            parts.append("did you mean " + ", ".join(repr(m) for m in matches) + "?")
+        providers = sorted(self.providers)
+        parts.append(
+            "installed providers: " + (", ".join(providers) if providers else "none")
+            + "; name a model as 'provider/model' to pick one explicitly"
+        )
+        return UnknownModelError("; ".join(parts), model=name, matches=matches)
+
+
+def _replace(info: ModelInfo, **kw: object) -> ModelInfo:
+    from dataclasses import replace
+
+    return replace(info, **kw)  # type: ignore[arg-type]

@@ -1,0 +1,199 @@
+"""Configuration: ``Secret``, ``ProviderConfig``, TOML and environment loading."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigurationError
+
+__all__ = ["Secret", "ProviderConfig", "load_toml"]
+
+
+class Secret:
+    """A secret string (an API key). Its repr and str are masked; it refuses to be pickled.
+
+    ``get_secret_value()`` returns the clear text, for the one place that needs it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        if isinstance(value, Secret):
+            value = value.get_secret_value()
+        if not isinstance(value, str):
+            raise TypeError(f"Secret takes a str, not {type(value).__name__}")
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            return hmac.compare_digest(self._value.encode(), other._value.encode())
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled: it would write the key in clear text")
+
+    def __getstate__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled: it would write the key in clear text")
+
+
+def as_secret(value: Any) -> Secret | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, Secret) else Secret(str(value))
+
+
+_KNOWN_KEYS = frozenset({
+    "api_key", "api_key_env", "base_url", "timeout", "type", "models", "http_client",
+    "async_http_client", "options", "organization", "project", "api_version", "headers",
+})
+
+
+@dataclass(slots=True, kw_only=True)
+class ProviderConfig:
+    """How to reach one provider (one configured name).
+
+    ``type`` names the registered provider implementation (defaults to ``name``): a
+    ``{"local": {"type": "openai_compatible", ...}}`` entry makes a provider called ``local``.
+    ``options`` holds the remaining, provider-specific keys (``organization``, ``api_version``,
+    ``headers``, ...).
+    """
+
+    name: str
+    type: str = ""
+    api_key: Secret | None = None
+    base_url: str | None = None
+    timeout: float | None = None
+    models: list[str] = field(default_factory=list)
+    http_client: Any = field(default=None, repr=False)
+    async_http_client: Any = field(default=None, repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+    api_key_env: str | None = None
+    """The environment variable the key came from (for messages), if any."""
+
+    def __post_init__(self) -> None:
+        if not self.type:
+            self.type = self.name
+
+    @classmethod
+    def from_mapping(cls, name: str, data: Mapping[str, Any]) -> ProviderConfig:
+        """Build from a dict (constructor argument or a TOML table); unknown keys go to options."""
+        if not isinstance(data, Mapping):
+            raise ConfigurationError(
+                f"providers[{name!r}] must be a table/dict of settings, not {type(data).__name__}"
+            )
+        data = dict(data)
+        key_env = data.pop("api_key_env", None)
+        key = data.pop("api_key", None)
+        if key is None and key_env:
+            key = os.environ.get(key_env)
+        timeout = data.pop("timeout", None)
+        if timeout is not None:
+            try:
+                timeout = float(timeout)
+            except (TypeError, ValueError):
+                raise ConfigurationError(
+                    f"providers[{name!r}].timeout must be a number of seconds, got {timeout!r}"
+                ) from None
+        models = data.pop("models", None) or []
+        if isinstance(models, str) or not all(isinstance(m, str) for m in models):
+            raise ConfigurationError(f"providers[{name!r}].models must be a list of model names")
+        options = dict(data.pop("options", None) or {})
+        cfg = cls(
+            name=name,
+            type=str(data.pop("type", "") or ""),
+            api_key=as_secret(key),
+            base_url=data.pop("base_url", None),
+            timeout=timeout,
+            models=list(models),
+            http_client=data.pop("http_client", None),
+            async_http_client=data.pop("async_http_client", None),
+            api_key_env=key_env,
+        )
+        options.update(data)  # organization, api_version, headers, ...
+        cfg.options = options
+        return cfg
+
+
+def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a cencori TOML file into ``Router`` keyword arguments."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigurationError(f"config file not found: {os.fspath(path)}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{os.fspath(path)} is not valid TOML: {exc}") from None
+
+    known = {"providers", "fallbacks", "retry", "policies", "ledger", "redis", "telemetry",
+             "router", "deployments", "context_window_fallbacks", "cooldown", "plugins",
+             "prices"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"{os.fspath(path)}: unknown table(s) {unknown}; known: {sorted(known)}"
+        )
+    kwargs: dict[str, Any] = {}
+    if "providers" in data:
+        kwargs["providers"] = data["providers"]
+    if "fallbacks" in data:
+        kwargs["fallbacks"] = data["fallbacks"]
+    if "retry" in data:
+        kwargs["retry"] = dict(data["retry"])
+    if "policies" in data:
+        kwargs["policies"] = _policies_from_toml(data["policies"])
+    if "ledger" in data and data["ledger"].get("path"):
+        kwargs["ledger_path"] = data["ledger"]["path"]
+    if "redis" in data and data["redis"].get("url"):
+        kwargs["redis_url"] = data["redis"]["url"]
+    if "telemetry" in data:
+        tel = data["telemetry"]
+        kwargs["telemetry"] = tel.get("enabled", True) if isinstance(tel, dict) else bool(tel)
+        if isinstance(tel, dict) and "capture_content" in tel:
+            kwargs["telemetry_capture_content"] = bool(tel["capture_content"])
+    for key in ("deployments", "context_window_fallbacks", "cooldown", "plugins", "prices"):
+        if key in data:
+            kwargs[key] = data[key]
+    if "router" in data:
+        kwargs.update(data["router"])
+    return kwargs
+
+
+def _policies_from_toml(table: Mapping[str, Any]) -> list[Any]:
+    from . import policies as pol
+
+    out = []
+    for name, opts in table.items():
+        cls = pol.BY_NAME.get(name)
+        if cls is None:
+            raise ConfigurationError(
+                f"unknown policy [policies.{name}]; known: {sorted(pol.BY_NAME)}"
+            )
+        opts = dict(opts or {})
+        try:
+            out.append(cls(**opts))
+        except TypeError as exc:
+            raise ConfigurationError(f"[policies.{name}]: {exc}") from None
+    return out

@@ -1,0 +1,1355 @@
+"""The Router: one pipeline for every operation, with a sync and an async driver.
+
+::
+
+    call ─▶ validate ─▶ resolve ─▶ pre-request policies ─▶ short circuit ─▶ limits/budget reserve
+         ─▶ attempt loop (retry · fallback) ─▶ provider plugin ─▶ official SDK
+         ─▶ normalize ─▶ post-request policies ─▶ settle usage & cost ─▶ record ─▶ result
+
+Everything except the provider call, the retry sleep and the state store is plain synchronous
+code shared by both drivers (``_begin``, ``_target_request``, ``_complete``, ``_fail``); ``chat``
+and ``achat`` differ only where they wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from . import _validate as v
+from ._network import NO_NETWORK
+from ._stream import StreamAccumulator
+from .catalog import OPERATION_CAPABILITY, Catalog, ModelInfo
+from .config import ProviderConfig, Secret, load_toml
+from .errors import (
+    AuthenticationError,
+    CencoriError,
+    ConfigurationError,
+    InvalidRequestError,
+    MissingDependencyError,
+    PluginError,
+    PolicyViolationError,
+    ProviderConnectionError,
+    ProviderNotConfiguredError,
+    StreamInterruptedError,
+)
+from .plugins import (
+    allow_list,
+    collect_providers,
+    discover,
+    make_plugin_manager,
+    register_plugin,
+)
+from .provider import Provider, ProviderSpec
+from .resilience import AttemptPlan, RetryPolicy, Target
+from .types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    ImageRequest,
+    ImageResponse,
+    ModerationRequest,
+    ModerationResponse,
+    PolicyDecision,
+    Route,
+    Speech,
+    SpeechRequest,
+    Transcription,
+    TranscriptionRequest,
+    Usage,
+    UsageRecord,
+)
+
+__all__ = ["Router", "CallContext", "ChatStream", "AsyncChatStream"]
+
+_perf = time.perf_counter
+
+CHAT_ARGS = ["model", "messages", "temperature", "max_tokens", "tools", "tool_choice",
+             "response_format", "stop", "top_p", "seed", "user", "metadata", "timeout", "retry",
+             "api_key", "project", "provider_options"]
+
+
+class CallContext:
+    """The mutable state of one logical call, handed to every hook.
+
+    Requests and responses are frozen: replace ``request`` / ``response`` to change them.
+    ``state`` is free for plugins (key it by your plugin's name).
+    """
+
+    __slots__ = ("router", "operation", "request", "route", "model_info", "project", "user",
+                 "metadata", "request_id", "response", "attempts", "decisions", "state",
+                 "stream", "started", "time", "attempt_error", "retry", "reservation",
+                 "status", "error", "tags", "_record_sent", "span")
+
+    def __init__(self, router: Router, operation: str, request: Any, *, stream: bool = False,
+                 project: str | None = None, user: str | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self.router = router
+        self.operation = operation
+        self.request = request
+        self.route: Route | None = None
+        self.model_info: ModelInfo | None = None
+        self.project = project
+        self.user = user
+        self.metadata = metadata or {}
+        self.request_id = "req_" + uuid.uuid4().hex
+        self.response: Any = None
+        self.attempts: list[Any] = []
+        self.decisions: list[PolicyDecision] = []
+        self.state: dict[str, Any] = {}
+        self.stream = stream
+        self.started = _perf()
+        self.time = time.time()
+        self.attempt_error = False
+        self.retry: RetryPolicy | None = None
+        self.reservation: Any = None
+        self.status = "ok"
+        self.error: BaseException | None = None
+        self.tags: dict[str, Any] = {}
+        self._record_sent = False
+        self.span: Any = None
+
+    def decide(self, policy: str, rule: str, action: str, count: int = 1) -> None:
+        """Record what a policy did (merged by policy, rule and action)."""
+        for i, d in enumerate(self.decisions):
+            if d.policy == policy and d.rule == rule and d.action == action:
+                self.decisions[i] = PolicyDecision(policy=policy, rule=rule, action=action,
+                                                   count=d.count + count)
+                return
+        self.decisions.append(PolicyDecision(policy=policy, rule=rule, action=action,
+                                             count=count))
+
+    @property
+    def elapsed_ms(self) -> float:
+        return (_perf() - self.started) * 1000.0
+
+    def __repr__(self) -> str:
+        return f"<CallContext {self.operation} {self.request_id} route={self.route}>"
+
+
+def _set(obj: Any, **fields: Any) -> None:
+    """Fill fields of a response the router has not yet handed to anyone (frozen to users)."""
+    for k, val in fields.items():
+        object.__setattr__(obj, k, val)
+
+
+class _Builtin:
+    """The providers that ship inside cencori-core: ``echo``."""
+
+    name = "cencori-builtin"
+
+    from .hookspecs import hookimpl as _hookimpl
+
+    @_hookimpl
+    def cencori_register_providers(self, register: Callable[..., None]) -> None:
+        from ._echo import ECHO_MODELS, make_echo
+
+        register("echo", make_echo, models=ECHO_MODELS, requires_key=False)
+
+
+class Router:
+    """Routes calls to providers through policies, retries, fallbacks and accounting.
+
+    Credentials come from the arguments, the TOML file (``Router.from_config``) or the
+    environment (``OPENAI_API_KEY``, ...). A missing key is reported when that provider is first
+    used, not when the router is built.
+    """
+
+    def __init__(
+        self,
+        *,
+        providers: Mapping[str, Any] | None = None,
+        fallbacks: Mapping[str, Iterable[str]] | None = None,
+        policies: Iterable[Any] | None = None,
+        retry: RetryPolicy | Mapping[str, Any] | int | None = None,
+        timeout: float | None = 60.0,
+        plugins: Iterable[Any] | None = None,
+        load_entrypoints: bool = True,
+        context_window_fallbacks: Mapping[str, str] | None = None,
+        retry_per_model: Mapping[str, RetryPolicy | Mapping[str, Any] | int] | None = None,
+        prices: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._closed = False
+        self._lock = threading.Lock()
+        self.timeout = v.timeout(timeout) if timeout is not None else None
+        self.retry = RetryPolicy.coerce(retry) or RetryPolicy()
+        self._retry_per_model = {k: RetryPolicy.coerce(p) for k, p in
+                                 (retry_per_model or {}).items()}
+        self._fallbacks = {k: list(vs) for k, vs in (fallbacks or {}).items()}
+        for k, vs in self._fallbacks.items():
+            if not all(isinstance(x, str) for x in vs):
+                raise ConfigurationError(f"fallbacks[{k!r}] must be a list of model names")
+        self._context_window_fallbacks = dict(context_window_fallbacks or {})
+
+        # --- plugins
+        self._pm = make_plugin_manager()
+        register_plugin(self._pm, _Builtin(), _Builtin.name)
+        names: list[str] | None = None
+        objects: list[Any] = []
+        if plugins is not None:
+            names = []
+            for p in plugins:
+                (names if isinstance(p, str) else objects).append(p)
+        allowed = allow_list(names)
+        self.loaded_plugins: list[str] = []
+        if load_entrypoints:
+            self.loaded_plugins = discover(self._pm, allowed)
+        for obj in objects:
+            self.loaded_plugins.append(register_plugin(self._pm, obj))
+        self.policies = list(policies or [])
+        # pluggy calls the last registered first: register in reverse so list order holds.
+        for pol in reversed(self.policies):
+            register_plugin(self._pm, pol, getattr(pol, "name", None) or type(pol).__name__)
+
+        # --- providers and catalog
+        self._specs: dict[str, ProviderSpec] = collect_providers(self._pm)
+        self.catalog = Catalog()
+        for spec in self._specs.values():
+            if spec.type_only:
+                continue
+            self.catalog.add_provider(spec.name, prefixes=spec.prefixes, models=spec.models,
+                                      aliases=spec.aliases, source=spec.plugin)
+        self._configs: dict[str, ProviderConfig] = {}
+        self._instances: dict[str, Provider] = {}
+        for name, value in (providers or {}).items():
+            self._add_provider_config(name, value)
+        self._env_configs()
+
+        from .accounting.pricing import Pricing
+
+        self.pricing = Pricing(prices)
+        self._refresh_hooks()
+
+    # ------------------------------------------------------------------ construction helpers
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], **overrides: Any) -> Router:
+        """Build a router from a TOML file; keyword arguments override the file."""
+        kwargs = load_toml(path)
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def _add_provider_config(self, name: str, value: Any) -> None:
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ConfigurationError(f"provider name {name!r} must be a non-empty string "
+                                     "without '/'")
+        if isinstance(value, Provider):
+            value.name = name
+            self._instances[name] = value
+            self._configs[name] = getattr(value, "config", None) or ProviderConfig(name=name)
+            models = getattr(value, "models", ()) or ()
+            prefixes = getattr(value, "prefixes", ()) or ()
+            self.catalog.add_provider(name, prefixes=prefixes, models=models,
+                                      source=f"providers[{name!r}]", override=True)
+            return
+        cfg = value if isinstance(value, ProviderConfig) else ProviderConfig.from_mapping(name,
+                                                                                          value)
+        cfg.name = name
+        spec = self._specs.get(cfg.type)
+        if spec is None:
+            known = sorted(self._specs)
+            raise ConfigurationError(
+                f"providers[{name!r}]: no installed provider of type {cfg.type!r}; installed: "
+                f"{', '.join(known)}. Install its plugin (pip install \"cencori-core[{cfg.type}]\")"
+                " or set 'type' to one of them")
+        self._fill_from_env(cfg, spec)
+        if cfg.timeout is None:
+            cfg.timeout = self.timeout
+        self._configs[name] = cfg
+        if name not in self.catalog.providers:
+            self.catalog.providers.add(name)
+        for m in cfg.models:
+            info = ModelInfo(name=m, provider=name)
+            self.catalog.by_provider[(name, m)] = info
+
+    def _fill_from_env(self, cfg: ProviderConfig, spec: ProviderSpec) -> None:
+        if cfg.api_key is None and cfg.api_key_env is None and cfg.name == spec.name:
+            for var in spec.env_keys:
+                val = os.environ.get(var)
+                if val:
+                    cfg.api_key = Secret(val)
+                    cfg.api_key_env = var
+                    break
+        if cfg.base_url is None and spec.env_base_url and cfg.name == spec.name:
+            cfg.base_url = os.environ.get(spec.env_base_url) or None
+        if cfg.base_url is None and spec.default_base_url:
+            cfg.base_url = spec.default_base_url
+
+    def _env_configs(self) -> None:
+        for spec in self._specs.values():
+            if spec.type_only or spec.name in self._configs:
+                continue
+            cfg = ProviderConfig(name=spec.name, timeout=self.timeout)
+            self._fill_from_env(cfg, spec)
+            self._configs[spec.name] = cfg
+
+    def register(self, plugin: object, name: str | None = None) -> str:
+        """Register a plugin object (hooks and/or providers) on this router."""
+        pname = register_plugin(self._pm, plugin, name)
+        impls = [i for i in self._pm.hook.cencori_register_providers.get_hookimpls()
+                 if i.plugin_name == pname]
+        if impls:
+            new = collect_providers(self._pm)
+            for spec_name, spec in new.items():
+                if spec_name in self._specs or spec.type_only:
+                    continue
+                self._specs[spec_name] = spec
+                self.catalog.add_provider(spec_name, prefixes=spec.prefixes, models=spec.models,
+                                          aliases=spec.aliases, source=spec.plugin)
+                cfg = ProviderConfig(name=spec_name, timeout=self.timeout)
+                self._fill_from_env(cfg, spec)
+                self._configs.setdefault(spec_name, cfg)
+        self._refresh_hooks()
+        return pname
+
+    def _refresh_hooks(self) -> None:
+        h = self._pm.hook
+        self._has_pre = bool(h.cencori_pre_request.get_hookimpls())
+        self._has_short = bool(h.cencori_short_circuit.get_hookimpls())
+        self._has_post = bool(h.cencori_post_response.get_hookimpls())
+        self._has_error = bool(h.cencori_on_error.get_hookimpls())
+        self._has_record = bool(h.cencori_record_usage.get_hookimpls())
+        # Chained by hand: each implementation receives what the previous one returned.
+        self._stream_impls = list(reversed(h.cencori_stream_chunk.get_hookimpls()))
+
+    @property
+    def plugin_manager(self) -> Any:
+        """This router's pluggy ``PluginManager``."""
+        return self._pm
+
+    # ------------------------------------------------------------------ resolution
+
+    def resolve(self, name: str) -> Route:
+        """Explain how ``name`` is routed: alias → canonical model → provider → deployment."""
+        return self.catalog.resolve(name)
+
+    def _route_for(self, name: str, ctx: CallContext) -> Route:
+        route = self.catalog.resolve(name)
+        if route.provider not in self._configs and route.provider not in self._instances:
+            spec = self._specs.get(route.provider)
+            if spec is None:
+                raise ProviderNotConfiguredError(
+                    f"model {name!r} belongs to provider {route.provider!r}, which is not "
+                    "configured", provider=route.provider)
+        info = self.catalog.info(route)
+        need = OPERATION_CAPABILITY[ctx.operation]
+        if info is not None and not info.supports(need):
+            raise InvalidRequestError(
+                f"model {route.model!r} ({route.provider}) does not support {need}; its "
+                f"capabilities: {', '.join(sorted(info.capabilities))}", param="model")
+        return route
+
+    def _retry_for(self, name: str, ctx: CallContext) -> RetryPolicy:
+        if ctx.retry is not None:
+            return ctx.retry
+        return self._retry_per_model.get(name) or self.retry
+
+    def _check_request(self, ctx: CallContext, info: ModelInfo | None) -> None:
+        """Capability checks that depend on the request (tools, images)."""
+        if info is None or ctx.operation != "chat":
+            return
+        req = ctx.request
+        if req.tools and not info.supports("tools"):
+            raise InvalidRequestError(f"model {info.name!r} does not support tools",
+                                      param="tools")
+        if ctx.stream and not info.supports("streaming"):
+            raise InvalidRequestError(f"model {info.name!r} does not support streaming",
+                                      param="model")
+        if not info.supports("vision"):
+            for m in req.messages:
+                if isinstance(m.content, list) and any(p.get("type") == "image_url"
+                                                       for p in m.content):
+                    raise InvalidRequestError(
+                        f"model {info.name!r} does not accept images (no vision capability)",
+                        param="messages")
+
+    # ------------------------------------------------------------------ providers
+
+    def provider(self, name: str) -> Provider:
+        """The provider instance called ``name`` (built on first use)."""
+        inst = self._instances.get(name)
+        if inst is not None:
+            return inst
+        return self._provider_slow(name)
+
+    def _attempt_provider(self, name: str) -> Provider:
+        """The provider for an attempt; refuses real providers inside ``no_network()``."""
+        inst = self._instances.get(name) or self._provider_slow(name)
+        if NO_NETWORK.get() and not inst.offline:
+            raise ProviderConnectionError(
+                f"provider {name!r} would use the network, but no_network() is active",
+                provider=name, retryable=False)
+        return inst
+
+    def _provider_slow(self, name: str) -> Provider:
+        with self._lock:
+            inst = self._instances.get(name)
+            if inst is None:
+                inst = self._build_provider(name)
+                self._instances[name] = inst
+        return inst
+
+    def _build_provider(self, name: str) -> Provider:
+        cfg = self._configs.get(name)
+        spec = self._specs.get(cfg.type if cfg else name)
+        if spec is None:
+            raise ProviderNotConfiguredError(
+                f"provider {name!r} is not installed; installed: {', '.join(sorted(self._specs))}",
+                provider=name)
+        if cfg is None:
+            cfg = ProviderConfig(name=name, timeout=self.timeout)
+            self._fill_from_env(cfg, spec)
+            self._configs[name] = cfg
+        if spec.requires_key and not cfg.api_key:
+            if cfg.api_key_env:
+                where = f"set the environment variable {cfg.api_key_env}"
+                env: tuple[str, ...] = (cfg.api_key_env,)
+            elif cfg.name == spec.name and spec.env_keys:
+                where = "set " + " or ".join(spec.env_keys)
+                env = spec.env_keys
+            else:
+                where = "give it an api_key"
+                env = ()
+            raise ProviderNotConfiguredError(
+                f"provider {name!r} has no API key: {where}, or pass "
+                f"Router(providers={{{name!r}: {{'api_key': ...}}}})",
+                provider=name, env_vars=env)
+        try:
+            inst = spec.factory(cfg)
+        except ImportError as exc:
+            if isinstance(exc, MissingDependencyError):
+                raise
+            extra = spec.extra or spec.name
+            raise MissingDependencyError(
+                f"provider {name!r} needs a package that is not installed ({exc.name or exc}): "
+                f'pip install "cencori-core[{extra}]"', extra=extra) from None
+        if not isinstance(inst, Provider):
+            raise PluginError(f"the factory of provider {spec.name!r} (plugin {spec.plugin!r}) "
+                              f"returned {type(inst).__name__}, not a Provider")
+        inst.name = name
+        return inst
+
+    def configured_providers(self) -> dict[str, bool]:
+        """Each provider name → whether it can be used now (has a key or needs none)."""
+        out = {}
+        for name, cfg in self._configs.items():
+            spec = self._specs.get(cfg.type)
+            out[name] = name in self._instances or bool(
+                spec and (not spec.requires_key or cfg.api_key))
+        return out
+
+    def known_secrets(self) -> list[str]:
+        """Every provider key visible to this router (arguments, config and environment)."""
+        keys = {cfg.api_key.get_secret_value() for cfg in self._configs.values() if cfg.api_key}
+        for spec in self._specs.values():
+            for var in spec.env_keys:
+                val = os.environ.get(var)
+                if val:
+                    keys.add(val)
+        return sorted(k for k in keys if len(k) >= 8)
+
+    # ------------------------------------------------------------------ shared pipeline
+
+    def _scope(self, api_key: str | None, project: str | None) -> str | None:
+        if api_key is not None:
+            raise AuthenticationError("unknown or revoked project key")
+        return project
+
+    def _begin(self, operation: str, model: str, request: Any, *, stream: bool = False,
+               user: str | None = None, metadata: dict[str, Any] | None = None,
+               retry: Any = None, api_key: str | None = None,
+               project: str | None = None) -> CallContext:
+        """validate (done by the caller) → scope → resolve → pre hooks. Raises on refusal
+        (after recording the call as blocked or failed)."""
+        if self._closed:
+            raise ConfigurationError("this Router is closed")
+        ctx = CallContext(self, operation, request, stream=stream, user=user, metadata=metadata)
+        try:
+            ctx.retry = RetryPolicy.coerce(retry)
+            ctx.project = self._scope(api_key, project)
+            route = ctx.route = self._route_for(model, ctx)
+            info = ctx.model_info = self.catalog.info(route)
+            self._check_request(ctx, info)
+            if self._has_pre:
+                self._check_results(self._pm.hook.cencori_pre_request(context=ctx),
+                                    "cencori_pre_request")
+            if self._has_short:
+                hit = self._pm.hook.cencori_short_circuit(context=ctx)
+                if hit is not None:
+                    self._check_results([hit], "cencori_short_circuit")
+                    ctx.response = hit
+                    ctx.tags["short_circuit"] = True
+        except BaseException as exc:
+            self._fail(ctx, exc)
+            raise
+        return ctx
+
+    @staticmethod
+    def _check_results(results: Any, hook: str) -> None:
+        for r in results or ():
+            if inspect.isawaitable(r):
+                if hasattr(r, "close"):
+                    r.close()
+                raise PluginError(f"a {hook} implementation returned an awaitable; cencori hooks "
+                                  "are synchronous and must not do I/O")
+
+    def _plan(self, ctx: CallContext) -> tuple[AttemptPlan, Target]:
+        assert ctx.route is not None
+        retry = self._retry_for(ctx.route.requested, ctx)
+        plan = AttemptPlan(self, ctx, ctx.route, retry)
+        return plan, plan.first()
+
+    def _target_request(self, ctx: CallContext, target: Target) -> Any:
+        req = ctx.request
+        if req.model != target.route.model:
+            req = replace(req, model=target.route.model)
+        return req
+
+    def _complete(self, ctx: CallContext, resp: Any, target: Target | None) -> Any:
+        """normalize → post hooks → cost → record. Returns the final response."""
+        route = target.route if target is not None else ctx.route
+        assert route is not None
+        usage = resp.usage
+        if usage is None or (usage.source == "estimated" and usage.total_tokens == 0):
+            usage = self._estimate_usage(ctx, resp)
+        fields: dict[str, Any] = {"usage": usage, "latency_ms": ctx.elapsed_ms,
+                                  "attempts": list(ctx.attempts)}
+        if not resp.provider:
+            fields["provider"] = route.provider
+        if not resp.model:
+            fields["model"] = route.model
+        if not resp.id:
+            fields["id"] = ctx.request_id
+        if getattr(resp, "created", None) == 0:
+            fields["created"] = int(ctx.time)
+        if route.deployment is not None:
+            fields["deployment"] = route.deployment
+        cost, reason = self.pricing.cost(resp.provider or route.provider,
+                                         resp.model or route.model, usage, ctx.operation,
+                                         ctx.model_info)
+        fields["cost"] = cost
+        _set(resp, **fields)
+        ctx.response = resp
+        if reason:
+            ctx.tags["cost_reason"] = reason
+        try:
+            if self._has_post:
+                self._check_results(self._pm.hook.cencori_post_response(context=ctx),
+                                    "cencori_post_response")
+        except BaseException as exc:
+            self._fail(ctx, exc)
+            raise
+        resp = ctx.response
+        if ctx.decisions:
+            _set(resp, policy_decisions=list(ctx.decisions))
+        self._record(ctx, "ok", resp)
+        return resp
+
+    def _estimate_usage(self, ctx: CallContext, resp: Any) -> Usage:
+        from .accounting.usage import estimate_usage
+
+        return estimate_usage(ctx.operation, ctx.request, resp)
+
+    def _fail(self, ctx: CallContext, exc: BaseException) -> None:
+        """Record a failed logical call (exactly once) and tell the error hooks."""
+        if ctx._record_sent:
+            return
+        if isinstance(exc, PolicyViolationError):
+            status = "blocked"
+        elif isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit)):
+            status = "cancelled"
+        elif isinstance(exc, StreamInterruptedError):
+            status = "interrupted"
+        else:
+            status = "error"
+        ctx.error = exc
+        if self._has_error:
+            self._call_error_hooks(ctx, exc)
+        partial = getattr(exc, "partial", None)
+        self._record(ctx, status, partial)
+
+    def _call_error_hooks(self, ctx: CallContext, exc: BaseException) -> None:
+        try:
+            self._pm.hook.cencori_on_error(context=ctx, error=exc)
+        except Exception:  # noqa: BLE001 - observers must not change the outcome
+            import logging
+
+            logging.getLogger("cencori_core").exception("a cencori_on_error hook failed")
+
+    def _attempt_failed(self, ctx: CallContext, exc: BaseException) -> None:
+        if self._has_error:
+            ctx.attempt_error = True
+            try:
+                self._call_error_hooks(ctx, exc)
+            finally:
+                ctx.attempt_error = False
+
+    def _record(self, ctx: CallContext, status: str, resp: Any) -> None:
+        if ctx._record_sent:
+            return
+        ctx._record_sent = True
+        ctx.status = status
+        if not self._has_record:
+            return
+        route = ctx.route
+        usage = getattr(resp, "usage", None) or Usage(source="estimated")
+        last = ctx.attempts[-1] if ctx.attempts else None
+        record = UsageRecord(
+            request_id=ctx.request_id,
+            project=ctx.project,
+            user=ctx.user,
+            provider=getattr(resp, "provider", None) or (last.provider if last else None)
+            or (route.provider if route else None),
+            model=getattr(resp, "model", None) or (last.model if last else None)
+            or (route.model if route else getattr(ctx.request, "model", None)),
+            operation=ctx.operation,
+            usage=usage,
+            cost=getattr(resp, "cost", None),
+            status=status,
+            latency_ms=ctx.elapsed_ms,
+            attempts=list(ctx.attempts),
+            time=ctx.time,
+            error=type(ctx.error).__name__ if ctx.error is not None else None,
+            deployment=getattr(resp, "deployment", None) or (last.deployment if last else None),
+            cost_reason=ctx.tags.get("cost_reason"),
+            tags={k: val for k, val in ctx.metadata.items()
+                  if isinstance(val, (str, int, float, bool))},
+        )
+        try:
+            self._pm.hook.cencori_record_usage(context=ctx, record=record)
+        except Exception:  # noqa: BLE001 - a broken sink must not fail the call
+            import logging
+
+            logging.getLogger("cencori_core").exception("a cencori_record_usage hook failed")
+
+    # ------------------------------------------------------------------ the two drivers
+
+    def _run(self, ctx: CallContext, op: str) -> Any:
+        """Sync driver: the attempt loop around ``provider.<op>(request)``."""
+        if ctx.response is not None:
+            return self._complete(ctx, ctx.response, None)
+        try:
+            plan, target = self._plan(ctx)
+            while True:
+                if target.delay:
+                    time.sleep(target.delay)
+                t0 = _perf()
+                try:
+                    provider = self._attempt_provider(target.route.provider)
+                    resp = getattr(provider, op)(self._target_request(ctx, target))
+                except Exception as exc:
+                    lat = (_perf() - t0) * 1000.0
+                    self._attempt_failed(ctx, exc)
+                    target = plan.failed(target, exc, lat)
+                    continue
+                plan.succeeded(target, (_perf() - t0) * 1000.0)
+                break
+        except BaseException as exc:
+            self._fail(ctx, exc)
+            raise
+        return self._complete(ctx, resp, target)
+
+    async def _arun(self, ctx: CallContext, op: str) -> Any:
+        """Async driver: the same loop, awaiting the provider and the sleep."""
+        if ctx.response is not None:
+            return self._complete(ctx, ctx.response, None)
+        try:
+            plan, target = self._plan(ctx)
+            while True:
+                if target.delay:
+                    await asyncio.sleep(target.delay)
+                t0 = _perf()
+                try:
+                    provider = self._attempt_provider(target.route.provider)
+                    resp = await getattr(provider, "a" + op)(self._target_request(ctx, target))
+                except Exception as exc:
+                    lat = (_perf() - t0) * 1000.0
+                    self._attempt_failed(ctx, exc)
+                    target = plan.failed(target, exc, lat)
+                    continue
+                plan.succeeded(target, (_perf() - t0) * 1000.0)
+                break
+        except BaseException as exc:
+            self._fail(ctx, exc)
+            raise
+        return self._complete(ctx, resp, target)
+
+    # ------------------------------------------------------------------ chat
+
+    def _chat_request(self, model: Any, messages: Any, temperature: Any, max_tokens: Any,
+                      tools: Any, tool_choice: Any, response_format: Any, stop: Any, top_p: Any,
+                      seed: Any, user: Any, metadata: Any, timeout: Any, provider_options: Any,
+                      stream: bool) -> ChatRequest:
+        if not isinstance(model, str) or not model:
+            raise InvalidRequestError("model must be a non-empty string such as 'gpt-4o'",
+                                      param="model")
+        t = v.tools(tools)
+        return ChatRequest(
+            model=model,
+            messages=v.messages(messages),
+            temperature=v.temperature(temperature),
+            max_tokens=v.positive_int(max_tokens, "max_tokens"),
+            tools=t,
+            tool_choice=v.tool_choice(tool_choice, bool(t)),
+            response_format=v.response_format(response_format),
+            stop=v.stop(stop),
+            top_p=v.top_p(top_p),
+            seed=v.optional_int(seed, "seed"),
+            user=v.optional_str(user, "user"),
+            metadata=v.optional_dict(metadata, "metadata"),
+            timeout=v.timeout(timeout),
+            provider_options=v.optional_dict(provider_options, "provider_options"),
+            stream=stream,
+        )
+
+    def _chat_ctx(self, stream: bool, kw: dict[str, Any], unknown: dict[str, Any],
+                  op: str) -> CallContext:
+        if unknown:
+            v.unknown_kwargs(op, unknown, CHAT_ARGS)
+        req = self._chat_request(kw["model"], kw["messages"], kw["temperature"],
+                                 kw["max_tokens"], kw["tools"], kw["tool_choice"],
+                                 kw["response_format"], kw["stop"], kw["top_p"], kw["seed"],
+                                 kw["user"], kw["metadata"], kw["timeout"],
+                                 kw["provider_options"], stream)
+        return self._begin("chat", req.model, req, stream=stream, user=req.user,
+                           metadata=req.metadata, retry=kw["retry"], api_key=kw["api_key"],
+                           project=kw["project"])
+
+    def chat(self, *, model: str, messages: Any, temperature: float | None = None,
+             max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
+             tool_choice: str | dict[str, Any] | None = None,
+             response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+             top_p: float | None = None, seed: int | None = None, user: str | None = None,
+             metadata: dict[str, Any] | None = None, timeout: float | None = None,
+             retry: RetryPolicy | None = None, api_key: str | None = None,
+             project: str | None = None, provider_options: dict[str, Any] | None = None,
+             **unknown: Any) -> ChatResponse:
+        """Send a chat completion and return the normalized :class:`ChatResponse`."""
+        kw = locals()
+        ctx = self._chat_ctx(False, kw, unknown, "chat")
+        return self._run(ctx, "chat")  # type: ignore[no-any-return]
+
+    async def achat(self, *, model: str, messages: Any, temperature: float | None = None,
+                    max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
+                    tool_choice: str | dict[str, Any] | None = None,
+                    response_format: dict[str, Any] | None = None,
+                    stop: str | list[str] | None = None, top_p: float | None = None,
+                    seed: int | None = None, user: str | None = None,
+                    metadata: dict[str, Any] | None = None, timeout: float | None = None,
+                    retry: RetryPolicy | None = None, api_key: str | None = None,
+                    project: str | None = None, provider_options: dict[str, Any] | None = None,
+                    **unknown: Any) -> ChatResponse:
+        """Async twin of :meth:`chat`."""
+        kw = locals()
+        ctx = self._chat_ctx(False, kw, unknown, "achat")
+        return await self._arun(ctx, "chat")  # type: ignore[no-any-return]
+
+    def chat_stream(self, *, model: str, messages: Any, temperature: float | None = None,
+                    max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
+                    tool_choice: str | dict[str, Any] | None = None,
+                    response_format: dict[str, Any] | None = None,
+                    stop: str | list[str] | None = None, top_p: float | None = None,
+                    seed: int | None = None, user: str | None = None,
+                    metadata: dict[str, Any] | None = None, timeout: float | None = None,
+                    retry: RetryPolicy | None = None, api_key: str | None = None,
+                    project: str | None = None, provider_options: dict[str, Any] | None = None,
+                    **unknown: Any) -> ChatStream:
+        """Stream a chat completion: iterate the returned :class:`ChatStream` for chunks;
+        ``stream.response`` is the final :class:`ChatResponse` after the last chunk."""
+        kw = locals()
+        ctx = self._chat_ctx(True, kw, unknown, "chat_stream")
+        return ChatStream(self, ctx)
+
+    def achat_stream(self, *, model: str, messages: Any, temperature: float | None = None,
+                     max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
+                     tool_choice: str | dict[str, Any] | None = None,
+                     response_format: dict[str, Any] | None = None,
+                     stop: str | list[str] | None = None, top_p: float | None = None,
+                     seed: int | None = None, user: str | None = None,
+                     metadata: dict[str, Any] | None = None, timeout: float | None = None,
+                     retry: RetryPolicy | None = None, api_key: str | None = None,
+                     project: str | None = None,
+                     provider_options: dict[str, Any] | None = None,
+                     **unknown: Any) -> AsyncChatStream:
+        """Async twin of :meth:`chat_stream`: ``async with router.achat_stream(...) as s``."""
+        kw = locals()
+        ctx = self._chat_ctx(True, kw, unknown, "achat_stream")
+        return AsyncChatStream(self, ctx)
+
+    # ------------------------------------------------------------------ other operations
+
+    def _embed_ctx(self, model: Any, input: Any, dimensions: Any, input_type: Any,
+                   extra: dict[str, Any]) -> CallContext:
+        req = EmbeddingRequest(
+            model=_model(model), input=v.texts(input),
+            dimensions=v.positive_int(dimensions, "dimensions"),
+            input_type=v.optional_str(input_type, "input_type"),
+            user=v.optional_str(extra.get("user"), "user"),
+            timeout=v.timeout(extra.get("timeout")),
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+        return self._begin("embed", req.model, req, **_common(extra, req.user))
+
+    def embed(self, model: str, input: str | list[str], *, dimensions: int | None = None,
+              input_type: str | None = None, **kw: Any) -> EmbeddingResponse:
+        """Embed one text or a list of texts; one vector per input, in order."""
+        _check_extra("embed", kw)
+        return self._run(self._embed_ctx(model, input, dimensions, input_type, kw), "embed")  # type: ignore[no-any-return]
+
+    async def aembed(self, model: str, input: str | list[str], *, dimensions: int | None = None,
+                     input_type: str | None = None, **kw: Any) -> EmbeddingResponse:
+        _check_extra("aembed", kw)
+        return await self._arun(self._embed_ctx(model, input, dimensions, input_type, kw),  # type: ignore[no-any-return]
+                                "embed")
+
+    def _image_ctx(self, model: Any, prompt: Any, size: Any, n: Any, quality: Any,
+                   extra: dict[str, Any]) -> CallContext:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InvalidRequestError("prompt must be a non-empty string", param="prompt")
+        if size is not None and (not isinstance(size, str) or "x" not in size):
+            raise InvalidRequestError(f"size must look like '1024x1024', got {size!r}",
+                                      param="size")
+        req = ImageRequest(
+            model=_model(model), prompt=prompt, size=size,
+            n=v.positive_int(n, "n") or 1, quality=v.optional_str(quality, "quality"),
+            user=v.optional_str(extra.get("user"), "user"),
+            timeout=v.timeout(extra.get("timeout")),
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+        return self._begin("generate_image", req.model, req, **_common(extra, req.user))
+
+    def generate_image(self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
+                       quality: str | None = None, **kw: Any) -> ImageResponse:
+        """Generate ``n`` images from a prompt."""
+        _check_extra("generate_image", kw)
+        return self._run(self._image_ctx(model, prompt, size, n, quality, kw), "generate_image")  # type: ignore[no-any-return]
+
+    async def agenerate_image(self, model: str, prompt: str, *, size: str | None = None,
+                              n: int = 1, quality: str | None = None,
+                              **kw: Any) -> ImageResponse:
+        _check_extra("agenerate_image", kw)
+        return await self._arun(self._image_ctx(model, prompt, size, n, quality, kw),  # type: ignore[no-any-return]
+                                "generate_image")
+
+    def _transcribe_ctx(self, model: Any, file: Any, language: Any, prompt: Any,
+                        extra: dict[str, Any]) -> CallContext:
+        data, filename = _read_file(file)
+        req = TranscriptionRequest(
+            model=_model(model), file=data, filename=filename,
+            language=v.optional_str(language, "language"),
+            prompt=v.optional_str(prompt, "prompt"),
+            timeout=v.timeout(extra.get("timeout")),
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+        return self._begin("transcribe", req.model, req, **_common(extra, None))
+
+    def transcribe(self, model: str, file: Any, *, language: str | None = None,
+                   prompt: str | None = None, **kw: Any) -> Transcription:
+        """Transcribe audio given as a path, bytes or a binary file object."""
+        _check_extra("transcribe", kw)
+        return self._run(self._transcribe_ctx(model, file, language, prompt, kw), "transcribe")  # type: ignore[no-any-return]
+
+    async def atranscribe(self, model: str, file: Any, *, language: str | None = None,
+                          prompt: str | None = None, **kw: Any) -> Transcription:
+        _check_extra("atranscribe", kw)
+        return await self._arun(self._transcribe_ctx(model, file, language, prompt, kw),  # type: ignore[no-any-return]
+                                "transcribe")
+
+    def _speech_ctx(self, model: Any, input: Any, voice: Any, format: Any, speed: Any,
+                    extra: dict[str, Any]) -> CallContext:
+        if not isinstance(input, str) or not input:
+            raise InvalidRequestError("input must be a non-empty string", param="input")
+        if not isinstance(voice, str) or not voice:
+            raise InvalidRequestError("voice must be a non-empty string such as 'alloy'",
+                                      param="voice")
+        fmt = v.optional_str(format, "format") or "mp3"
+        if speed is not None and (isinstance(speed, bool) or not isinstance(speed, (int, float))
+                                  or not 0.25 <= speed <= 4.0):
+            raise InvalidRequestError(f"speed must be a number from 0.25 to 4.0, got {speed!r}",
+                                      param="speed")
+        req = SpeechRequest(
+            model=_model(model), input=input, voice=voice, format=fmt,
+            speed=float(speed) if speed is not None else None,
+            timeout=v.timeout(extra.get("timeout")),
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+        return self._begin("speech", req.model, req, **_common(extra, None))
+
+    def speech(self, model: str, input: str, *, voice: str, format: str = "mp3",
+               speed: float | None = None, **kw: Any) -> Speech:
+        """Text to speech; ``Speech.audio`` holds the bytes."""
+        _check_extra("speech", kw)
+        return self._run(self._speech_ctx(model, input, voice, format, speed, kw), "speech")  # type: ignore[no-any-return]
+
+    async def aspeech(self, model: str, input: str, *, voice: str, format: str = "mp3",
+                      speed: float | None = None, **kw: Any) -> Speech:
+        _check_extra("aspeech", kw)
+        return await self._arun(self._speech_ctx(model, input, voice, format, speed, kw),  # type: ignore[no-any-return]
+                                "speech")
+
+    def _moderate_ctx(self, model: Any, input: Any, extra: dict[str, Any]) -> CallContext:
+        req = ModerationRequest(
+            model=_model(model), input=v.texts(input), timeout=v.timeout(extra.get("timeout")),
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+        return self._begin("moderate", req.model, req, **_common(extra, None))
+
+    def moderate(self, model: str, input: str | list[str], **kw: Any) -> ModerationResponse:
+        """Classify text with the provider's moderation model (its own category names)."""
+        _check_extra("moderate", kw)
+        return self._run(self._moderate_ctx(model, input, kw), "moderate")  # type: ignore[no-any-return]
+
+    async def amoderate(self, model: str, input: str | list[str],
+                        **kw: Any) -> ModerationResponse:
+        _check_extra("amoderate", kw)
+        return await self._arun(self._moderate_ctx(model, input, kw), "moderate")  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Close every provider client this router created."""
+        self._closed = True
+        for inst in list(self._instances.values()):
+            try:
+                inst.close()
+            except Exception:  # noqa: BLE001
+                import logging
+
+                logging.getLogger("cencori_core").exception("closing %r failed", inst)
+
+    async def aclose(self) -> None:
+        """Close every provider client (async and sync) this router created."""
+        self._closed = True
+        for inst in list(self._instances.values()):
+            try:
+                await inst.aclose()
+            except Exception:  # noqa: BLE001
+                import logging
+
+                logging.getLogger("cencori_core").exception("closing %r failed", inst)
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Router:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<Router providers={sorted(self._configs)}>"
+
+
+# ---------------------------------------------------------------------------- helpers
+
+_EXTRA = ("user", "metadata", "timeout", "retry", "api_key", "project", "provider_options")
+
+
+def _check_extra(op: str, kw: dict[str, Any]) -> None:
+    unknown = {k: val for k, val in kw.items() if k not in _EXTRA}
+    if unknown:
+        v.unknown_kwargs(op, unknown, list(_EXTRA))
+
+
+def _common(extra: dict[str, Any], user: str | None) -> dict[str, Any]:
+    return {"user": user, "metadata": v.optional_dict(extra.get("metadata"), "metadata"),
+            "retry": extra.get("retry"), "api_key": extra.get("api_key"),
+            "project": extra.get("project")}
+
+
+def _model(model: Any) -> str:
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError("model must be a non-empty string", param="model")
+    return model
+
+
+def _read_file(file: Any) -> tuple[bytes, str]:
+    if isinstance(file, (bytes, bytearray)):
+        if not file:
+            raise InvalidRequestError("file is empty", param="file")
+        return bytes(file), "audio.wav"
+    if isinstance(file, (str, os.PathLike)):
+        path = os.fspath(file)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise InvalidRequestError(f"cannot read audio file {path!r}: {exc.strerror}",
+                                      param="file") from None
+        return data, os.path.basename(path)
+    read = getattr(file, "read", None)
+    if callable(read):
+        data = read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise InvalidRequestError("file must be opened in binary mode ('rb')", param="file")
+        name = os.path.basename(str(getattr(file, "name", "") or "audio.wav"))
+        return bytes(data), name
+    raise InvalidRequestError("file must be a path, bytes or a binary file object", param="file")
+
+
+# ---------------------------------------------------------------------------- streams
+
+
+class _StreamCore:
+    """What the sync and async streams share: chunk hooks, accumulation, completion."""
+
+    def __init__(self, router: Router, ctx: CallContext) -> None:
+        self._router = router
+        self._ctx = ctx
+        self._acc = StreamAccumulator()
+        self._pending: list[ChatChunk] = []
+        self._started = False
+        self._done = False
+        self._delivered = 0
+        self._target: Target | None = None
+        self.response: ChatResponse | None = None
+        """The final response, set when the stream has ended."""
+
+    @property
+    def context(self) -> CallContext:
+        return self._ctx
+
+    def _process(self, chunk: ChatChunk) -> list[ChatChunk]:
+        """Provider chunk → chunks for the caller (after the stream hooks)."""
+        self._acc.meta(chunk)
+        impls = self._router._stream_impls
+        if impls:
+            out = [chunk]
+            for impl in impls:
+                nxt: list[ChatChunk] = []
+                for c in out:
+                    r = impl.function(self._ctx, c)
+                    if r is None:
+                        nxt.append(c)
+                    elif isinstance(r, ChatChunk):
+                        nxt.append(r)
+                    elif inspect.isawaitable(r):
+                        if hasattr(r, "close"):
+                            r.close()
+                        raise PluginError("a cencori_stream_chunk implementation returned an "
+                                          "awaitable; cencori hooks are synchronous")
+                    else:
+                        nxt.extend(r)
+                out = nxt
+        else:
+            out = [chunk]
+        ready = []
+        for c in out:
+            if c.is_empty:
+                continue
+            self._acc.content(c)
+            ready.append(c)
+        return ready
+
+    def _final_chunks(self) -> list[ChatChunk]:
+        return self._process(ChatChunk(final=True))
+
+    def _partial(self) -> ChatResponse:
+        route = self._target.route if self._target else self._ctx.route
+        assert route is not None
+        resp = self._acc.response(provider=route.provider, model=route.model)
+        usage = resp.usage
+        if usage.source == "estimated" and usage.total_tokens == 0:
+            usage = self._router._estimate_usage(self._ctx, resp)
+        _set(resp, usage=usage, attempts=list(self._ctx.attempts),
+             latency_ms=self._ctx.elapsed_ms)
+        return resp
+
+    def _finish(self) -> None:
+        route = self._target.route if self._target else self._ctx.route
+        assert route is not None
+        if self._ctx.response is not None and self._target is None:
+            base = self._ctx.response  # short-circuit: keep its usage and id
+            resp = self._acc.response(provider=base.provider or route.provider,
+                                      model=base.model or route.model)
+            _set(resp, usage=base.usage, id=base.id)
+        else:
+            resp = self._acc.response(provider=route.provider, model=route.model)
+        self._done = True
+        self.response = self._router._complete(self._ctx, resp, self._target)
+
+    def _interrupted(self, exc: BaseException) -> StreamInterruptedError:
+        partial = self._partial()
+        kw = {}
+        if hasattr(exc, "provider"):
+            kw = {"provider": exc.provider, "model": exc.model,  # type: ignore[attr-defined]
+                  "status_code": getattr(exc, "status_code", None),
+                  "request_id": getattr(exc, "request_id", None)}
+        err = StreamInterruptedError(
+            f"the stream failed after {self._delivered} chunk(s) reached the caller: "
+            f"{type(exc).__name__}: {exc}", partial=partial, **kw)
+        err.__cause__ = exc
+        return err
+
+    def _replay(self) -> Iterator[ChatChunk]:
+        """A short-circuit response replayed as a stream."""
+        resp = self._ctx.response
+        text = resp.content or ""
+        step = 64
+        for i in range(0, len(text), step):
+            yield ChatChunk(delta=text[i:i + step])
+        for i, tc in enumerate(resp.tool_calls):
+            from .types import ToolCallDelta
+
+            yield ChatChunk(tool_calls=[ToolCallDelta(index=i, id=tc.id, name=tc.name,
+                                                      arguments=tc.arguments_raw)])
+        yield ChatChunk(finish_reason=resp.finish_reason, usage=resp.usage)
+
+
+class ChatStream(_StreamCore):
+    """A sync chat stream: a context manager and an iterator of :class:`ChatChunk`."""
+
+    def __init__(self, router: Router, ctx: CallContext) -> None:
+        super().__init__(router, ctx)
+        self._gen: Iterator[ChatChunk] | None = None
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        return self
+
+    def _open(self) -> Iterator[ChatChunk]:
+        """Attempt loop: open the provider stream and pull its first chunk (retry/fallback
+        happen only here, before anything reached the caller)."""
+        ctx, router = self._ctx, self._router
+        if ctx.response is not None:
+            return self._replay()
+        plan, target = router._plan(ctx)
+        while True:
+            if target.delay:
+                time.sleep(target.delay)
+            t0 = _perf()
+            gen = None
+            try:
+                provider = router._attempt_provider(target.route.provider)
+                gen = provider.chat_stream(router._target_request(ctx, target))
+                first = next(gen)
+            except StopIteration:
+                first = None
+            except Exception as exc:
+                if gen is not None and hasattr(gen, "close"):
+                    gen.close()
+                router._attempt_failed(ctx, exc)
+                target = plan.failed(target, exc, (_perf() - t0) * 1000.0)
+                continue
+            plan.succeeded(target, (_perf() - t0) * 1000.0)
+            self._target = target
+            return _prepend(first, gen)
+
+    def __next__(self) -> ChatChunk:
+        while True:
+            if self._pending:
+                self._delivered += 1
+                return self._pending.pop(0)
+            if self._done:
+                raise StopIteration
+            try:
+                if self._gen is None:
+                    self._gen = self._open()
+                try:
+                    chunk = next(self._gen)
+                except StopIteration:
+                    self._pending = self._final_chunks()
+                    self._finish()
+                    if not self._pending:
+                        raise StopIteration from None
+                    continue
+                self._pending = self._process(chunk)
+            except StopIteration:
+                raise
+            except BaseException as exc:
+                self._fail(exc)
+                raise
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._done and self.response is not None:
+            return
+        self._done = True
+        self._close_gen()
+        if _interrupts(self, exc):
+            err = self._interrupted(exc)
+            self._router._fail(self._ctx, err)
+            raise err from exc
+        self._router._fail(self._ctx, exc)
+
+    def _close_gen(self) -> None:
+        gen, self._gen = self._gen, None
+        if gen is not None and hasattr(gen, "close"):
+            try:
+                gen.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def close(self) -> None:
+        """Stop early: closes the HTTP response; the usage record says ``cancelled``."""
+        if self._done:
+            return
+        self._done = True
+        self._close_gen()
+        if not self._ctx._record_sent:
+            _set_partial_cancel(self)
+
+    def text(self) -> str:
+        """Consume the stream and return the whole text."""
+        for _ in self:
+            pass
+        assert self.response is not None
+        return self.response.content or ""
+
+
+def _interrupts(stream: _StreamCore, exc: BaseException) -> bool:
+    """A failure after chunks reached the caller becomes StreamInterruptedError, except policy
+    blocks and cancellation, which keep their own type."""
+    return bool(stream._delivered) and not isinstance(
+        exc, (PolicyViolationError, StreamInterruptedError, asyncio.CancelledError,
+              GeneratorExit, KeyboardInterrupt))
+
+
+def _set_partial_cancel(stream: _StreamCore) -> None:
+    ctx = stream._ctx
+    if ctx.route is None:
+        return
+    partial = stream._partial()
+    ctx.error = None
+    stream._router._record(ctx, "cancelled", partial)
+
+
+def _prepend(first: ChatChunk | None, gen: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
+    try:
+        if first is not None:
+            yield first
+        yield from gen
+    finally:
+        close = getattr(gen, "close", None)
+        if close is not None:
+            close()
+
+
+class AsyncChatStream(_StreamCore):
+    """An async chat stream: ``async with`` and ``async for``."""
+
+    def __init__(self, router: Router, ctx: CallContext) -> None:
+        super().__init__(router, ctx)
+        self._agen: Any = None
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        return self
+
+    async def _open(self) -> Any:
+        ctx, router = self._ctx, self._router
+        if ctx.response is not None:
+            return _aiter_sync(self._replay())
+        plan, target = router._plan(ctx)
+        while True:
+            if target.delay:
+                await asyncio.sleep(target.delay)
+            t0 = _perf()
+            agen = None
+            try:
+                provider = router._attempt_provider(target.route.provider)
+                agen = provider.achat_stream(router._target_request(ctx, target))
+                first = await agen.__anext__()
+            except StopAsyncIteration:
+                first = None
+            except Exception as exc:
+                if agen is not None and hasattr(agen, "aclose"):
+                    await agen.aclose()
+                router._attempt_failed(ctx, exc)
+                target = plan.failed(target, exc, (_perf() - t0) * 1000.0)
+                continue
+            plan.succeeded(target, (_perf() - t0) * 1000.0)
+            self._target = target
+            return _aprepend(first, agen)
+
+    async def __anext__(self) -> ChatChunk:
+        while True:
+            if self._pending:
+                self._delivered += 1
+                return self._pending.pop(0)
+            if self._done:
+                raise StopAsyncIteration
+            try:
+                if self._agen is None:
+                    self._agen = await self._open()
+                try:
+                    chunk = await self._agen.__anext__()
+                except StopAsyncIteration:
+                    self._pending = self._final_chunks()
+                    self._finish()
+                    if not self._pending:
+                        raise StopAsyncIteration from None
+                    continue
+                self._pending = self._process(chunk)
+            except StopAsyncIteration:
+                raise
+            except BaseException as exc:
+                await self._afail(exc)
+                raise
+
+    async def _afail(self, exc: BaseException) -> None:
+        if self._done and self.response is not None:
+            return
+        self._done = True
+        await self._aclose_gen()
+        if _interrupts(self, exc):
+            err = self._interrupted(exc)
+            self._router._fail(self._ctx, err)
+            raise err from exc
+        self._router._fail(self._ctx, exc)
+
+    async def _aclose_gen(self) -> None:
+        agen, self._agen = self._agen, None
+        if agen is not None and hasattr(agen, "aclose"):
+            try:
+                await agen.aclose()
+            except Exception:  # noqa: BLE001
+                pass
+
+    async def aclose(self) -> None:
+        """Stop early: closes the HTTP response; the usage record says ``cancelled``."""
+        if self._done:
+            return
+        self._done = True
+        await self._aclose_gen()
+        if not self._ctx._record_sent:
+            _set_partial_cancel(self)
+
+    async def text(self) -> str:
+        async for _ in self:
+            pass
+        assert self.response is not None
+        return self.response.content or ""
+
+
+async def _aprepend(first: ChatChunk | None, agen: Any) -> AsyncIterator[ChatChunk]:
+    try:
+        if first is not None:
+            yield first
+        async for c in agen:
+            yield c
+    finally:
+        if hasattr(agen, "aclose"):
+            await agen.aclose()
+
+
+async def _aiter_sync(it: Iterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
+    for c in it:
+        yield c

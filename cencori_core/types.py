@@ -1,0 +1,578 @@
+"""Normalized requests, responses, stream events, usage and cost.
+
+Every type is a frozen, slotted, keyword-only dataclass. ``raw`` keeps the provider SDK's object
+(excluded from repr and equality). ``to_dict()`` returns every public attribute under its own
+name with JSON-safe values (``Decimal`` as a string, ``bytes`` as base64, ``raw`` left out).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any, Literal
+
+__all__ = [
+    "Message",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+    "Cost",
+    "Attempt",
+    "PolicyDecision",
+    "ChatRequest",
+    "ChatResponse",
+    "ChatChunk",
+    "EmbeddingRequest",
+    "EmbeddingResponse",
+    "ImageRequest",
+    "GeneratedImage",
+    "ImageResponse",
+    "TranscriptionRequest",
+    "Transcription",
+    "SpeechRequest",
+    "Speech",
+    "ModerationRequest",
+    "ModerationResult",
+    "ModerationResponse",
+    "UsageRecord",
+    "Route",
+    "FinishReason",
+]
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+
+_frozen = dict(frozen=True, slots=True, kw_only=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    to_dict = getattr(value, "to_dict", None)
+    if to_dict is not None:
+        return to_dict()
+    return str(value)
+
+
+class _DictMixin:
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every public attribute under its own name, JSON-safe; ``raw`` is left out."""
+        return {
+            f.name: _jsonable(getattr(self, f.name))
+            for f in fields(self)  # type: ignore[arg-type]
+            if f.name != "raw" and not f.name.startswith("_")
+        }
+
+
+# ---------------------------------------------------------------------------- messages
+
+
+@dataclass(**_frozen)
+class ToolCall(_DictMixin):
+    """A complete tool call requested by the model."""
+
+    id: str
+    """The provider's id for the call; send it back as ``tool_call_id``."""
+    name: str
+    """The function name."""
+    arguments_raw: str = ""
+    """The arguments exactly as the model wrote them (JSON text)."""
+    arguments: dict[str, Any] | None = None
+    """The parsed arguments; ``None`` when ``arguments_raw`` is not a JSON object."""
+    parse_error: str | None = None
+    """Why ``arguments_raw`` could not be parsed, when it could not."""
+    provider_data: dict[str, Any] | None = None
+    """Opaque provider state to send back on the next turn (e.g. Gemini thought signatures)."""
+
+    @classmethod
+    def from_raw(
+        cls, *, id: str, name: str, arguments_raw: str | None,
+        provider_data: dict[str, Any] | None = None,
+    ) -> ToolCall:
+        """Build a call, parsing ``arguments_raw``; malformed JSON is kept, never raised."""
+        raw = arguments_raw or ""
+        args: dict[str, Any] | None = None
+        error: str | None = None
+        if not raw.strip():
+            args = {}
+        else:
+            try:
+                parsed = json.loads(raw)
+            except ValueError as exc:
+                error = f"arguments are not valid JSON: {exc}"
+            else:
+                if isinstance(parsed, dict):
+                    args = parsed
+                else:
+                    error = f"arguments are JSON {type(parsed).__name__}, not an object"
+        return cls(id=id, name=name, arguments_raw=raw, arguments=args, parse_error=error,
+                   provider_data=provider_data)
+
+    def to_openai(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "function",
+                "function": {"name": self.name, "arguments": self.arguments_raw}}
+
+
+@dataclass(**_frozen)
+class Message(_DictMixin):
+    """One conversation message (OpenAI roles: system, developer, user, assistant, tool)."""
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+    """Text, or OpenAI-style content parts (text, image_url, input_audio)."""
+    name: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None
+    reasoning: str | None = None
+    """Reasoning text the model returned (thinking), when the provider exposes it."""
+    provider_data: dict[str, Any] | None = None
+    """Opaque provider state for the next turn (e.g. Anthropic thinking blocks and signatures)."""
+
+    @property
+    def text(self) -> str:
+        """The message's text: the content string, or its text parts joined."""
+        c = self.content
+        if c is None:
+            return ""
+        if isinstance(c, str):
+            return c
+        return "".join(p.get("text", "") for p in c if p.get("type") == "text")
+
+    def to_openai(self) -> dict[str, Any]:
+        """The message as an OpenAI chat message dict."""
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.name:
+            out["name"] = self.name
+        if self.tool_calls:
+            out["tool_calls"] = [tc.to_openai() for tc in self.tool_calls]
+        if self.tool_call_id:
+            out["tool_call_id"] = self.tool_call_id
+        return out
+
+
+# ---------------------------------------------------------------------------- accounting
+
+
+@dataclass(**_frozen)
+class Usage(_DictMixin):
+    """Token usage of one call. ``cached_tokens`` and ``cache_write_tokens`` are part of
+    ``prompt_tokens``; ``reasoning_tokens`` are part of ``completion_tokens``."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens read from the provider's cache."""
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the provider's cache."""
+    reasoning_tokens: int = 0
+    audio_seconds: float | None = None
+    characters: int | None = None
+    images: int | None = None
+    source: Literal["provider", "estimated"] = "provider"
+
+    @classmethod
+    def of(
+        cls, prompt_tokens: int = 0, completion_tokens: int = 0, *, total_tokens: int | None = None,
+        **kw: Any,
+    ) -> Usage:
+        total = prompt_tokens + completion_tokens if total_tokens is None else total_tokens
+        return cls(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                   total_tokens=total, **kw)
+
+    def __add__(self, other: Usage) -> Usage:
+        def opt(a: Any, b: Any) -> Any:
+            return None if a is None and b is None else (a or 0) + (b or 0)
+
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            audio_seconds=opt(self.audio_seconds, other.audio_seconds),
+            characters=opt(self.characters, other.characters),
+            images=opt(self.images, other.images),
+            source="estimated" if "estimated" in (self.source, other.source) else "provider",
+        )
+
+
+@dataclass(**_frozen)
+class Cost(_DictMixin):
+    """Cost in USD as exact ``Decimal`` values (from genai-prices, unrounded)."""
+
+    input: Decimal = Decimal(0)
+    """Uncached input plus cached input and cache writes."""
+    output: Decimal = Decimal(0)
+    total: Decimal = Decimal(0)
+    cached_input: Decimal = Decimal(0)
+    """Of ``input``: the part charged for cache reads."""
+    cache_write: Decimal = Decimal(0)
+    """Of ``input``: the part charged for cache writes."""
+
+
+@dataclass(**_frozen)
+class Attempt(_DictMixin):
+    """One try of a call against one route."""
+
+    model: str
+    provider: str
+    deployment: str | None = None
+    status: str = "ok"
+    """``ok``, or the error's class name."""
+    status_code: int | None = None
+    error: str | None = None
+    delay: float = 0.0
+    """Seconds slept before this attempt."""
+    latency_ms: float = 0.0
+
+
+@dataclass(**_frozen)
+class PolicyDecision(_DictMixin):
+    """What a policy did to a call: never the sensitive value itself."""
+
+    policy: str
+    rule: str
+    action: str
+    """The mode that acted: ``redact``, ``block``, ``flag`` (or another policy-defined word)."""
+    count: int = 1
+
+
+@dataclass(**_frozen)
+class Route(_DictMixin):
+    """How a model name resolves: alias → canonical model → provider → deployment."""
+
+    alias: str | None
+    """The name as asked when it was an alias, else None."""
+    model: str
+    """The model id sent to the provider."""
+    provider: str
+    deployment: str | None = None
+    via: str = "catalog"
+    """How the name matched: ``explicit``, ``catalog``, ``alias``, ``prefix`` or ``deployment``."""
+    requested: str = ""
+
+    def __str__(self) -> str:
+        parts = []
+        if self.alias:
+            parts.append(f"alias {self.alias!r}")
+        parts.append(f"model {self.model!r}")
+        parts.append(f"provider {self.provider!r}")
+        if self.deployment:
+            parts.append(f"deployment {self.deployment!r}")
+        return " -> ".join(parts) + f" (matched by {self.via})"
+
+
+# ---------------------------------------------------------------------------- chat
+
+
+@dataclass(**_frozen)
+class ChatRequest(_DictMixin):
+    """A validated chat request as the provider plugin receives it (``model`` is the id to send)."""
+
+    model: str
+    messages: list[Message]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    stop: list[str] | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    user: str | None = None
+    metadata: dict[str, Any] | None = None
+    timeout: float | None = None
+    provider_options: dict[str, Any] | None = None
+    stream: bool = False
+
+
+@dataclass(**_frozen)
+class ToolCallDelta(_DictMixin):
+    """A piece of a streamed tool call; pieces with the same ``index`` belong together."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    """The next fragment of the JSON arguments text."""
+    provider_data: dict[str, Any] | None = None
+
+
+@dataclass(**_frozen)
+class ChatChunk(_DictMixin):
+    """One streamed event. ``delta`` is "" when the chunk carries no text."""
+
+    delta: str = ""
+    tool_calls: list[ToolCallDelta] = field(default_factory=list)
+    reasoning: str = ""
+    """Reasoning (thinking) text delta."""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    """Set on the provider's usage event; folded into ``stream.response.usage``."""
+    id: str | None = None
+    model: str | None = None
+    provider_data: dict[str, Any] | None = None
+    """Opaque state to keep on the final message (e.g. a thinking signature)."""
+    final: bool = False
+    """True on the router's last event of a stream (policies flush held-back text on it)."""
+    raw: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.delta or self.tool_calls or self.reasoning or self.finish_reason)
+
+
+@dataclass(**_frozen)
+class ChatResponse(_DictMixin):
+    """A normalized chat completion."""
+
+    content: str | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str = "stop"
+    usage: Usage = field(default_factory=Usage)
+    cost: Cost | None = None
+    model: str = ""
+    provider: str = ""
+    id: str = ""
+    latency_ms: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
+    reasoning: str | None = None
+    deployment: str | None = None
+    policy_decisions: list[PolicyDecision] = field(default_factory=list)
+    created: int = 0
+    provider_data: dict[str, Any] | None = None
+    """Opaque provider state carried to ``message`` (thinking signatures and the like)."""
+    raw: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def message(self) -> Message:
+        """The assistant message, ready to append to the conversation."""
+        return Message(role="assistant", content=self.content, tool_calls=list(self.tool_calls),
+                       reasoning=self.reasoning, provider_data=self.provider_data)
+
+    def to_openai(self) -> dict[str, Any]:
+        """The response in OpenAI ChatCompletion shape."""
+        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            msg["tool_calls"] = [tc.to_openai() for tc in self.tool_calls]
+        if self.reasoning:
+            msg["reasoning_content"] = self.reasoning
+        u = self.usage
+        usage: dict[str, Any] = {
+            "prompt_tokens": u.prompt_tokens,
+            "completion_tokens": u.completion_tokens,
+            "total_tokens": u.total_tokens,
+            "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+            "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+        }
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "message": msg, "finish_reason": self.finish_reason,
+                         "logprobs": None}],
+            "usage": usage,
+        }
+
+
+# ---------------------------------------------------------------------------- other operations
+
+
+@dataclass(**_frozen)
+class EmbeddingRequest(_DictMixin):
+    model: str
+    input: list[str]
+    dimensions: int | None = None
+    input_type: str | None = None
+    user: str | None = None
+    timeout: float | None = None
+    provider_options: dict[str, Any] | None = None
+
+
+@dataclass(**_frozen)
+class EmbeddingResponse(_DictMixin):
+    vectors: list[list[float]]
+    usage: Usage = field(default_factory=Usage)
+    cost: Cost | None = None
+    model: str = ""
+    provider: str = ""
+    id: str = ""
+    latency_ms: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
+    deployment: str | None = None
+    policy_decisions: list[PolicyDecision] = field(default_factory=list)
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(**_frozen)
+class ImageRequest(_DictMixin):
+    model: str
+    prompt: str
+    size: str | None = None
+    n: int = 1
+    quality: str | None = None
+    user: str | None = None
+    timeout: float | None = None
+    provider_options: dict[str, Any] | None = None
+
+
+@dataclass(**_frozen)
+class GeneratedImage(_DictMixin):
+    b64_json: str | None = None
+    url: str | None = None
+    revised_prompt: str | None = None
+    mime_type: str | None = None
+
+    @property
+    def data(self) -> bytes | None:
+        """The image bytes when the provider returned them inline."""
+        return base64.b64decode(self.b64_json) if self.b64_json else None
+
+
+@dataclass(**_frozen)
+class ImageResponse(_DictMixin):
+    images: list[GeneratedImage]
+    usage: Usage = field(default_factory=Usage)
+    cost: Cost | None = None
+    model: str = ""
+    provider: str = ""
+    id: str = ""
+    latency_ms: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
+    deployment: str | None = None
+    policy_decisions: list[PolicyDecision] = field(default_factory=list)
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(**_frozen)
+class TranscriptionRequest(_DictMixin):
+    model: str
+    file: bytes
+    filename: str = "audio.wav"
+    language: str | None = None
+    prompt: str | None = None
+    timeout: float | None = None
+    provider_options: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _DictMixin.to_dict(self)
+        d["file"] = f"<{len(self.file)} bytes>"
+        return d
+
+
+@dataclass(**_frozen)
+class Transcription(_DictMixin):
+    text: str
+    language: str | None = None
+    duration: float | None = None
+    usage: Usage = field(default_factory=Usage)
+    cost: Cost | None = None
+    model: str = ""
+    provider: str = ""
+    id: str = ""
+    latency_ms: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
+    deployment: str | None = None
+    policy_decisions: list[PolicyDecision] = field(default_factory=list)
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(**_frozen)
+class SpeechRequest(_DictMixin):
+    model: str
+    input: str
+    voice: str
+    format: str = "mp3"
+    speed: float | None = None
+    timeout: float | None = None
+    provider_options: dict[str, Any] | None = None
+
+
+@dataclass(**_frozen)
+class Speech(_DictMixin):
+    audio: bytes = field(repr=False)
+    format: str = "mp3"
+    usage: Usage = field(default_factory=Usage)
+    cost: Cost | None = None
+    model: str = ""
+    provider: str = ""
+    id: str = ""
+    latency_ms: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
+    deployment: str | None = None
+    policy_decisions: list[PolicyDecision] = field(default_factory=list)
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(**_frozen)
+class ModerationRequest(_DictMixin):
+    model: str
+    input: list[str]
+    timeout: float | None = None
+    provider_options: dict[str, Any] | None = None
+
+
+@dataclass(**_frozen)
+class ModerationResult(_DictMixin):
+    flagged: bool
+    categories: dict[str, bool] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(**_frozen)
+class ModerationResponse(_DictMixin):
+    flagged: bool
+    results: list[ModerationResult] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost: Cost | None = None
+    model: str = ""
+    provider: str = ""
+    id: str = ""
+    latency_ms: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
+    deployment: str | None = None
+    policy_decisions: list[PolicyDecision] = field(default_factory=list)
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+# ---------------------------------------------------------------------------- records
+
+
+@dataclass(**_frozen)
+class UsageRecord(_DictMixin):
+    """Exactly one per logical call, whatever happened. Never holds prompt text or secrets."""
+
+    request_id: str
+    project: str | None
+    provider: str | None
+    model: str | None
+    operation: str
+    usage: Usage
+    cost: Cost | None
+    status: str
+    """``ok``, ``error``, ``blocked``, ``cancelled`` or ``interrupted``."""
+    latency_ms: float
+    attempts: list[Attempt]
+    time: float = 0.0
+    """Unix time when the call started."""
+    user: str | None = None
+    error: str | None = None
+    """The error's class name when the call failed."""
+    deployment: str | None = None
+    cost_reason: str | None = None
+    """Why ``cost`` is None (model unpriced, ...)."""
+    tags: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,37 @@
+"""A third-party cencori plugin: provider ``example`` (models ``example-*``) using only the
+public API of cencori_core. It reverses the last user message."""
+
+from __future__ import annotations
+
+from cencori_core import ChatChunk, ChatResponse, ModelInfo, Provider, Usage, hookimpl
+
+
+class ExampleProvider(Provider):
+    offline = True
+
+    def _text(self, request):
+        last = [m for m in request.messages if m.role == "user"][-1].text
+        return last[::-1]
+
+    def chat(self, request):
+        text = self._text(request)
+        return ChatResponse(content=text, usage=Usage.of(len(request.messages), len(text)))
+
+    async def achat(self, request):
+        return self.chat(request)
+
+    def chat_stream(self, request):
+        for ch in self._text(request):
+            yield ChatChunk(delta=ch)
+        yield ChatChunk(finish_reason="stop")
+
+    async def achat_stream(self, request):
+        for c in self.chat_stream(request):
+            yield c
+
+
+@hookimpl
+def cencori_register_providers(register):
+    register("example", ExampleProvider, prefixes=("example-",),
+             models=(ModelInfo(name="example-reverse", context_window=1000),),
+             aliases={"reverser": "example-reverse"}, requires_key=False)
