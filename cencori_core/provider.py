@@ -43,7 +43,8 @@ if TYPE_CHECKING:
         TranscriptionRequest,
     )
 
-__all__ = ["Provider", "ProviderSpec", "OPERATIONS"]
+__all__ = ["Provider", "ProviderSpec", "OPERATIONS", "parse_retry_after", "should_retry_header",
+           "provider_options"]
 
 OPERATIONS = ("chat", "embed", "generate_image", "transcribe", "speech", "moderate")
 
@@ -155,3 +156,51 @@ def provider_options(request: Any) -> dict[str, Any]:
     """The request's ``provider_options`` as a fresh dict (for merging into SDK kwargs)."""
     opts = getattr(request, "provider_options", None)
     return dict(opts) if opts else {}
+
+
+def parse_retry_after(headers: Any, *, now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, else ``Retry-After`` (seconds or HTTP date).
+
+    ``headers`` is any mapping with case-insensitive ``get`` (httpx headers) or a plain dict.
+    Returns None when neither header is present or parseable.
+    """
+    if not headers:
+        return None
+    get = headers.get
+    ms = get("retry-after-ms") or get("Retry-After-Ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    ra = get("retry-after") or get("Retry-After")
+    if not ra:
+        return None
+    try:
+        return max(0.0, float(ra))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(ra)
+    except (TypeError, ValueError):
+        return None
+    import time as _time
+
+    return max(0.0, when.timestamp() - (_time.time() if now is None else now))
+
+
+def should_retry_header(headers: Any) -> bool | None:
+    """The server's ``x-should-retry`` verdict (True/False), or None when absent."""
+    if not headers:
+        return None
+    val = headers.get("x-should-retry")
+    if val is None:
+        return None
+    val = str(val).strip().lower()
+    if val == "true":
+        return True
+    if val == "false":
+        return False
+    return None
