@@ -13,9 +13,9 @@ and ``achat`` differ only where they wait.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
+import sys
 import threading
 import time
 import uuid
@@ -30,7 +30,6 @@ from .catalog import OPERATION_CAPABILITY, Catalog, ModelInfo
 from .config import ProviderConfig, Secret, load_toml
 from .errors import (
     AuthenticationError,
-    CencoriError,
     ConfigurationError,
     InvalidRequestError,
     MissingDependencyError,
@@ -72,6 +71,21 @@ from .types import (
 __all__ = ["Router", "CallContext", "ChatStream", "AsyncChatStream"]
 
 _perf = time.perf_counter
+
+
+def _is_cancel(exc: BaseException) -> bool:
+    """Cancellation of the call: task cancel, Ctrl-C, a closed generator. asyncio is imported
+    only by the async paths (it costs 30 ms to import), so look it up lazily."""
+    if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
+        return True
+    aio = sys.modules.get("asyncio")
+    return aio is not None and isinstance(exc, aio.CancelledError)
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
 
 CHAT_ARGS = ["model", "messages", "temperature", "max_tokens", "tools", "tool_choice",
              "response_format", "stop", "top_p", "seed", "user", "metadata", "timeout", "retry",
@@ -565,7 +579,7 @@ class Router:
             return
         if isinstance(exc, PolicyViolationError):
             status = "blocked"
-        elif isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit)):
+        elif _is_cancel(exc):
             status = "cancelled"
         elif isinstance(exc, StreamInterruptedError):
             status = "interrupted"
@@ -666,7 +680,7 @@ class Router:
             plan, target = self._plan(ctx)
             while True:
                 if target.delay:
-                    await asyncio.sleep(target.delay)
+                    await _sleep(target.delay)
                 t0 = _perf()
                 try:
                     provider = self._attempt_provider(target.route.provider)
@@ -1212,9 +1226,8 @@ class ChatStream(_StreamCore):
 def _interrupts(stream: _StreamCore, exc: BaseException) -> bool:
     """A failure after chunks reached the caller becomes StreamInterruptedError, except policy
     blocks and cancellation, which keep their own type."""
-    return bool(stream._delivered) and not isinstance(
-        exc, (PolicyViolationError, StreamInterruptedError, asyncio.CancelledError,
-              GeneratorExit, KeyboardInterrupt))
+    return bool(stream._delivered) and not _is_cancel(exc) and not isinstance(
+        exc, (PolicyViolationError, StreamInterruptedError))
 
 
 def _set_partial_cancel(stream: _StreamCore) -> None:
@@ -1260,7 +1273,7 @@ class AsyncChatStream(_StreamCore):
         plan, target = router._plan(ctx)
         while True:
             if target.delay:
-                await asyncio.sleep(target.delay)
+                await _sleep(target.delay)
             t0 = _perf()
             agen = None
             try:
