@@ -9,7 +9,7 @@ from email.utils import formatdate
 
 import pytest
 from loopback import Reply
-from openai_wire import ChatReply, chat_sse_events, openai_wire  # noqa: F401
+from openai_wire import ChatReply, OpenAIWire, chat_sse_events
 from parity import MODES, call, raises, stream
 
 from cencori_core import (
@@ -37,6 +37,12 @@ class Records:
         self.records.append(record)
 
 
+@pytest.fixture
+def wire():
+    with OpenAIWire() as w:
+        yield w
+
+
 def router_for(wire, **kw):
     kw.setdefault("retry", FAST)
     return Router(plugins=["openai", *kw.pop("plugins", [])],
@@ -45,12 +51,12 @@ def router_for(wire, **kw):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_permanent_500_makes_exactly_three_requests(mode, openai_wire):
-    openai_wire.fail(500, times=10)
-    err = raises(router_for(openai_wire), mode, "chat", AllAttemptsFailedError, model="gpt-4o",
+def test_permanent_500_makes_exactly_three_requests(mode, wire):
+    wire.fail(500, times=10)
+    err = raises(router_for(wire), mode, "chat", AllAttemptsFailedError, model="gpt-4o",
                  messages=MSG)
     # SDK retries are off: the router's 3 attempts are the only HTTP requests
-    assert openai_wire.hits_to("/chat/completions") == 3
+    assert wire.hits_to("/chat/completions") == 3
     assert all(isinstance(e, ProviderServerError) and e.status_code == 500
                for e in err.exceptions)
     assert err.exceptions[0].request_id == "req_wire_fault"
@@ -62,74 +68,74 @@ def test_permanent_500_makes_exactly_three_requests(mode, openai_wire):
     ({"retry_after": "0.03"}, 0.03),
     ({"retry_after": formatdate(0, usegmt=True)}, 0.0),   # an HTTP date in the past
 ])
-def test_every_form_of_retry_after(mode, openai_wire, headers, expected):
-    openai_wire.fail(429, code="rate_limit_exceeded", **headers)
-    r = call(router_for(openai_wire), mode, "chat", model="gpt-4o", messages=MSG)
+def test_every_form_of_retry_after(mode, wire, headers, expected):
+    wire.fail(429, code="rate_limit_exceeded", **headers)
+    r = call(router_for(wire), mode, "chat", model="gpt-4o", messages=MSG)
     assert [a.status for a in r.attempts] == ["ProviderRateLimitError", "ok"]
     assert r.attempts[1].delay == pytest.approx(expected, abs=1e-6)
-    assert openai_wire.hits == 2
+    assert wire.hits == 2
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_x_should_retry_header_wins(mode, openai_wire):
-    router = router_for(openai_wire)
-    openai_wire.fail(503, should_retry=False)
+def test_x_should_retry_header_wins(mode, wire):
+    router = router_for(wire)
+    wire.fail(503, should_retry=False)
     raises(router, mode, "chat", ProviderServerError, model="gpt-4o", messages=MSG)
-    assert openai_wire.hits == 1
-    openai_wire.fail(409, should_retry=True)
+    assert wire.hits == 1
+    wire.fail(409, should_retry=True)
     assert call(router, mode, "chat", model="gpt-4o", messages=MSG).attempts[-1].status == "ok"
-    assert openai_wire.hits == 3
-    openai_wire.fail(400, code="invalid_value")
+    assert wire.hits == 3
+    wire.fail(400, code="invalid_value")
     raises(router, mode, "chat", ProviderBadRequestError, model="gpt-4o", messages=MSG)
-    assert openai_wire.hits == 4
+    assert wire.hits == 4
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_dropped_connection_is_retried(mode, openai_wire):
-    openai_wire.queue(Reply(lines=iter([b"{"]), cut_after=0, content_type="application/json"))
-    r = call(router_for(openai_wire), mode, "chat", model="gpt-4o", messages=MSG)
+def test_dropped_connection_is_retried(mode, wire):
+    wire.queue(Reply(lines=iter([b"{"]), cut_after=0, content_type="application/json"))
+    r = call(router_for(wire), mode, "chat", model="gpt-4o", messages=MSG)
     assert r.attempts[0].status in ("ProviderConnectionError", "ProviderResponseError")
-    assert r.content == "echo: hello" and openai_wire.hits == 2
+    assert r.content == "echo: hello" and wire.hits == 2
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_slow_answer_times_out_per_call(mode, openai_wire):
-    openai_wire.fail(200, body={}, delay=1.0, times=2)
-    err = raises(router_for(openai_wire, retry=RetryPolicy(max_attempts=2, initial_delay=0)),
+def test_slow_answer_times_out_per_call(mode, wire):
+    wire.fail(200, body={}, delay=1.0, times=2)
+    err = raises(router_for(wire, retry=RetryPolicy(max_attempts=2, initial_delay=0)),
                  mode, "chat", AllAttemptsFailedError, model="gpt-4o", messages=MSG,
                  timeout=0.1)
     assert [type(e) for e in err.exceptions] == [ProviderTimeoutError] * 2
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_stream_cut_midway_raises_interrupted_with_partial(mode, openai_wire):
+def test_stream_cut_midway_raises_interrupted_with_partial(mode, wire):
     rec = Records()
     body = {"model": "gpt-4o", "stream_options": {"include_usage": True}}
     events = chat_sse_events(ChatReply(content="The quick brown fox jumps", chunk_size=5), body)
-    openai_wire.queue(Reply.sse(events, cut_after=3))  # role chunk + two content chunks
-    router = router_for(openai_wire, plugins=[rec])
+    wire.queue(Reply.sse(events, cut_after=3))  # role chunk + two content chunks
+    router = router_for(wire, plugins=[rec])
     err = raises(router, mode, "chat_stream", StreamInterruptedError, model="gpt-4o",
                  messages=MSG)
     assert err.partial.content == "The quick "
     assert err.partial.usage.source == "estimated"
     assert isinstance(err.__cause__, (ProviderConnectionError, Exception))
-    assert openai_wire.hits == 1  # chunks had reached the caller: no retry
+    assert wire.hits == 1  # chunks had reached the caller: no retry
     assert [r.status for r in rec.records] == ["interrupted"]
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_stream_error_before_first_chunk_is_retried(mode, openai_wire):
-    openai_wire.fail(502, times=2)
-    chunks, s = stream(router_for(openai_wire), mode, model="gpt-4o", messages=MSG)
+def test_stream_error_before_first_chunk_is_retried(mode, wire):
+    wire.fail(502, times=2)
+    chunks, s = stream(router_for(wire), mode, model="gpt-4o", messages=MSG)
     assert "".join(c.delta for c in chunks) == "echo: hello"
     assert [a.status for a in s.response.attempts] == ["ProviderServerError"] * 2 + ["ok"]
     assert s.response.usage.source == "provider"
 
 
-def test_cancel_aborts_the_request_and_records_cancelled(openai_wire):
+def test_cancel_aborts_the_request_and_records_cancelled(wire):
     rec = Records()
-    openai_wire.fail(200, body={}, delay=2.0)
-    router = router_for(openai_wire, plugins=[rec])
+    wire.fail(200, body={}, delay=2.0)
+    router = router_for(wire, plugins=[rec])
 
     async def run():
         task = asyncio.create_task(router.achat(model="gpt-4o", messages=MSG))
@@ -141,4 +147,4 @@ def test_cancel_aborts_the_request_and_records_cancelled(openai_wire):
 
     asyncio.run(run())
     assert [r.status for r in rec.records] == ["cancelled"]
-    assert openai_wire.hits == 1
+    assert wire.hits == 1
