@@ -33,8 +33,11 @@ from typing import Any
 
 from loopback import LoopbackServer, Recorded, Reply
 
+from cencori_core import RetryPolicy, Router
+
 __all__ = ["ChatScript", "CohereServer", "chat_json", "chat_events", "embed_json", "error_body",
-           "pieces", "vector"]
+           "pieces", "vector",
+           "KEY", "router_for"]
 
 
 @dataclass
@@ -184,6 +187,11 @@ class CohereServer(LoopbackServer):
         self.scripts.extend(scripts)
         return self
 
+    def reset(self) -> None:
+        """Forget requests, faults and scripts (a server shared by a module's tests)."""
+        super().reset()
+        self.scripts.clear()
+
     def error(self, status: int, message: str = "scripted error", *,
               headers: dict[str, str] | None = None, times: int = 1) -> None:
         """Answer the next ``times`` requests with Cohere's error body and this status."""
@@ -206,3 +214,17 @@ class CohereServer(LoopbackServer):
         return Reply.json(embed_json(texts, [vector(t, dims) for t in texts],
                                      billed_input=sum(len(t.split()) for t in texts)))
 
+
+
+KEY = "co-test-7f3a9c1e5b2d4a60"
+"""The API key every test router uses; it must never show up in errors or logs."""
+
+
+def router_for(server: CohereServer, *, attempts: int = 1, provider: dict[str, Any] | None = None,
+               **router_kw: Any) -> Router:
+    """A router with only the cohere plugin, pointed at ``server``; ``attempts`` tries per call
+    (one by default, so an error surfaces as itself), no backoff delay."""
+    cfg = {"api_key": KEY, "base_url": server.base_url, **(provider or {})}
+    return Router(providers={"cohere": cfg}, plugins=["cohere", *router_kw.pop("plugins", ())],
+                  retry=RetryPolicy(max_attempts=attempts, initial_delay=0, jitter=0),
+                  **router_kw)
