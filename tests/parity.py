@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 MODES = ("sync", "async")
@@ -16,7 +17,8 @@ def run_async(coro: Any) -> Any:
     global _runner
     if _runner is None:
         _runner = asyncio.Runner()
-    return _runner.run(coro)
+    # the caller's context (e.g. no_network()) goes with the call, as asyncio.run would do
+    return _runner.run(coro, context=contextvars.copy_context())
 
 
 def call(router: Any, mode: str, op: str, *args: Any, **kw: Any) -> Any:
