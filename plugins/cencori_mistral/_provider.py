@@ -1,8 +1,11 @@
 """The Mistral provider: the ``mistralai`` SDK (``mistralai.client.Mistral``) behind our contract.
 
 One SDK object per provider instance, created on first use and reused; it holds the sync and the
-async HTTP client (the caller's ``http_client``/``async_http_client`` when given, which stay the
-caller's to close). The SDK's own retries are off: the router retries.
+async HTTP client: the caller's ``http_client``/``async_http_client`` when given (they stay the
+caller's to close), else ``httpx2`` clients we create and close in ``close()``/``aclose()``. We
+hand the SDK our own clients rather than letting it make them because its finalizer closes the
+clients it made with ``asyncio.run``, which fails (and warns) when it runs inside an event loop.
+The SDK's own retries are off: the router retries.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, NoReturn
 
+import httpx2
 from mistralai.client import Mistral
 from mistralai.client.utils import BackoffStrategy, RetryConfig
 
@@ -46,6 +50,8 @@ class MistralProvider(Provider):
     def __init__(self, config: ProviderConfig):
         super().__init__(config)
         self._sdk: Mistral | None = None
+        self._own_client: httpx2.Client | None = None
+        self._own_async_client: httpx2.AsyncClient | None = None
         self._lock = threading.Lock()
         self._secret = config.api_key.get_secret_value() if config.api_key else None
         self._headers = dict(config.options.get("headers") or {})
@@ -68,10 +74,14 @@ class MistralProvider(Provider):
                     kw["server"] = cfg.options["server"]
                 if cfg.timeout is not None:
                     kw["timeout_ms"] = int(cfg.timeout * 1000)
-                if cfg.http_client is not None:
-                    kw["client"] = cfg.http_client
-                if cfg.async_http_client is not None:
-                    kw["async_client"] = cfg.async_http_client
+                kw["client"] = cfg.http_client
+                if kw["client"] is None:
+                    # The SDK's own defaults (no client-level timeout: timeout_ms applies).
+                    kw["client"] = self._own_client = httpx2.Client(follow_redirects=True)
+                kw["async_client"] = cfg.async_http_client
+                if kw["async_client"] is None:
+                    kw["async_client"] = self._own_async_client = httpx2.AsyncClient(
+                        follow_redirects=True)
                 self._sdk = Mistral(**kw)
             return self._sdk
 
@@ -220,22 +230,12 @@ class MistralProvider(Provider):
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Close the SDK's own sync HTTP client (a caller's client is the caller's)."""
-        sdk = self._sdk
-        if sdk is None:
-            return
-        cfg = sdk.sdk_configuration
-        if cfg.client is not None and not cfg.client_supplied:
-            cfg.client.close()
+        """Close the sync HTTP client we created (an unused async one holds no connection)."""
+        if self._own_client is not None:
+            self._own_client.close()
 
     async def aclose(self) -> None:
-        """Close the SDK's own async and sync HTTP clients."""
-        sdk, self._sdk = self._sdk, None
-        if sdk is None:
-            return
-        cfg = sdk.sdk_configuration
-        if cfg.async_client is not None and not cfg.async_client_supplied:
-            await cfg.async_client.aclose()
-        if cfg.client is not None and not cfg.client_supplied:
-            cfg.client.close()
-
+        """Close the HTTP clients we created."""
+        if self._own_async_client is not None:
+            await self._own_async_client.aclose()
+        self.close()
