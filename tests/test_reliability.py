@@ -240,27 +240,31 @@ def test_deployment_named_in_response_and_retry_moves_on(mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_cooldown_skips_then_expires(mode):
     fleet = Fleet("d0", "d1")
+    d0, d1 = fleet.fakes["d0"], fleet.fakes["d1"]
     router = fleet_router(fleet, deployments=deployments(2),
-                          cooldown={"allowed_fails": 1, "window_s": 60, "cooldown_s": 0.2},
+                          cooldown={"allowed_fails": 1, "window_s": 60, "cooldown_s": 0.5},
                           retry=RetryPolicy(max_attempts=2, initial_delay=0))
-    fleet.fakes["d0"].fail(401)  # 401 cools a deployment at once
-    fleet.fakes["d1"].fail(500)  # one failure == allowed_fails: cools too
-    for _ in range(2):
+    d0.fail(401)  # 401 cools a deployment at once
+    while not d0.calls:
         try:
             call(router, mode, "chat", model="gpt-x", messages=MSG)
-        except Exception:
+        except ProviderAuthError:
             pass
-    d0, d1 = len(fleet.fakes["d0"].calls), len(fleet.fakes["d1"].calls)
-    assert d0 >= 1 and d1 >= 1
-    # both cooling: one is still tried, and its failure says so
-    fleet.fakes["d0"].fail(500, times=3)
-    fleet.fakes["d1"].fail(500, times=3)
+    before = len(d0.calls)
+    assert {call(router, mode, "chat", model="gpt-x", messages=MSG).deployment
+            for _ in range(10)} == {"dep1"}
+    assert len(d0.calls) == before  # skipped while cooling
+    # d1 fails once (allowed_fails=1): now both cool, one is still tried and the error says so
+    d0.fail(500, times=3)
+    d1.fail(500, times=3)
+    err = raises(router, mode, "chat", Exception, model="gpt-x", messages=MSG,
+                 retry=RetryPolicy(max_attempts=1))
     err = raises(router, mode, "chat", Exception, model="gpt-x", messages=MSG,
                  retry=RetryPolicy(max_attempts=1))
     assert "all deployments of gpt-x are cooling down" in str(err)
-    time.sleep(0.25)  # cooldown_s passes: both are healthy again
-    fleet.fakes["d0"]._script.clear()
-    fleet.fakes["d1"]._script.clear()
+    time.sleep(0.55)  # cooldown_s passes: both are healthy again
+    d0._script.clear()
+    d1._script.clear()
     names = {call(router, mode, "chat", model="gpt-x", messages=MSG).deployment
              for _ in range(30)}
     assert names == {"dep0", "dep1"}
