@@ -35,25 +35,24 @@ _STATUS: dict[int, type[ProviderError]] = {
 
 def map_error(exc: BaseException, *, provider: str, model: str) -> ProviderError | None:
     """The cencori error for an SDK or transport exception, or None when it is neither."""
-    where = {"provider": provider, "model": model}
     if isinstance(exc, ApiError):
-        return _api_error(exc, where)
+        return _api_error(exc, provider, model)
     if isinstance(exc, ParsingError):
         return ProviderResponseError("Cohere answered a body that does not match its API schema",
-                                     status_code=exc.status_code, **where)
+                                     status_code=exc.status_code, provider=provider, model=model)
     if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeoutError(f"the request to Cohere timed out ({type(exc).__name__})",
-                                    **where)
+                                    provider=provider, model=model)
     if isinstance(exc, SSEError):  # a TransportError too: check it first
         return ProviderResponseError(f"Cohere's stream is not a valid event stream: {exc}",
-                                     **where)
+                                     provider=provider, model=model)
     if isinstance(exc, httpx.TransportError):
         return ProviderConnectionError(f"connection to Cohere failed: {type(exc).__name__}: {exc}",
-                                       **where)
+                                       provider=provider, model=model)
     return None
 
 
-def _api_error(exc: ApiError, where: dict[str, str]) -> ProviderError:
+def _api_error(exc: ApiError, provider: str, model: str) -> ProviderError:
     status = exc.status_code
     headers: Mapping[str, str] = exc.headers or {}
     body = exc.body
@@ -63,14 +62,13 @@ def _api_error(exc: ApiError, where: dict[str, str]) -> ProviderError:
     if status is not None and 200 <= status < 300:
         # The SDK raises ApiError for a 2xx body that is not JSON.
         return ProviderResponseError(f"Cohere answered an unparseable body: {message}",
-                                     status_code=status, **where)
+                                     status_code=status, provider=provider, model=model)
     cls = _STATUS.get(status) if status is not None else None
     cls = cls or error_for_status(status)
     body_id = body.get("id") if isinstance(body, Mapping) else None
-    return cls(message, status_code=status, retry_after=parse_retry_after(headers),
-               retryable=should_retry_header(headers),
-               request_id=body_id if isinstance(body_id, str) else headers.get("x-request-id"),
-               **where)
+    return cls(message, provider=provider, model=model, status_code=status,
+               retry_after=parse_retry_after(headers), retryable=should_retry_header(headers),
+               request_id=body_id if isinstance(body_id, str) else headers.get("x-request-id"))
 
 
 @contextmanager

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import cohere
 
@@ -20,6 +20,9 @@ from cencori_core.types import (
 
 from . import _convert as convert
 from ._errors import mapped
+
+if TYPE_CHECKING:
+    from cohere.core import RequestOptions
 
 
 class CohereProvider(Provider):
@@ -65,42 +68,49 @@ class CohereProvider(Provider):
                 client = self._aclient
         return client
 
+    def _options(self, request: Any) -> RequestOptions | None:
+        return cast("RequestOptions | None", convert.request_options(request, self._headers))
+
     # ------------------------------------------------------------------ chat
 
     def chat(self, request: ChatRequest) -> ChatResponse:
         kwargs = convert.chat_kwargs(request)
-        options = convert.request_options(request, self._headers)
+        options = self._options(request)
         with mapped(self.name, request.model):
             resp = self._sync().chat(**kwargs, request_options=options)
         return convert.chat_response(resp, provider=self.name, model=request.model)
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         kwargs = convert.chat_kwargs(request)
-        options = convert.request_options(request, self._headers)
+        options = self._options(request)
         with mapped(self.name, request.model):
             resp = await self._async().chat(**kwargs, request_options=options)
         return convert.chat_response(resp, provider=self.name, model=request.model)
 
     def chat_stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         kwargs = convert.chat_kwargs(request)
-        options = convert.request_options(request, self._headers)
+        options = self._options(request)
         state = convert.StreamState(provider=self.name, model=request.model)
         with mapped(self.name, request.model):
-            events = self._sync().chat_stream(**kwargs, request_options=options)
+            # The SDK's stream methods are generators (annotated as iterators): closing one
+            # leaves its `with` block, which closes the HTTP response.
+            events = cast(Generator[Any, None, None],
+                          self._sync().chat_stream(**kwargs, request_options=options))
             try:
                 for event in events:
                     chunk = state.chunk(event)
                     if chunk is not None:
                         yield chunk
             finally:
-                events.close()  # ends the SDK's `with` block: the HTTP response is closed
+                events.close()
 
     async def achat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         kwargs = convert.chat_kwargs(request)
-        options = convert.request_options(request, self._headers)
+        options = self._options(request)
         state = convert.StreamState(provider=self.name, model=request.model)
         with mapped(self.name, request.model):
-            events = self._async().chat_stream(**kwargs, request_options=options)
+            events = cast(AsyncGenerator[Any, None],
+                          self._async().chat_stream(**kwargs, request_options=options))
             try:
                 async for event in events:
                     chunk = state.chunk(event)
@@ -112,7 +122,7 @@ class CohereProvider(Provider):
     # ------------------------------------------------------------------ embeddings
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        options = convert.request_options(request, self._headers)
+        options = self._options(request)
         client = self._sync()
         with mapped(self.name, request.model):
             responses = [client.embed(**kw, request_options=options)
@@ -121,7 +131,7 @@ class CohereProvider(Provider):
                                           count=len(request.input))
 
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        options = convert.request_options(request, self._headers)
+        options = self._options(request)
         client = self._async()
         with mapped(self.name, request.model):
             responses = [await client.embed(**kw, request_options=options)
