@@ -583,3 +583,21 @@ def test_registration_imports_no_sdk():
             "codestral-latest", "magistral-medium-latest", "pixtral-large-latest",
             "ministral-8b-latest", "mistral-embed", "codestral-embed",
             "mistral-moderation-latest"} <= names
+
+
+def test_missing_sdk_names_the_extra():
+    code = (
+        "import sys\n"
+        "sys.modules['mistralai'] = None  # as if the SDK were not installed\n"
+        "from cencori_core import MissingDependencyError, Router\n"
+        "r = Router(plugins=['mistral'], providers={'mistral': {'api_key': 'k'}})\n"
+        "try:\n"
+        "    r.chat(model='mistral-small-latest', messages=[{'role': 'user', 'content': 'x'}])\n"
+        "except MissingDependencyError as e:\n"
+        "    print(e.extra, str(e))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("mistral ")
+    assert 'pip install "cencori-core[mistral]"' in out.stdout
