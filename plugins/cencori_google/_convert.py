@@ -25,7 +25,7 @@ import mimetypes
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
-from math import ceil, gcd
+from math import ceil, log
 from typing import Any
 
 from cencori_core.errors import ContentFilterError, InvalidRequestError, ProviderResponseError
@@ -112,7 +112,9 @@ TASK_TYPES: dict[str, str] = {
 _GEMINI_TASK_TYPES = frozenset(TASK_TYPES.values())
 
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-"""Aspect ratios the Gemini and Imagen image models accept (``size`` must reduce to one)."""
+"""Aspect ratios the Gemini and Imagen image models accept (``size`` is mapped to one)."""
+_RATIOS = tuple((r, int(r.split(":")[0]) / int(r.split(":")[1])) for r in ASPECT_RATIOS)
+_RATIO_TOLERANCE = log(1.05)
 
 
 # ---------------------------------------------------------------------------- small helpers
@@ -577,7 +579,9 @@ def embed_response(resp: Any, *, model: str, provider: str, count: int) -> Embed
 
 
 def aspect_ratio(size: str) -> str:
-    """``"1536x1024"`` -> ``"3:2"``; a size that reduces to no supported ratio is refused."""
+    """The supported aspect ratio nearest to ``size`` (``"1792x1024"`` -> ``"16:9"``, since the
+    models' own sizes, such as 1344x768 for 16:9, are not exact ratios); a size more than 5 %
+    away from every supported ratio is refused."""
     w, _, h = size.lower().partition("x")
     try:
         width, height = int(w), int(h)
@@ -586,13 +590,13 @@ def aspect_ratio(size: str) -> str:
     if width <= 0 or height <= 0:
         raise InvalidRequestError(f"size {size!r} must be '<width>x<height>' in pixels",
                                   param="size")
-    d = gcd(width, height)
-    ratio = f"{width // d}:{height // d}"
-    if ratio not in ASPECT_RATIOS:
+    wanted = log(width / height)
+    distance, ratio = min((abs(wanted - log(value)), label) for label, value in _RATIOS)
+    if distance > _RATIO_TOLERANCE:
         raise InvalidRequestError(
-            f"size {size!r} is the aspect ratio {ratio}; Google image models take "
-            f"{', '.join(ASPECT_RATIOS)} (pass provider_options={{'image_size': ...}} for the "
-            "resolution)", param="size")
+            f"size {size!r} is no aspect ratio Google image models take ({', '.join(ASPECT_RATIOS)}"
+            "); pass provider_options={'image_config': {'image_size': ...}} for the resolution",
+            param="size")
     return ratio
 
 
