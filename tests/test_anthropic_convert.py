@@ -418,3 +418,14 @@ def test_transport_errors_and_the_key_is_never_shown():
     assert isinstance(map_error(anthropic.APITimeoutError(request=request), provider="a",
                                 model="m"), ProviderTimeoutError)
     assert map_error(ValueError("ours"), provider="a", model="m") is None
+
+
+def test_server_tool_input_is_not_a_tool_call():
+    t = StreamTranslator()
+    t.feed(RawMessageStartEvent.model_validate(stream_events(Turn(), "m")[0][1]))
+    start = {"type": "content_block_start", "index": 0, "content_block": {
+        "type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}}
+    delta = {"type": "content_block_delta", "index": 0,
+             "delta": {"type": "input_json_delta", "partial_json": '{"query": "x"}'}}
+    assert t.feed(RawContentBlockStartEvent.model_validate(start)) is None
+    assert t.feed(RawContentBlockDeltaEvent.model_validate(delta)) is None

@@ -15,6 +15,7 @@ from cencori_core import (
     ProviderConnectionError,
     ProviderError,
     ProviderRateLimitError,
+    ProviderResponseError,
     ProviderServerError,
     ProviderTimeoutError,
     RetryPolicy,
@@ -194,3 +195,15 @@ async def test_the_key_never_shows(server, mode):
     assert KEY not in str(err) and KEY not in repr(err)
     assert KEY not in str(err.args)
 
+
+
+@pytest.mark.parametrize(("streamed", "reply"), [
+    (False, lambda: Reply(body=b"{not json", content_type="application/json")),
+    (False, lambda: Reply(body={"unexpected": True})),
+    (True, lambda: Reply.sse([("message_start", "{not json")], named=True, done=False)),
+])
+async def test_unparseable_answers(server, mode, streamed, reply):
+    server.queue(reply())  # a fresh reply: a stream's body is a one-shot generator
+    with pytest.raises(ProviderResponseError) as info:
+        await call(make_router(server), mode, streamed)
+    assert info.value.provider == "anthropic"

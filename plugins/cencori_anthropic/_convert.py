@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from cencori_core.errors import InvalidRequestError
+from cencori_core.errors import InvalidRequestError, ProviderResponseError
 from cencori_core.provider import provider_options
 from cencori_core.types import (
     ChatChunk,
@@ -304,8 +304,15 @@ def to_usage(u: Any) -> Usage:
                  reasoning_tokens=details.thinking_tokens if details is not None else 0)
 
 
-def to_response(message: Any, *, provider: str) -> ChatResponse:
-    """A ``Message`` of the Messages API as a :class:`ChatResponse`."""
+def to_response(message: Any, *, provider: str, model: str = "") -> ChatResponse:
+    """A ``Message`` of the Messages API as a :class:`ChatResponse`.
+
+    The SDK builds its models without validation, so an answer of another shape arrives with
+    fields missing: that is a :class:`ProviderResponseError` (``model`` names the request's).
+    """
+    if not isinstance(message.content, list) or message.usage is None:
+        raise ProviderResponseError("Anthropic's answer is not a Messages API message",
+                                    provider=provider, model=model)
     texts: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
@@ -372,9 +379,11 @@ class StreamTranslator:
                 # The hot path: most events of a stream are text deltas.
                 return ChatChunk(delta=text) if self._id is None else self._chunk(delta=text)
             if dk == "input_json_delta":
-                if not delta.partial_json:
+                # Server tool blocks (web search, ...) stream their input too: not our calls.
+                n = self._tools.get(event.index)
+                if n is None or not delta.partial_json:
                     return None
-                return self._chunk(tool_calls=[ToolCallDelta(index=self._tools[event.index],
+                return self._chunk(tool_calls=[ToolCallDelta(index=n,
                                                              arguments=delta.partial_json)])
             if dk == "thinking_delta":
                 self._parts.setdefault(event.index, []).append(delta.thinking)
@@ -439,7 +448,8 @@ class StreamTranslator:
         written = pick("cache_creation_input_tokens")
         prompt = pick("input_tokens") + read + written
         out = pick("output_tokens")
-        details = delta.output_tokens_details or (start.output_tokens_details if start else None)
+        details = (getattr(delta, "output_tokens_details", None)
+                   or getattr(start, "output_tokens_details", None))
         return Usage(prompt_tokens=prompt, completion_tokens=out, total_tokens=prompt + out,
                      cached_tokens=read, cache_write_tokens=written,
                      reasoning_tokens=details.thinking_tokens if details is not None else 0)

@@ -92,7 +92,7 @@ def map_error(exc: BaseException, *, provider: str, model: str,
             f"the connection to Anthropic failed: {type(exc).__name__}", provider=provider,
             model=model)
     if isinstance(exc, json.JSONDecodeError):
-        return ProviderResponseError("Anthropic sent a stream event that is not JSON",
+        return ProviderResponseError("Anthropic's answer (or a stream event) is not JSON",
                                      provider=provider, model=model)
     return None
 

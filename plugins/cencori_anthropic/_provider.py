@@ -124,13 +124,13 @@ class AnthropicProvider(Provider):
         params = self._params(request)
         with self._errors(request):
             message = self._client().messages.create(**params)
-        return to_response(message, provider=self.name)
+        return to_response(message, provider=self.name, model=request.model)
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         params = self._params(request)
         with self._errors(request):
             message = await self._aclient().messages.create(**params)
-        return to_response(message, provider=self.name)
+        return to_response(message, provider=self.name, model=request.model)
 
     def chat_stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         params = self._params(request)
