@@ -165,8 +165,11 @@ def test_holdback_releases_text_that_cannot_start_a_value():
     text = "hello world, this is a long and clean sentence "
     assert buf.feed(text) == text[:-8]  # only the last `hold` characters wait
     assert buf.flush() == text[-8:]
+    assert buf.feed("short") == ""  # under hold + slack: not worth a scan yet
+    assert buf.flush() == "short"
     buf = HoldBack(scan, 2, lambda text, found: text)
-    assert buf.feed("unfinished tok") == "unfinished "  # a token that may still grow waits
+    words = "unfinished " * 3
+    assert buf.feed(words + "tok") == words  # a token that may still grow waits
     assert buf.flush() == "tok"
 
 

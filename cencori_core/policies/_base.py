@@ -260,6 +260,7 @@ def rewrite_response(response: Any, fn: TextFn) -> Any:
 # e-mail local part, a JWT whose header came first), so it is held back whatever its length.
 _TOKEN_ENDS = (" ", "\n", "\t", '"', "'", "<", ">", "`")
 _CONTEXT = 8  # characters of already-emitted text kept for look-behind checks
+_SLACK = 24  # release text at least this many characters at a time
 
 
 class HoldBack:
@@ -287,6 +288,9 @@ class HoldBack:
         if not text:
             return ""
         self.pending += text
+        # Scanning costs the same for 1 or 40 new characters: wait until a release is worth it.
+        if len(self.pending) < self.hold + _SLACK:
+            return ""
         return self._release(final=False)
 
     def flush(self) -> str:
@@ -335,7 +339,7 @@ class StreamFilter:
         self.reasoning = make()
         self.tools: dict[int, HoldBack] = {}
 
-    def __call__(self, chunk: ChatChunk) -> ChatChunk:
+    def __call__(self, chunk: ChatChunk) -> ChatChunk | list[ChatChunk]:
         flush = chunk.final or chunk.finish_reason is not None
         delta = self.text.feed(chunk.delta)
         reasoning = self.reasoning.feed(chunk.reasoning)
@@ -360,4 +364,10 @@ class StreamFilter:
                 and len(deltas) == len(chunk.tool_calls)
                 and all(a is b for a, b in zip(deltas, chunk.tool_calls, strict=True))):
             return chunk
-        return replace(chunk, delta=delta, reasoning=reasoning, tool_calls=deltas)
+        if not (delta or reasoning or deltas or chunk.finish_reason or chunk.final):
+            return []  # all held back; the router already read the chunk's usage and ids
+        # Built directly: dataclasses.replace() costs several times more, once per chunk.
+        return ChatChunk(delta=delta, tool_calls=deltas, reasoning=reasoning,
+                         finish_reason=chunk.finish_reason, usage=chunk.usage, id=chunk.id,
+                         model=chunk.model, provider_data=chunk.provider_data, final=chunk.final,
+                         raw=chunk.raw)

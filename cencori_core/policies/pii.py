@@ -223,7 +223,7 @@ def scan(text: str, rules: frozenset[str] = frozenset(RULES)) -> list[Finding]:
         _digit_rules(text, classes, out)
         if "iban" in rules and b"AA00" in classes:
             _ibans(text, classes, out)
-        if "ip_address" in rules and text.count(":") >= 2:
+        if "ip_address" in rules:
             _ipv6(text, out)
     if not out:
         return out
