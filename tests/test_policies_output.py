@@ -128,3 +128,15 @@ def test_configuration_errors():
         OutputGuard(canary="short")
     with pytest.raises(ConfigurationError):
         OutputGuard(canary=CANARY, canary_mode="shout")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_canary_and_tool_holding_together_on_a_stream(mode):
+    router, fake, _ = make([OutputGuard(mode="block", canary=CANARY, canary_mode="redact")],
+                           chunk_size=2)
+    fake.script(reply(f"long enough text to be held back in pieces, then {CANARY} here",
+                      tool_calls=[tool_call("weather", {"city": "Oslo"})]))
+    chunks, s = stream(router, mode, model="m", messages=user("hi"), tools=[WEATHER])
+    assert s.response.content == ("long enough text to be held back in pieces, then "
+                                  "[REDACTED_CANARY] here")
+    assert s.response.tool_calls[0].arguments == {"city": "Oslo"}

@@ -139,7 +139,7 @@ class OutputGuard(Policy):
                 self._canary_filter(context) if guard_canary else None)
         if state.canary is not None:
             chunk = state.canary(chunk)
-        if not hold_tools:
+        if not hold_tools or isinstance(chunk, list):  # a list: held back whole, no tool calls
             return chunk
         # Tool-call deltas wait until the call is complete and checked.
         if chunk.tool_calls:

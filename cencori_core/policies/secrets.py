@@ -77,8 +77,8 @@ _PEM = "-----BEGIN "  # str.find: re's search for a literal of repeated characte
 def _shapes(text: str, rules: frozenset[str], out: list[Finding]) -> None:
     starts = set()
     for hint in _HINTS:
-        for m in hint.finditer(text):
-            start = m.start()
+        for hit in hint.finditer(text):
+            start = hit.start()
             while start and text[start - 1] in _KEY_CHARS:  # back to the token's start
                 start -= 1
             starts.add(start)
