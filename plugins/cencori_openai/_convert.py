@@ -205,15 +205,16 @@ def usage_from(u: Any) -> Usage:
     """
     if u is None:
         return Usage(source="estimated")
-    prompt = _int(u.prompt_tokens)
-    completion = _int(u.completion_tokens)
-    total = _int(u.total_tokens)
+    prompt = u.prompt_tokens or 0
+    completion = u.completion_tokens or 0
+    total = u.total_tokens or 0
     pd = u.prompt_tokens_details
-    cached = _int(pd.cached_tokens) if pd is not None else 0
-    if not cached:
-        cached = _int(_extra(u, "prompt_cache_hit_tokens"))
+    if pd is not None:
+        cached = pd.cached_tokens or 0
+    else:  # DeepSeek's own field
+        cached = _extra(u, "prompt_cache_hit_tokens") or 0
     cd = u.completion_tokens_details
-    reasoning = _int(cd.reasoning_tokens) if cd is not None else 0
+    reasoning = (cd.reasoning_tokens or 0) if cd is not None else 0
     if reasoning and total == prompt + completion + reasoning:
         completion += reasoning
     return Usage(prompt_tokens=prompt, completion_tokens=completion,
