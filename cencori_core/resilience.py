@@ -344,7 +344,7 @@ class AttemptPlan:
         if exc.retryable and (self.deadline is None or now < self.deadline):
             fb = self.router._fallbacks
             first = self.routes[0].requested
-            for name in fb.get(first) or fb.get("*", ()):
+            for name in fb.get(first) or fb.get("*") or ():
                 if name not in self._tried_models:
                     return self._fallback_to(name)
         raise self._final(exc, target)

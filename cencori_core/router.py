@@ -1148,7 +1148,7 @@ class _StreamCore:
                         raise PluginError("a cencori_stream_chunk implementation returned an "
                                           "awaitable; cencori hooks are synchronous")
                     else:
-                        nxt.extend(r)
+                        nxt.extend(r)  # type: ignore[arg-type]
                 out = nxt
         else:
             out = [chunk]
@@ -1255,6 +1255,7 @@ class ChatStream(_StreamCore):
                 router._attempt_failed(ctx, exc)
                 target = plan.failed(target, exc, (_perf() - t0) * 1000.0)
                 continue
+            assert gen is not None
             plan.succeeded(target, (_perf() - t0) * 1000.0)
             self._target = target
             return _prepend(first, gen)
@@ -1311,6 +1312,14 @@ class ChatStream(_StreamCore):
         self._close_gen()
         if not self._ctx._record_sent:
             _set_partial_cancel(self)
+
+    def __del__(self) -> None:
+        # A stream dropped without finishing or closing still gets its record (and span end).
+        if not self._done:
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - never raise from a finalizer
+                pass
 
     def text(self) -> str:
         """Consume the stream and return the whole text."""
@@ -1441,6 +1450,17 @@ class AsyncChatStream(_StreamCore):
         await self._aclose_gen()
         if not self._ctx._record_sent:
             _set_partial_cancel(self)
+
+    def __del__(self) -> None:
+        # Dropped without finishing or closing: record it as cancelled; the event loop's
+        # async-generator finalizer closes the provider stream itself.
+        if not self._done:
+            self._done = True
+            try:
+                if not self._ctx._record_sent:
+                    _set_partial_cancel(self)
+            except Exception:  # noqa: BLE001 - never raise from a finalizer
+                pass
 
     async def text(self) -> str:
         async for _ in self:

@@ -343,3 +343,17 @@ def test_response_shapes():
     again = router.chat(model="echo", messages=[*USER, r.message,
                                                 {"role": "user", "content": "more"}])
     assert again.content == "echo: more"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_abandoned_stream_is_recorded_cancelled(mode, router, sink):
+    import gc
+
+    if mode == "sync":
+        s = router.chat_stream(model="fake-model", messages=USER)
+        next(iter(s))
+    else:
+        s = router.achat_stream(model="fake-model", messages=USER)
+    del s
+    gc.collect()
+    assert [r.status for r in sink.records] == ["cancelled"]
