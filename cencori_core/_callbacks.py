@@ -6,8 +6,9 @@ Sugar over the hooks for people who do not want to write a plugin:
   :class:`~cencori_core.router.CallContext` (``context.response`` is the final response) and its
   :class:`~cencori_core.types.UsageRecord` (tokens, cost, latency, attempts);
 - ``on_error(context, error)`` runs once per call that failed (including calls blocked by a
-  policy), with the exception the caller receives; failed attempts that a retry or fallback
-  recovered from are not reported (write a ``cencori_on_error`` hook for those).
+  policy and cancelled tasks), with the exception the caller receives; failed attempts that a
+  retry or fallback recovered from are not reported (write a ``cencori_on_error`` hook for
+  those).
 
 Each may be one callable or a list. Callbacks are synchronous, like every hook (an ``async def``
 is refused); an exception in a callback is logged and never changes the call's outcome.
