@@ -206,8 +206,11 @@ class Telemetry:
 
     def attempt(self, ctx: CallContext, target: Target) -> _AttemptSpan | _NoSpan:
         """A context manager around one provider attempt: the INTERNAL ``attempt <n>`` span,
-        current while the provider runs (so HTTP client spans nest under it)."""
-        if ctx.span is None:
+        current while the provider runs (so HTTP client spans nest under it). None when the
+        call's span is not recorded (no SDK configured, or sampled out): its children would not
+        be either, and skipping them keeps the unconfigured default cheap."""
+        span = ctx.span
+        if span is None or not span.is_recording():
             return NO_SPAN
         return _AttemptSpan(self, ctx, target)
 
