@@ -10,63 +10,149 @@ Importing this package imports no provider SDK; each plugin imports its SDK on f
 
 from __future__ import annotations
 
-from .catalog import ModelInfo
-from .config import ProviderConfig, Secret
-from .errors import (
-    AllAttemptsFailedError,
-    AuthenticationError,
-    BudgetExceededError,
-    CencoriError,
-    ConfigurationError,
-    ContentFilterError,
-    ContextWindowExceededError,
-    InvalidRequestError,
-    MissingDependencyError,
-    PluginError,
-    PolicyViolationError,
-    ProviderAuthError,
-    ProviderBadRequestError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderNotConfiguredError,
-    ProviderRateLimitError,
-    ProviderResponseError,
-    ProviderServerError,
-    ProviderTimeoutError,
-    RateLimitExceededError,
-    StreamInterruptedError,
-    UnknownModelError,
-)
-from .hookspecs import hookimpl, hookspec
-from .provider import Provider, ProviderSpec
-from .resilience import RetryPolicy
-from .router import AsyncChatStream, CallContext, ChatStream, Router
-from .types import (
-    Attempt,
-    ChatChunk,
-    ChatRequest,
-    ChatResponse,
-    Cost,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    GeneratedImage,
-    ImageRequest,
-    ImageResponse,
-    Message,
-    ModerationRequest,
-    ModerationResponse,
-    ModerationResult,
-    PolicyDecision,
-    Route,
-    Speech,
-    SpeechRequest,
-    ToolCall,
-    ToolCallDelta,
-    Transcription,
-    TranscriptionRequest,
-    Usage,
-    UsageRecord,
-)
+from typing import TYPE_CHECKING, Any
+
+# Public names are loaded on first use (PEP 562), so `import cencori_core` costs almost nothing
+# (the pytest plugin is imported by every test run where we are installed) and never imports a
+# provider SDK. `from cencori_core import Router` loads the router and what it needs.
+_LAZY: dict[str, str] = {
+    'ModelInfo': '.catalog',
+    'ProviderConfig': '.config',
+    'Secret': '.config',
+    'AllAttemptsFailedError': '.errors',
+    'AuthenticationError': '.errors',
+    'BudgetExceededError': '.errors',
+    'CencoriError': '.errors',
+    'ConfigurationError': '.errors',
+    'ContentFilterError': '.errors',
+    'ContextWindowExceededError': '.errors',
+    'InvalidRequestError': '.errors',
+    'MissingDependencyError': '.errors',
+    'PluginError': '.errors',
+    'PolicyViolationError': '.errors',
+    'ProviderAuthError': '.errors',
+    'ProviderBadRequestError': '.errors',
+    'ProviderConnectionError': '.errors',
+    'ProviderError': '.errors',
+    'ProviderNotConfiguredError': '.errors',
+    'ProviderRateLimitError': '.errors',
+    'ProviderResponseError': '.errors',
+    'ProviderServerError': '.errors',
+    'ProviderTimeoutError': '.errors',
+    'RateLimitExceededError': '.errors',
+    'StreamInterruptedError': '.errors',
+    'UnknownModelError': '.errors',
+    'hookimpl': '.hookspecs',
+    'hookspec': '.hookspecs',
+    'Provider': '.provider',
+    'ProviderSpec': '.provider',
+    'RetryPolicy': '.resilience',
+    'AsyncChatStream': '.router',
+    'CallContext': '.router',
+    'ChatStream': '.router',
+    'Router': '.router',
+    'Attempt': '.types',
+    'ChatChunk': '.types',
+    'ChatRequest': '.types',
+    'ChatResponse': '.types',
+    'Cost': '.types',
+    'EmbeddingRequest': '.types',
+    'EmbeddingResponse': '.types',
+    'GeneratedImage': '.types',
+    'ImageRequest': '.types',
+    'ImageResponse': '.types',
+    'Message': '.types',
+    'ModerationRequest': '.types',
+    'ModerationResponse': '.types',
+    'ModerationResult': '.types',
+    'PolicyDecision': '.types',
+    'Route': '.types',
+    'Speech': '.types',
+    'SpeechRequest': '.types',
+    'ToolCall': '.types',
+    'ToolCallDelta': '.types',
+    'Transcription': '.types',
+    'TranscriptionRequest': '.types',
+    'Usage': '.types',
+    'UsageRecord': '.types',
+}
+
+if TYPE_CHECKING:  # static type checkers see the real imports
+    from .catalog import (  # noqa: F401
+        ModelInfo,
+    )
+    from .config import (  # noqa: F401
+        ProviderConfig,
+        Secret,
+    )
+    from .errors import (  # noqa: F401
+        AllAttemptsFailedError,
+        AuthenticationError,
+        BudgetExceededError,
+        CencoriError,
+        ConfigurationError,
+        ContentFilterError,
+        ContextWindowExceededError,
+        InvalidRequestError,
+        MissingDependencyError,
+        PluginError,
+        PolicyViolationError,
+        ProviderAuthError,
+        ProviderBadRequestError,
+        ProviderConnectionError,
+        ProviderError,
+        ProviderNotConfiguredError,
+        ProviderRateLimitError,
+        ProviderResponseError,
+        ProviderServerError,
+        ProviderTimeoutError,
+        RateLimitExceededError,
+        StreamInterruptedError,
+        UnknownModelError,
+    )
+    from .hookspecs import (  # noqa: F401
+        hookimpl,
+        hookspec,
+    )
+    from .provider import (  # noqa: F401
+        Provider,
+        ProviderSpec,
+    )
+    from .resilience import (  # noqa: F401
+        RetryPolicy,
+    )
+    from .router import (  # noqa: F401
+        AsyncChatStream,
+        CallContext,
+        ChatStream,
+        Router,
+    )
+    from .types import (  # noqa: F401
+        Attempt,
+        ChatChunk,
+        ChatRequest,
+        ChatResponse,
+        Cost,
+        EmbeddingRequest,
+        EmbeddingResponse,
+        GeneratedImage,
+        ImageRequest,
+        ImageResponse,
+        Message,
+        ModerationRequest,
+        ModerationResponse,
+        ModerationResult,
+        PolicyDecision,
+        Route,
+        Speech,
+        SpeechRequest,
+        ToolCall,
+        ToolCallDelta,
+        Transcription,
+        TranscriptionRequest,
+        Usage,
+        UsageRecord,
+    )
 
 __version__ = "0.1.0"
 
@@ -88,3 +174,18 @@ __all__ = [
     "ContextWindowExceededError", "ContentFilterError", "ProviderResponseError",
     "StreamInterruptedError", "AllAttemptsFailedError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'cencori_core' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(mod, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

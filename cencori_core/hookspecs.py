@@ -1,9 +1,10 @@
 """The plugin contract: every hook cencori-core calls, documented.
 
 Hooks are synchronous and must do no network I/O: they decide, providers do I/O. A hook
-implementation that returns an awaitable (an ``async def``) is a :class:`~cencori_core.errors.PluginError`
-on both the sync and the async path. I/O-bound limits (budgets, rate limits on Redis) are router
-components, not hooks, so the event loop is never blocked.
+implementation that returns an awaitable (an ``async def``) is a
+:class:`~cencori_core.errors.PluginError` on both the sync and the async path. I/O-bound limits
+(budgets, rate limits on Redis) are router components, not hooks, so the event loop is never
+blocked.
 
 Implement hooks with :data:`cencori_core.hookimpl` on a plain object or module and hand it to
 ``Router(policies=[obj])`` or ``Router(plugins=[obj])``, or ship it in a distribution under the

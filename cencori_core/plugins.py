@@ -145,7 +145,8 @@ def collect_providers(pm: pluggy.PluginManager) -> dict[str, ProviderSpec]:
                     aliases=dict(aliases or {}), plugin=_plugin, **kw,
                 )
             except TypeError as exc:
-                raise PluginError(f"plugin {_plugin!r}: bad registration of {name!r}: {exc}") from exc
+                raise PluginError(
+                    f"plugin {_plugin!r}: bad registration of {name!r}: {exc}") from exc
 
         try:
             result = impl.function(register)

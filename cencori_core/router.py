@@ -13,12 +13,11 @@ and ``achat`` differ only where they wait.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
+import sys
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
@@ -33,7 +32,6 @@ from .catalog import OPERATION_CAPABILITY, Catalog, ModelInfo
 from .config import ProviderConfig, Secret, load_toml
 from .errors import (
     AuthenticationError,
-    CencoriError,
     ConfigurationError,
     InvalidRequestError,
     MissingDependencyError,
@@ -51,7 +49,15 @@ from .plugins import (
     register_plugin,
 )
 from .provider import Provider, ProviderSpec
-from .resilience import AttemptPlan, RetryPolicy, Target
+from .resilience import (
+    AttemptPlan,
+    Balancer,
+    Cooldown,
+    Deployment,
+    MemoryDeploymentState,
+    RetryPolicy,
+    Target,
+)
 from .telemetry import NO_SPAN, make_telemetry
 from .types import (
     ChatChunk,
@@ -76,6 +82,21 @@ from .types import (
 __all__ = ["Router", "CallContext", "ChatStream", "AsyncChatStream"]
 
 _perf = time.perf_counter
+
+
+def _is_cancel(exc: BaseException) -> bool:
+    """Cancellation of the call: task cancel, Ctrl-C, a closed generator. asyncio is imported
+    only by the async paths (it costs 30 ms to import), so look it up lazily."""
+    if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
+        return True
+    aio = sys.modules.get("asyncio")
+    return aio is not None and isinstance(exc, aio.CancelledError)
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
 
 CHAT_ARGS = ["model", "messages", "temperature", "max_tokens", "tools", "tool_choice",
              "response_format", "stop", "top_p", "seed", "user", "metadata", "timeout", "retry",
@@ -105,7 +126,7 @@ class CallContext:
         self.project = project
         self.user = user
         self.metadata = metadata or {}
-        self.request_id = "req_" + uuid.uuid4().hex
+        self.request_id = request.idempotency_key or _new_id()
         self.response: Any = None
         self.attempts: list[Any] = []
         self.decisions: list[PolicyDecision] = []
@@ -138,6 +159,11 @@ class CallContext:
 
     def __repr__(self) -> str:
         return f"<CallContext {self.operation} {self.request_id} route={self.route}>"
+
+
+def _new_id() -> str:
+    # 128 random bits, like uuid4, at a tenth of its cost (this runs on every call)
+    return "req_" + os.urandom(16).hex()
 
 
 def _set(obj: Any, **fields: Any) -> None:
@@ -180,6 +206,9 @@ class Router:
         load_entrypoints: bool = True,
         context_window_fallbacks: Mapping[str, str] | None = None,
         retry_per_model: Mapping[str, RetryPolicy | Mapping[str, Any] | int] | None = None,
+        deployments: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+        routing_strategy: str = "weighted",
+        cooldown: Mapping[str, Any] | Cooldown | None = None,
         prices: Mapping[str, Any] | None = None,
         telemetry: bool | None = None,
         telemetry_capture_content: bool | None = None,
@@ -240,6 +269,11 @@ class Router:
         for name, value in (providers or {}).items():
             self._add_provider_config(name, value)
         self._env_configs()
+        self._dep_state: Any = MemoryDeploymentState()
+        self._balancer = Balancer(routing_strategy, Cooldown.coerce(cooldown), self._dep_state)
+        self._deployments: dict[str, list[Deployment]] = {}
+        for group, deps in (deployments or {}).items():
+            self._add_deployments(group, deps)
 
         from .accounting.pricing import Pricing
 
@@ -288,6 +322,55 @@ class Router:
         for m in cfg.models:
             info = ModelInfo(name=m, provider=name)
             self.catalog.by_provider[(name, m)] = info
+
+    def _add_deployments(self, group: str, deps: Iterable[Mapping[str, Any]]) -> None:
+        if isinstance(deps, Mapping) or not isinstance(deps, Iterable):
+            raise ConfigurationError(f"deployments[{group!r}] must be a list of deployments")
+        out = []
+        names: set[str] = set()
+        for i, raw in enumerate(deps):
+            if not isinstance(raw, Mapping) or not raw.get("provider"):
+                raise ConfigurationError(f"deployments[{group!r}][{i}] needs 'provider' (and "
+                                         "api_key, base_url, model, weight, name as needed)")
+            d = dict(raw)
+            provider = d.pop("provider")
+            name = str(d.pop("name", None) or f"{group}#{i}")
+            if name in names:
+                raise ConfigurationError(f"deployments[{group!r}]: name {name!r} is used twice")
+            names.add(name)
+            model = str(d.pop("model", None) or group)
+            weight = d.pop("weight", 1)
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+                raise ConfigurationError(f"deployments[{group!r}][{i}].weight must be > 0")
+            base = self._configs.get(provider)
+            if base is not None and base.type != provider:
+                # a configured provider name (e.g. an openai_compatible endpoint)
+                merged: dict[str, Any] = {"type": base.type, "base_url": base.base_url,
+                                          "timeout": base.timeout, "models": base.models,
+                                          **base.options}
+                if base.api_key:
+                    merged["api_key"] = base.api_key
+                merged.update(d)
+                d, ptype = merged, base.type
+            else:
+                ptype = d.pop("type", None) or provider
+            spec = self._specs.get(ptype)
+            if spec is None:
+                raise ConfigurationError(
+                    f"deployments[{group!r}][{i}]: no installed provider {provider!r}; "
+                    f"installed: {', '.join(sorted(self._specs))}")
+            key = f"{group}::{name}"
+            cfg = ProviderConfig.from_mapping(provider, {**d, "type": ptype})
+            if cfg.api_key is None and cfg.api_key_env is None:
+                self._fill_from_env(cfg, spec)
+            if cfg.timeout is None:
+                cfg.timeout = self.timeout
+            self._configs[key] = cfg
+            out.append(Deployment(key=key, name=name, group=group, provider=provider,
+                                  model=model, weight=float(weight), config=cfg))
+        if not out:
+            raise ConfigurationError(f"deployments[{group!r}] is empty")
+        self._deployments[group] = out
 
     def _fill_from_env(self, cfg: ProviderConfig, spec: ProviderSpec) -> None:
         if cfg.api_key is None and cfg.api_key_env is None and cfg.name == spec.name:
@@ -347,10 +430,24 @@ class Router:
     # ------------------------------------------------------------------ resolution
 
     def resolve(self, name: str) -> Route:
-        """Explain how ``name`` is routed: alias → canonical model → provider → deployment."""
+        """Explain how ``name`` is routed: alias → canonical model → provider → deployment.
+
+        For a model with several deployments, the deployment is the one the routing strategy
+        would pick now."""
+        deps = self._deployments.get(name)
+        if deps:
+            dep, _ = self._balancer.choose(deps, set(), time.monotonic())
+            return Route(alias=None, model=dep.model, provider=dep.provider, deployment=dep.name,
+                         via="deployment", requested=name)
         return self.catalog.resolve(name)
 
     def _route_for(self, name: str, ctx: CallContext) -> Route:
+        deps = self._deployments.get(name) if self._deployments else None
+        if deps:
+            route = Route(alias=None, model=deps[0].model, provider=deps[0].provider,
+                          via="deployment", requested=name)
+            self._check_capability(route, ctx)
+            return route
         route = self.catalog.resolve(name)
         if route.provider not in self._configs and route.provider not in self._instances:
             spec = self._specs.get(route.provider)
@@ -358,13 +455,16 @@ class Router:
                 raise ProviderNotConfiguredError(
                     f"model {name!r} belongs to provider {route.provider!r}, which is not "
                     "configured", provider=route.provider)
+        self._check_capability(route, ctx)
+        return route
+
+    def _check_capability(self, route: Route, ctx: CallContext) -> None:
         info = self.catalog.info(route)
         need = OPERATION_CAPABILITY[ctx.operation]
         if info is not None and not info.supports(need):
             raise InvalidRequestError(
                 f"model {route.model!r} ({route.provider}) does not support {need}; its "
                 f"capabilities: {', '.join(sorted(info.capabilities))}", param="model")
-        return route
 
     def _retry_for(self, name: str, ctx: CallContext) -> RetryPolicy:
         if ctx.retry is not None:
@@ -453,7 +553,7 @@ class Router:
         if not isinstance(inst, Provider):
             raise PluginError(f"the factory of provider {spec.name!r} (plugin {spec.plugin!r}) "
                               f"returned {type(inst).__name__}, not a Provider")
-        inst.name = name
+        inst.name = cfg.name
         return inst
 
     def configured_providers(self) -> dict[str, bool]:
@@ -528,10 +628,14 @@ class Router:
         plan = AttemptPlan(self, ctx, ctx.route, retry)
         return plan, plan.first()
 
-    def _target_request(self, ctx: CallContext, target: Target) -> Any:
+    def _target_request(self, ctx: CallContext, target: Target, plan: AttemptPlan) -> Any:
         req = ctx.request
         if req.model != target.route.model:
             req = replace(req, model=target.route.model)
+        if plan.deadline is not None:
+            left = plan.timeout_left()
+            if req.timeout is None or req.timeout > left:
+                req = replace(req, timeout=left)
         return req
 
     def _complete(self, ctx: CallContext, resp: Any, target: Target | None) -> Any:
@@ -585,7 +689,7 @@ class Router:
             return
         if isinstance(exc, PolicyViolationError):
             status = "blocked"
-        elif isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit)):
+        elif _is_cancel(exc):
             status = "cancelled"
         elif isinstance(exc, StreamInterruptedError):
             status = "interrupted"
@@ -674,8 +778,8 @@ class Router:
                 t0 = _perf()
                 try:
                     with self._attempt_span(ctx, target):
-                        provider = self._attempt_provider(target.route.provider)
-                        resp = getattr(provider, op)(self._target_request(ctx, target))
+                        provider = self._attempt_provider(target.key)
+                        resp = getattr(provider, op)(self._target_request(ctx, target, plan))
                 except Exception as exc:
                     lat = (_perf() - t0) * 1000.0
                     self._attempt_failed(ctx, exc)
@@ -696,13 +800,13 @@ class Router:
             plan, target = self._plan(ctx)
             while True:
                 if target.delay:
-                    await asyncio.sleep(target.delay)
+                    await _sleep(target.delay)
                 t0 = _perf()
                 try:
                     with self._attempt_span(ctx, target):
-                        provider = self._attempt_provider(target.route.provider)
-                        resp = await getattr(provider, "a" + op)(
-                            self._target_request(ctx, target))
+                        provider = self._attempt_provider(target.key)
+                        request = self._target_request(ctx, target, plan)
+                        resp = await getattr(provider, "a" + op)(request)
                 except Exception as exc:
                     lat = (_perf() - t0) * 1000.0
                     self._attempt_failed(ctx, exc)
@@ -741,6 +845,7 @@ class Router:
             timeout=v.timeout(timeout),
             provider_options=v.optional_dict(provider_options, "provider_options"),
             stream=stream,
+            idempotency_key=_new_id(),
         )
 
     def _chat_ctx(self, stream: bool, kw: dict[str, Any], unknown: dict[str, Any],
@@ -827,7 +932,8 @@ class Router:
             input_type=v.optional_str(input_type, "input_type"),
             user=v.optional_str(extra.get("user"), "user"),
             timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+            idempotency_key=_new_id())
         return self._begin("embed", req.model, req, **_common(extra, req.user))
 
     def embed(self, model: str, input: str | list[str], *, dimensions: int | None = None,
@@ -854,7 +960,8 @@ class Router:
             n=v.positive_int(n, "n") or 1, quality=v.optional_str(quality, "quality"),
             user=v.optional_str(extra.get("user"), "user"),
             timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+            idempotency_key=_new_id())
         return self._begin("generate_image", req.model, req, **_common(extra, req.user))
 
     def generate_image(self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
@@ -878,7 +985,8 @@ class Router:
             language=v.optional_str(language, "language"),
             prompt=v.optional_str(prompt, "prompt"),
             timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+            idempotency_key=_new_id())
         return self._begin("transcribe", req.model, req, **_common(extra, None))
 
     def transcribe(self, model: str, file: Any, *, language: str | None = None,
@@ -909,7 +1017,8 @@ class Router:
             model=_model(model), input=input, voice=voice, format=fmt,
             speed=float(speed) if speed is not None else None,
             timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+            idempotency_key=_new_id())
         return self._begin("speech", req.model, req, **_common(extra, None))
 
     def speech(self, model: str, input: str, *, voice: str, format: str = "mp3",
@@ -927,7 +1036,8 @@ class Router:
     def _moderate_ctx(self, model: Any, input: Any, extra: dict[str, Any]) -> CallContext:
         req = ModerationRequest(
             model=_model(model), input=v.texts(input), timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+            idempotency_key=_new_id())
         return self._begin("moderate", req.model, req, **_common(extra, None))
 
     def moderate(self, model: str, input: str | list[str], **kw: Any) -> ModerationResponse:
@@ -1166,8 +1276,8 @@ class ChatStream(_StreamCore):
             gen = None
             try:
                 with router._attempt_span(ctx, target):
-                    provider = router._attempt_provider(target.route.provider)
-                    gen = provider.chat_stream(router._target_request(ctx, target))
+                    provider = router._attempt_provider(target.key)
+                    gen = provider.chat_stream(router._target_request(ctx, target, plan))
                     first = next(gen)
             except StopIteration:
                 first = None
@@ -1245,9 +1355,8 @@ class ChatStream(_StreamCore):
 def _interrupts(stream: _StreamCore, exc: BaseException) -> bool:
     """A failure after chunks reached the caller becomes StreamInterruptedError, except policy
     blocks and cancellation, which keep their own type."""
-    return bool(stream._delivered) and not isinstance(
-        exc, (PolicyViolationError, StreamInterruptedError, asyncio.CancelledError,
-              GeneratorExit, KeyboardInterrupt))
+    return bool(stream._delivered) and not _is_cancel(exc) and not isinstance(
+        exc, (PolicyViolationError, StreamInterruptedError))
 
 
 def _set_partial_cancel(stream: _StreamCore) -> None:
@@ -1293,13 +1402,13 @@ class AsyncChatStream(_StreamCore):
         plan, target = router._plan(ctx)
         while True:
             if target.delay:
-                await asyncio.sleep(target.delay)
+                await _sleep(target.delay)
             t0 = _perf()
             agen = None
             try:
                 with router._attempt_span(ctx, target):
-                    provider = router._attempt_provider(target.route.provider)
-                    agen = provider.achat_stream(router._target_request(ctx, target))
+                    provider = router._attempt_provider(target.key)
+                    agen = provider.achat_stream(router._target_request(ctx, target, plan))
                     first = await agen.__anext__()
             except StopAsyncIteration:
                 first = None

@@ -103,6 +103,7 @@ _DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12,
 _ERROR_STATUSES = frozenset({"error", "blocked", "interrupted"})
 _CAPTURE_ON = frozenset({"true", "1", "yes", "on", "span_only", "span_and_event"})
 _init_lock = threading.Lock()
+_KEY_STATE = "cencori.telemetry.instance"
 
 
 def capture_content_from_env() -> bool:
@@ -209,6 +210,8 @@ class Telemetry:
         current while the provider runs (so HTTP client spans nest under it). None when the
         call's span is not recorded (no SDK configured, or sampled out): its children would not
         be either, and skipping them keeps the unconfigured default cheap."""
+        # The provider instance's key (a deployment has its own base_url) for server.address.
+        ctx.state[_KEY_STATE] = target.key
         span = ctx.span
         if span is None or not span.is_recording():
             return NO_SPAN
@@ -233,7 +236,7 @@ class Telemetry:
         metric: dict[str, Any] = {"gen_ai.operation.name": op,
                                   "gen_ai.request.model": request_model}
         if provider:
-            metric.update(self._server(ctx.router, provider))
+            metric.update(self._server(ctx.router, provider, ctx.state.get(_KEY_STATE)))
         response_model = getattr(resp, "model", None) if resp is not None else None
         if response_model:
             metric["gen_ai.response.model"] = response_model
@@ -289,9 +292,10 @@ class Telemetry:
                 labels["cencori.project"] = ctx.project
             self._cost.add(float(cost.total), labels)
 
-    def _server(self, router: Router, provider: str) -> dict[str, Any]:
-        """``gen_ai.provider.name`` and ``server.*`` of a configured provider (cached)."""
-        cfg = router._configs.get(provider)
+    def _server(self, router: Router, provider: str, key: str | None) -> dict[str, Any]:
+        """``gen_ai.provider.name`` and ``server.*`` of the provider instance that served
+        (a deployment's own configuration when there is one; cached)."""
+        cfg = router._configs.get(key or provider) or router._configs.get(provider)
         kind = cfg.type if cfg is not None else provider
         base_url = cfg.base_url if cfg is not None else None
         key = (provider, base_url or "")
