@@ -20,7 +20,8 @@ The call span carries ``gen_ai.operation.name``, ``gen_ai.provider.name``, ``gen
 ``gen_ai.response.model`` / ``id`` / ``finish_reasons``, ``gen_ai.usage.input_tokens`` /
 ``output_tokens`` (input includes cache reads and writes, as the conventions ask) and the
 ``cache_read`` / ``cache_creation`` / ``reasoning`` breakdown, ``server.address`` /
-``server.port`` (from the provider's ``base_url``), ``error.type``; and our own
+``server.port`` (from the provider's ``base_url``, else the SDK's default host),
+``error.type``; and our own
 ``cencori.cost_usd``, ``cencori.project``, ``cencori.attempts`` (int), ``cencori.policy_decisions``
 (``policy:rule:action:count`` strings), ``cencori.status``, ``cencori.operation``,
 ``cencori.request_id``, ``cencori.usage.source``, ``cencori.deployment``. Attempt spans carry no
@@ -65,7 +66,7 @@ if TYPE_CHECKING:
     from .router import CallContext, Router
 
 __all__ = ["Telemetry", "make_telemetry", "capture_content_from_env", "OPERATION_NAMES",
-           "PROVIDER_NAMES", "CAPTURE_ENV"]
+           "PROVIDER_NAMES", "DEFAULT_HOSTS", "CAPTURE_ENV"]
 
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 # The GenAI conventions with gen_ai.provider.name (semantic conventions 1.37 and later).
@@ -92,6 +93,16 @@ PROVIDER_NAMES = {
     "deepseek": "deepseek",
     "cohere": "cohere",
     "meta": "meta",
+}
+
+#: The host each first-party SDK talks to when no ``base_url`` is configured (plugins that
+#: register a ``default_base_url`` need no entry).
+DEFAULT_HOSTS = {
+    "openai": "api.openai.com",
+    "anthropic": "api.anthropic.com",
+    "google": "generativelanguage.googleapis.com",
+    "mistral": "api.mistral.ai",
+    "cohere": "api.cohere.com",
 }
 
 # Bucket boundaries the conventions ask for.
@@ -298,13 +309,20 @@ class Telemetry:
         cfg = router._configs.get(key or provider) or router._configs.get(provider)
         kind = cfg.type if cfg is not None else provider
         base_url = cfg.base_url if cfg is not None else None
-        key = (provider, base_url or "")
-        cached = self._servers.get(key)
+        cache_key = (key or provider, base_url or "")
+        cached = self._servers.get(cache_key)
         if cached is not None:
             return cached
-        name = PROVIDER_NAMES.get(kind) or PROVIDER_NAMES.get(provider) or kind
+        known = kind if kind in PROVIDER_NAMES else provider
+        name = PROVIDER_NAMES.get(known, kind)
+        vertex = known == "google" and cfg is not None and cfg.options.get("vertexai")
+        if vertex:
+            name = "gcp.vertex_ai"
         out: dict[str, Any] = {"gen_ai.provider.name": name}
-        if base_url:
+        if not base_url and not vertex and known in DEFAULT_HOSTS:
+            out["server.address"] = DEFAULT_HOSTS[known]
+            out["server.port"] = 443
+        elif base_url:
             try:
                 parts = urlsplit(base_url)
                 if parts.hostname:
@@ -312,7 +330,7 @@ class Telemetry:
                     out["server.port"] = parts.port or (443 if parts.scheme == "https" else 80)
             except ValueError:
                 pass  # a malformed URL fails in the SDK with a proper error; no address here
-        self._servers[key] = out
+        self._servers[cache_key] = out
         return out
 
 
