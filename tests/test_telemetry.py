@@ -653,3 +653,19 @@ def test_cost_attribute_is_a_float_of_the_exact_decimal(otel: Any) -> None:
     assert isinstance(r.cost.total, Decimal)
     assert _by_name(otel.spans())["chat gpt-4o"].attributes["cencori.cost_usd"] == float(
         r.cost.total)
+
+
+def test_deployment_spans_name_the_serving_endpoint(otel: Any) -> None:
+    router = Router(
+        load_entrypoints=False, tracer_provider=otel.tp, meter_provider=otel.mp,
+        deployments={"house-model": [
+            {"provider": "echo", "model": "echo", "name": "eu",
+             "base_url": "https://eu.llm.internal:8443/v1"}]})
+    r = router.chat(model="house-model", messages=[{"role": "user", "content": "x"}])
+    assert r.deployment == "eu"
+    spans = _by_name(otel.spans())
+    call = next(s for s in spans.values() if s.kind is SpanKind.CLIENT)
+    assert call.attributes["cencori.deployment"] == "eu"
+    assert call.attributes["server.address"] == "eu.llm.internal"
+    assert call.attributes["server.port"] == 8443
+    assert spans["attempt 1"].attributes["cencori.attempt.deployment"] == "eu"
