@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import warnings
 import weakref
 from collections.abc import Iterable
@@ -45,13 +46,15 @@ _OFF = {"", "0", "false", "off", "none"}
 # Secrets come from every live router (its ``known_secrets()``: arguments, config, environment)
 # plus any added explicitly; routers are held weakly so a closed, dropped router is forgotten.
 _routers: weakref.WeakSet[Router] = weakref.WeakSet()
+_routers_lock = threading.Lock()  # a WeakSet must not change while another thread copies it
 _extra_secrets: set[str] = set()
 _pattern_cache: tuple[frozenset[str], re.Pattern[str] | None] = (frozenset(), None)
 
 
 def watch(router: Router) -> None:
     """Make the filter mask ``router``'s secrets for as long as the router lives."""
-    _routers.add(router)
+    with _routers_lock:
+        _routers.add(router)
 
 
 def add_secrets(secrets: Iterable[str]) -> None:
@@ -62,7 +65,9 @@ def add_secrets(secrets: Iterable[str]) -> None:
 def _pattern() -> re.Pattern[str] | None:
     global _pattern_cache
     secrets = set(_extra_secrets)
-    for router in list(_routers):
+    with _routers_lock:
+        routers = list(_routers)
+    for router in routers:
         secrets.update(router.known_secrets())
     key = frozenset(secrets)
     if key != _pattern_cache[0]:
