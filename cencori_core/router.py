@@ -58,7 +58,7 @@ from .resilience import (
     RetryPolicy,
     Target,
 )
-from .telemetry import NO_SPAN, make_telemetry
+from .telemetry import NO_SPAN, AttemptScope, make_telemetry
 from .types import (
     ChatChunk,
     ChatRequest,
@@ -709,7 +709,7 @@ class Router:
 
             logging.getLogger("cencori_core").exception("a cencori_on_error hook failed")
 
-    def _attempt_span(self, ctx: CallContext, target: Target) -> Any:
+    def _attempt_span(self, ctx: CallContext, target: Target) -> AttemptScope:
         """The context manager around one provider attempt (its span when telemetry is on)."""
         tel = self._telemetry
         return NO_SPAN if tel is None else tel.attempt(ctx, target)

@@ -55,7 +55,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from ._logging import log, mask
@@ -65,8 +65,8 @@ if TYPE_CHECKING:
     from .resilience import Target
     from .router import CallContext, Router
 
-__all__ = ["Telemetry", "make_telemetry", "capture_content_from_env", "OPERATION_NAMES",
-           "PROVIDER_NAMES", "DEFAULT_HOSTS", "CAPTURE_ENV"]
+__all__ = ["Telemetry", "AttemptScope", "NO_SPAN", "make_telemetry", "capture_content_from_env",
+           "OPERATION_NAMES", "PROVIDER_NAMES", "DEFAULT_HOSTS", "CAPTURE_ENV"]
 
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 # The GenAI conventions with gen_ai.provider.name (semantic conventions 1.37 and later).
@@ -216,7 +216,7 @@ class Telemetry:
         except Exception:  # noqa: BLE001 - telemetry must never fail the call
             log.exception("telemetry: starting the call span failed")
 
-    def attempt(self, ctx: CallContext, target: Target) -> _AttemptSpan | _NoSpan:
+    def attempt(self, ctx: CallContext, target: Target) -> AttemptScope:
         """A context manager around one provider attempt: the INTERNAL ``attempt <n>`` span,
         current while the provider runs (so HTTP client spans nest under it). None when the
         call's span is not recorded (no SDK configured, or sampled out): its children would not
@@ -334,6 +334,15 @@ class Telemetry:
         return out
 
 
+class AttemptScope(Protocol):
+    """What the router's attempt loops enter around a provider attempt. Its ``__exit__``
+    returns None: it never swallows the attempt's exception."""
+
+    def __enter__(self) -> None: ...
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None: ...
+
+
 class _NoSpan:
     """The attempt context when the call has no span (telemetry off or unavailable)."""
 
@@ -342,7 +351,7 @@ class _NoSpan:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         return None
 
 
