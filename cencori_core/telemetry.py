@@ -199,9 +199,7 @@ class Telemetry:
 
     def start(self, ctx: CallContext) -> None:
         """Open the call's CLIENT span (``ctx.span``) with what the request says."""
-        if not self._loaded and not self.load():
-            return
-        if not self.enabled:
+        if not self.load():  # the first call imports OpenTelemetry (when the default is on)
             return
         try:
             op = OPERATION_NAMES.get(ctx.operation, ctx.operation)
