@@ -26,6 +26,7 @@ import base64
 import itertools
 import json
 import struct
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -232,6 +233,7 @@ class OpenAIWire:
         self.moderation_flag_word = "attack"
         """Inputs containing this word are flagged by the moderation endpoint."""
         self.transcript = "hello from the loopback"
+        self._quiet_disconnects()
         route = self.server.route
         route("POST", "/v1/chat/completions", self._on_chat)
         route("POST", "/v1/embeddings", self._on_embeddings)
@@ -239,6 +241,19 @@ class OpenAIWire:
         route("POST", "/v1/audio/transcriptions", self._on_transcription)
         route("POST", "/v1/audio/speech", self._on_speech)
         route("POST", "/v1/moderations", self._on_moderation)
+
+    def _quiet_disconnects(self) -> None:
+        # SDK clients drop idle keep-alive connections when they close; socketserver would print
+        # a traceback for each. Other handler errors still print.
+        httpd = self.server._httpd
+        default = httpd.handle_error
+
+        def handle_error(request: Any, client_address: Any) -> None:
+            if isinstance(sys.exc_info()[1], ConnectionError):
+                return
+            default(request, client_address)
+
+        httpd.handle_error = handle_error  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ lifecycle
 

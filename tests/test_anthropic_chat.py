@@ -327,3 +327,35 @@ def test_plugin_import_loads_no_sdk():
     out = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True,
                          text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+async def test_leaving_a_stream_early_releases_its_connection(server, mode):
+    # One pooled connection: a stream left open would make the next request wait for the pool.
+    limits = {"limits": httpx2.Limits(max_connections=1)}
+    r = make_router(server, timeout=2.0, http_client=httpx2.Client(**limits),
+                    async_http_client=httpx2.AsyncClient(**limits))
+    server.script(*[Turn(text="one two three four five") for _ in range(3)])
+    for _ in range(3):
+        chunks, response = await stream_prefix(r, mode, 1)
+        assert [c.delta for c in chunks] == ["one"] and response is None
+    assert (await chat(r, mode, model="claude-haiku-4-5")).content == "Hello from Claude!"
+    await r.aclose()
+
+
+async def stream_prefix(router: Router, mode: str, n: int):
+    """Read ``n`` chunks, then leave the stream; (chunks, final response or None)."""
+    kw = {"model": "claude-haiku-4-5", "messages": HI}
+    chunks = []
+    if mode == "sync":
+        with router.chat_stream(**kw) as s:
+            for c in s:
+                chunks.append(c)
+                if len(chunks) == n:
+                    break
+    else:
+        async with router.achat_stream(**kw) as s:
+            async for c in s:
+                chunks.append(c)
+                if len(chunks) == n:
+                    break
+    return chunks, s.response

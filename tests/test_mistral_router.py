@@ -293,6 +293,37 @@ def test_stream_cut_midway_is_interrupted_with_the_partial_text(drive, wire):
     assert isinstance(info.value.__cause__, ProviderConnectionError)
 
 
+def test_closing_a_stream_early_closes_the_http_response(wire, mode):
+    responses: list[Any] = []
+
+    async def ahook(response: httpx.Response) -> None:
+        responses.append(response)
+
+    client = httpx.Client(event_hooks={"response": [responses.append]})
+    aclient = httpx.AsyncClient(event_hooks={"response": [ahook]})
+    d = Driver(Router(providers={"mistral": {"api_key": KEY, "base_url": wire.base_url,
+                                             "http_client": client,
+                                             "async_http_client": aclient}},
+                      plugins=["mistral"]), mode)
+    wire.reply(text="x" * 40, pieces=20)
+    kw = {"model": "mistral-small-latest", "messages": USER}
+    if d.loop is None:
+        with d.router.chat_stream(**kw) as s:
+            first = next(iter(s))
+    else:
+        async def run() -> Any:
+            async with d.router.achat_stream(**kw) as s:
+                return await s.__anext__()
+
+        first = d.loop.run_until_complete(run())
+    assert first.delta == "xx"
+    (response,) = responses
+    assert response.is_closed
+    d.close()
+    client.close()
+    asyncio.run(aclient.aclose())
+
+
 def test_stream_refused_before_the_first_chunk(drive, wire):
     wire.fail(429, error_body("Rate limit exceeded", type="rate_limited", code="1300"),
               headers={"retry-after": "3"})
@@ -487,8 +518,11 @@ def test_key_and_base_url_from_the_environment(wire, monkeypatch):
 
 
 def test_configured_headers_are_sent(drive, wire):
-    drive(headers={"x-team": "search"}).chat(model="mistral-small-latest")
+    d = drive(headers={"x-team": "search"})
+    d.chat(model="mistral-small-latest")
     assert wire.last.headers["x-team"] == "search"
+    d.chat(model="mistral-small-latest", provider_options={"http_headers": {"x-call": "7"}})
+    assert (wire.last.headers["x-team"], wire.last.headers["x-call"]) == ("search", "7")
 
 
 def test_one_sdk_client_reused_and_closed(wire):
@@ -549,3 +583,21 @@ def test_registration_imports_no_sdk():
             "codestral-latest", "magistral-medium-latest", "pixtral-large-latest",
             "ministral-8b-latest", "mistral-embed", "codestral-embed",
             "mistral-moderation-latest"} <= names
+
+
+def test_missing_sdk_names_the_extra():
+    code = (
+        "import sys\n"
+        "sys.modules['mistralai'] = None  # as if the SDK were not installed\n"
+        "from cencori_core import MissingDependencyError, Router\n"
+        "r = Router(plugins=['mistral'], providers={'mistral': {'api_key': 'k'}})\n"
+        "try:\n"
+        "    r.chat(model='mistral-small-latest', messages=[{'role': 'user', 'content': 'x'}])\n"
+        "except MissingDependencyError as e:\n"
+        "    print(e.extra, str(e))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("mistral ")
+    assert 'pip install "cencori-core[mistral]"' in out.stdout

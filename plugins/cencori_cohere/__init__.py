@@ -3,8 +3,8 @@ client (``ClientV2`` / ``AsyncClientV2``).
 
 Registers the provider ``cohere``: model names starting with ``command-``, ``embed-`` or
 ``rerank-``; the key from ``CO_API_KEY`` (or ``COHERE_API_KEY``), the base URL from
-``CO_API_URL``; ``pip install "cencori-core[cohere]"``. The SDK is imported only when the provider
-is first used.
+``CO_API_URL`` (the API root such as ``https://api.cohere.com``: the SDK appends ``/v2/chat``);
+``pip install "cencori-core[cohere]"``. The SDK is imported only when the provider is first used.
 
 Chat and streaming
     Messages, tools and tool results are translated to Cohere's v2 shapes. The model's tool plan

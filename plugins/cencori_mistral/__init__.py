@@ -14,7 +14,9 @@ Provider-specific notes:
   With ``provider_options={"chat": True}`` the inputs are one conversation (user, assistant,
   user, ... in turn) classified by ``/v1/chat/moderations``: one result, for the conversation.
 - ``provider_options`` are keyword arguments of the SDK call (``safe_prompt``,
-  ``prompt_cache_key``, ``reasoning_effort``, ``presence_penalty``, ...).
+  ``prompt_cache_key``, ``reasoning_effort``, ``presence_penalty``, ``http_headers``, ...); an
+  unknown one is an ``InvalidRequestError`` naming the allowed ones. ``metadata`` stays with
+  the router (send Mistral's own through ``provider_options``); Mistral has no ``user`` field.
 - Configuration ``options``: ``headers`` (sent on every request) and ``server``
   (``"eu"``/``"us"``, when no ``base_url`` is given).
 """

@@ -203,6 +203,7 @@ class MistralProvider(Provider):
         opts = provider_options(request)
         chat = bool(opts.pop("chat", False))
         cls = self._client().classifiers
+        method: Callable[..., Any]
         if chat:
             method = cls.moderate_chat_async if is_async else cls.moderate_chat
         else:
