@@ -669,3 +669,25 @@ def test_deployment_spans_name_the_serving_endpoint(otel: Any) -> None:
     assert call.attributes["server.address"] == "eu.llm.internal"
     assert call.attributes["server.port"] == 8443
     assert spans["attempt 1"].attributes["cencori.attempt.deployment"] == "eu"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_captured_content_with_the_pii_policy(otel: Any, stream: bool) -> None:
+    from cencori_core.policies import PII
+
+    fake = _fake().script(_reply(content="I will write to bob@example.org today"))
+    router = _router(otel, fake, policies=[PII(mode="redact", responses=True)],
+                     telemetry_capture_content=True)
+    msgs = [{"role": "user", "content": "mail alice@example.com please"}]
+    if stream:
+        with router.chat_stream(model="gpt-4o", messages=msgs) as s:
+            s.text()
+    else:
+        router.chat(model="gpt-4o", messages=msgs)
+    call = _by_name(otel.spans())["chat gpt-4o"]
+    text = _all_text(otel.spans())
+    assert "alice@example.com" not in text and "bob@example.org" not in text
+    assert "mail " in call.attributes["gen_ai.input.messages"]
+    assert "I will write to " in call.attributes["gen_ai.output.messages"]
+    assert any(d.startswith("pii:email:redact:") for d in
+               call.attributes["cencori.policy_decisions"])
