@@ -691,3 +691,29 @@ def test_captured_content_with_the_pii_policy(otel: Any, stream: bool) -> None:
     assert "I will write to " in call.attributes["gen_ai.output.messages"]
     assert any(d.startswith("pii:email:redact:") for d in
                call.attributes["cencori.policy_decisions"])
+
+
+class Cache:
+    """A short circuit (cache hit): the provider is skipped."""
+
+    @hookimpl
+    def cencori_short_circuit(self, context: Any) -> Any:
+        return ChatResponse(content="cached", usage=Usage.of(3, 1), model="gpt-4o",
+                            provider="openai")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_short_circuit_has_no_attempt_span(otel: Any, stream: bool) -> None:
+    fake = _fake()
+    router = _router(otel, fake, plugins=[Cache()])
+    if stream:
+        with router.chat_stream(model="gpt-4o", messages=[{"role": "user", "content": "x"}]) as s:
+            assert s.text() == "cached"
+    else:
+        assert router.chat(model="gpt-4o", messages=[{"role": "user", "content": "x"}]).content \
+            == "cached"
+    (call,) = otel.spans()
+    assert call.name == "chat gpt-4o"
+    assert call.attributes["cencori.attempts"] == 0
+    assert call.attributes["gen_ai.usage.input_tokens"] == 3
+    assert fake.calls == []
