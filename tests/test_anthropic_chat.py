@@ -265,6 +265,17 @@ def test_registration_and_resolution():
     assert info.max_output_tokens == 64_000 and info.supports("vision")
 
 
+def test_every_catalog_model_is_priced():
+    from cencori_anthropic import MODELS
+
+    from cencori_core import Usage
+
+    r = Router(plugins=["anthropic"])
+    for info in MODELS:
+        cost, reason = r.pricing.cost("anthropic", info.name, Usage.of(1000, 100), "chat", info)
+        assert cost is not None and cost.total > 0, (info.name, reason)
+
+
 def test_missing_key_names_the_variable(server, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     r = Router(plugins=["anthropic"])

@@ -3,6 +3,7 @@ server speaking the OpenAI wire format (:mod:`openai_wire`). Every test runs syn
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import subprocess
@@ -480,6 +481,27 @@ async def test_clients_created_once_reused_and_closed(openai_wire, mode):
     assert rec.headers["x-team"] == "core"
     await router.aclose()
     assert client.is_closed()
+
+
+def test_async_calls_from_successive_event_loops(openai_wire):
+    # Each asyncio.run() is a new loop; connections of the last one died with it.
+    router = Router(plugins=["openai"], providers={"openai": {
+        "api_key": KEY, "base_url": openai_wire.base_url}})
+
+    async def ask(text: str) -> str:
+        r = await router.achat(model="gpt-4o", messages=[{"role": "user", "content": text}])
+        return r.content
+
+    assert [asyncio.run(ask(f"run {i}")) for i in range(3)] == [
+        "echo: run 0", "echo: run 1", "echo: run 2"]
+    asyncio.run(router.aclose())
+
+
+async def test_chat_only_providers_refuse_other_operations(make, openai_wire, mode):
+    router = make("xai")
+    with pytest.raises(InvalidRequestError, match="does not support embeddings"):
+        await call(router, mode, "embed", "xai/grok-embed", "x")
+    assert openai_wire.hits == 0
 
 
 async def test_importing_the_plugin_and_building_a_router_import_no_sdk():

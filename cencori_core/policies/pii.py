@@ -64,7 +64,10 @@ _DIGITS = re.compile(rf"""
             (?:\d{{2,4}}[ .-]){{1,3}}\d{{2,4}}(?![\w-]))
 """, re.X)
 _IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2} ")
-_DATE = re.compile(r"\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}|\d{1,2}[-./ ]\d{1,2}[-./ ]\d{4}")
+_GROUP = re.compile(r"\d+")
+# Not phones: dates, and the SSN shape (an invalid SSN is still no phone number).
+_NOT_PHONE = re.compile(r"\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}|\d{1,2}[-./ ]\d{1,2}[-./ ]\d{4}"
+                        r"|\d{3}-\d{2}-\d{4}")
 
 
 def luhn(digits: str) -> bool:
@@ -82,7 +85,7 @@ def luhn(digits: str) -> bool:
 
 def _phone_ok(value: str) -> bool:
     digits = sum(c.isdigit() for c in value)
-    if not 7 <= digits <= 15 or _DATE.fullmatch(value):
+    if not 7 <= digits <= 15 or _NOT_PHONE.fullmatch(value):
         return False
     if value[0] in "+(":
         return True
@@ -91,25 +94,45 @@ def _phone_ok(value: str) -> bool:
     return not all(len(g) == 3 for g in groups[1:])
 
 
+def _card_end(text: str, start: int, end: int) -> int | None:
+    """The end of the Luhn-valid card number starting at ``start``: the whole candidate, or a
+    shorter one ending at a group boundary (a card followed by another number: "4111 ... 1111 10").
+    """
+    if _IBAN_HEAD.fullmatch(text, max(0, start - 5), start):
+        return None  # the digits after an IBAN's "DE89 " are the IBAN's, not a card's
+    groups = [(m.end(), m.group()) for m in _GROUP.finditer(text, start, end)]
+    for i in range(len(groups), 0, -1):
+        digits = "".join(g for _, g in groups[:i])
+        if len(digits) < 13:
+            break
+        if luhn(digits):
+            return groups[i - 1][0]
+    return None
+
+
 def _digit_rules(text: str, classes: bytes, out: list[Finding]) -> None:
     last = 0
     for c in _CLUSTER.finditer(classes):
-        lo = max(last, c.start() - 1)
         if c.end() <= last:
             continue
-        for m in _DIGITS.finditer(text, lo, min(len(text), c.end() + 1)):
+        pos = max(last, c.start() - 1)
+        stop = min(len(text), c.end() + 1)
+        while True:
+            m = _DIGITS.search(text, pos, stop)
+            if m is None:
+                break
             rule = m.lastgroup
-            value = m.group()
+            start, end = m.span()
+            valid: int | None = end
             if rule == "credit_card":
-                digits = value.replace(" ", "").replace("-", "")
-                # The digits after an IBAN's "DE89 " are the IBAN's, not a card's.
-                if not luhn(digits) or _IBAN_HEAD.fullmatch(text, max(0, m.start() - 5),
-                                                            m.start()):
-                    continue
-            elif rule == "phone" and not _phone_ok(value):
+                valid = _card_end(text, start, end)
+            elif rule == "phone" and not _phone_ok(m.group()):
+                valid = None
+            if valid is None:
+                pos = end  # the whole number is judged: no retry on a piece of it
                 continue
-            out.append((m.start(), m.end(), rule))  # type: ignore[arg-type]
-            last = m.end()
+            out.append((start, valid, rule))  # type: ignore[arg-type]
+            pos = last = valid
 
 
 # ---------------------------------------------------------------------------- IBAN

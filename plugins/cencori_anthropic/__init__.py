@@ -29,23 +29,24 @@ _NO_REASONING = _NO_JSON - {"reasoning"}
 
 
 def _m(name: str, context: int, output: int, caps: frozenset[str] = _CURRENT,
-       aliases: tuple[str, ...] = ()) -> ModelInfo:
+       aliases: tuple[str, ...] = (), price_id: str | None = None) -> ModelInfo:
     return ModelInfo(name=name, provider="anthropic", capabilities=caps, context_window=context,
-                     max_output_tokens=output, aliases=aliases)
+                     max_output_tokens=output, aliases=aliases, price_id=price_id)
 
 
 _1M, _200K = 1_000_000, 200_000
 
 # API ids as the Models API lists them. Models whose id carries a snapshot date are entered
 # under that id, and Anthropic's own short alias (plus the bare family name) points at it.
-# genai-prices matches every id below (prefix and dated forms), so no price_id is needed.
+# genai-prices matches these ids (prefix and dated forms) except two Mythos releases, which
+# Anthropic prices exactly as the Fable release of the same number.
 MODELS: tuple[ModelInfo, ...] = (
     _m("claude-fable-5-2", _1M, 128_000),
     _m("claude-fable-5-1", _1M, 128_000),
     _m("claude-fable-5", _1M, 128_000),
     _m("claude-mythos-5-2", _1M, 128_000),
-    _m("claude-mythos-5-1", _1M, 128_000),
-    _m("claude-mythos-5", _1M, 128_000),
+    _m("claude-mythos-5-1", _1M, 128_000, price_id="claude-fable-5-1"),
+    _m("claude-mythos-5", _1M, 128_000, price_id="claude-fable-5"),
     _m("claude-opus-5-5", _1M, 128_000),
     _m("claude-opus-5", _1M, 128_000),
     _m("claude-sonnet-5-5", _1M, 128_000),

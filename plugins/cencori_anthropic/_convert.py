@@ -366,7 +366,11 @@ class StreamTranslator:
             delta = event.delta
             dk = delta.type
             if dk == "text_delta":
-                return self._chunk(delta=delta.text) if delta.text else None
+                text = delta.text
+                if not text:
+                    return None
+                # The hot path: most events of a stream are text deltas.
+                return ChatChunk(delta=text) if self._id is None else self._chunk(delta=text)
             if dk == "input_json_delta":
                 if not delta.partial_json:
                     return None

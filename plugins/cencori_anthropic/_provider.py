@@ -134,12 +134,12 @@ class AnthropicProvider(Provider):
 
     def chat_stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         params = self._params(request)
-        translator = StreamTranslator()
+        feed = StreamTranslator().feed
         with self._errors(request):
             stream = self._client().messages.create(**params, stream=True)
             try:
                 for event in stream:
-                    chunk = translator.feed(event)
+                    chunk = feed(event)
                     if chunk is not None:
                         yield chunk
             finally:
@@ -147,12 +147,12 @@ class AnthropicProvider(Provider):
 
     async def achat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         params = self._params(request)
-        translator = StreamTranslator()
+        feed = StreamTranslator().feed
         with self._errors(request):
             stream = await self._aclient().messages.create(**params, stream=True)
             try:
                 async for event in stream:
-                    chunk = translator.feed(event)
+                    chunk = feed(event)
                     if chunk is not None:
                         yield chunk
             finally:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import pydantic
@@ -68,6 +69,28 @@ def _validated(model: type[pydantic.BaseModel], config: dict[str, Any]) -> Any:
                                   f"{problems}", param="provider_options") from None
 
 
+# The responses opened by the async stream being started in this context (see achat_stream).
+_OPENED: ContextVar[list[Any] | None] = ContextVar("cencori_google_opened", default=None)
+
+
+async def _note_response(response: Any) -> None:
+    """httpx response hook: hand the response a starting stream opened to that stream.
+
+    The SDK's async stream holds its HTTP response in a reference cycle, so closing the stream
+    would release the connection only at the next garbage collection; the stream closes the
+    response itself instead. A no-op for every other request on the client."""
+    sink = _OPENED.get()
+    if sink is not None:
+        sink.append(response)
+
+
+def _hook_async_client(client: Any) -> None:
+    """Add :func:`_note_response` to a given httpx async client (once)."""
+    hooks = client.event_hooks
+    if _note_response not in hooks.get("response", ()):
+        client.event_hooks = {**hooks, "response": [*hooks.get("response", ()), _note_response]}
+
+
 def _is_imagen(model: str) -> bool:
     return model.rsplit("/", 1)[-1].startswith("imagen-")
 
@@ -88,6 +111,11 @@ class GoogleProvider(Provider):
         cfg = self.config
         opts = cfg.options
         base_url, version = split_base_url(cfg.base_url) if cfg.base_url else (None, None)
+        async_args = None
+        if cfg.async_http_client is not None:
+            _hook_async_client(cfg.async_http_client)
+        else:
+            async_args = {"event_hooks": {"response": [_note_response]}}
         http = types.HttpOptions(
             base_url=base_url,
             api_version=opts.get("api_version") or version,
@@ -96,6 +124,7 @@ class GoogleProvider(Provider):
             retry_options=types.HttpRetryOptions(attempts=1),
             httpx_client=cfg.http_client,
             httpx_async_client=cfg.async_http_client,
+            async_client_args=async_args,
         )
         kwargs: dict[str, Any] = {"api_key": self._secret, "http_options": http,
                                   # explicit, so GOOGLE_GENAI_USE_VERTEXAI cannot flip the API
@@ -176,35 +205,44 @@ class GoogleProvider(Provider):
         if last is not None:
             yield last
 
-    async def achat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        contents, cfg = cv.chat_request(request)
-        config = _validated(types.GenerateContentConfig, cfg)
-        model = request.model
-        state = cv.StreamState(provider=self.name, model=model)
+    async def _anext(self, stream: Any, model: str) -> Any:
+        """The SDK stream's next chunk, None at its end; its errors mapped."""
         try:
-            stream = await self.client.aio.models.generate_content_stream(
-                model=model, contents=contents, config=config)
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
         except Exception as exc:
             err = self._map(exc, model)
             if err is None:
                 raise
             raise err from exc
+
+    async def achat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        contents, cfg = cv.chat_request(request)
+        config = _validated(types.GenerateContentConfig, cfg)
+        model = request.model
+        state = cv.StreamState(provider=self.name, model=model)
+        opened: list[Any] = []
+        stream = None
         try:
-            while True:
-                try:
-                    resp = await stream.__anext__()
-                except StopAsyncIteration:
-                    break
-                except Exception as exc:
-                    err = self._map(exc, model)
-                    if err is None:
-                        raise
-                    raise err from exc
+            token = _OPENED.set(opened)
+            try:
+                # The SDK sends the request on the first step: both happen under _OPENED.
+                stream = await self.client.aio.models.generate_content_stream(
+                    model=model, contents=contents, config=config)
+                resp = await self._anext(stream, model)
+            finally:
+                _OPENED.reset(token)
+            while resp is not None:
                 chunk = state.chunk(resp)
                 if chunk is not None:
                     yield chunk
+                resp = await self._anext(stream, model)
         finally:
-            await stream.aclose()
+            if stream is not None:
+                await stream.aclose()
+            for http_response in opened:
+                await http_response.aclose()
         last = state.end()
         if last is not None:
             yield last

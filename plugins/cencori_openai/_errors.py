@@ -10,6 +10,7 @@ ours and the SDK exception's.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import openai
@@ -30,8 +31,9 @@ from cencori_core.provider import parse_retry_after, should_retry_header
 
 __all__ = ["map_error", "SDK_ERRORS"]
 
-#: What the provider catches around every SDK call.
-SDK_ERRORS = (openai.OpenAIError,)
+#: What the provider catches around every SDK call: the SDK's errors, and the JSON error it lets
+#: through when a 200 answer is not JSON (a proxy's HTML page, a truncated body).
+SDK_ERRORS = (openai.OpenAIError, json.JSONDecodeError)
 
 _CONTEXT_CODES = frozenset({"context_length_exceeded"})
 # OpenAI images: content_policy_violation / moderation_blocked; o-series prompts flagged by the
@@ -91,6 +93,9 @@ def map_error(exc: BaseException, *, provider: str, model: str,
                                      provider=provider, model=model,
                                      status_code=exc.status_code,
                                      request_id=exc.response.headers.get("x-request-id"))
+    if isinstance(exc, json.JSONDecodeError):
+        return ProviderResponseError("the response is not valid JSON", provider=provider,
+                                     model=model)
     if not isinstance(exc, openai.APIError):
         return ProviderError(_scrub(f"{type(exc).__name__}: {exc}", secret), provider=provider,
                              model=model)

@@ -8,9 +8,11 @@ method is looked up once, and the SDK's response objects are read attribute by a
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import threading
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -82,8 +84,14 @@ class OpenAIChatProvider(Provider):
         super().__init__(config)
         self.dialect = dialect
         self._client: openai.OpenAI | None = None
-        self._aclient: openai.AsyncOpenAI | None = None
         self._chat: Any = None
+        # Async clients hold connections bound to the event loop that opened them, so there is
+        # one per loop (a script may call asyncio.run() more than once); the last one used is
+        # cached for the hot path.
+        self._aclients: weakref.WeakKeyDictionary[Any, openai.AsyncOpenAI] = (
+            weakref.WeakKeyDictionary())
+        self._aloop: Any = None
+        self._aclient: openai.AsyncOpenAI | None = None
         self._achat: Any = None
         self._lock = threading.Lock()
 
@@ -133,15 +141,16 @@ class OpenAIChatProvider(Provider):
         return client
 
     def async_client(self) -> openai.AsyncOpenAI:
-        """The async SDK client (built on first use)."""
-        client = self._aclient
-        if client is None:
-            with self._lock:
-                client = self._aclient
-                if client is None:
-                    client = self._build(openai.AsyncOpenAI, self.config.async_http_client)
-                    self._achat = client.chat.completions
-                    self._aclient = client
+        """The async SDK client of the running event loop (built on first use in that loop)."""
+        loop = asyncio.get_running_loop()
+        if loop is self._aloop and self._aclient is not None:
+            return self._aclient
+        with self._lock:
+            client = self._aclients.get(loop)
+            if client is None:
+                client = self._build(openai.AsyncOpenAI, self.config.async_http_client)
+                self._aclients[loop] = client
+            self._aloop, self._aclient, self._achat = loop, client, client.chat.completions
         return client
 
     def _error(self, exc: BaseException, model: str) -> ProviderError:
@@ -158,7 +167,7 @@ class OpenAIChatProvider(Provider):
         return cv.chat_response(completion, self.name, request.model)
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
-        create = (self._achat or self._achat_resource()).create
+        create = self._achat_resource().create
         try:
             completion = await create(**cv.chat_kwargs(request, self.dialect, _CHAT_PARAMS))
         except SDK_ERRORS as exc:
@@ -184,7 +193,7 @@ class OpenAIChatProvider(Provider):
             stream.close()  # closing the generator early releases the HTTP response
 
     async def achat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        create = (self._achat or self._achat_resource()).create
+        create = self._achat_resource().create
         kw = cv.chat_kwargs(request, self.dialect, _CHAT_PARAMS, stream=True)
         try:
             stream = await create(**kw)
@@ -206,7 +215,8 @@ class OpenAIChatProvider(Provider):
         return self._chat
 
     def _achat_resource(self) -> Any:
-        self.async_client()
+        if asyncio.get_running_loop() is not self._aloop or self._achat is None:
+            self.async_client()
         return self._achat
 
     # ------------------------------------------------------------------ lifecycle
@@ -219,8 +229,11 @@ class OpenAIChatProvider(Provider):
             client.close()
 
     async def aclose(self) -> None:
-        """Close both SDK clients (an injected ``async_http_client`` is left open)."""
-        aclient, self._aclient, self._achat = self._aclient, None, None
+        """Close the SDK clients (an injected ``async_http_client`` is left open). Async clients
+        of other, finished event loops are dropped: their connections died with their loop."""
+        aclient = self._aclients.pop(asyncio.get_running_loop(), None)
+        self._aclients.clear()
+        self._aloop = self._aclient = self._achat = None
         if aclient is not None and self.config.async_http_client is None:
             await aclient.close()
         self.close()
