@@ -22,7 +22,10 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
+from . import _logging
 from . import _validate as v
+from ._callbacks import callback_plugins
+from ._logging import log_attempt_failed, log_call
 from ._network import NO_NETWORK
 from ._stream import StreamAccumulator
 from .catalog import OPERATION_CAPABILITY, Catalog, ModelInfo
@@ -55,6 +58,7 @@ from .resilience import (
     RetryPolicy,
     Target,
 )
+from .telemetry import NO_SPAN, AttemptScope, make_telemetry
 from .types import (
     ChatChunk,
     ChatRequest,
@@ -206,6 +210,12 @@ class Router:
         routing_strategy: str = "weighted",
         cooldown: Mapping[str, Any] | Cooldown | None = None,
         prices: Mapping[str, Any] | None = None,
+        telemetry: bool | None = None,
+        telemetry_capture_content: bool | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        on_success: Callable[..., Any] | Iterable[Callable[..., Any]] | None = None,
+        on_error: Callable[..., Any] | Iterable[Callable[..., Any]] | None = None,
     ) -> None:
         self._closed = False
         self._lock = threading.Lock()
@@ -238,6 +248,13 @@ class Router:
         # pluggy calls the last registered first: register in reverse so list order holds.
         for pol in reversed(self.policies):
             register_plugin(self._pm, pol, getattr(pol, "name", None) or type(pol).__name__)
+        # --- observability: callbacks as hooks, spans/metrics (telemetry.py), logging
+        for cb in callback_plugins(on_success, on_error):
+            register_plugin(self._pm, cb)
+        self._telemetry = make_telemetry(telemetry, capture_content=telemetry_capture_content,
+                                         tracer_provider=tracer_provider,
+                                         meter_provider=meter_provider)
+        _logging.configure_from_env()
 
         # --- providers and catalog
         self._specs: dict[str, ProviderSpec] = collect_providers(self._pm)
@@ -262,6 +279,7 @@ class Router:
 
         self.pricing = Pricing(prices)
         self._refresh_hooks()
+        _logging.watch(self)  # the log filter masks this router's keys
 
     # ------------------------------------------------------------------ construction helpers
 
@@ -573,6 +591,8 @@ class Router:
         if self._closed:
             raise ConfigurationError("this Router is closed")
         ctx = CallContext(self, operation, request, stream=stream, user=user, metadata=metadata)
+        if self._telemetry is not None:
+            self._telemetry.start(ctx)
         try:
             ctx.retry = RetryPolicy.coerce(retry)
             ctx.project = self._scope(api_key, project)
@@ -689,7 +709,13 @@ class Router:
 
             logging.getLogger("cencori_core").exception("a cencori_on_error hook failed")
 
+    def _attempt_span(self, ctx: CallContext, target: Target) -> AttemptScope:
+        """The context manager around one provider attempt (its span when telemetry is on)."""
+        tel = self._telemetry
+        return NO_SPAN if tel is None else tel.attempt(ctx, target)
+
     def _attempt_failed(self, ctx: CallContext, exc: BaseException) -> None:
+        log_attempt_failed(ctx, exc)
         if self._has_error:
             ctx.attempt_error = True
             try:
@@ -702,6 +728,9 @@ class Router:
             return
         ctx._record_sent = True
         ctx.status = status
+        if self._telemetry is not None:
+            self._telemetry.end(ctx, status, resp)
+        log_call(ctx, status, resp)
         if not self._has_record:
             return
         route = ctx.route
@@ -748,8 +777,9 @@ class Router:
                     time.sleep(target.delay)
                 t0 = _perf()
                 try:
-                    provider = self._attempt_provider(target.key)
-                    resp = getattr(provider, op)(self._target_request(ctx, target, plan))
+                    with self._attempt_span(ctx, target):
+                        provider = self._attempt_provider(target.key)
+                        resp = getattr(provider, op)(self._target_request(ctx, target, plan))
                 except Exception as exc:
                     lat = (_perf() - t0) * 1000.0
                     self._attempt_failed(ctx, exc)
@@ -773,9 +803,10 @@ class Router:
                     await _sleep(target.delay)
                 t0 = _perf()
                 try:
-                    provider = self._attempt_provider(target.key)
-                    request = self._target_request(ctx, target, plan)
-                    resp = await getattr(provider, "a" + op)(request)
+                    with self._attempt_span(ctx, target):
+                        provider = self._attempt_provider(target.key)
+                        request = self._target_request(ctx, target, plan)
+                        resp = await getattr(provider, "a" + op)(request)
                 except Exception as exc:
                     lat = (_perf() - t0) * 1000.0
                     self._attempt_failed(ctx, exc)
@@ -1244,9 +1275,10 @@ class ChatStream(_StreamCore):
             t0 = _perf()
             gen = None
             try:
-                provider = router._attempt_provider(target.key)
-                gen = provider.chat_stream(router._target_request(ctx, target, plan))
-                first = next(gen)
+                with router._attempt_span(ctx, target):
+                    provider = router._attempt_provider(target.key)
+                    gen = provider.chat_stream(router._target_request(ctx, target, plan))
+                    first = next(gen)
             except StopIteration:
                 first = None
             except Exception as exc:
@@ -1383,9 +1415,10 @@ class AsyncChatStream(_StreamCore):
             t0 = _perf()
             agen = None
             try:
-                provider = router._attempt_provider(target.key)
-                agen = provider.achat_stream(router._target_request(ctx, target, plan))
-                first = await agen.__anext__()
+                with router._attempt_span(ctx, target):
+                    provider = router._attempt_provider(target.key)
+                    agen = provider.achat_stream(router._target_request(ctx, target, plan))
+                    first = await agen.__anext__()
             except StopAsyncIteration:
                 first = None
             except Exception as exc:
