@@ -698,8 +698,9 @@ class Router:
         ctx.error = exc
         if self._has_error:
             self._call_error_hooks(ctx, exc)
-        partial = getattr(exc, "partial", None)
-        self._record(ctx, status, partial)
+        # What the provider already charged for stays on the record: a response blocked by a
+        # post-response policy, or what a broken stream delivered.
+        self._record(ctx, status, getattr(exc, "partial", None) or ctx.response)
 
     def _call_error_hooks(self, ctx: CallContext, exc: BaseException) -> None:
         try:

@@ -357,3 +357,19 @@ def test_abandoned_stream_is_recorded_cancelled(mode, router, sink):
     del s
     gc.collect()
     assert [r.status for r in sink.records] == ["cancelled"]
+
+
+class BlockResponse:
+    @hookimpl
+    def cencori_post_response(self, context):
+        raise PolicyViolationError("no", policy="out", rule="r")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_response_side_block_keeps_the_charged_usage(mode, fake, sink):
+    router = Router(providers={"fake": fake}, load_entrypoints=False,
+                    policies=[BlockResponse()], plugins=[sink])
+    raises(router, mode, "chat", PolicyViolationError, model="fake-model", messages=USER)
+    raises(router, mode, "chat_stream", PolicyViolationError, model="fake-model", messages=USER)
+    assert [r.status for r in sink.records] == ["blocked", "blocked"]
+    assert all(r.usage.total_tokens == 5 and r.usage.source == "provider" for r in sink.records)
