@@ -232,9 +232,9 @@ def tool_call_from(tc: Any) -> ToolCall:
                              arguments_raw=getattr(custom, "input", "") or "")
 
 
-def _reasoning(obj: Any) -> str | None:
-    # DeepSeek (and vLLM) name it reasoning_content; OpenRouter and Ollama name it reasoning.
-    extra = getattr(obj, "model_extra", None)
+def _reasoning(extra: dict[str, Any] | None) -> str | None:
+    """Reasoning text from a message's or delta's undeclared fields: DeepSeek (and vLLM) name
+    it ``reasoning_content``, OpenRouter and Ollama ``reasoning``."""
     if not extra:
         return None
     value = extra.get("reasoning_content") or extra.get("reasoning")
@@ -249,7 +249,7 @@ def chat_response(completion: Any, provider: str, model: str) -> ChatResponse:
         msg = choice.message
         calls = msg.tool_calls
         content = msg.content
-        reasoning = _reasoning(msg)
+        reasoning = _reasoning(msg.model_extra)
         finish = finish_reason(choice.finish_reason)
         tool_calls = [tool_call_from(tc) for tc in calls] if calls else []
     else:
@@ -279,15 +279,19 @@ def chat_chunk(chunk: Any) -> ChatChunk | None:
         return ChatChunk(usage=usage_from(usage), id=chunk.id, model=chunk.model, raw=chunk)
     choice = choices[0]
     delta = choice.delta
-    text = delta.content or ""
-    reasoning = _reasoning(delta) or ""
-    tcs = delta.tool_calls
-    calls = [_tool_delta(t) for t in tcs] if tcs else []
+    text = delta.content
     fr = choice.finish_reason
+    tcs = delta.tool_calls
+    extra = delta.model_extra
+    if text and fr is None and not tcs and usage is None and not extra:
+        # The bulk of every stream: a text delta and nothing else.
+        return ChatChunk(delta=text, id=chunk.id, model=chunk.model, raw=chunk)
+    reasoning = _reasoning(extra) or ""
+    calls = [_tool_delta(t) for t in tcs] if tcs else []
     if not (text or reasoning or calls or fr or usage):
         return None
     return ChatChunk(
-        delta=text, reasoning=reasoning, tool_calls=calls,
+        delta=text or "", reasoning=reasoning, tool_calls=calls,
         finish_reason=finish_reason(fr) if fr else None,
         usage=usage_from(usage) if usage is not None else None,
         id=chunk.id, model=chunk.model, raw=chunk,
