@@ -132,8 +132,7 @@ def chat_kwargs(request: ChatRequest, dialect: Dialect, known: Collection[str],
         kw["tools"] = request.tools
         if request.tool_choice is not None:
             kw["tool_choice"] = request.tool_choice
-    elif request.tool_choice == "none":
-        kw["tool_choice"] = "none"
+    # tool_choice "none" without tools is already true; OpenAI refuses tool_choice alone.
     if request.response_format is not None:
         kw["response_format"] = request.response_format
     if request.stop:
