@@ -63,9 +63,8 @@ def test_roles_system_instruction_and_merging() -> None:
         {"role": "model", "parts": [{"text": "c"}]},
         {"role": "user", "parts": [{"text": "d"}]},
     ]
-    # the router owns retries and tool execution
-    assert config["automatic_function_calling"] == {"disable": True}
-    assert config["automatic_continuation"] is False
+    assert set(config) == {"system_instruction"}
+    assert cv.chat_request(req([user("x")]))[1] == {}  # nothing to configure: no config at all
 
 
 def test_only_system_messages_are_refused() -> None:
@@ -97,6 +96,8 @@ def test_tools_and_tool_choice(choice: Any, expected: dict[str, Any]) -> None:
         "name": "get_weather", "description": "Weather",
         "parameters_json_schema": WEATHER["function"]["parameters"]}]}]
     assert config["tool_config"] == {"function_calling_config": expected}
+    # we run no Python callables: the SDK's function-calling loop stays out
+    assert config["automatic_function_calling"] == {"disable": True}
     types.GenerateContentConfig(**config)
 
 

@@ -65,8 +65,8 @@ FINISH_REASONS: dict[str, str] = {
     "STOP": "stop",
     "FINISH_REASON_UNSPECIFIED": "stop",
     "MAX_TOKENS": "length",
-    # Generation reached the per-request limit and could be resumed with the continuation
-    # token; the SDK's automatic continuation is off (our retry loop owns re-sending).
+    # Cut at the per-request limit, resumable with the continuation token: seen on streams, whose
+    # automatic continuation is off (the SDK completes non-streamed answers itself).
     "CONTINUATION": "length",
     "SAFETY": _CONTENT_FILTER,
     "RECITATION": _CONTENT_FILTER,
@@ -325,7 +325,8 @@ def _tool_config(choice: str | dict[str, Any]) -> dict[str, Any]:
 
 
 def chat_request(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(contents, config) for ``generate_content`` / ``generate_content_stream``.
+    """(contents, config) for ``generate_content`` / ``generate_content_stream``; the config is
+    empty when the request sets nothing.
 
     ``provider_options`` go into the config as given (``thinking_config``, ``safety_settings``,
     ``top_k``, ...); a ``tools`` list there (``google_search``, ``code_execution``) is added to
@@ -335,11 +336,10 @@ def chat_request(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, 
     if not contents:
         raise InvalidRequestError("messages need at least one user, assistant or tool message "
                                   "besides system messages", param="messages")
-    config: dict[str, Any] = {
-        # Our router owns retries and tool execution: no hidden SDK loops.
-        "automatic_function_calling": {"disable": True},
-        "automatic_continuation": False,
-    }
+    # Empty when nothing needs configuring: any config costs the SDK about as much again as the
+    # rest of the call (its converters walk every field of the config model), so the provider
+    # then passes none.
+    config: dict[str, Any] = {}
     if system:
         config["system_instruction"] = {"parts": system}
     if request.temperature is not None:
@@ -354,6 +354,9 @@ def chat_request(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, 
         config["seed"] = request.seed
     if request.tools:
         config["tools"] = _tools(request.tools)
+        # We execute no Python callables: keep the SDK's function-calling loop out entirely
+        # (with mixed tools it would otherwise log that it disabled itself).
+        config["automatic_function_calling"] = {"disable": True}
         if request.tool_choice is not None:
             config["tool_config"] = _tool_config(request.tool_choice)
     rf = request.response_format
@@ -602,11 +605,7 @@ def aspect_ratio(size: str) -> str:
 
 def image_request(request: ImageRequest) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(contents, config) for a Gemini image model through ``generate_content``."""
-    config: dict[str, Any] = {
-        "response_modalities": ["IMAGE"],
-        "automatic_function_calling": {"disable": True},
-        "automatic_continuation": False,
-    }
+    config: dict[str, Any] = {"response_modalities": ["IMAGE"]}
     if request.n > 1:
         config["candidate_count"] = request.n
     if request.size:

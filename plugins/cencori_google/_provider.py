@@ -58,7 +58,9 @@ def split_base_url(url: str) -> tuple[str, str | None]:
 
 def _validated(model: type[pydantic.BaseModel], config: dict[str, Any]) -> Any:
     """The SDK's config object, so a bad ``provider_options`` key fails here, before any
-    request, as the caller's error."""
+    request, as the caller's error; None for an empty config (the SDK's cheapest path)."""
+    if not config:
+        return None
     try:
         return model(**config)
     except pydantic.ValidationError as exc:
@@ -68,6 +70,12 @@ def _validated(model: type[pydantic.BaseModel], config: dict[str, Any]) -> Any:
         raise InvalidRequestError(f"invalid Gemini {model.__name__} (check provider_options): "
                                   f"{problems}", param="provider_options") from None
 
+
+# The SDK's automatic continuation resumes a dropped stream from a server checkpoint: a retry
+# hidden from our attempt loop (and from the caller, who would see text again). Off for streams;
+# a non-streamed answer cut at the per-request limit (finish reason CONTINUATION) is still
+# completed by the SDK, which is the server's intent, not a retry.
+_STREAM_CONFIG = {"automatic_continuation": False}
 
 # The responses opened by the async stream being started in this context (see achat_stream).
 _OPENED: ContextVar[list[Any] | None] = ContextVar("cencori_google_opened", default=None)
@@ -179,7 +187,7 @@ class GoogleProvider(Provider):
 
     def chat_stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         contents, cfg = cv.chat_request(request)
-        config = _validated(types.GenerateContentConfig, cfg)
+        config = _validated(types.GenerateContentConfig, {**cfg, **_STREAM_CONFIG})
         model = request.model
         state = cv.StreamState(provider=self.name, model=model)
         stream = self.client.models.generate_content_stream(model=model, contents=contents,
@@ -219,7 +227,7 @@ class GoogleProvider(Provider):
 
     async def achat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         contents, cfg = cv.chat_request(request)
-        config = _validated(types.GenerateContentConfig, cfg)
+        config = _validated(types.GenerateContentConfig, {**cfg, **_STREAM_CONFIG})
         model = request.model
         state = cv.StreamState(provider=self.name, model=model)
         opened: list[Any] = []
