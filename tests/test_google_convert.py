@@ -64,7 +64,15 @@ def test_roles_system_instruction_and_merging() -> None:
         {"role": "user", "parts": [{"text": "d"}]},
     ]
     assert set(config) == {"system_instruction"}
-    assert cv.chat_request(req([user("x")]))[1] == {}  # nothing to configure: no config at all
+
+
+def test_single_user_text_is_a_plain_string_and_needs_no_config() -> None:
+    # the SDK's cheapest path: same request on the wire
+    assert cv.chat_request(req([user("x")])) == ("x", {})
+    assert cv.chat_request(req([Message(role="system", content="s"), user("x")]))[0] == "x"
+    contents, _ = cv.chat_request(req([Message(role="user", content=[
+        {"type": "text", "text": "a"}, {"type": "text", "text": "b"}])]))
+    assert contents == [{"role": "user", "parts": [{"text": "a"}, {"text": "b"}]}]
 
 
 def test_only_system_messages_are_refused() -> None:
