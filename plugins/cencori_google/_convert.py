@@ -132,7 +132,7 @@ def _b64(data: bytes) -> str:
 
 
 def _signature_bytes(value: Any) -> bytes | None:
-    if value is None or isinstance(value, (bytes, bytearray)):
+    if value is None or isinstance(value, bytes):
         return value
     try:
         return base64.b64decode(value, validate=True)
@@ -493,7 +493,7 @@ class StreamState:
             return ChatChunk(id=rid) if rid else None
         cand = cands[0]
         content = cand.content
-        parts = (content.parts or ()) if content is not None else ()
+        parts: list[Any] = (content.parts or []) if content is not None else []
         if len(parts) == 1 and cand.finish_reason is None:
             # The common chunk, one plain text delta, on a short path (it is per chunk).
             part = parts[0]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -190,8 +190,9 @@ class GoogleProvider(Provider):
         config = _validated(types.GenerateContentConfig, {**cfg, **_STREAM_CONFIG})
         model = request.model
         state = cv.StreamState(provider=self.name, model=model)
-        stream = self.client.models.generate_content_stream(model=model, contents=contents,
-                                                            config=config)
+        # A generator (closed below), though the SDK annotates it as an Iterator.
+        stream: Generator[Any, None, None] = self.client.models.generate_content_stream(  # type: ignore[assignment]
+            model=model, contents=contents, config=config)
         try:
             while True:
                 try:
@@ -231,7 +232,7 @@ class GoogleProvider(Provider):
         model = request.model
         state = cv.StreamState(provider=self.name, model=model)
         opened: list[Any] = []
-        stream = None
+        stream: Any = None
         try:
             token = _OPENED.set(opened)
             try:
