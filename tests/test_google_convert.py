@@ -385,7 +385,7 @@ def test_bad_sizes(size: str) -> None:
 def test_image_request_and_response() -> None:
     contents, config = cv.image_request(ImageRequest(
         model="gemini-2.5-flash-image", prompt="fox", size="1024x1024", n=2,
-        provider_options={"image_config": {"aspect_ratio": "1:1", "image_size": "2K"}}))
+        provider_options={"image_config": {"image_size": "2K"}}))
     assert contents == [{"role": "user", "parts": [{"text": "fox"}]}]
     assert config["response_modalities"] == ["IMAGE"] and config["candidate_count"] == 2
     assert config["image_config"] == {"aspect_ratio": "1:1", "image_size": "2K"}

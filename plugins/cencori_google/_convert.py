@@ -46,9 +46,9 @@ from cencori_core.types import (
 
 __all__ = [
     "PROVIDER_KEY", "SYNTHETIC_ID_PREFIX", "FINISH_REASONS", "ASPECT_RATIOS", "TASK_TYPES",
-    "chat_request", "chat_response", "StreamState", "usage_from", "timeout_ms",
-    "embed_request", "embed_response", "image_request", "image_response",
-    "imagen_request", "imagen_response",
+    "chat_request", "contents_from", "chat_response", "check_prompt_feedback", "finish_reason",
+    "StreamState", "usage_from", "timeout_ms", "embed_request", "embed_response", "task_type",
+    "aspect_ratio", "image_request", "image_response", "imagen_request", "imagen_response",
 ]
 
 PROVIDER_KEY = "google"
@@ -611,8 +611,7 @@ def aspect_ratio(size: str) -> str:
     if distance > _RATIO_TOLERANCE:
         raise InvalidRequestError(
             f"size {size!r} is no aspect ratio Google image models take ({', '.join(ASPECT_RATIOS)}"
-            "); pass provider_options={'image_config': {'image_size': ...}} for the resolution",
-            param="size")
+            "); the resolution is a provider option (image_size)", param="size")
     return ratio
 
 
@@ -624,7 +623,11 @@ def image_request(request: ImageRequest) -> tuple[list[dict[str, Any]], dict[str
     if request.size:
         config["image_config"] = {"aspect_ratio": aspect_ratio(request.size)}
     if request.provider_options:
-        config.update(request.provider_options)
+        extra = dict(request.provider_options)
+        # {"image_config": {"image_size": "2K"}} adds to the aspect ratio taken from ``size``
+        if isinstance(extra.get("image_config"), dict) and "image_config" in config:
+            extra["image_config"] = {**config["image_config"], **extra["image_config"]}
+        config.update(extra)
     ms = timeout_ms(request.timeout)
     if ms is not None:
         config["http_options"] = {"timeout": ms}

@@ -2,10 +2,12 @@
 
 One ``genai.Client`` per provider instance, built on first use and reused; it holds the SDK's
 sync and async HTTP clients (``client.models`` / ``client.aio.models``), or the ``http_client`` /
-``async_http_client`` given in the configuration. The SDK's own retries are off
-(``HttpRetryOptions(attempts=1)``, which also stops its implicit aiohttp reconnects), as are its
-automatic function calling and automatic stream continuation: the router's retry loop is the only
-one.
+``async_http_client`` given in the configuration (an async client given gets one response hook,
+:func:`_note_response`, so early-closed streams release their connection). The SDK's own retries
+are off (``HttpRetryOptions(attempts=1)``, which also stops its implicit aiohttp reconnects), as
+is its automatic continuation of streams (a reconnect from a server checkpoint): the router's
+retry loop is the only one. Its automatic function calling never runs: we declare functions and
+never hand it Python callables.
 
 Configuration (``Router(providers={"google": {...}})``): ``api_key`` (else ``GOOGLE_API_KEY`` /
 ``GEMINI_API_KEY``), ``base_url`` (else ``GOOGLE_GEMINI_BASE_URL``; a trailing ``/v1beta`` is
