@@ -243,26 +243,25 @@ def _reasoning(extra: dict[str, Any] | None) -> str | None:
 def chat_response(completion: Any, provider: str, model: str) -> ChatResponse:
     """A :class:`ChatResponse` from a ``ChatCompletion`` (the first choice)."""
     choices = completion.choices
-    if choices:
-        choice = choices[0]
-        msg = choice.message
-        calls = msg.tool_calls
-        content = msg.content
-        reasoning = _reasoning(msg.model_extra)
-        finish = finish_reason(choice.finish_reason)
-        tool_calls = [tool_call_from(tc) for tc in calls] if calls else []
-    else:
-        content, reasoning, finish, tool_calls = None, None, "error", []
+    if not choices:
+        return ChatResponse(content=None, finish_reason="error",
+                            usage=usage_from(completion.usage), model=completion.model or model,
+                            provider=provider, id=completion.id or "", raw=completion)
+    choice = choices[0]
+    msg = choice.message
+    calls = msg.tool_calls
+    extra = msg.model_extra
+    fr = choice.finish_reason
     return ChatResponse(
-        content=content,
-        tool_calls=tool_calls,
-        finish_reason=finish,
+        content=msg.content,
+        tool_calls=[tool_call_from(tc) for tc in calls] if calls else [],
+        finish_reason=_FINISH.get(fr, "error") if fr else "stop",
         usage=usage_from(completion.usage),
         model=completion.model or model,
         provider=provider,
         id=completion.id or "",
         created=completion.created or 0,
-        reasoning=reasoning,
+        reasoning=_reasoning(extra) if extra else None,
         raw=completion,
     )
 
