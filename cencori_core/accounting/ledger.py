@@ -56,8 +56,8 @@ class SummaryRow(_DictMixin):
 
 
 def timestamp(value: Any, name: str) -> float | None:
-    """``since`` / ``until`` as a Unix time: a number, a ``datetime`` (naive means local time,
-    as in Python), a ``date`` (its midnight, UTC) or an ISO 8601 string."""
+    """``since`` / ``until`` as a Unix time: a number, a ``datetime``, a ``date`` (its midnight)
+    or an ISO 8601 string. Dates and naive times are UTC, like the ledger's days."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -71,6 +71,8 @@ def timestamp(value: Any, name: str) -> float | None:
             raise InvalidRequestError(f"{name}={value!r} is not an ISO 8601 date or time",
                                       param=name) from None
     if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.UTC)
         return value.timestamp()
     if isinstance(value, _dt.date):
         return _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.UTC).timestamp()

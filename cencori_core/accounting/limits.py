@@ -92,6 +92,9 @@ class RateLimit:
     user: str | None = None
     model: str | None = None
     key: str | None = None
+    window_s: int = 60
+    """The moving window's length: a minute unless set (``rpm`` / ``tpm`` then count per
+    window)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,18 +157,18 @@ def parse_rate_limits(value: Any) -> list[RateLimit]:
         where = f"rate_limits[{i}]"
         if not isinstance(rule, Mapping):
             raise ConfigurationError(f'{where} must be a dict such as {{"user": "*", "rpm": 10}}')
-        unknown = sorted(set(rule) - {"rpm", "tpm", *_SELECTORS_RATE})
+        unknown = sorted(set(rule) - {"rpm", "tpm", "window_s", *_SELECTORS_RATE})
         if unknown:
             raise ConfigurationError(f"{where}: unknown key(s) {unknown}; known: rpm, tpm, "
-                                     f"{', '.join(_SELECTORS_RATE)}")
+                                     f"window_s, {', '.join(_SELECTORS_RATE)}")
         counts = {}
-        for k in ("rpm", "tpm"):
+        for k in ("rpm", "tpm", "window_s"):
             v = rule.get(k)
             if v is not None:
                 if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                     raise ConfigurationError(f"{where}.{k} must be a positive integer")
                 counts[k] = v
-        if not counts:
+        if not counts.keys() & {"rpm", "tpm"}:
             raise ConfigurationError(f"{where} needs 'rpm' and/or 'tpm'")
         out.append(RateLimit(**counts, **_selector(rule, _SELECTORS_RATE, where)))
     return out
@@ -234,7 +237,7 @@ class Limiter:
         self.budget_fail_open = budget_fail_mode == "open"
         self.rate_limit_fail_open = rate_limit_fail_mode == "open"
         self.wait = float(rate_limit_wait)
-        self._items: dict[tuple[str, int], Any] = {}
+        self._items: dict[tuple[str, int, int], Any] = {}
         self._warned: dict[str, float] = {}
 
     # ------------------------------------------------------------------ planning (pure)
@@ -276,21 +279,22 @@ class Limiter:
             if scope is None:
                 continue
             if r.rpm:
-                plan.hits.append((self._item("rpm", r.rpm), scope, 1, "rpm"))
+                plan.hits.append((self._item("rpm", r.rpm, r.window_s), scope, 1, "rpm"))
             if r.tpm:
                 if not plan.tokens:
                     plan.tokens = max(1, request_tokens(ctx.request))
-                item = self._item("tpm", r.tpm)
+                item = self._item("tpm", r.tpm, r.window_s)
                 plan.hits.append((item, scope, plan.tokens, "tpm"))
                 plan.tpm.append((item, scope))
         return plan if plan.counters or plan.hits else None
 
-    def _item(self, kind: str, amount: int) -> Any:
-        item = self._items.get((kind, amount))
+    def _item(self, kind: str, amount: int, seconds: int) -> Any:
+        item = self._items.get((kind, amount, seconds))
         if item is None:
-            from limits import RateLimitItemPerMinute
+            from limits import RateLimitItemPerSecond
 
-            item = self._items[(kind, amount)] = RateLimitItemPerMinute(amount, namespace=kind)
+            item = RateLimitItemPerSecond(amount, multiples=seconds, namespace=kind)
+            self._items[(kind, amount, seconds)] = item
         return item
 
     def _worst_case(self, ctx: CallContext) -> int:
@@ -466,10 +470,11 @@ class Limiter:
                     retry_after: float) -> RateLimitExceededError:
         label = "the router" if scope == "all" else scope.replace(":", " ", 1)
         what = "requests" if rule == "rpm" else "tokens"
+        per = "minute" if item.get_expiry() == 60 else f"{item.get_expiry()} s"
         extra = (f" (this call needs {cost}, more than the whole window)"
                  if cost > item.amount else "")
         return RateLimitExceededError(
-            f"rate limit of {label}: {item.amount} {what} per minute{extra}; retry in "
+            f"rate limit of {label}: {item.amount} {what} per {per}{extra}; retry in "
             f"{retry_after:.2f} s", rule=rule, retry_after=retry_after)
 
     def _budget_store_down(self, exc: StoreUnavailable) -> None:
