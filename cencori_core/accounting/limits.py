@@ -1,8 +1,9 @@
 """Budgets and rate limits: reserve before a call, settle after it.
 
 Budgets are USD per project, user or key (or the whole router) over a window: ``total``,
-``day`` or ``month`` (UTC). Before a call the router reserves its worst-case cost: the input
-estimate plus ``max_tokens`` (else the model's output limit, else :data:`DEFAULT_MAX_OUTPUT`) at
+``day`` or ``month`` (UTC). Before a call the router reserves its worst-case cost: an upper
+bound of its input tokens (the UTF-8 size of its text, see ``max_request_tokens``) at the input
+price plus ``max_tokens`` (else the model's output limit, else :data:`DEFAULT_MAX_OUTPUT`) at
 the output price. The reservation fails (:class:`BudgetExceededError`, before any network call)
 when ``spent + reserved + worst case`` would pass the limit. After the call the reservation is
 replaced by the actual cost (a failure or a cancellation without usage releases it). The store
@@ -43,7 +44,7 @@ from ..errors import BudgetExceededError, ConfigurationError, RateLimitExceededE
 from ..stores import Counter, StoreUnavailable, to_units, to_usd
 from ..types import Usage, _DictMixin
 from .projects import Project, check_window, parse_money
-from .usage import request_tokens
+from .usage import max_request_tokens, request_tokens
 
 if TYPE_CHECKING:
     from ..router import CallContext
@@ -302,7 +303,7 @@ class Limiter:
         every call, priced or not)."""
         req, info, route = ctx.request, ctx.model_info, ctx.route
         assert route is not None
-        prompt = request_tokens(req)
+        prompt = max_request_tokens(req)
         if ctx.operation == "chat":
             out = req.max_tokens or (info.max_output_tokens if info else None) \
                 or DEFAULT_MAX_OUTPUT

@@ -13,7 +13,8 @@ from typing import Any
 
 from ..types import Usage
 
-__all__ = ["estimate_tokens", "estimate_usage", "finalize_usage", "request_tokens"]
+__all__ = ["estimate_tokens", "estimate_usage", "finalize_usage", "request_tokens",
+           "max_request_tokens"]
 
 
 def estimate_tokens(text: str) -> int:
@@ -41,8 +42,39 @@ def _request_text(request: Any) -> str:
 
 
 def request_tokens(request: Any) -> int:
-    """Estimated input tokens of a request (budgets reserve on it before the call)."""
+    """Estimated input tokens of a request (rate limits take them before the call)."""
     return estimate_tokens(_request_text(request))
+
+
+# Per message: role and separators (OpenAI counts 3-4); per image or audio part: above the
+# largest per-image counts of the providers we serve (about 1,600 for Anthropic); with tools:
+# the system prompt some providers add for tool use (Anthropic: a few hundred tokens).
+_MESSAGE_OVERHEAD = 8
+_MEDIA_PART = 2_000
+_TOOLS_OVERHEAD = 1_000
+
+
+def max_request_tokens(request: Any) -> int:
+    """An upper bound of a request's input tokens, for budget reservations.
+
+    Every token of the providers' tokenizers stands for at least one byte of text, so the UTF-8
+    size of the text bounds its token count whatever the language (the four-characters-a-token
+    estimate can be several times too low for CJK text). Messages, tool definitions and media
+    parts add their own allowance.
+    """
+    text = _request_text(request)
+    total = len(text.encode("utf-8", "surrogatepass"))
+    messages = getattr(request, "messages", None) or ()
+    total += _MESSAGE_OVERHEAD * (len(messages) + 1)
+    for m in messages:
+        if isinstance(m.content, list):
+            total += _MEDIA_PART * sum(1 for p in m.content if p.get("type") != "text")
+    tools = getattr(request, "tools", None)
+    if tools:
+        import json
+
+        total += len(json.dumps(tools).encode()) + _TOOLS_OVERHEAD
+    return total
 
 
 def _media(operation: str, request: Any, response: Any) -> dict[str, Any]:
