@@ -11,8 +11,11 @@ does each step atomically, so concurrent calls can overshoot a budget only by th
 actual cost exceeds its estimate.
 
 Rate limits are requests (``rpm``) and tokens (``tpm``) per minute per project, user, model or
-key (or the whole router), as `limits` moving windows. A call takes one request and its
-estimated input tokens up front, then the rest of its actual tokens when it settles. Exceeding
+key (or the whole router), with `limits`: requests in a moving window (exact), tokens in a
+sliding window counter, because a moving window keeps one entry per unit and a token limit
+counts hundreds of thousands of them (memory and time per call would grow with the limit). A
+call takes one request and its estimated input tokens up front, then the rest of its actual
+tokens when it settles. Exceeding
 a limit is a :class:`RateLimitExceededError` with ``retry_after``, or a wait of up to
 ``rate_limit_wait`` seconds when configured.
 
@@ -34,7 +37,6 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -94,8 +96,7 @@ class RateLimit:
     model: str | None = None
     key: str | None = None
     window_s: int = 60
-    """The moving window's length: a minute unless set (``rpm`` / ``tpm`` then count per
-    window)."""
+    """The window's length: a minute unless set (``rpm`` / ``tpm`` then count per window)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,11 +176,22 @@ def parse_rate_limits(value: Any) -> list[RateLimit]:
     return out
 
 
+_periods: dict[tuple[str, int], str] = {}
+
+
 def _period(window: str, now: float) -> str:
+    """``total``, the UTC day (``2025-01-31``) or month (``2025-01``) of ``now``."""
     if window == "total":
         return "total"
-    d = _dt.datetime.fromtimestamp(now, _dt.UTC)
-    return d.strftime("%Y-%m-%d") if window == "day" else d.strftime("%Y-%m")
+    minute = int(now // 60)  # formatting a date is slower than the rest of a reservation
+    found = _periods.get((window, minute))
+    if found is None:
+        d = _dt.datetime.fromtimestamp(minute * 60, _dt.UTC)
+        found = d.strftime("%Y-%m-%d") if window == "day" else d.strftime("%Y-%m")
+        if len(_periods) > 64:
+            _periods.clear()
+        _periods[(window, minute)] = found
+    return found
 
 
 class Reservation:
@@ -330,7 +342,7 @@ class Limiter:
         plan = self._plan(ctx)
         if plan is None:
             return None
-        rid = uuid.uuid4().hex
+        rid = ctx.request_id
         reserved = False
         if plan.counters:
             try:
@@ -346,11 +358,12 @@ class Limiter:
         deadline = time.monotonic() + self.wait
         try:
             for item, scope, cost, rule in plan.hits:
+                sliding = rule == "tpm"
                 while True:
                     try:
-                        if self.store.hit(item, scope, cost):
+                        if self.store.hit(item, scope, cost, sliding):
                             break
-                        retry_after = self._retry_after(self.store.window(item, scope))
+                        retry_after = self._retry_after(self.store.window(item, scope, sliding))
                     except StoreUnavailable as exc:
                         self._rate_store_down(exc)
                         break
@@ -368,7 +381,7 @@ class Limiter:
             return None
         import asyncio
 
-        rid = uuid.uuid4().hex
+        rid = ctx.request_id
         reserved = False
         if plan.counters:
             try:
@@ -384,11 +397,13 @@ class Limiter:
         deadline = time.monotonic() + self.wait
         try:
             for item, scope, cost, rule in plan.hits:
+                sliding = rule == "tpm"
                 while True:
                     try:
-                        if await self.store.ahit(item, scope, cost):
+                        if await self.store.ahit(item, scope, cost, sliding):
                             break
-                        retry_after = self._retry_after(await self.store.awindow(item, scope))
+                        retry_after = self._retry_after(
+                            await self.store.awindow(item, scope, sliding))
                     except StoreUnavailable as exc:
                         self._rate_store_down(exc)
                         break
@@ -410,11 +425,11 @@ class Limiter:
             if res.keys:
                 self.store.settle(res.keys, res.rid, actual)
             for item, scope in res.tpm if extra > 0 else ():
-                if not self.store.hit(item, scope, min(extra, item.amount)):
+                if not self.store.hit(item, scope, min(extra, item.amount), True):
                     # Over the window already: fill what is left so the next call waits.
-                    remaining = self.store.window(item, scope)[1]
+                    remaining = self.store.window(item, scope, True)[1]
                     if remaining > 0:
-                        self.store.hit(item, scope, remaining)
+                        self.store.hit(item, scope, remaining, True)
         except StoreUnavailable as exc:
             self._settle_failed(exc)
 
@@ -427,10 +442,10 @@ class Limiter:
             if res.keys:
                 await self.store.asettle(res.keys, res.rid, actual)
             for item, scope in res.tpm if extra > 0 else ():
-                if not await self.store.ahit(item, scope, min(extra, item.amount)):
-                    remaining = (await self.store.awindow(item, scope))[1]
+                if not await self.store.ahit(item, scope, min(extra, item.amount), True):
+                    remaining = (await self.store.awindow(item, scope, True))[1]
                     if remaining > 0:
-                        await self.store.ahit(item, scope, remaining)
+                        await self.store.ahit(item, scope, remaining, True)
         except StoreUnavailable as exc:
             self._settle_failed(exc)
 

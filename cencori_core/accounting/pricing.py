@@ -209,19 +209,17 @@ def _compute(p: _Price, u: Usage, operation: str, model: str) -> tuple[Cost | No
 
 def _tokens(p: _Price, u: Usage, seconds: float | None = None, chars: int | None = None,
             images: int | None = None) -> Cost:
-    """Token prices (plain or tiered) with genai-prices' own per-unit arithmetic; cache reads
-    and writes without a price of their own are charged as plain input, as genai-prices does."""
-    from genai_prices.types import calc_unit_price
-
+    """Token prices with genai-prices' arithmetic (``price * count / 1M`` on Decimals; tiered
+    prices through its ``calc_unit_price``). Cache reads and writes without a price of their
+    own are charged as plain input, as genai-prices does."""
     prompt = u.prompt_tokens
     cached = u.cached_tokens if p.cache_read is not None else 0
     written = u.cache_write_tokens if p.cache_write is not None else 0
     uncached = max(0, prompt - cached - written)
-    inp = calc_unit_price(p.input, uncached, prompt, _MILLION) if uncached else _ZERO
-    cached_cost = calc_unit_price(p.cache_read, cached, prompt, _MILLION) if cached else _ZERO
-    write_cost = calc_unit_price(p.cache_write, written, prompt, _MILLION) if written else _ZERO
-    out = (calc_unit_price(p.output, u.completion_tokens, prompt, _MILLION)
-           if u.completion_tokens else _ZERO)
+    inp = _unit(p.input, uncached, prompt)
+    cached_cost = _unit(p.cache_read, cached, prompt)
+    write_cost = _unit(p.cache_write, written, prompt)
+    out = _unit(p.output, u.completion_tokens, prompt)
     inp += cached_cost + write_cost
     # Override-only units (genai-prices has no per-image price).
     if seconds and p.audio_second is not None:
@@ -232,6 +230,16 @@ def _tokens(p: _Price, u: Usage, seconds: float | None = None, chars: int | None
         out += p.image * images
     return Cost(input=inp, output=out, total=inp + out, cached_input=cached_cost,
                 cache_write=write_cost)
+
+
+def _unit(price: Any, count: int, prompt: int) -> Decimal:
+    if not count or price is None:
+        return _ZERO
+    if isinstance(price, Decimal):
+        return price * count / _MILLION
+    from genai_prices.types import calc_unit_price  # tiered: the tier follows the prompt size
+
+    return calc_unit_price(price, count, prompt, _MILLION)
 
 
 def _via_genai(p: _Price, u: Usage, operation: str, seconds: float | None,

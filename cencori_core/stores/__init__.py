@@ -3,7 +3,7 @@
 A store offers the same operations to the sync and the async driver (``reserve`` / ``areserve``,
 ``settle`` / ``asettle``, ``hit`` / ``ahit`` ...). Budget counters are integers in
 :data:`UNITS_PER_USD` (nano-dollars) so Redis can keep them exactly; rate limits are `limits`
-moving windows. A store that cannot be reached raises :class:`StoreUnavailable`, and the caller
+windows. A store that cannot be reached raises :class:`StoreUnavailable`, and the caller
 decides whether to fail open or closed.
 """
 

@@ -27,7 +27,7 @@ class MemoryStore:
         self._counters: dict[str, list[int]] = {}  # key → [spent, reserved]
         self._reservations: dict[str, tuple[int, tuple[str, ...]]] = {}  # rid → (amount, keys)
         self._expiry: list[tuple[float, str]] = []  # heap of (expires_at, rid)
-        self._limiter: Any = None
+        self._limiters: Any = None
 
     # ------------------------------------------------------------------ budgets
 
@@ -87,29 +87,35 @@ class MemoryStore:
 
     # ------------------------------------------------------------------ rate limits
 
-    def _moving_window(self) -> Any:
-        if self._limiter is None:
+    def _limiter(self, sliding: bool) -> Any:
+        if self._limiters is None:
             with self._lock:
-                if self._limiter is None:
+                if self._limiters is None:
                     from limits.storage import MemoryStorage
-                    from limits.strategies import MovingWindowRateLimiter
+                    from limits.strategies import (
+                        MovingWindowRateLimiter,
+                        SlidingWindowCounterRateLimiter,
+                    )
 
-                    self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        return self._limiter
+                    storage = MemoryStorage()
+                    self._limiters = (MovingWindowRateLimiter(storage),
+                                      SlidingWindowCounterRateLimiter(storage))
+        return self._limiters[sliding]
 
-    def hit(self, item: Any, ident: str, cost: int = 1) -> bool:
-        return bool(self._moving_window().hit(item, ident, cost=cost))
+    def hit(self, item: Any, ident: str, cost: int = 1, sliding: bool = False) -> bool:
+        """Take ``cost`` from a moving window (or a sliding window counter)."""
+        return bool(self._limiter(sliding).hit(item, ident, cost=cost))
 
-    def window(self, item: Any, ident: str) -> tuple[float, int]:
-        """(reset time, remaining) of a moving window."""
-        stats = self._moving_window().get_window_stats(item, ident)
+    def window(self, item: Any, ident: str, sliding: bool = False) -> tuple[float, int]:
+        """(reset time, remaining) of a window."""
+        stats = self._limiter(sliding).get_window_stats(item, ident)
         return stats.reset_time, stats.remaining
 
-    async def ahit(self, item: Any, ident: str, cost: int = 1) -> bool:
-        return self.hit(item, ident, cost)
+    async def ahit(self, item: Any, ident: str, cost: int = 1, sliding: bool = False) -> bool:
+        return self.hit(item, ident, cost, sliding)
 
-    async def awindow(self, item: Any, ident: str) -> tuple[float, int]:
-        return self.window(item, ident)
+    async def awindow(self, item: Any, ident: str, sliding: bool = False) -> tuple[float, int]:
+        return self.window(item, ident, sliding)
 
     # ------------------------------------------------------------------ lifecycle
 

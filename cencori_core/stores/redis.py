@@ -1,7 +1,7 @@
 """The Redis store: budgets, rate limits and project keys shared by every process.
 
 Budget reserve and settle are Lua scripts (atomic on the server); rate limits are `limits`'
-moving windows on its Redis storage. The sync driver uses redis-py's client, the async driver its
+windows on its Redis storage. The sync driver uses redis-py's client, the async driver its
 asyncio client (one per event loop: an asyncio connection belongs to the loop that opened it).
 
 A budget counter is a hash ``<prefix>b:<counter>`` with ``spent``, ``reserved`` and one
@@ -108,7 +108,10 @@ class _Async:
     def __init__(self, url: str, options: dict[str, Any]) -> None:
         import redis.asyncio as aioredis
         from limits.aio.storage import RedisStorage
-        from limits.aio.strategies import MovingWindowRateLimiter
+        from limits.aio.strategies import (
+            MovingWindowRateLimiter,
+            SlidingWindowCounterRateLimiter,
+        )
         from redis.asyncio.retry import Retry
         from redis.backoff import ExponentialBackoff
 
@@ -119,7 +122,8 @@ class _Async:
         self.storage = RedisStorage("async+" + url, implementation="redispy",
                                     key_prefix=PREFIX + "rl", wrap_exceptions=True,
                                     retry=retry, **options)
-        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.limiters = (MovingWindowRateLimiter(self.storage),
+                         SlidingWindowCounterRateLimiter(self.storage))
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -145,7 +149,7 @@ class RedisStore:
                 f"redis_url needs redis-py and limits ({exc.name} is missing): "
                 'pip install "cencori-core[redis]"', extra="redis") from None
         from limits.storage import RedisStorage
-        from limits.strategies import MovingWindowRateLimiter
+        from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
         from redis.backoff import ExponentialBackoff
         from redis.retry import Retry
 
@@ -159,7 +163,8 @@ class RedisStore:
         self._settle = self.client.register_script(_SETTLE)
         self._storage = RedisStorage(url, key_prefix=prefix + "rl", wrap_exceptions=True,
                                      retry=retry, **self._options)
-        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._limiters = (MovingWindowRateLimiter(self._storage),
+                          SlidingWindowCounterRateLimiter(self._storage))
         self._aio: weakref.WeakKeyDictionary[Any, _Async] = weakref.WeakKeyDictionary()
         self._aio_lock = threading.Lock()
 
@@ -264,28 +269,29 @@ class RedisStore:
 
         return (StorageError, *self._errors)
 
-    def hit(self, item: Any, ident: str, cost: int = 1) -> bool:
+    def hit(self, item: Any, ident: str, cost: int = 1, sliding: bool = False) -> bool:
         try:
-            return bool(self._limiter.hit(item, ident, cost=cost))
+            return bool(self._limiters[sliding].hit(item, ident, cost=cost))
         except self._limits_errors() as exc:
             raise self._unavailable(exc) from exc
 
-    def window(self, item: Any, ident: str) -> tuple[float, int]:
+    def window(self, item: Any, ident: str, sliding: bool = False) -> tuple[float, int]:
         try:
-            stats = self._limiter.get_window_stats(item, ident)
+            stats = self._limiters[sliding].get_window_stats(item, ident)
         except self._limits_errors() as exc:
             raise self._unavailable(exc) from exc
         return stats.reset_time, stats.remaining
 
-    async def ahit(self, item: Any, ident: str, cost: int = 1) -> bool:
+    async def ahit(self, item: Any, ident: str, cost: int = 1, sliding: bool = False) -> bool:
         try:
-            return bool(await self._aio_for_loop().limiter.hit(item, ident, cost=cost))
+            limiter = self._aio_for_loop().limiters[sliding]
+            return bool(await limiter.hit(item, ident, cost=cost))
         except self._limits_errors() as exc:
             raise self._unavailable(exc) from exc
 
-    async def awindow(self, item: Any, ident: str) -> tuple[float, int]:
+    async def awindow(self, item: Any, ident: str, sliding: bool = False) -> tuple[float, int]:
         try:
-            stats = await self._aio_for_loop().limiter.get_window_stats(item, ident)
+            stats = await self._aio_for_loop().limiters[sliding].get_window_stats(item, ident)
         except self._limits_errors() as exc:
             raise self._unavailable(exc) from exc
         return stats.reset_time, stats.remaining
