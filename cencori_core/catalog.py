@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from .errors import InvalidRequestError, PluginError, UnknownModelError
 from .types import Route
 
-__all__ = ["ModelInfo", "Catalog", "CAPABILITIES"]
+__all__ = ["ModelInfo", "Catalog", "CAPABILITIES", "CHAT", "OPERATION_CAPABILITY"]
 
 CAPABILITIES = frozenset({
     "chat", "streaming", "tools", "vision", "json", "reasoning", "audio_input",

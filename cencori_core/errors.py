@@ -277,6 +277,8 @@ def error_for_status(status_code: int | None) -> type[ProviderError]:
 class AllAttemptsFailedError(CencoriError, ExceptionGroup):  # type: ignore[misc]
     """Every attempt (retries and fallbacks) failed; the exceptions are in attempt order."""
 
+    attempts: list[Attempt]
+
     def __new__(
         cls, message: str, exceptions: list[Exception], attempts: list[Attempt] | None = None
     ) -> AllAttemptsFailedError:
@@ -289,7 +291,7 @@ class AllAttemptsFailedError(CencoriError, ExceptionGroup):  # type: ignore[misc
     ) -> None:
         super().__init__(message, exceptions)
 
-    def derive(self, excs: Any) -> AllAttemptsFailedError:
+    def derive(self, excs: Any) -> AllAttemptsFailedError:  # type: ignore[override]
         return AllAttemptsFailedError(self.message, list(excs), self.attempts)
 
     @property

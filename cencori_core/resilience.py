@@ -1,14 +1,30 @@
-"""Retries, fallbacks and the attempt plan of one call (pure logic; the drivers do the waiting).
+"""Retries, fallbacks, deployments with cooldown and load balancing: the attempt plan of a call.
 
-One retry loop, ours: every SDK client is built with its own retries off. The plan hands the
-driver one :class:`Target` at a time (with the delay to wait first) and is told how each attempt
-went. Delays honour ``retry-after-ms`` / ``Retry-After`` (already parsed into the error's
-``retry_after``), else exponential backoff with jitter from tenacity's wait strategy.
+Pure logic; the two drivers in ``router.py`` do the waiting. One retry loop, ours: every SDK
+client is built with its own retries off. The plan hands the driver one :class:`Target` at a time
+(with the delay to wait first) and is told how each attempt went:
+
+1. retry the same model while the error is retryable and ``RetryPolicy.max_attempts`` allows,
+   after ``retry-after-ms`` / ``Retry-After`` (parsed by the plugin into ``retry_after``) or
+   exponential backoff with jitter (tenacity's ``wait_exponential_jitter``); a Retry-After above
+   ``max_retry_after`` is not slept inside the call;
+2. on ``ContextWindowExceededError``, straight to the configured larger-context model;
+3. then the fallback chain (``fallbacks[model]``, else ``fallbacks["*"]``), on retryable errors
+   only;
+4. finally the error itself (one attempt) or ``AllAttemptsFailedError`` listing every attempt.
+
+A model with several deployments picks one per attempt (``weighted``, ``least_busy`` or
+``lowest_latency``), preferring deployments that have not failed in this call and are not cooling
+down. A deployment that fails ``allowed_fails`` times within ``window_s`` (or answers 401/403)
+cools down for ``cooldown_s``; when every deployment is cooling, one is still tried.
 """
 
 from __future__ import annotations
 
+import random
+import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,25 +32,33 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     AllAttemptsFailedError,
     CencoriError,
+    ConfigurationError,
     ContextWindowExceededError,
     InvalidRequestError,
+    ProviderAuthError,
     ProviderError,
+    ProviderTimeoutError,
 )
 from .types import Attempt, Route
 
 if TYPE_CHECKING:
+    from .config import ProviderConfig
     from .router import CallContext, Router
 
-__all__ = ["RetryPolicy", "Target", "AttemptPlan"]
+__all__ = ["RetryPolicy", "Target", "AttemptPlan", "Deployment", "Cooldown", "Balancer",
+           "MemoryDeploymentState", "STRATEGIES"]
+
+STRATEGIES = ("weighted", "least_busy", "lowest_latency")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
-    """How often and how long to retry one route before falling back.
+    """How often and how long to retry one model before falling back.
 
-    ``max_attempts`` counts every try of a route, the first included. ``deadline`` bounds the
-    whole call (retries and fallbacks) in seconds. A ``Retry-After`` above ``max_retry_after`` is
-    not slept inside the call: the call moves to the fallback, or raises with ``retry_after`` set.
+    ``max_attempts`` counts every try of a model, the first included. ``deadline`` bounds the
+    whole call (retries and fallbacks) in seconds, and each attempt's timeout with it. A
+    ``Retry-After`` above ``max_retry_after`` is not slept inside the call: the call moves to the
+    fallback, or raises with ``retry_after`` set.
     """
 
     max_attempts: int = 3
@@ -53,6 +77,8 @@ class RetryPolicy:
         for name in ("initial_delay", "max_delay", "jitter", "max_retry_after"):
             if getattr(self, name) < 0:
                 raise InvalidRequestError(f"RetryPolicy.{name} must be >= 0", param="retry")
+        if self.deadline is not None and self.deadline <= 0:
+            raise InvalidRequestError("RetryPolicy.deadline must be > 0 seconds", param="retry")
 
     @classmethod
     def coerce(cls, value: Any) -> RetryPolicy | None:
@@ -81,6 +107,146 @@ class RetryPolicy:
         return float(wait(state))
 
 
+# ---------------------------------------------------------------------------- deployments
+
+
+@dataclass(slots=True, kw_only=True)
+class Deployment:
+    """One way to serve a public model name (a key, a base URL, a provider)."""
+
+    key: str
+    """Internal provider-instance key, unique per router."""
+    name: str
+    """Public name (``response.deployment``): the configured ``name``, else ``<model>#<i>``."""
+    group: str
+    """The public model name this deployment serves."""
+    provider: str
+    """The provider (type) name, e.g. ``openai``."""
+    model: str
+    """The model id sent to the provider."""
+    weight: float = 1.0
+    config: ProviderConfig | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cooldown:
+    allowed_fails: int = 3
+    window_s: float = 60.0
+    cooldown_s: float = 30.0
+
+    @classmethod
+    def coerce(cls, value: Any) -> Cooldown:
+        if value is None:
+            return cls()
+        if isinstance(value, Cooldown):
+            return value
+        if isinstance(value, Mapping):
+            try:
+                return cls(**value)
+            except TypeError as exc:
+                raise ConfigurationError(f"cooldown: {exc}; keys: allowed_fails, window_s, "
+                                         "cooldown_s") from None
+        raise ConfigurationError("cooldown must be a dict with allowed_fails, window_s, "
+                                 "cooldown_s")
+
+
+class MemoryDeploymentState:
+    """Per-router deployment health in memory: failures, cooldowns, in-flight, latency.
+
+    A shared store (Redis) implements the same methods so several processes agree on cooldowns.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fails: dict[str, deque[float]] = {}
+        self._cooling: dict[str, float] = {}
+        self.in_flight: dict[str, int] = {}
+        self.latency: dict[str, float] = {}
+
+    def record_failure(self, key: str, cfg: Cooldown, *, hard: bool, now: float) -> bool:
+        """Count a failure; returns True when the deployment enters cooldown."""
+        with self._lock:
+            if hard:
+                self._cooling[key] = now + cfg.cooldown_s
+                self._fails.pop(key, None)
+                return True
+            q = self._fails.setdefault(key, deque())
+            q.append(now)
+            while q and q[0] <= now - cfg.window_s:
+                q.popleft()
+            if len(q) >= cfg.allowed_fails:
+                self._cooling[key] = now + cfg.cooldown_s
+                q.clear()
+                return True
+            return False
+
+    def cooling_until(self, keys: list[str], now: float) -> dict[str, float]:
+        """The deployments among ``keys`` that are cooling now, with the time they end."""
+        out = {}
+        for k in keys:
+            until = self._cooling.get(k)
+            if until is not None:
+                if until > now:
+                    out[k] = until
+                else:
+                    self._cooling.pop(k, None)
+        return out
+
+    def acquire(self, key: str) -> None:
+        with self._lock:
+            self.in_flight[key] = self.in_flight.get(key, 0) + 1
+
+    def release(self, key: str, latency_ms: float | None) -> None:
+        with self._lock:
+            self.in_flight[key] = max(0, self.in_flight.get(key, 0) - 1)
+            if latency_ms is not None:
+                prev = self.latency.get(key)
+                # exponential moving average: recent calls weigh most
+                self.latency[key] = latency_ms if prev is None else 0.7 * prev + 0.3 * latency_ms
+
+
+class Balancer:
+    """Chooses a deployment for the next attempt."""
+
+    def __init__(self, strategy: str, cooldown: Cooldown, state: Any,
+                 rng: random.Random | None = None) -> None:
+        if strategy not in STRATEGIES:
+            raise ConfigurationError(f"routing_strategy {strategy!r} is not one of "
+                                     f"{', '.join(STRATEGIES)}")
+        self.strategy = strategy
+        self.cooldown = cooldown
+        self.state = state
+        self.rng = rng or random.Random()
+
+    def choose(self, deps: list[Deployment], failed: set[str],
+               now: float) -> tuple[Deployment, bool]:
+        """(deployment, all_cooling). Prefers healthy deployments not yet failed in this call."""
+        cooling = self.state.cooling_until([d.key for d in deps], now)
+        healthy = [d for d in deps if d.key not in cooling]
+        fresh = [d for d in healthy if d.key not in failed]
+        pool = fresh or healthy
+        if not pool:
+            # every deployment is cooling: still try the one whose cooldown ends first
+            return min(deps, key=lambda d: cooling[d.key]), True
+        if len(pool) == 1:
+            return pool[0], False
+        if self.strategy == "least_busy":
+            busy = self.state.in_flight
+            least = min(busy.get(d.key, 0) for d in pool)
+            pool = [d for d in pool if busy.get(d.key, 0) == least]
+            return self.rng.choice(pool), False
+        if self.strategy == "lowest_latency":
+            lat = self.state.latency
+            unknown = [d for d in pool if d.key not in lat]
+            if unknown:  # try every deployment once before trusting the averages
+                return self.rng.choice(unknown), False
+            return min(pool, key=lambda d: lat[d.key]), False
+        return self.rng.choices(pool, weights=[d.weight for d in pool])[0], False
+
+
+# ---------------------------------------------------------------------------- the plan
+
+
 @dataclass(slots=True, kw_only=True)
 class Target:
     """Where the next attempt goes."""
@@ -89,13 +255,18 @@ class Target:
     delay: float = 0.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     tries: int = 0
+    """Attempts already made on this model (its retries count against ``max_attempts``)."""
+    key: str = ""
+    """Provider-instance key (the provider name, or a deployment's key)."""
+    deployment: Deployment | None = None
+    all_cooling: bool = False
 
 
 class AttemptPlan:
-    """The attempt plan of one logical call: the route, its retries, then its fallbacks."""
+    """The attempt plan of one logical call: the model, its retries, then its fallbacks."""
 
-    __slots__ = ("router", "ctx", "routes", "retry", "errors", "current", "deadline",
-                 "_pending_delay", "_done_fallback_models", "_started")
+    __slots__ = ("router", "ctx", "routes", "retry", "errors", "deadline", "_tried_models",
+                 "_failed_deps")
 
     def __init__(self, router: Router, ctx: CallContext, route: Route, retry: RetryPolicy):
         self.router = router
@@ -103,18 +274,40 @@ class AttemptPlan:
         self.retry = retry
         self.routes: list[Route] = [route]
         self.errors: list[BaseException] = []
-        self.current: Target | None = None
-        self._started = time.monotonic()
-        self.deadline = self._started + retry.deadline if retry.deadline else None
-        self._pending_delay = 0.0
-        self._done_fallback_models: set[str] = {route.requested or route.model}
+        self.deadline = time.monotonic() + retry.deadline if retry.deadline else None
+        self._tried_models: set[str] = {route.requested or route.model}
+        self._failed_deps: set[str] = set()
 
     def first(self) -> Target:
-        self.current = Target(route=self.routes[0], retry=self.retry)
-        return self.current
+        return self._target(self.routes[0], self.retry, tries=0, delay=0.0)
+
+    def _target(self, route: Route, retry: RetryPolicy, *, tries: int, delay: float) -> Target:
+        deps = self.router._deployments.get(route.requested) if route.via == "deployment" \
+            else None
+        if not deps:
+            return Target(route=route, retry=retry, tries=tries, delay=delay, key=route.provider)
+        dep, all_cooling = self.router._balancer.choose(deps, self._failed_deps,
+                                                        time.monotonic())
+        concrete = Route(alias=route.alias, model=dep.model, provider=dep.provider,
+                         deployment=dep.name, via="deployment", requested=route.requested)
+        self.router._dep_state.acquire(dep.key)
+        return Target(route=concrete, retry=retry, tries=tries, delay=delay, key=dep.key,
+                      deployment=dep, all_cooling=all_cooling)
+
+    def timeout_left(self) -> float | None:
+        """Seconds left before the call's deadline (None without one); raises when spent."""
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise ProviderTimeoutError("the call's deadline (RetryPolicy.deadline) has passed",
+                                       retryable=False)
+        return left
 
     def succeeded(self, target: Target, latency_ms: float) -> None:
         r = target.route
+        if target.deployment is not None:
+            self.router._dep_state.release(target.key, latency_ms)
         self.ctx.attempts.append(Attempt(model=r.model, provider=r.provider,
                                          deployment=r.deployment, status="ok",
                                          delay=target.delay, latency_ms=latency_ms))
@@ -128,45 +321,62 @@ class AttemptPlan:
             error=_short(exc), delay=target.delay, latency_ms=latency_ms,
         ))
         self.errors.append(exc)
-        target.tries += 1
+        tries = target.tries + 1
+        if target.deployment is not None:
+            self._deployment_failed(target, exc)
         if not isinstance(exc, ProviderError):
             # Our own refusals (bad request, policy, configuration) and plugin bugs are final.
-            raise self._final(exc)
+            raise self._final(exc, target)
         now = time.monotonic()
-        # 1. retry the same route
-        if exc.retryable and target.tries < target.retry.max_attempts:
-            delay = self._delay(exc, target)
+        group = self.routes[-1]
+        # 1. retry the same model (another deployment when it has several)
+        if exc.retryable and tries < target.retry.max_attempts:
+            delay = self._delay(exc, target, tries)
             if delay is not None and (self.deadline is None or now + delay < self.deadline):
-                return Target(route=r, delay=delay, retry=target.retry, tries=target.tries)
+                return self._target(group, target.retry, tries=tries, delay=delay)
         # 2. a larger-context model
         if isinstance(exc, ContextWindowExceededError):
-            bigger = self.router._context_window_fallbacks.get(r.requested or r.model)
-            if bigger and bigger not in self._done_fallback_models:
+            bigger = self.router._context_window_fallbacks.get(group.requested or r.model)
+            if bigger and bigger not in self._tried_models:
                 return self._fallback_to(bigger)
-            raise self._final(exc)
+            raise self._final(exc, target)
         # 3. the fallback chain, on retryable errors only
         if exc.retryable and (self.deadline is None or now < self.deadline):
-            for name in self.router._fallbacks.get(self.routes[0].requested, ()):
-                if name not in self._done_fallback_models:
+            fb = self.router._fallbacks
+            first = self.routes[0].requested
+            for name in fb.get(first) or fb.get("*") or ():
+                if name not in self._tried_models:
                     return self._fallback_to(name)
-        raise self._final(exc)
+        raise self._final(exc, target)
+
+    def _deployment_failed(self, target: Target, exc: BaseException) -> None:
+        router = self.router
+        router._dep_state.release(target.key, None)
+        self._failed_deps.add(target.key)
+        hard = isinstance(exc, ProviderAuthError)
+        if hard or (isinstance(exc, ProviderError) and exc.retryable):
+            router._dep_state.record_failure(target.key, router._balancer.cooldown, hard=hard,
+                                             now=time.monotonic())
 
     def _fallback_to(self, name: str) -> Target:
-        self._done_fallback_models.add(name)
+        self._tried_models.add(name)
         route = self.router._route_for(name, self.ctx)
         self.routes.append(route)
         retry = self.router._retry_for(name, self.ctx)
-        return Target(route=route, retry=retry)
+        return self._target(route, retry, tries=0, delay=0.0)
 
-    def _delay(self, exc: ProviderError, target: Target) -> float | None:
+    def _delay(self, exc: ProviderError, target: Target, tries: int) -> float | None:
         ra = exc.retry_after
         if ra is not None:
             if ra > target.retry.max_retry_after:
                 return None  # too long to wait inside the call
             return max(0.0, float(ra))
-        return target.retry.backoff(target.tries)
+        return target.retry.backoff(tries)
 
-    def _final(self, exc: BaseException) -> BaseException:
+    def _final(self, exc: BaseException, target: Target) -> BaseException:
+        if target.all_cooling and isinstance(exc, CencoriError) and exc.args:
+            exc.args = (f"{exc.args[0]} (all deployments of {target.route.requested} are "
+                        "cooling down)", *exc.args[1:])
         if len(self.errors) <= 1:
             return exc
         excs = [e for e in self.errors if isinstance(e, Exception)]
@@ -175,10 +385,12 @@ class AttemptPlan:
             label = f"{a.provider}/{a.model}"
             if label not in models:
                 models.append(label)
-        err = AllAttemptsFailedError(
-            f"all {len(self.errors)} attempts failed ({', '.join(models)}); last error: "
+        note = ""
+        if target.all_cooling:
+            note = f"; all deployments of {target.route.requested} are cooling down"
+        return AllAttemptsFailedError(
+            f"all {len(self.errors)} attempts failed ({', '.join(models)}){note}; last error: "
             f"{_short(exc)}", excs, list(self.ctx.attempts))
-        return err
 
 
 def _short(exc: BaseException) -> str:

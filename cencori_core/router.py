@@ -18,12 +18,14 @@ import os
 import sys
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
+from . import _logging
 from . import _validate as v
+from ._callbacks import callback_plugins
+from ._logging import log_attempt_failed, log_call
 from ._network import NO_NETWORK
 from ._stream import StreamAccumulator
 from .catalog import OPERATION_CAPABILITY, Catalog, ModelInfo
@@ -46,7 +48,16 @@ from .plugins import (
     register_plugin,
 )
 from .provider import Provider, ProviderSpec
-from .resilience import AttemptPlan, RetryPolicy, Target
+from .resilience import (
+    AttemptPlan,
+    Balancer,
+    Cooldown,
+    Deployment,
+    MemoryDeploymentState,
+    RetryPolicy,
+    Target,
+)
+from .telemetry import NO_SPAN, AttemptScope, make_telemetry
 from .types import (
     ChatChunk,
     ChatRequest,
@@ -114,7 +125,7 @@ class CallContext:
         self.project = project
         self.user = user
         self.metadata = metadata or {}
-        self.request_id = "req_" + uuid.uuid4().hex
+        self.request_id = request.idempotency_key or _new_id()
         self.response: Any = None
         self.attempts: list[Any] = []
         self.decisions: list[PolicyDecision] = []
@@ -147,6 +158,11 @@ class CallContext:
 
     def __repr__(self) -> str:
         return f"<CallContext {self.operation} {self.request_id} route={self.route}>"
+
+
+def _new_id() -> str:
+    # 128 random bits, like uuid4, at a tenth of its cost (this runs on every call)
+    return "req_" + os.urandom(16).hex()
 
 
 def _set(obj: Any, **fields: Any) -> None:
@@ -189,7 +205,16 @@ class Router:
         load_entrypoints: bool = True,
         context_window_fallbacks: Mapping[str, str] | None = None,
         retry_per_model: Mapping[str, RetryPolicy | Mapping[str, Any] | int] | None = None,
+        deployments: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+        routing_strategy: str = "weighted",
+        cooldown: Mapping[str, Any] | Cooldown | None = None,
         prices: Mapping[str, Any] | None = None,
+        telemetry: bool | None = None,
+        telemetry_capture_content: bool | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        on_success: Callable[..., Any] | Iterable[Callable[..., Any]] | None = None,
+        on_error: Callable[..., Any] | Iterable[Callable[..., Any]] | None = None,
         # --- accounting: where usage, projects and shared counters live; budgets and limits
         ledger_path: str | os.PathLike[str] | None = None,
         redis_url: str | None = None,
@@ -230,6 +255,13 @@ class Router:
         # pluggy calls the last registered first: register in reverse so list order holds.
         for pol in reversed(self.policies):
             register_plugin(self._pm, pol, getattr(pol, "name", None) or type(pol).__name__)
+        # --- observability: callbacks as hooks, spans/metrics (telemetry.py), logging
+        for cb in callback_plugins(on_success, on_error):
+            register_plugin(self._pm, cb)
+        self._telemetry = make_telemetry(telemetry, capture_content=telemetry_capture_content,
+                                         tracer_provider=tracer_provider,
+                                         meter_provider=meter_provider)
+        _logging.configure_from_env()
 
         # --- providers and catalog
         self._specs: dict[str, ProviderSpec] = collect_providers(self._pm)
@@ -244,6 +276,11 @@ class Router:
         for name, value in (providers or {}).items():
             self._add_provider_config(name, value)
         self._env_configs()
+        self._dep_state: Any = MemoryDeploymentState()
+        self._balancer = Balancer(routing_strategy, Cooldown.coerce(cooldown), self._dep_state)
+        self._deployments: dict[str, list[Deployment]] = {}
+        for group, deps in (deployments or {}).items():
+            self._add_deployments(group, deps)
 
         from .accounting.pricing import Pricing
 
@@ -262,6 +299,7 @@ class Router:
         self._limiter = self._accounting.limiter
         register_plugin(self._pm, self._accounting.sink, self._accounting.sink.name)
         self._refresh_hooks()
+        _logging.watch(self)  # the log filter masks this router's keys
 
     # ------------------------------------------------------------------ construction helpers
 
@@ -304,6 +342,55 @@ class Router:
         for m in cfg.models:
             info = ModelInfo(name=m, provider=name)
             self.catalog.by_provider[(name, m)] = info
+
+    def _add_deployments(self, group: str, deps: Iterable[Mapping[str, Any]]) -> None:
+        if isinstance(deps, Mapping) or not isinstance(deps, Iterable):
+            raise ConfigurationError(f"deployments[{group!r}] must be a list of deployments")
+        out = []
+        names: set[str] = set()
+        for i, raw in enumerate(deps):
+            if not isinstance(raw, Mapping) or not raw.get("provider"):
+                raise ConfigurationError(f"deployments[{group!r}][{i}] needs 'provider' (and "
+                                         "api_key, base_url, model, weight, name as needed)")
+            d = dict(raw)
+            provider = d.pop("provider")
+            name = str(d.pop("name", None) or f"{group}#{i}")
+            if name in names:
+                raise ConfigurationError(f"deployments[{group!r}]: name {name!r} is used twice")
+            names.add(name)
+            model = str(d.pop("model", None) or group)
+            weight = d.pop("weight", 1)
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+                raise ConfigurationError(f"deployments[{group!r}][{i}].weight must be > 0")
+            base = self._configs.get(provider)
+            if base is not None and base.type != provider:
+                # a configured provider name (e.g. an openai_compatible endpoint)
+                merged: dict[str, Any] = {"type": base.type, "base_url": base.base_url,
+                                          "timeout": base.timeout, "models": base.models,
+                                          **base.options}
+                if base.api_key:
+                    merged["api_key"] = base.api_key
+                merged.update(d)
+                d, ptype = merged, base.type
+            else:
+                ptype = d.pop("type", None) or provider
+            spec = self._specs.get(ptype)
+            if spec is None:
+                raise ConfigurationError(
+                    f"deployments[{group!r}][{i}]: no installed provider {provider!r}; "
+                    f"installed: {', '.join(sorted(self._specs))}")
+            key = f"{group}::{name}"
+            cfg = ProviderConfig.from_mapping(provider, {**d, "type": ptype})
+            if cfg.api_key is None and cfg.api_key_env is None:
+                self._fill_from_env(cfg, spec)
+            if cfg.timeout is None:
+                cfg.timeout = self.timeout
+            self._configs[key] = cfg
+            out.append(Deployment(key=key, name=name, group=group, provider=provider,
+                                  model=model, weight=float(weight), config=cfg))
+        if not out:
+            raise ConfigurationError(f"deployments[{group!r}] is empty")
+        self._deployments[group] = out
 
     def _fill_from_env(self, cfg: ProviderConfig, spec: ProviderSpec) -> None:
         if cfg.api_key is None and cfg.api_key_env is None and cfg.name == spec.name:
@@ -363,10 +450,26 @@ class Router:
     # ------------------------------------------------------------------ resolution
 
     def resolve(self, name: str) -> Route:
-        """Explain how ``name`` is routed: alias → canonical model → provider → deployment."""
+        """Explain how ``name`` is routed: alias → canonical model → provider → deployment.
+
+        For a model with several deployments, the deployment is the one the routing strategy
+        would pick now."""
+        deps = self._deployments.get(name)
+        if deps:
+            dep, _ = self._balancer.choose(deps, set(), time.monotonic())
+            return Route(alias=None, model=dep.model, provider=dep.provider, deployment=dep.name,
+                         via="deployment", requested=name)
         return self.catalog.resolve(name)
 
     def _route_for(self, name: str, ctx: CallContext) -> Route:
+        deps = self._deployments.get(name) if self._deployments else None
+        if deps:
+            route = Route(alias=None, model=deps[0].model, provider=deps[0].provider,
+                          via="deployment", requested=name)
+            if ctx.state:
+                self._check_project_provider(ctx, route)
+            self._check_capability(route, ctx)
+            return route
         route = self.catalog.resolve(name)
         if route.provider not in self._configs and route.provider not in self._instances:
             spec = self._specs.get(route.provider)
@@ -376,13 +479,16 @@ class Router:
                     "configured", provider=route.provider)
         if ctx.state:
             self._check_project_provider(ctx, route)
+        self._check_capability(route, ctx)
+        return route
+
+    def _check_capability(self, route: Route, ctx: CallContext) -> None:
         info = self.catalog.info(route)
         need = OPERATION_CAPABILITY[ctx.operation]
         if info is not None and not info.supports(need):
             raise InvalidRequestError(
                 f"model {route.model!r} ({route.provider}) does not support {need}; its "
                 f"capabilities: {', '.join(sorted(info.capabilities))}", param="model")
-        return route
 
     def _retry_for(self, name: str, ctx: CallContext) -> RetryPolicy:
         if ctx.retry is not None:
@@ -471,7 +577,7 @@ class Router:
         if not isinstance(inst, Provider):
             raise PluginError(f"the factory of provider {spec.name!r} (plugin {spec.plugin!r}) "
                               f"returned {type(inst).__name__}, not a Provider")
-        inst.name = name
+        inst.name = cfg.name
         return inst
 
     def configured_providers(self) -> dict[str, bool]:
@@ -513,9 +619,11 @@ class Router:
                 f"providers={enabled!r})", provider=route.provider)
 
     def _price_provider(self, name: str) -> str:
-        """The provider type whose prices apply to the provider called ``name``."""
+        """Whose prices apply to the provider called ``name``: its type when it was configured
+        under that name (``{"azure-east": {"type": "openai"}}`` has openai's prices), else the
+        name (a Provider object handed in as ``providers={"openai": obj}``)."""
         cfg = self._configs.get(name)
-        return cfg.type if cfg is not None else name
+        return cfg.type if cfg is not None and cfg.name == name else name
 
     def _begin(self, operation: str, model: str, request: Any, *, stream: bool = False,
                user: str | None = None, metadata: dict[str, Any] | None = None,
@@ -526,6 +634,8 @@ class Router:
         if self._closed:
             raise ConfigurationError("this Router is closed")
         ctx = CallContext(self, operation, request, stream=stream, user=user, metadata=metadata)
+        if self._telemetry is not None:
+            self._telemetry.start(ctx)
         try:
             ctx.retry = RetryPolicy.coerce(retry)
             self._scope(ctx, api_key, project)
@@ -561,10 +671,14 @@ class Router:
         plan = AttemptPlan(self, ctx, ctx.route, retry)
         return plan, plan.first()
 
-    def _target_request(self, ctx: CallContext, target: Target) -> Any:
+    def _target_request(self, ctx: CallContext, target: Target, plan: AttemptPlan) -> Any:
         req = ctx.request
         if req.model != target.route.model:
             req = replace(req, model=target.route.model)
+        if plan.deadline is not None:
+            left = plan.timeout_left()
+            if req.timeout is None or req.timeout > left:
+                req = replace(req, timeout=left)
         return req
 
     def _complete(self, ctx: CallContext, resp: Any, target: Target | None) -> Any:
@@ -626,9 +740,9 @@ class Router:
         ctx.error = exc
         if self._has_error:
             self._call_error_hooks(ctx, exc)
-        # A response blocked after it arrived (post hooks) was paid for: record its usage.
-        partial = getattr(exc, "partial", None) or ctx.response
-        self._record(ctx, status, partial)
+        # What the provider already charged for stays on the record: a response blocked by a
+        # post-response policy, or what a broken stream delivered.
+        self._record(ctx, status, getattr(exc, "partial", None) or ctx.response)
 
     def _call_error_hooks(self, ctx: CallContext, exc: BaseException) -> None:
         try:
@@ -638,7 +752,13 @@ class Router:
 
             logging.getLogger("cencori_core").exception("a cencori_on_error hook failed")
 
+    def _attempt_span(self, ctx: CallContext, target: Target) -> AttemptScope:
+        """The context manager around one provider attempt (its span when telemetry is on)."""
+        tel = self._telemetry
+        return NO_SPAN if tel is None else tel.attempt(ctx, target)
+
     def _attempt_failed(self, ctx: CallContext, exc: BaseException) -> None:
+        log_attempt_failed(ctx, exc)
         if self._has_error:
             ctx.attempt_error = True
             try:
@@ -651,6 +771,9 @@ class Router:
             return
         ctx._record_sent = True
         ctx.status = status
+        if self._telemetry is not None:
+            self._telemetry.end(ctx, status, resp)
+        log_call(ctx, status, resp)
         if not self._has_record and ctx.reservation is None:
             return
         route = ctx.route
@@ -709,8 +832,9 @@ class Router:
                     time.sleep(target.delay)
                 t0 = _perf()
                 try:
-                    provider = self._attempt_provider(target.route.provider)
-                    resp = getattr(provider, op)(self._target_request(ctx, target))
+                    with self._attempt_span(ctx, target):
+                        provider = self._attempt_provider(target.key)
+                        resp = getattr(provider, op)(self._target_request(ctx, target, plan))
                 except Exception as exc:
                     lat = (_perf() - t0) * 1000.0
                     self._attempt_failed(ctx, exc)
@@ -741,8 +865,10 @@ class Router:
                     await _sleep(target.delay)
                 t0 = _perf()
                 try:
-                    provider = self._attempt_provider(target.route.provider)
-                    resp = await getattr(provider, "a" + op)(self._target_request(ctx, target))
+                    with self._attempt_span(ctx, target):
+                        provider = self._attempt_provider(target.key)
+                        request = self._target_request(ctx, target, plan)
+                        resp = await getattr(provider, "a" + op)(request)
                 except Exception as exc:
                     lat = (_perf() - t0) * 1000.0
                     self._attempt_failed(ctx, exc)
@@ -787,6 +913,7 @@ class Router:
             timeout=v.timeout(timeout),
             provider_options=v.optional_dict(provider_options, "provider_options"),
             stream=stream,
+            idempotency_key=_new_id(),
         )
 
     def _chat_ctx(self, stream: bool, kw: dict[str, Any], unknown: dict[str, Any],
@@ -873,7 +1000,8 @@ class Router:
             input_type=v.optional_str(input_type, "input_type"),
             user=v.optional_str(extra.get("user"), "user"),
             timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+            idempotency_key=_new_id())
         return self._begin("embed", req.model, req, **_common(extra, req.user))
 
     def embed(self, model: str, input: str | list[str], *, dimensions: int | None = None,
@@ -900,7 +1028,8 @@ class Router:
             n=v.positive_int(n, "n") or 1, quality=v.optional_str(quality, "quality"),
             user=v.optional_str(extra.get("user"), "user"),
             timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+            idempotency_key=_new_id())
         return self._begin("generate_image", req.model, req, **_common(extra, req.user))
 
     def generate_image(self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
@@ -924,7 +1053,8 @@ class Router:
             language=v.optional_str(language, "language"),
             prompt=v.optional_str(prompt, "prompt"),
             timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+            idempotency_key=_new_id())
         return self._begin("transcribe", req.model, req, **_common(extra, None))
 
     def transcribe(self, model: str, file: Any, *, language: str | None = None,
@@ -955,7 +1085,8 @@ class Router:
             model=_model(model), input=input, voice=voice, format=fmt,
             speed=float(speed) if speed is not None else None,
             timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+            idempotency_key=_new_id())
         return self._begin("speech", req.model, req, **_common(extra, None))
 
     def speech(self, model: str, input: str, *, voice: str, format: str = "mp3",
@@ -973,7 +1104,8 @@ class Router:
     def _moderate_ctx(self, model: Any, input: Any, extra: dict[str, Any]) -> CallContext:
         req = ModerationRequest(
             model=_model(model), input=v.texts(input), timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"))
+            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+            idempotency_key=_new_id())
         return self._begin("moderate", req.model, req, **_common(extra, None))
 
     def moderate(self, model: str, input: str | list[str], **kw: Any) -> ModerationResponse:
@@ -1119,7 +1251,7 @@ class _StreamCore:
                         raise PluginError("a cencori_stream_chunk implementation returned an "
                                           "awaitable; cencori hooks are synchronous")
                     else:
-                        nxt.extend(r)
+                        nxt.extend(r)  # type: ignore[arg-type]
                 out = nxt
         else:
             out = [chunk]
@@ -1216,9 +1348,10 @@ class ChatStream(_StreamCore):
             t0 = _perf()
             gen = None
             try:
-                provider = router._attempt_provider(target.route.provider)
-                gen = provider.chat_stream(router._target_request(ctx, target))
-                first = next(gen)
+                with router._attempt_span(ctx, target):
+                    provider = router._attempt_provider(target.key)
+                    gen = provider.chat_stream(router._target_request(ctx, target, plan))
+                    first = next(gen)
             except StopIteration:
                 first = None
             except Exception as exc:
@@ -1227,6 +1360,7 @@ class ChatStream(_StreamCore):
                 router._attempt_failed(ctx, exc)
                 target = plan.failed(target, exc, (_perf() - t0) * 1000.0)
                 continue
+            assert gen is not None
             plan.succeeded(target, (_perf() - t0) * 1000.0)
             self._target = target
             return _prepend(first, gen)
@@ -1292,6 +1426,14 @@ class ChatStream(_StreamCore):
         if self._ctx.reservation is not None:
             self._router._limiter.settle(self._ctx.reservation)
 
+    def __del__(self) -> None:
+        # A stream dropped without finishing or closing still gets its record (and span end).
+        if not self._done:
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - never raise from a finalizer
+                pass
+
     def text(self) -> str:
         """Consume the stream and return the whole text."""
         for _ in self:
@@ -1355,9 +1497,10 @@ class AsyncChatStream(_StreamCore):
             t0 = _perf()
             agen = None
             try:
-                provider = router._attempt_provider(target.route.provider)
-                agen = provider.achat_stream(router._target_request(ctx, target))
-                first = await agen.__anext__()
+                with router._attempt_span(ctx, target):
+                    provider = router._attempt_provider(target.key)
+                    agen = provider.achat_stream(router._target_request(ctx, target, plan))
+                    first = await agen.__anext__()
             except StopAsyncIteration:
                 first = None
             except Exception as exc:
@@ -1430,6 +1573,19 @@ class AsyncChatStream(_StreamCore):
             _set_partial_cancel(self)
         if self._ctx.reservation is not None:
             await self._router._limiter.asettle(self._ctx.reservation)
+
+    def __del__(self) -> None:
+        # Dropped without finishing or closing: record it as cancelled; the event loop's
+        # async-generator finalizer closes the provider stream itself.
+        if not self._done:
+            self._done = True
+            try:
+                if not self._ctx._record_sent:
+                    _set_partial_cancel(self)
+                if self._ctx.reservation is not None:
+                    self._router._limiter.settle_dropped(self._ctx.reservation)
+            except Exception:  # noqa: BLE001 - never raise from a finalizer
+                pass
 
     async def text(self) -> str:
         async for _ in self:

@@ -296,6 +296,8 @@ class ChatRequest(_DictMixin):
     metadata: dict[str, Any] | None = None
     timeout: float | None = None
     provider_options: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    """The same on every retry of one logical call; send it where the provider accepts one."""
     stream: bool = False
 
 
@@ -401,6 +403,8 @@ class EmbeddingRequest(_DictMixin):
     user: str | None = None
     timeout: float | None = None
     provider_options: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    """The same on every retry of one logical call; send it where the provider accepts one."""
 
 
 @dataclass(**_frozen)
@@ -428,6 +432,8 @@ class ImageRequest(_DictMixin):
     user: str | None = None
     timeout: float | None = None
     provider_options: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    """The same on every retry of one logical call; send it where the provider accepts one."""
 
 
 @dataclass(**_frozen)
@@ -467,6 +473,8 @@ class TranscriptionRequest(_DictMixin):
     prompt: str | None = None
     timeout: float | None = None
     provider_options: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    """The same on every retry of one logical call; send it where the provider accepts one."""
 
     def to_dict(self) -> dict[str, Any]:
         d = _DictMixin.to_dict(self)
@@ -500,6 +508,8 @@ class SpeechRequest(_DictMixin):
     speed: float | None = None
     timeout: float | None = None
     provider_options: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    """The same on every retry of one logical call; send it where the provider accepts one."""
 
 
 @dataclass(**_frozen)
@@ -524,6 +534,8 @@ class ModerationRequest(_DictMixin):
     input: list[str]
     timeout: float | None = None
     provider_options: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    """The same on every retry of one logical call; send it where the provider accepts one."""
 
 
 @dataclass(**_frozen)

@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]" ./tests/example_plugin
+PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+"${PIP[@]}" -e ".[dev]"
+# the third-party example plugin depends on cencori-core, which is the editable install above
+"${PIP[@]}" --no-deps ./tests/example_plugin
 if ! command -v redis-server >/dev/null 2>&1; then
   echo "installing redis-server (Debian package) for the Redis store tests" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 MODES = ("sync", "async")
+
+_runner: asyncio.Runner | None = None
+
+
+def run_async(coro: Any) -> Any:
+    """Run ``coro`` on one event loop shared by every parity call (as an application would:
+    async SDK clients created on a loop must be used on that loop)."""
+    global _runner
+    if _runner is None:
+        _runner = asyncio.Runner()
+    # the caller's context (e.g. no_network()) goes with the call, as asyncio.run would do
+    return _runner.run(coro, context=contextvars.copy_context())
 
 
 def call(router: Any, mode: str, op: str, *args: Any, **kw: Any) -> Any:
     """``router.<op>(...)`` or ``await router.a<op>(...)``."""
     if mode == "sync":
         return getattr(router, op)(*args, **kw)
-    return asyncio.run(getattr(router, "a" + op)(*args, **kw))
+    return run_async(getattr(router, "a" + op)(*args, **kw))
 
 
 def stream(router: Any, mode: str, *, limit: int | None = None, **kw: Any) -> tuple[list, Any]:
@@ -35,7 +48,7 @@ def stream(router: Any, mode: str, *, limit: int | None = None, **kw: Any) -> tu
                     break
         return chunks, s
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def raises(router: Any, mode: str, op: str, exc: type, *args: Any, **kw: Any) -> BaseException:

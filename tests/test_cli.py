@@ -37,7 +37,7 @@ def test_chat_reads_stdin(tmp_path):
 
 
 def test_user_errors_are_one_line_exit_2(tmp_path):
-    out = run("chat", "Hello", "-m", "gpt-4x-unknown", env=str(tmp_path))
+    out = run("chat", "Hello", "-m", "nosuchmodel-4x", env=str(tmp_path))
     assert out.returncode == 2
     assert out.stdout == ""
     err = out.stderr.strip().splitlines()

@@ -343,3 +343,33 @@ def test_response_shapes():
     again = router.chat(model="echo", messages=[*USER, r.message,
                                                 {"role": "user", "content": "more"}])
     assert again.content == "echo: more"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_abandoned_stream_is_recorded_cancelled(mode, router, sink):
+    import gc
+
+    if mode == "sync":
+        s = router.chat_stream(model="fake-model", messages=USER)
+        next(iter(s))
+    else:
+        s = router.achat_stream(model="fake-model", messages=USER)
+    del s
+    gc.collect()
+    assert [r.status for r in sink.records] == ["cancelled"]
+
+
+class BlockResponse:
+    @hookimpl
+    def cencori_post_response(self, context):
+        raise PolicyViolationError("no", policy="out", rule="r")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_response_side_block_keeps_the_charged_usage(mode, fake, sink):
+    router = Router(providers={"fake": fake}, load_entrypoints=False,
+                    policies=[BlockResponse()], plugins=[sink])
+    raises(router, mode, "chat", PolicyViolationError, model="fake-model", messages=USER)
+    raises(router, mode, "chat_stream", PolicyViolationError, model="fake-model", messages=USER)
+    assert [r.status for r in sink.records] == ["blocked", "blocked"]
+    assert all(r.usage.total_tokens == 5 and r.usage.source == "provider" for r in sink.records)

@@ -449,6 +449,13 @@ class Limiter:
         except StoreUnavailable as exc:
             self._settle_failed(exc)
 
+    def settle_dropped(self, res: Reservation) -> None:
+        """Settle for an async stream dropped without ``aclose()`` (from its finalizer, where
+        nothing can be awaited): in-process stores settle now; a Redis reservation expires
+        after :data:`RESERVATION_TTL` rather than block the finalizer on the network."""
+        if self.store.name == "memory":
+            self.settle(res)
+
     # ------------------------------------------------------------------ shared steps
 
     @staticmethod

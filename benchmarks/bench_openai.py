@@ -1,0 +1,232 @@
+"""Router overhead over the raw ``openai`` SDK on the same in-memory transport.
+
+Both sides get their own ``httpx`` client over one ``httpx.MockTransport`` that answers a fixed
+chat completion (or a fixed SSE stream), so the difference is what the router adds: validation,
+resolution, the attempt loop, our conversion, usage, cost and the record. Raw and router batches
+alternate so machine noise hits both alike; times are CPU time of this process (the work is all
+in memory); each figure is the median of the batches, each ratio the median of per-round ratios.
+
+    .venv/bin/python benchmarks/bench_openai.py [--quick]
+
+Measured: non-streaming chat (µs per call), streaming chat (µs per chunk, a 200-chunk stream
+with the final usage chunk) and async chat at concurrency 100 (calls per second over 2,000 calls).
+Targets: ratios under 1.05 for chat and per chunk, async throughput at least 0.95 of the raw SDK's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import openai
+
+from cencori_core import Router
+
+MODEL = "gpt-4o-mini"
+MESSAGES = [{"role": "user", "content": "Hello, how are you today?"}]
+KEY = "sk-bench-0000000000000000"
+BASE = "http://bench.invalid/v1"
+STREAM_CHUNKS = 200
+
+_COMPLETION = json.dumps({
+    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1_700_000_000,
+    "model": MODEL, "system_fingerprint": "fp_bench",
+    "choices": [{"index": 0, "logprobs": None, "finish_reason": "stop",
+                 "message": {"role": "assistant", "content": "I am fine, thank you!",
+                             "refusal": None, "annotations": []}}],
+    "usage": {"prompt_tokens": 14, "completion_tokens": 7, "total_tokens": 21,
+              "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+              "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                            "accepted_prediction_tokens": 0,
+                                            "rejected_prediction_tokens": 0}},
+}).encode()
+
+
+def _sse() -> bytes:
+    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk",
+            "created": 1_700_000_000, "model": MODEL, "system_fingerprint": "fp_bench",
+            "usage": None}
+
+    def ev(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                     "finish_reason": finish}]}
+
+    events = [ev({"role": "assistant", "content": ""})]
+    events += [ev({"content": f"tok{i} "}) for i in range(STREAM_CHUNKS - 1)]
+    events.append(ev({}, "stop"))
+    events.append({**base, "choices": [], "usage": {"prompt_tokens": 14,
+                                                    "completion_tokens": STREAM_CHUNKS,
+                                                    "total_tokens": 14 + STREAM_CHUNKS}})
+    out = b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events)
+    return out + b"data: [DONE]\n\n"
+
+
+_STREAM = _sse()
+_JSON_HEADERS = {"content-type": "application/json", "x-request-id": "req_bench"}
+_SSE_HEADERS = {"content-type": "text/event-stream", "x-request-id": "req_bench"}
+
+
+def _handler(request: httpx.Request) -> httpx.Response:
+    # The SDK's body always carries "stream": true for streams; a cheap byte check suffices.
+    if b'"stream":true' in request.content or b'"stream": true' in request.content:
+        return httpx.Response(200, content=_STREAM, headers=_SSE_HEADERS)
+    return httpx.Response(200, content=_COMPLETION, headers=_JSON_HEADERS)
+
+
+def _transport() -> httpx.MockTransport:
+    return httpx.MockTransport(_handler)
+
+
+def make_raw() -> tuple[openai.OpenAI, openai.AsyncOpenAI]:
+    t = _transport()
+    return (openai.OpenAI(api_key=KEY, base_url=BASE, max_retries=0,
+                          http_client=httpx.Client(transport=t)),
+            openai.AsyncOpenAI(api_key=KEY, base_url=BASE, max_retries=0,
+                               http_client=httpx.AsyncClient(transport=t)))
+
+
+def make_router() -> Router:
+    t = _transport()
+    return Router(providers={"openai": {"api_key": KEY, "base_url": BASE,
+                                        "http_client": httpx.Client(transport=t),
+                                        "async_http_client": httpx.AsyncClient(transport=t)}},
+                  plugins=["openai"])
+
+
+# CPU time of this process: the transport is in memory, so a call is pure CPU work, and other
+# processes on a shared machine inflate it far less than they inflate wall-clock time.
+_clock = time.process_time
+
+
+def _paired(a: Callable[[], None], b: Callable[[], None], n: int,
+            rounds: int) -> tuple[list[float], list[float], list[float]]:
+    """Per-call µs of ``a`` and ``b`` in batches of ``n`` calls, and the ratio b/a of each round.
+
+    The two sides alternate, the first of a round swapping every round, so drift (frequency
+    scaling, neighbours' load) hits both alike; the ratio is taken within each round.
+    """
+    sa: list[float] = []
+    sb: list[float] = []
+    for i in range(rounds):
+        order = [(a, sa), (b, sb)] if i % 2 == 0 else [(b, sb), (a, sa)]
+        for fn, out in order:
+            t = _clock()
+            for _ in range(n):
+                fn()
+            out.append((_clock() - t) / n * 1e6)
+    return sa, sb, [y / x for x, y in zip(sa, sb, strict=True)]
+
+
+def bench_chat(raw: openai.OpenAI, router: Router, n: int, rounds: int) -> dict[str, float]:
+    create = raw.chat.completions.create
+
+    def raw_call() -> None:
+        create(model=MODEL, messages=MESSAGES)
+
+    def router_call() -> None:
+        router.chat(model=MODEL, messages=MESSAGES)
+
+    for _ in range(100):  # warm both (lazy clients, caches, price lookup)
+        raw_call()
+        router_call()
+    return _summary(*_paired(raw_call, router_call, n, rounds))
+
+
+def bench_stream(raw: openai.OpenAI, router: Router, n: int, rounds: int) -> dict[str, float]:
+    create = raw.chat.completions.create
+
+    def raw_call() -> None:
+        for _ in create(model=MODEL, messages=MESSAGES, stream=True,
+                        stream_options={"include_usage": True}):
+            pass
+
+    def router_call() -> None:
+        with router.chat_stream(model=MODEL, messages=MESSAGES) as s:
+            for _ in s:
+                pass
+
+    for _ in range(10):
+        raw_call()
+        router_call()
+    sa, sb, ratios = _paired(raw_call, router_call, n, rounds)
+    return _summary([x / STREAM_CHUNKS for x in sa], [x / STREAM_CHUNKS for x in sb], ratios)
+
+
+def bench_async(raw: openai.AsyncOpenAI, router: Router, calls: int, concurrency: int,
+                rounds: int) -> dict[str, float]:
+    create = raw.chat.completions.create
+
+    async def raw_call() -> None:
+        await create(model=MODEL, messages=MESSAGES)
+
+    async def router_call() -> None:
+        await router.achat(model=MODEL, messages=MESSAGES)
+
+    async def drive(call: Callable[[], Any]) -> float:
+        per_worker = calls // concurrency
+
+        async def worker() -> None:
+            for _ in range(per_worker):
+                await call()
+
+        t = _clock()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return per_worker * concurrency / (_clock() - t)
+
+    async def main() -> tuple[list[float], list[float]]:
+        for _ in range(50):
+            await raw_call()
+            await router_call()
+        ra: list[float] = []
+        rb: list[float] = []
+        for i in range(rounds):
+            if i % 2 == 0:
+                ra.append(await drive(raw_call))
+                rb.append(await drive(router_call))
+            else:
+                rb.append(await drive(router_call))
+                ra.append(await drive(raw_call))
+        return ra, rb
+
+    ra, rb = asyncio.run(main())
+    ratios = [y / x for x, y in zip(ra, rb, strict=True)]
+    return {"raw": statistics.median(ra), "router": statistics.median(rb),
+            "ratio": statistics.median(ratios)}
+
+
+def _summary(sa: list[float], sb: list[float], ratios: list[float]) -> dict[str, float]:
+    a, b = statistics.median(sa), statistics.median(sb)
+    return {"raw": a, "router": b, "ratio": statistics.median(ratios), "overhead": b - a}
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Run the three measurements; numbers plus a ``markdown`` table."""
+    raw, araw = make_raw()
+    router = make_router()
+    n, rounds = (200, 9) if quick else (300, 31)
+    chat = bench_chat(raw, router, n, rounds)
+    stream = bench_stream(raw, router, 5 if quick else 10, rounds)
+    conc = bench_async(araw, router, 2_000, 100, 3 if quick else 7)
+    router.close()
+    raw.close()
+    table = "\n".join([
+        "| measurement | raw openai SDK | through the router | ratio | target |",
+        "|---|---|---|---|---|",
+        f"| chat, median µs per call | {chat['raw']:.1f} | {chat['router']:.1f} | "
+        f"{chat['ratio']:.3f} | < 1.05 |",
+        f"| streaming, median µs per chunk ({STREAM_CHUNKS}-chunk stream) | "
+        f"{stream['raw']:.2f} | {stream['router']:.2f} | {stream['ratio']:.3f} | < 1.05 |",
+        f"| async chat at concurrency 100, calls per CPU-second (2,000 calls) | "
+        f"{conc['raw']:.0f} | {conc['router']:.0f} | {conc['ratio']:.3f} | ≥ 0.95 |",
+    ])
+    return {"chat": chat, "stream": stream, "async": conc, "markdown": table}
+
+
+if __name__ == "__main__":
+    print(run(quick="--quick" in sys.argv)["markdown"])

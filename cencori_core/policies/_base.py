@@ -1,0 +1,373 @@
+"""What every built-in policy shares: modes, fail-closed crash handling, walking the texts of a
+request or response, and the hold-back buffer that lets stream chunks be scanned safely.
+
+A *finding* is ``(start, end, rule)``: a span of one text and the rule id that matched it. The
+value itself never leaves the policy: decisions and errors carry only rule ids and counts.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any, ClassVar, TypeVar
+
+from ..errors import ConfigurationError, PolicyViolationError
+from ..types import ChatChunk, ChatResponse, Message, ToolCall, ToolCallDelta, Transcription
+
+__all__ = ["Policy", "guarded", "Finding", "Scan", "rewrite_request", "rewrite_response",
+           "redact", "merge", "text_classes", "HoldBack", "StreamFilter"]
+
+log = logging.getLogger("cencori_core.policies")
+
+Finding = tuple[int, int, str]
+Scan = Callable[[str], list[Finding]]
+TextFn = Callable[[str], str]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Policy:
+    """Base class of the built-in policies (third-party policies may use it too).
+
+    ``mode`` is one of the class's ``modes`` (the first is the default). A policy whose own code
+    raises fails closed: the call is blocked with ``PolicyViolationError(rule="policy_error")``;
+    with ``fail_open=True`` the failure is recorded as a decision and the call goes on.
+    """
+
+    name: ClassVar[str] = "policy"
+    modes: ClassVar[tuple[str, ...]] = ("block", "flag")
+
+    def __init__(self, *, mode: str | None = None, fail_open: bool = False) -> None:
+        mode = self.modes[0] if mode is None else mode
+        if mode not in self.modes:
+            raise ConfigurationError(
+                f"{type(self).__name__}: mode {mode!r} is not one of {', '.join(self.modes)}")
+        self.mode = mode
+        self.fail_open = bool(fail_open)
+        # context.state key: one slot per policy object, so two instances never share state.
+        self._key = f"{self.name}@{id(self):x}"
+
+    def block(self, context: Any, rule: str, count: int, what: str) -> PolicyViolationError:
+        """Record the block and build the error (``what`` describes the data, never quotes it)."""
+        context.decide(self.name, rule, "block", count)
+        return PolicyViolationError(f"blocked by the {self.name} policy: {what} (rule {rule})",
+                                    policy=self.name, rule=rule)
+
+    def _crashed(self, context: Any, exc: Exception) -> None:
+        # Only the exception's type is reported: its message could quote the text being scanned.
+        kind = type(exc).__name__
+        if self.fail_open:
+            log.warning("policy %s failed with %s; failing open", self.name, kind)
+            context.decide(self.name, "policy_error", "fail_open", 1)
+            return
+        log.warning("policy %s failed with %s; failing closed", self.name, kind)
+        raise PolicyViolationError(
+            f"the {self.name} policy failed ({kind}) and fails closed; pass fail_open=True to "
+            "let calls through when it fails", policy=self.name, rule="policy_error") from None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} mode={self.mode!r}>"
+
+
+def guarded(fn: F) -> F:
+    """Wrap a hook method so that a crash fails closed (or open, per policy).
+
+    ``PolicyViolationError`` passes through untouched: it is the policy's decision, not a crash.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(self: Policy, context: Any, *args: Any) -> Any:
+        try:
+            return fn(self, context, *args)
+        except PolicyViolationError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any crash is handled by the policy's setting
+            self._crashed(context, exc)
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------- findings
+
+
+def merge(found: Iterable[Finding]) -> list[Finding]:
+    """Sort findings by start and drop those overlapping an earlier (or longer) one."""
+    out: list[Finding] = []
+    end = -1
+    for f in sorted(found, key=lambda f: (f[0], -f[1])):
+        if f[0] >= end:
+            out.append(f)
+            end = f[1]
+    return out
+
+
+def redact(text: str, found: list[Finding], placeholder: Callable[[str], str]) -> str:
+    """``text`` with every finding replaced by its rule's placeholder."""
+    parts = []
+    pos = 0
+    for start, end, rule in found:
+        parts.append(text[pos:start])
+        parts.append(placeholder(rule))
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------- class map
+
+_CLASSES = bytes.maketrans(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                           b"0" * 10 + b"A" * 26 + b"a" * 26)
+_class_cache: dict[int, tuple[str, bytes]] = {}
+_CACHE_SIZE = 32
+_CACHE_TEXT = 16_384  # bounded memory: big texts are mapped again rather than kept
+
+
+def text_classes(text: str) -> bytes:
+    """``text`` as one byte per character with every digit mapped to ``0``, every capital to
+    ``A`` and every small letter to ``a`` (anything outside ASCII becomes ``?``).
+
+    Regexes with a literal first character run at C speed over this map (dense digit clusters,
+    ``AA00`` IBAN starts, ``aA`` case switches), where character classes over the text would
+    cost ~10 ns a character. Several policies scan the same strings in one call, so the last
+    few maps are kept, by identity of the string.
+    """
+    hit = _class_cache.get(id(text))
+    if hit is not None and hit[0] is text:
+        return hit[1]
+    classes = text.encode("ascii", "replace").translate(_CLASSES)
+    if len(text) <= _CACHE_TEXT:
+        if len(_class_cache) >= _CACHE_SIZE:
+            _class_cache.clear()
+        _class_cache[id(text)] = (text, classes)
+    return classes
+
+
+# ---------------------------------------------------------------------------- request texts
+
+
+def _rewrite_message(m: Message, fn: TextFn) -> Message:
+    content = m.content
+    if isinstance(content, str):
+        new_content: Any = fn(content)
+    elif content:
+        new_content = content
+        for i, part in enumerate(content):
+            text = part.get("text") if part.get("type") == "text" else None
+            if isinstance(text, str):
+                new = fn(text)
+                if new is not text:
+                    if new_content is content:
+                        new_content = list(content)
+                    new_content[i] = {**part, "text": new}
+    else:
+        new_content = content
+    calls = m.tool_calls
+    new_calls = calls
+    for i, tc in enumerate(calls):
+        new = fn(tc.arguments_raw)
+        if new is not tc.arguments_raw:
+            if new_calls is calls:
+                new_calls = list(calls)
+            new_calls[i] = ToolCall.from_raw(id=tc.id, name=tc.name, arguments_raw=new,
+                                             provider_data=tc.provider_data)
+    if new_content is content and new_calls is calls:
+        return m
+    return replace(m, content=new_content, tool_calls=new_calls)
+
+
+def _rewrite_list(items: list[str], fn: TextFn) -> list[str]:
+    out = items
+    for i, text in enumerate(items):
+        new = fn(text)
+        if new is not text:
+            if out is items:
+                out = list(items)
+            out[i] = new
+    return out
+
+
+def rewrite_request(request: Any, fn: TextFn, roles: frozenset[str] | None = None) -> Any:
+    """Apply ``fn`` to every text the request sends; returns the same object when nothing changed.
+
+    Chat: message text, text content parts, tool results and the arguments of earlier tool calls
+    (``roles`` limits the messages). Embeddings and moderation: every input. Images: the prompt.
+    Speech: the input. Transcription: the prompt. ``fn`` returns its argument unchanged (the same
+    object) when it has nothing to change. Reasoning text and provider data are left alone: they
+    carry provider signatures that would no longer verify.
+    """
+    messages = getattr(request, "messages", None)
+    if messages is not None:
+        new_messages = messages
+        for i, m in enumerate(messages):
+            if roles is not None and m.role not in roles:
+                continue
+            new = _rewrite_message(m, fn)
+            if new is not m:
+                if new_messages is messages:
+                    new_messages = list(messages)
+                new_messages[i] = new
+        return request if new_messages is messages else replace(request, messages=new_messages)
+    inp = getattr(request, "input", None)
+    if isinstance(inp, list):
+        new_list = _rewrite_list(inp, fn)
+        return request if new_list is inp else replace(request, input=new_list)
+    if isinstance(inp, str):
+        new_text = fn(inp)
+        return request if new_text is inp else replace(request, input=new_text)
+    prompt = getattr(request, "prompt", None)
+    if isinstance(prompt, str):
+        new_text = fn(prompt)
+        return request if new_text is prompt else replace(request, prompt=new_text)
+    return request
+
+
+def rewrite_response(response: Any, fn: TextFn) -> Any:
+    """Apply ``fn`` to the texts of a chat response (content, reasoning, tool-call arguments) or a
+    transcription; other responses carry no text and come back unchanged."""
+    if isinstance(response, ChatResponse):
+        fields: dict[str, Any] = {}
+        if response.content:
+            new = fn(response.content)
+            if new is not response.content:
+                fields["content"] = new
+        if response.reasoning:
+            new = fn(response.reasoning)
+            if new is not response.reasoning:
+                fields["reasoning"] = new
+        calls = response.tool_calls
+        new_calls = calls
+        for i, tc in enumerate(calls):
+            new = fn(tc.arguments_raw)
+            if new is not tc.arguments_raw:
+                if new_calls is calls:
+                    new_calls = list(calls)
+                new_calls[i] = ToolCall.from_raw(id=tc.id, name=tc.name, arguments_raw=new,
+                                                 provider_data=tc.provider_data)
+        if new_calls is not calls:
+            fields["tool_calls"] = new_calls
+        return replace(response, **fields) if fields else response
+    if isinstance(response, Transcription) and response.text:
+        new = fn(response.text)
+        return response if new is response.text else replace(response, text=new)
+    return response
+
+
+# ---------------------------------------------------------------------------- streams
+
+# Characters that end a token: text after the last of them may still grow into a match (a long
+# e-mail local part, a JWT whose header came first), so it is held back whatever its length.
+_TOKEN_ENDS = (" ", "\n", "\t", '"', "'", "<", ">", "`")
+_CONTEXT = 8  # characters of already-emitted text kept for look-behind checks
+_SLACK = 24  # release text at least this many characters at a time
+
+
+class HoldBack:
+    """A hold-back buffer for one stream of text (message text, reasoning, or one tool call's
+    arguments).
+
+    Text is released only when no match can still start in it: the last ``hold`` characters
+    (``hold`` covers the longest bounded pattern and its look-ahead), the trailing unfinished
+    token, and any match that touches the end of the buffer (it may still grow) stay behind.
+    ``flush()`` releases the rest at the end of the stream. Released findings go to
+    ``on_found(text, findings)``, which returns the text to emit (redacted) or raises (block).
+    """
+
+    __slots__ = ("scan", "hold", "on_found", "pending", "before")
+
+    def __init__(self, scan: Scan, hold: int,
+                 on_found: Callable[[str, list[Finding]], str]) -> None:
+        self.scan = scan
+        self.hold = hold
+        self.on_found = on_found
+        self.pending = ""
+        self.before = ""
+
+    def feed(self, text: str) -> str:
+        if not text:
+            return ""
+        self.pending += text
+        # Scanning costs the same for 1 or 40 new characters: wait until a release is worth it.
+        if len(self.pending) < self.hold + _SLACK:
+            return ""
+        return self._release(final=False)
+
+    def flush(self) -> str:
+        return self._release(final=True) if self.pending else ""
+
+    def _release(self, final: bool) -> str:
+        buf = self.pending
+        n = len(self.before)
+        found = self.scan(self.before + buf)
+        size = len(buf)
+        if final:
+            cut = size
+        else:
+            tail = max(buf.rfind(c) for c in _TOKEN_ENDS) + 1
+            cut = min(size - self.hold, tail)
+        keep: list[Finding] = []
+        for start, end, rule in found:
+            start -= n
+            end -= n
+            if start < 0:  # began in text already released: it was judged then
+                continue
+            if start >= cut:
+                break
+            if not final and end >= size:  # still growing: hold it whole
+                cut = start
+                break
+            keep.append((start, end, rule))
+            cut = max(cut, end)
+        if cut <= 0:
+            return ""
+        out, self.pending = buf[:cut], buf[cut:]
+        self.before = (self.before + out)[-_CONTEXT:]
+        return self.on_found(out, keep) if keep else out
+
+
+class StreamFilter:
+    """One policy's view of one stream: a :class:`HoldBack` for the text, the reasoning and each
+    tool call's arguments; everything held is released on the chunk that carries the finish
+    reason and on the router's final chunk."""
+
+    __slots__ = ("make", "text", "reasoning", "tools")
+
+    def __init__(self, make: Callable[[], HoldBack]) -> None:
+        self.make = make
+        self.text = make()
+        self.reasoning = make()
+        self.tools: dict[int, HoldBack] = {}
+
+    def __call__(self, chunk: ChatChunk) -> ChatChunk | list[ChatChunk]:
+        flush = chunk.final or chunk.finish_reason is not None
+        delta = self.text.feed(chunk.delta)
+        reasoning = self.reasoning.feed(chunk.reasoning)
+        deltas: list[ToolCallDelta] = []
+        for d in chunk.tool_calls:
+            buf = self.tools.get(d.index)
+            if buf is None:
+                buf = self.tools[d.index] = self.make()
+            args = buf.feed(d.arguments)
+            if args != d.arguments:
+                d = replace(d, arguments=args)
+            if d.arguments or d.id or d.name or d.provider_data:
+                deltas.append(d)
+        if flush:
+            delta += self.text.flush()
+            reasoning += self.reasoning.flush()
+            for index, buf in self.tools.items():
+                rest = buf.flush()
+                if rest:
+                    deltas.append(ToolCallDelta(index=index, arguments=rest))
+        if (delta == chunk.delta and reasoning == chunk.reasoning
+                and len(deltas) == len(chunk.tool_calls)
+                and all(a is b for a, b in zip(deltas, chunk.tool_calls, strict=True))):
+            return chunk
+        if not (delta or reasoning or deltas or chunk.finish_reason or chunk.final):
+            return []  # all held back; the router already read the chunk's usage and ids
+        # Built directly: dataclasses.replace() costs several times more, once per chunk.
+        return ChatChunk(delta=delta, tool_calls=deltas, reasoning=reasoning,
+                         finish_reason=chunk.finish_reason, usage=chunk.usage, id=chunk.id,
+                         model=chunk.model, provider_data=chunk.provider_data, final=chunk.final,
+                         raw=chunk.raw)

@@ -1,0 +1,193 @@
+"""Secrets: API keys and tokens by their prefix, PEM private keys, JWTs, ``password=``-style
+assignments, and the router's own provider keys (exact match).
+
+Every shape starts with a fixed prefix, so the scan is a ``str.find`` per prefix (C speed) and a
+regex anchored at each hit; nothing runs character by character over a clean prompt. There is
+no allow-list of documented example keys: a key-shaped string is a hit, whoever published it.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from ..errors import ConfigurationError
+from ._base import Finding, Scan, merge
+from ._scanning import ScanningPolicy
+
+__all__ = ["Secrets", "RULES"]
+
+_KEY = r"[A-Za-z0-9_-]"
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+# (rule, prefixes, pattern anchored at the prefix). Order matters where prefixes nest: the
+# first detector to claim a span wins (sk-ant- before sk-).
+_SHAPES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("anthropic_key", ("sk-ant-",), rf"sk-ant-{_KEY}{{16,}}"),
+    ("openai_key", ("sk-",), rf"sk-{_KEY}{{16,}}"),
+    ("google_api_key", ("AIza",), rf"AIza{_KEY}{{16,}}"),
+    ("xai_key", ("xai-",), rf"xai-{_KEY}{{16,}}"),
+    ("aws_access_key", ("AKIA", "ASIA", "ABIA", "ACCA"), r"A[KSBC][IC]A[A-Z0-9]{16,}"),
+    ("github_token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+     r"(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{16,}"),
+    ("slack_token", ("xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-", "xapp-"),
+     r"(?:xox[bpares]|xapp)-[A-Za-z0-9-]{16,}"),
+    ("stripe_key", ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"),
+     r"(?:[sr]k_(?:live|test)|whsec)_[A-Za-z0-9]{16,}"),
+    ("gitlab_token", ("glpat-",), rf"glpat-{_KEY}{{16,}}"),
+    ("huggingface_token", ("hf_",), r"hf_[A-Za-z0-9]{16,}"),
+    ("groq_key", ("gsk_",), r"gsk_[A-Za-z0-9]{16,}"),
+    ("jwt", ("eyJ",), rf"eyJ{_KEY}{{8,}}\.eyJ{_KEY}{{8,}}\.{_KEY}*"),
+    # The BEGIN line alone is a hit; the body (also JSON-escaped newlines) up to END goes with it.
+    ("private_key", ("-----BEGIN ",),
+     r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:[A-Za-z0-9+/=\s\\:,-]*?"
+     r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|[A-Za-z0-9+/=\s\\]*)"),
+)
+_COMPILED = tuple((rule, prefixes, re.compile(p)) for rule, prefixes, p in _SHAPES)
+
+# password=hunter2, "api_key": "...", db_password: 'x': the keyword (possibly ending an
+# identifier), an optional closing quote, then '=' (any value) or ':' and a quoted value; only
+# the value is redacted.
+_ASSIGN = re.compile(
+    r"[a-z0-9_-]*?(?:password|passwd|passphrase|pwd|secret|api[_-]?key|"
+    r"(?:access|auth|refresh|session|bearer|api|id)[_-]?token)[\"']?[ \t]{0,3}"
+    r"(?:=[ \t]{0,3}[\"']?|:[ \t]{0,3}[\"'])(?P<value>[^\s\"'`<>${}*=][^\s\"'`]{3,})",
+    re.IGNORECASE)
+
+RULES = tuple(rule for rule, _, _ in _SHAPES) + ("password", "router_key")
+
+# The longest prefix plus 16 key characters, a PEM header, or an assignment's keyword and
+# padding, plus the look-ahead character.
+HOLD = 64
+
+
+# Cheap hints, each a regex with a literal first character (which ``re`` finds at C speed): a
+# '-' or '_' followed by 16 key characters, the AWS and Google capitals, a JWT, a PEM header.
+_HINTS = (
+    re.compile(r"-[A-Za-z0-9_-]{16}"),
+    re.compile(r"_[A-Za-z0-9_]{16}"),
+    re.compile(r"A(?:Iza|KIA|SIA|BIA|CCA)"),
+    re.compile(r"eyJ"),
+)
+_PEM = "-----BEGIN "  # str.find: re's search for a literal of repeated characters is slow
+
+
+def _shapes(text: str, rules: frozenset[str], out: list[Finding]) -> None:
+    starts = set()
+    for hint in _HINTS:
+        for hit in hint.finditer(text):
+            start = hit.start()
+            while start and text[start - 1] in _KEY_CHARS:  # back to the token's start
+                start -= 1
+            starts.add(start)
+    at = text.find(_PEM)
+    while at != -1:
+        starts.add(at)
+        at = text.find(_PEM, at + 1)
+    for start in sorted(starts):
+        for rule, prefixes, pattern in _COMPILED:
+            if rule in rules and text.startswith(prefixes, start):
+                m = pattern.match(text, start)
+                if m:
+                    out.append((start, m.end(), rule))
+                    break
+
+
+_COLON_QUOTE = re.compile(r":[ \t]{0,3}[\"']")
+_ASSIGN_KEY = re.compile(r"[a-z0-9_-]*?(?:password|passwd|passphrase|pwd|secret|api[_-]?key|"
+                         r"(?:access|auth|refresh|session|bearer|api|id)[_-]?token)", re.I)
+
+
+def _assignments(text: str, out: list[Finding]) -> None:
+    # Found from the operator ('=' by str.find, ':' by a regex with a literal first character,
+    # both at C speed), then the keyword before it.
+    ops = []
+    at = text.find("=")
+    while at != -1:
+        ops.append(at)
+        at = text.find("=", at + 1)
+    ops.extend(m.start() for m in _COLON_QUOTE.finditer(text))
+    for at in ops:
+        key_end = at
+        while key_end and text[key_end - 1] in " \t\"'":
+            key_end -= 1
+        start = key_end
+        while start and (text[start - 1].isalnum() or text[start - 1] in "_-"):
+            start -= 1
+        if start == key_end or not _ASSIGN_KEY.fullmatch(text, start, key_end):
+            continue
+        m = _ASSIGN.match(text, start)
+        if m:
+            out.append((m.start("value"), m.end("value"), "password"))
+
+
+def _exact(text: str, keys: tuple[str, ...], out: list[Finding]) -> None:
+    for key in keys:
+        at = text.find(key)
+        while at != -1:
+            out.append((at, at + len(key), "router_key"))
+            at = text.find(key, at + len(key))
+
+
+def make_scan(rules: frozenset[str], keys: tuple[str, ...]) -> Scan:
+    """A scan function for these rules and these exact secrets (longest first)."""
+    exact = keys if "router_key" in rules else ()
+    assignments = "password" in rules
+
+    def scan(text: str) -> list[Finding]:
+        out: list[Finding] = []
+        if exact:
+            _exact(text, exact, out)
+        _shapes(text, rules, out)
+        if assignments:
+            _assignments(text, out)
+        # A router key is reported as such even when it also has a public key shape.
+        return merge(out) if out else out
+
+    return scan
+
+
+class Secrets(ScanningPolicy):
+    """Credentials in requests (and, with ``responses=True``, in responses and streams).
+
+    Default mode ``block``; ``redact`` replaces each with ``[REDACTED_<RULE>]`` (for assignments
+    only the value); ``flag`` records. Besides the shapes in :data:`RULES`, every provider key
+    visible to the router (arguments, config file, environment) is matched exactly, so a key
+    without a recognisable prefix is still caught; ``known`` adds more exact strings.
+    """
+
+    name: ClassVar[str] = "secrets"
+    modes: ClassVar[tuple[str, ...]] = ("block", "redact", "flag")
+    what: ClassVar[str] = "a secret"
+
+    def __init__(self, *, mode: str | None = None, rules: Iterable[str] | None = None,
+                 known: Iterable[str] = (), responses: bool = False,
+                 fail_open: bool = False) -> None:
+        super().__init__(mode=mode, responses=responses, fail_open=fail_open)
+        chosen = frozenset(RULES if rules is None else rules)
+        unknown = sorted(chosen - set(RULES))
+        if unknown:
+            raise ConfigurationError(f"Secrets: unknown rule(s) {unknown}; known: {list(RULES)}")
+        self.rules = chosen
+        self._known = tuple(k for k in known if isinstance(k, str) and k)
+        # Per router: the scan with that router's keys, computed at its first call.
+        self._by_router: weakref.WeakKeyDictionary[Any, tuple[Scan, int]] = (
+            weakref.WeakKeyDictionary())
+
+    def scanner(self, context: Any) -> tuple[Scan, int]:
+        router = context.router
+        hit = self._by_router.get(router)
+        if hit is None:
+            keys = set(self._known)
+            known_secrets = getattr(router, "known_secrets", None)
+            if known_secrets is not None:
+                keys.update(known_secrets())
+            ordered = tuple(sorted(keys, key=len, reverse=True))
+            hold = max([HOLD, *(len(k) + 1 for k in ordered)])
+            hit = self._by_router[router] = (make_scan(self.rules, ordered), hold)
+        return hit
+
+    def __repr__(self) -> str:  # never show the known secrets
+        return f"<Secrets mode={self.mode!r} known={len(self._known)}>"

@@ -1,0 +1,382 @@
+"""Pure translation between cencori types and Cohere's v2 API shapes (no SDK import, no I/O).
+
+Requests become keyword arguments of ``ClientV2.chat`` / ``chat_stream`` / ``embed`` plus their
+``request_options``; responses and stream events (the SDK's parsed objects, read by attribute
+only) become our normalized types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cencori_core.errors import InvalidRequestError, ProviderResponseError, ProviderServerError
+from cencori_core.types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Message,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = ["chat_kwargs", "request_options", "chat_response", "StreamState", "usage",
+           "embed_batches", "embedding_response", "finish_reason", "DEFAULT_INPUT_TYPE",
+           "EMBED_BATCH"]
+
+DEFAULT_INPUT_TYPE = "search_document"
+"""Sent when the caller gives no ``input_type``: Cohere requires one, and indexing documents is
+the common case."""
+
+EMBED_BATCH = 96
+"""Cohere's limit of texts per embed call; longer inputs are sent in several calls."""
+
+KEY = "cohere"
+"""Our key in ``provider_data``: the tool plan and thinking text to send back next turn."""
+
+_FINISH = {
+    "COMPLETE": "stop",
+    "STOP_SEQUENCE": "stop",
+    "MAX_TOKENS": "length",
+    "TOOL_CALL": "tool_calls",
+    "ERROR": "error",
+    "TIMEOUT": "error",
+}
+
+_EMPTY_SCHEMA = {"type": "object", "properties": {}}
+
+
+# ---------------------------------------------------------------------------- requests
+
+
+def chat_kwargs(request: ChatRequest) -> dict[str, Any]:
+    """Keyword arguments for ``ClientV2.chat`` / ``chat_stream`` (``request_options`` aside)."""
+    kw: dict[str, Any] = {"model": request.model, "messages": messages(request.messages)}
+    tools = [_tool(t) for t in request.tools or ()]
+    choice = request.tool_choice
+    if isinstance(choice, Mapping):
+        # Cohere cannot force one named function; offering only that one and requiring a call
+        # has the same effect.
+        name = choice["function"]["name"]
+        tools = [t for t in tools if t["function"]["name"] == name]
+        if not tools:
+            raise InvalidRequestError(f"tool_choice names {name!r}, which is not in tools",
+                                      param="tool_choice")
+        choice = "required"
+    if tools:
+        kw["tools"] = tools
+        if choice in ("none", "required"):
+            kw["tool_choice"] = choice.upper()
+        if any(t.get("function", {}).get("strict") for t in request.tools or ()):
+            kw["strict_tools"] = True
+    if request.response_format is not None:
+        kw["response_format"] = _response_format(request.response_format)
+    if request.temperature is not None:
+        kw["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        kw["max_tokens"] = request.max_tokens
+    if request.stop:
+        kw["stop_sequences"] = list(request.stop)
+    if request.top_p is not None:
+        kw["p"] = request.top_p
+    if request.seed is not None:
+        kw["seed"] = request.seed
+    return kw
+
+
+def request_options(request: Any,
+                    headers: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    """The SDK's per-call ``request_options``: the call's timeout, configured extra headers, and
+    ``provider_options`` merged into the JSON body as written (any Cohere field, typed or not)."""
+    opts: dict[str, Any] = {}
+    if request.timeout is not None:
+        opts["timeout"] = request.timeout
+    if headers:
+        opts["additional_headers"] = dict(headers)
+    if request.provider_options:
+        opts["additional_body_parameters"] = dict(request.provider_options)
+    return opts or None
+
+
+def messages(msgs: list[Message]) -> list[dict[str, Any]]:
+    """Our messages as Cohere v2 chat messages."""
+    return [_message(m, f"messages[{i}]") for i, m in enumerate(msgs)]
+
+
+def _message(m: Message, where: str) -> dict[str, Any]:
+    if m.role in ("system", "developer"):
+        return {"role": "system", "content": m.text}
+    if m.role == "user":
+        return {"role": "user", "content": _user_content(m.content, where)}
+    if m.role == "tool":
+        return {"role": "tool", "tool_call_id": m.tool_call_id,
+                "content": _tool_content(m.content, where)}
+    return _assistant(m)
+
+
+def _user_content(content: Any, where: str) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    parts: list[dict[str, Any]] = []
+    for j, p in enumerate(content or ()):
+        kind = p.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "text": p["text"]})
+        elif kind == "image_url":
+            image = {"url": p["image_url"]["url"]}
+            if p["image_url"].get("detail"):
+                image["detail"] = p["image_url"]["detail"]
+            parts.append({"type": "image_url", "image_url": image})
+        else:
+            raise InvalidRequestError(
+                f"{where}.content[{j}]: Cohere accepts text and image_url parts, not {kind!r}",
+                param=f"{where}.content[{j}]")
+    return parts
+
+
+def _tool_content(content: Any, where: str) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    parts = []
+    for j, p in enumerate(content or ()):
+        if p.get("type") != "text":
+            raise InvalidRequestError(
+                f"{where}.content[{j}]: Cohere tool results take text parts only",
+                param=f"{where}.content[{j}]")
+        parts.append({"type": "text", "text": p["text"]})
+    return parts
+
+
+def _assistant(m: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": "assistant"}
+    data = m.provider_data or {}
+    saved = data.get(KEY) if isinstance(data.get(KEY), Mapping) else None
+    text = m.text
+    thinking = saved.get("thinking") if saved else None
+    if thinking:
+        # A reasoning model's thinking goes back as it came: a content item before the text.
+        items: list[dict[str, Any]] = [{"type": "thinking", "thinking": thinking}]
+        if text:
+            items.append({"type": "text", "text": text})
+        out["content"] = items
+    elif text or not m.tool_calls:
+        out["content"] = text
+    if m.tool_calls:
+        out["tool_calls"] = [
+            {"id": tc.id, "type": "function",
+             "function": {"name": tc.name, "arguments": tc.arguments_raw or "{}"}}
+            for tc in m.tool_calls
+        ]
+        # Our own answers carry the exact plan; a hand-built or foreign message offers its
+        # reasoning as the plan.
+        plan = saved.get("tool_plan") if saved is not None else m.reasoning
+        if plan:
+            out["tool_plan"] = plan
+    return out
+
+
+def _tool(t: Mapping[str, Any]) -> dict[str, Any]:
+    fn = t["function"]
+    out: dict[str, Any] = {"name": fn["name"], "parameters": fn.get("parameters") or _EMPTY_SCHEMA}
+    if fn.get("description"):
+        out["description"] = fn["description"]
+    return {"type": "function", "function": out}
+
+
+def _response_format(rf: Mapping[str, Any]) -> dict[str, Any]:
+    if rf["type"] == "json_schema":
+        return {"type": "json_object", "json_schema": dict(rf["json_schema"]["schema"])}
+    return {"type": rf["type"]}
+
+
+def embed_batches(request: EmbeddingRequest) -> list[dict[str, Any]]:
+    """Keyword arguments of ``ClientV2.embed``, one call per batch of at most 96 texts."""
+    base: dict[str, Any] = {"model": request.model,
+                            "input_type": request.input_type or DEFAULT_INPUT_TYPE,
+                            "embedding_types": ["float"]}
+    if request.dimensions is not None:
+        base["output_dimension"] = request.dimensions
+    texts = list(request.input)
+    return [{**base, "texts": texts[i:i + EMBED_BATCH]}
+            for i in range(0, len(texts), EMBED_BATCH)]
+
+
+# ---------------------------------------------------------------------------- responses
+
+
+def finish_reason(value: Any, has_calls: bool) -> str:
+    """Cohere's finish reason in our vocabulary."""
+    mapped = _FINISH.get(str(value).upper()) if value else None
+    return mapped or ("tool_calls" if has_calls else "stop")
+
+
+def usage(u: Any) -> Usage:
+    """Our Usage from Cohere's ``usage`` (chat) or ``meta`` (embed): billed units first."""
+    if u is None:
+        return Usage(source="estimated")
+    billed = getattr(u, "billed_units", None)
+    tokens = getattr(u, "tokens", None)
+    prompt = _count(billed, tokens, "input_tokens")
+    completion = _count(billed, tokens, "output_tokens")
+    if prompt is None and completion is None:
+        return Usage(source="estimated")
+    prompt = prompt or 0
+    completion = completion or 0
+    cached = min(int(getattr(u, "cached_tokens", None) or 0), prompt)
+    return Usage(prompt_tokens=prompt, completion_tokens=completion,
+                 total_tokens=prompt + completion, cached_tokens=cached)
+
+
+def _count(billed: Any, tokens: Any, field: str) -> int | None:
+    for source in (billed, tokens):
+        value = getattr(source, field, None) if source is not None else None
+        if value is not None:
+            return int(value)
+    return None
+
+
+def _saved(tool_plan: str, thinking: str) -> dict[str, Any] | None:
+    saved = {k: v for k, v in (("tool_plan", tool_plan), ("thinking", thinking)) if v}
+    return {KEY: saved} if saved else None
+
+
+def tool_call(tc: Any) -> ToolCall:
+    fn = getattr(tc, "function", None)
+    return ToolCall.from_raw(id=tc.id, name=getattr(fn, "name", None) or "",
+                             arguments_raw=getattr(fn, "arguments", None))
+
+
+def chat_response(resp: Any, *, provider: str, model: str) -> ChatResponse:
+    """A ``V2ChatResponse`` as our ChatResponse (Cohere does not echo the model: ours is kept)."""
+    msg = getattr(resp, "message", None)
+    if msg is None:
+        raise ProviderResponseError("Cohere answered a chat response without a message",
+                                    provider=provider, model=model)
+    texts: list[str] = []
+    thinking: list[str] = []
+    for item in msg.content or ():
+        kind = getattr(item, "type", None)
+        if kind == "text":
+            texts.append(item.text or "")
+        elif kind == "thinking":
+            thinking.append(item.thinking or "")
+    calls = [tool_call(tc) for tc in msg.tool_calls or ()]
+    plan = msg.tool_plan or ""
+    think = "".join(thinking)
+    return ChatResponse(
+        content="".join(texts) if texts or not calls else None,
+        tool_calls=calls,
+        finish_reason=finish_reason(resp.finish_reason, bool(calls)),
+        usage=usage(resp.usage),
+        model=model,
+        provider=provider,
+        id=resp.id or "",
+        reasoning=(think + plan) or None,
+        provider_data=_saved(plan, think),
+        raw=resp,
+    )
+
+
+def _path(obj: Any, *names: str) -> Any:
+    for name in names:
+        if obj is None:
+            return None
+        obj = getattr(obj, name, None)
+    return obj
+
+
+class StreamState:
+    """Turns the events of one Cohere v2 stream into chunks.
+
+    Text and thinking deltas become ``delta`` / ``reasoning``; tool-plan deltas become
+    ``reasoning``; tool calls get our own stable index (Cohere's event index is mapped, so it
+    may count content blocks too); ``message-end`` carries the finish reason, the usage and the
+    provider data for the next turn. A ``message-end`` with an ``error`` raises.
+    """
+
+    __slots__ = ("provider", "model", "plan", "thinking", "calls", "last_call")
+
+    def __init__(self, *, provider: str, model: str) -> None:
+        self.provider = provider
+        self.model = model
+        self.plan: list[str] = []
+        self.thinking: list[str] = []
+        self.calls: dict[Any, int] = {}
+        self.last_call = 0
+
+    def chunk(self, event: Any) -> ChatChunk | None:
+        """The chunk for one event, or None for events that carry nothing for us."""
+        kind = getattr(event, "type", None)
+        if kind in ("content-delta", "content-start"):
+            content = _path(event, "delta", "message", "content")
+            text = getattr(content, "text", None) or ""
+            thinking = getattr(content, "thinking", None) or ""
+            if thinking:
+                self.thinking.append(thinking)
+            if not (text or thinking):
+                return None
+            return ChatChunk(delta=text, reasoning=thinking, raw=event)
+        if kind == "tool-plan-delta":
+            plan = _path(event, "delta", "message", "tool_plan") or ""
+            if not plan:
+                return None
+            self.plan.append(plan)
+            return ChatChunk(reasoning=plan, raw=event)
+        if kind == "tool-call-start":
+            call = _path(event, "delta", "message", "tool_calls")
+            index = len(self.calls)
+            key = event.index if event.index is not None else ("start", index)
+            self.calls[key] = self.last_call = index
+            return ChatChunk(tool_calls=[ToolCallDelta(
+                index=index, id=getattr(call, "id", None), name=_path(call, "function", "name"),
+                arguments=_path(call, "function", "arguments") or "")], raw=event)
+        if kind == "tool-call-delta":
+            args = _path(event, "delta", "message", "tool_calls", "function", "arguments")
+            if not args:
+                return None
+            index = self.calls.get(event.index, self.last_call)
+            return ChatChunk(tool_calls=[ToolCallDelta(index=index, arguments=args)], raw=event)
+        if kind == "message-start":
+            return ChatChunk(id=event.id, raw=event)
+        if kind == "message-end":
+            return self._end(event)
+        return None  # content-end, tool-call-end, citations, debug
+
+    def _end(self, event: Any) -> ChatChunk:
+        delta = getattr(event, "delta", None)
+        error = getattr(delta, "error", None)
+        if error:
+            raise ProviderServerError(f"Cohere ended the stream with an error: {error}",
+                                      provider=self.provider, model=self.model)
+        raw_usage = getattr(delta, "usage", None)
+        return ChatChunk(
+            finish_reason=finish_reason(getattr(delta, "finish_reason", None), bool(self.calls)),
+            usage=usage(raw_usage) if raw_usage is not None else None,
+            provider_data=_saved("".join(self.plan), "".join(self.thinking)),
+            raw=event,
+        )
+
+
+def embedding_response(responses: list[Any], *, provider: str, model: str,
+                       count: int) -> EmbeddingResponse:
+    """The float vectors and summed usage of one or more ``EmbedByTypeResponse``."""
+    vectors: list[list[float]] = []
+    total: Usage | None = None
+    for resp in responses:
+        floats = _path(resp, "embeddings", "float_")
+        if floats is None:
+            raise ProviderResponseError("Cohere answered without float embeddings",
+                                        provider=provider, model=model)
+        vectors.extend(floats)
+        u = usage(getattr(resp, "meta", None))
+        total = u if total is None else total + u
+    if len(vectors) != count:
+        raise ProviderResponseError(f"Cohere returned {len(vectors)} embeddings for {count} inputs",
+                                    provider=provider, model=model)
+    return EmbeddingResponse(vectors=vectors, usage=total or Usage(source="estimated"),
+                             model=model, provider=provider,
+                             id=getattr(responses[0], "id", None) or "",
+                             raw=responses[0] if len(responses) == 1 else responses)

@@ -1,0 +1,679 @@
+"""Translation between cencori types and the google-genai SDK (pure: no I/O, no SDK import).
+
+Requests become the plain dicts the SDK validates itself (snake_case field names, bytes for
+binary data); responses are read from the SDK's pydantic objects by attribute, so this module
+never imports the SDK and its tests need no network.
+
+Conventions of the Gemini API that shape this module:
+
+- roles are ``user`` and ``model``; system (and developer) messages become ``system_instruction``
+  wherever they appear; tool results are ``function_response`` parts of a ``user`` turn and need
+  the function's name, found through the ``tool_call_id`` of the assistant's earlier call;
+- Gemini may return function calls without ids: we make one up (``SYNTHETIC_ID_PREFIX``) so
+  OpenAI-style conversations work, and never send a made-up id back;
+- thought signatures (``thought_signature`` bytes on a part) must go back on the same part in the
+  next turn or Gemini 3 rejects the conversation: a function call's signature is kept on its
+  :class:`ToolCall` / :class:`ToolCallDelta` (``provider_data["google"]["thought_signature"]``,
+  base64 text so messages stay JSON-safe), a text part's on the message's ``provider_data``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import uuid
+from collections.abc import Iterable
+from dataclasses import replace
+from math import ceil, log
+from typing import Any
+
+from cencori_core.errors import ContentFilterError, InvalidRequestError, ProviderResponseError
+from cencori_core.types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    GeneratedImage,
+    ImageRequest,
+    ImageResponse,
+    Message,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = [
+    "PROVIDER_KEY", "SYNTHETIC_ID_PREFIX", "FINISH_REASONS", "ASPECT_RATIOS", "TASK_TYPES",
+    "chat_request", "chat_response", "StreamState", "usage_from", "timeout_ms",
+    "embed_request", "embed_response", "image_request", "image_response",
+    "imagen_request", "imagen_response",
+]
+
+PROVIDER_KEY = "google"
+"""Our key inside ``provider_data`` (other providers' keys are left alone)."""
+
+SYNTHETIC_ID_PREFIX = "gemini-call-"
+"""Prefix of the ids we give function calls that Gemini returned without one."""
+
+_CONTENT_FILTER = "content_filter"
+_ERROR = "error"
+
+# Gemini finish reasons -> ours. STOP with function calls becomes "tool_calls" (Gemini says STOP).
+FINISH_REASONS: dict[str, str] = {
+    "STOP": "stop",
+    "FINISH_REASON_UNSPECIFIED": "stop",
+    "MAX_TOKENS": "length",
+    # Generation reached the per-request limit and could be resumed with the continuation
+    # token; the SDK's automatic continuation is off (our retry loop owns re-sending).
+    "CONTINUATION": "length",
+    "SAFETY": _CONTENT_FILTER,
+    "RECITATION": _CONTENT_FILTER,
+    "LANGUAGE": _CONTENT_FILTER,
+    "BLOCKLIST": _CONTENT_FILTER,
+    "PROHIBITED_CONTENT": _CONTENT_FILTER,
+    "SPII": _CONTENT_FILTER,
+    "IMAGE_SAFETY": _CONTENT_FILTER,
+    "IMAGE_PROHIBITED_CONTENT": _CONTENT_FILTER,
+    "IMAGE_RECITATION": _CONTENT_FILTER,
+    "MODEL_ARMOR": _CONTENT_FILTER,
+    "ESCALATION": _CONTENT_FILTER,
+    "PUP_LIMITED_DISABLED": _CONTENT_FILTER,
+    "OTHER": _ERROR,
+    "IMAGE_OTHER": _ERROR,
+    "NO_IMAGE": _ERROR,
+    "MALFORMED_FUNCTION_CALL": _ERROR,
+    "UNEXPECTED_TOOL_CALL": _ERROR,
+    "TOO_MANY_TOOL_CALLS": _ERROR,
+    "MISSING_THOUGHT_SIGNATURE": _ERROR,
+    "MALFORMED_RESPONSE": _ERROR,
+}
+
+_TOOL_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
+
+# OpenAI-, Cohere- and Voyage-style input types -> Gemini task types (Gemini's own names pass).
+TASK_TYPES: dict[str, str] = {
+    "query": "RETRIEVAL_QUERY",
+    "search_query": "RETRIEVAL_QUERY",
+    "retrieval_query": "RETRIEVAL_QUERY",
+    "document": "RETRIEVAL_DOCUMENT",
+    "search_document": "RETRIEVAL_DOCUMENT",
+    "retrieval_document": "RETRIEVAL_DOCUMENT",
+    "passage": "RETRIEVAL_DOCUMENT",
+    "classification": "CLASSIFICATION",
+    "clustering": "CLUSTERING",
+    "similarity": "SEMANTIC_SIMILARITY",
+    "semantic_similarity": "SEMANTIC_SIMILARITY",
+    "question_answering": "QUESTION_ANSWERING",
+    "fact_verification": "FACT_VERIFICATION",
+    "code_retrieval_query": "CODE_RETRIEVAL_QUERY",
+}
+_GEMINI_TASK_TYPES = frozenset(TASK_TYPES.values())
+
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+"""Aspect ratios the Gemini and Imagen image models accept (``size`` is mapped to one)."""
+_RATIOS = tuple((r, int(r.split(":")[0]) / int(r.split(":")[1])) for r in ASPECT_RATIOS)
+_RATIO_TOLERANCE = log(1.05)
+
+
+# ---------------------------------------------------------------------------- small helpers
+
+
+def timeout_ms(seconds: float | None) -> int | None:
+    """The SDK's timeout unit (whole milliseconds, at least 1)."""
+    if seconds is None:
+        return None
+    return max(1, ceil(seconds * 1000))
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _signature_bytes(value: Any) -> bytes | None:
+    if value is None or isinstance(value, (bytes, bytearray)):
+        return value
+    try:
+        return base64.b64decode(value, validate=True)
+    except (ValueError, TypeError):
+        raise InvalidRequestError(
+            "provider_data['google']['thought_signature'] must be the base64 text the Gemini "
+            "response carried", param="messages") from None
+
+
+def _our_data(provider_data: dict[str, Any] | None) -> dict[str, Any]:
+    if not provider_data:
+        return {}
+    mine = provider_data.get(PROVIDER_KEY)
+    return mine if isinstance(mine, dict) else {}
+
+
+def _signature_data(signature: bytes | None) -> dict[str, Any] | None:
+    return {PROVIDER_KEY: {"thought_signature": _b64(signature)}} if signature else None
+
+
+def _new_call_id() -> str:
+    return SYNTHETIC_ID_PREFIX + uuid.uuid4().hex[:16]
+
+
+def _data_url(url: str, where: str) -> tuple[str, bytes]:
+    """(mime type, bytes) of a ``data:<mime>;base64,<data>`` URL."""
+    head, sep, data = url.partition(",")
+    if not sep or not head.endswith(";base64"):
+        raise InvalidRequestError(f"{where}: a data URL must look like "
+                                  "'data:image/png;base64,<data>'", param="messages")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except ValueError:
+        raise InvalidRequestError(f"{where}: the data URL is not valid base64",
+                                  param="messages") from None
+    return head[5:-7] or "application/octet-stream", raw
+
+
+def _url_part(url: str, default_mime: str, where: str) -> dict[str, Any]:
+    if url.startswith("data:"):
+        mime, raw = _data_url(url, where)
+        return {"inline_data": {"mime_type": mime, "data": raw}}
+    # Files API URIs, gs:// and public URLs are fetched by Google, not by us.
+    mime = mimetypes.guess_type(url.split("?", 1)[0])[0] or default_mime
+    return {"file_data": {"file_uri": url, "mime_type": mime}}
+
+
+# ---------------------------------------------------------------------------- chat: request
+
+
+def _user_parts(content: str | list[dict[str, Any]] | None, where: str) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"text": content}]
+    parts: list[dict[str, Any]] = []
+    for j, p in enumerate(content):
+        w = f"{where}.content[{j}]"
+        kind = p.get("type")
+        if kind == "text":
+            parts.append({"text": p["text"]})
+        elif kind == "image_url":
+            iu = p["image_url"]
+            parts.append(_url_part(iu["url"] if isinstance(iu, dict) else iu, "image/jpeg", w))
+        elif kind == "input_audio":
+            audio = p["input_audio"]
+            try:
+                raw = base64.b64decode(audio["data"], validate=True)
+            except ValueError:
+                raise InvalidRequestError(f"{w}: input_audio.data is not valid base64",
+                                          param="messages") from None
+            parts.append({"inline_data": {"mime_type": f"audio/{audio['format']}", "data": raw}})
+        elif kind == "file":
+            f = p["file"]
+            if isinstance(f.get("file_data"), str):
+                parts.append(_url_part(f["file_data"], "application/pdf", w))
+            elif isinstance(f.get("file_id"), str):
+                parts.append({"file_data": {"file_uri": f["file_id"],
+                                            "mime_type": f.get("mime_type") or
+                                            "application/pdf"}})
+            else:
+                raise InvalidRequestError(f"{w}: a file part needs 'file_data' (a data URL) or "
+                                          "'file_id' (a Files API URI)", param="messages")
+    return parts
+
+
+def _call_args(tc: ToolCall, where: str) -> dict[str, Any]:
+    if tc.arguments is not None:
+        return tc.arguments
+    raise InvalidRequestError(
+        f"{where}: tool call {tc.id!r} has arguments that are not a JSON object "
+        f"({tc.parse_error}); Gemini needs an object", param="messages")
+
+
+def _model_parts(m: Message, where: str) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    text = m.text
+    sig = _signature_bytes(_our_data(m.provider_data).get("thought_signature"))
+    if text or sig:
+        part: dict[str, Any] = {"text": text}
+        if sig:
+            part["thought_signature"] = sig
+        parts.append(part)
+    for tc in m.tool_calls:
+        call: dict[str, Any] = {"name": tc.name, "args": _call_args(tc, where)}
+        if not tc.id.startswith(SYNTHETIC_ID_PREFIX):
+            call["id"] = tc.id
+        part = {"function_call": call}
+        tsig = _signature_bytes(_our_data(tc.provider_data).get("thought_signature"))
+        if tsig:
+            part["thought_signature"] = tsig
+        parts.append(part)
+    return parts
+
+
+def _tool_result(m: Message, name: str) -> dict[str, Any]:
+    text = m.text
+    response: Any = None
+    if text.lstrip().startswith("{"):
+        try:
+            response = json.loads(text)
+        except ValueError:
+            response = None
+    if not isinstance(response, dict):
+        # Gemini wants an object; "output" is the key its documentation names for results.
+        response = {"output": text}
+    fr: dict[str, Any] = {"name": name, "response": response}
+    if m.tool_call_id and not m.tool_call_id.startswith(SYNTHETIC_ID_PREFIX):
+        fr["id"] = m.tool_call_id
+    return {"function_response": fr}
+
+
+def contents_from(messages: Iterable[Message]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(contents, system parts). Adjacent turns of one role are merged, as Gemini expects
+    parallel function responses in one turn."""
+    contents: list[dict[str, Any]] = []
+    system: list[dict[str, Any]] = []
+    names: dict[str, str] = {}
+    for i, m in enumerate(messages):
+        where = f"messages[{i}]"
+        role = m.role
+        if role in ("system", "developer"):
+            if m.text:
+                system.append({"text": m.text})
+            continue
+        if role == "assistant":
+            g_role = "model"
+            parts = _model_parts(m, where)
+            for tc in m.tool_calls:
+                names[tc.id] = tc.name
+        elif role == "tool":
+            g_role = "user"
+            name = names.get(m.tool_call_id or "") or m.name
+            if not name:
+                raise InvalidRequestError(
+                    f"{where}.tool_call_id {m.tool_call_id!r} answers no earlier assistant tool "
+                    "call; Gemini needs the function's name", param=f"{where}.tool_call_id")
+            parts = [_tool_result(m, name)]
+        else:
+            g_role = "user"
+            parts = _user_parts(m.content, where)
+        if not parts:
+            continue
+        if contents and contents[-1]["role"] == g_role:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": g_role, "parts": parts})
+    return contents, system
+
+
+def _tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    decls = []
+    for t in tools:
+        fn = t["function"]
+        d: dict[str, Any] = {"name": fn["name"]}
+        if fn.get("description"):
+            d["description"] = fn["description"]
+        if fn.get("parameters") is not None:
+            # The JSON Schema as given (Gemini's OpenAPI subset would reject much of it).
+            d["parameters_json_schema"] = fn["parameters"]
+        decls.append(d)
+    return [{"function_declarations": decls}]
+
+
+def _tool_config(choice: str | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(choice, str):
+        return {"function_calling_config": {"mode": _TOOL_MODES[choice]}}
+    return {"function_calling_config": {"mode": "ANY",
+                                        "allowed_function_names": [choice["function"]["name"]]}}
+
+
+def chat_request(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(contents, config) for ``generate_content`` / ``generate_content_stream``.
+
+    ``provider_options`` go into the config as given (``thinking_config``, ``safety_settings``,
+    ``top_k``, ...); a ``tools`` list there (``google_search``, ``code_execution``) is added to
+    the function tools rather than replacing them.
+    """
+    contents, system = contents_from(request.messages)
+    if not contents:
+        raise InvalidRequestError("messages need at least one user, assistant or tool message "
+                                  "besides system messages", param="messages")
+    config: dict[str, Any] = {
+        # Our router owns retries and tool execution: no hidden SDK loops.
+        "automatic_function_calling": {"disable": True},
+        "automatic_continuation": False,
+    }
+    if system:
+        config["system_instruction"] = {"parts": system}
+    if request.temperature is not None:
+        config["temperature"] = request.temperature
+    if request.top_p is not None:
+        config["top_p"] = request.top_p
+    if request.max_tokens is not None:
+        config["max_output_tokens"] = request.max_tokens
+    if request.stop:
+        config["stop_sequences"] = list(request.stop)
+    if request.seed is not None:
+        config["seed"] = request.seed
+    if request.tools:
+        config["tools"] = _tools(request.tools)
+        if request.tool_choice is not None:
+            config["tool_config"] = _tool_config(request.tool_choice)
+    rf = request.response_format
+    if rf and rf["type"] != "text":
+        config["response_mime_type"] = "application/json"
+        if rf["type"] == "json_schema":
+            config["response_json_schema"] = rf["json_schema"]["schema"]
+    opts = request.provider_options
+    if opts:
+        extra = dict(opts)
+        more_tools = extra.pop("tools", None)
+        if more_tools:
+            config["tools"] = [*config.get("tools", ()), *more_tools]
+        config.update(extra)
+    ms = timeout_ms(request.timeout)
+    if ms is not None:
+        config["http_options"] = {"timeout": ms}
+    return contents, config
+
+
+# ---------------------------------------------------------------------------- chat: response
+
+
+def usage_from(md: Any) -> Usage:
+    """Our usage from ``usage_metadata``. ``prompt_token_count`` already includes the cached
+    tokens; thoughts are billed as output, so they join the candidates' tokens; tokens of
+    server-side tool results (``tool_use_prompt_token_count``) are billed as input."""
+    if md is None:
+        return Usage(source="estimated")
+    prompt = (md.prompt_token_count or 0) + (md.tool_use_prompt_token_count or 0)
+    thoughts = md.thoughts_token_count or 0
+    completion = (md.candidates_token_count or 0) + thoughts
+    total = md.total_token_count
+    return Usage(prompt_tokens=prompt, completion_tokens=completion,
+                 total_tokens=total if total else prompt + completion,
+                 cached_tokens=md.cached_content_token_count or 0, reasoning_tokens=thoughts)
+
+
+def _enum_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    return getattr(value, "value", None) or str(value)
+
+
+def finish_reason(value: Any, has_calls: bool) -> str:
+    """Our finish reason for a Gemini one (unknown reasons count as ``stop``)."""
+    mapped = FINISH_REASONS.get(_enum_name(value) or "STOP", "stop")
+    return "tool_calls" if has_calls and mapped == "stop" else mapped
+
+
+def check_prompt_feedback(resp: Any, *, provider: str, model: str) -> None:
+    """A prompt Gemini blocked is a :class:`ContentFilterError`, not an empty answer."""
+    fb = resp.prompt_feedback
+    reason = _enum_name(fb.block_reason) if fb is not None else None
+    if reason and reason != "BLOCKED_REASON_UNSPECIFIED":
+        detail = f": {fb.block_reason_message}" if fb.block_reason_message else ""
+        raise ContentFilterError(f"Gemini blocked the prompt ({reason}){detail}",
+                                 provider=provider, model=model, status_code=200, code=reason)
+
+
+def chat_response(resp: Any, *, model: str, provider: str) -> ChatResponse:
+    """A non-streamed ``GenerateContentResponse`` as our :class:`ChatResponse`."""
+    check_prompt_feedback(resp, provider=provider, model=model)
+    cands = resp.candidates
+    if not cands:
+        raise ProviderResponseError("Gemini returned no candidate", provider=provider,
+                                    model=model)
+    cand = cands[0]
+    text: list[str] = []
+    reasoning: list[str] = []
+    calls: list[ToolCall] = []
+    signature: bytes | None = None
+    content = cand.content
+    for part in (content.parts or ()) if content is not None else ():
+        fc = part.function_call
+        if fc is not None:
+            args = fc.args or {}
+            calls.append(ToolCall(id=fc.id or _new_call_id(), name=fc.name or "",
+                                  arguments_raw=json.dumps(args, ensure_ascii=False),
+                                  arguments=args,
+                                  provider_data=_signature_data(part.thought_signature)))
+            continue
+        if part.text is not None:
+            (reasoning if part.thought else text).append(part.text)
+        if part.thought_signature and not part.thought:
+            signature = part.thought_signature
+    return ChatResponse(
+        content="".join(text) if text or not calls else None,
+        tool_calls=calls,
+        finish_reason=finish_reason(cand.finish_reason, bool(calls)),
+        usage=usage_from(resp.usage_metadata),
+        model=model,
+        provider=provider,
+        id=resp.response_id or "",
+        reasoning="".join(reasoning) or None,
+        provider_data=_signature_data(signature),
+        raw=resp,
+    )
+
+
+class StreamState:
+    """Turns streamed ``GenerateContentResponse`` chunks into our chunks.
+
+    Gemini streams text as deltas and function calls whole; every chunk repeats the running
+    ``usage_metadata``, so usage is reported once, on the finishing chunk (or at the end).
+    """
+
+    __slots__ = ("provider", "model", "calls", "usage", "usage_sent", "id")
+
+    def __init__(self, *, provider: str, model: str) -> None:
+        self.provider = provider
+        self.model = model
+        self.calls = 0
+        self.usage: Any = None
+        self.usage_sent = False
+        self.id: str | None = None
+
+    def chunk(self, resp: Any) -> ChatChunk | None:
+        """Our chunk for one SDK chunk (None when it carries nothing for the caller)."""
+        if resp.usage_metadata is not None:
+            self.usage = resp.usage_metadata
+        rid = None
+        if self.id is None and resp.response_id:
+            rid = self.id = resp.response_id
+        cands = resp.candidates
+        if not cands:
+            check_prompt_feedback(resp, provider=self.provider, model=self.model)
+            return ChatChunk(id=rid) if rid else None
+        cand = cands[0]
+        text: list[str] = []
+        reasoning: list[str] = []
+        deltas: list[ToolCallDelta] = []
+        signature: bytes | None = None
+        content = cand.content
+        for part in (content.parts or ()) if content is not None else ():
+            fc = part.function_call
+            if fc is not None:
+                args = fc.args or {}
+                deltas.append(ToolCallDelta(
+                    index=self.calls, id=fc.id or _new_call_id(), name=fc.name or "",
+                    arguments=json.dumps(args, ensure_ascii=False),
+                    provider_data=_signature_data(part.thought_signature)))
+                self.calls += 1
+                continue
+            if part.text:
+                (reasoning if part.thought else text).append(part.text)
+            if part.thought_signature and not part.thought:
+                signature = part.thought_signature
+        finish = None
+        usage = None
+        if cand.finish_reason is not None:
+            finish = finish_reason(cand.finish_reason, self.calls > 0)
+            usage = self._usage()
+        return ChatChunk(delta="".join(text), reasoning="".join(reasoning), tool_calls=deltas,
+                         finish_reason=finish, usage=usage, id=rid,
+                         provider_data=_signature_data(signature), raw=resp)
+
+    def _usage(self) -> Usage | None:
+        if self.usage is None:
+            return None
+        self.usage_sent = True
+        return usage_from(self.usage)
+
+    def end(self) -> ChatChunk | None:
+        """The last chunk after the SDK stream ended: usage not yet reported, if any."""
+        if self.usage_sent or self.usage is None:
+            return None
+        return ChatChunk(usage=self._usage())
+
+
+# ---------------------------------------------------------------------------- embeddings
+
+
+def embed_request(request: EmbeddingRequest) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(contents, config) for ``embed_content``: one content per input, so each input gets its
+    own vector (a list of plain strings is merged into one content for multimodal models)."""
+    contents = [{"parts": [{"text": t}]} for t in request.input]
+    config: dict[str, Any] = {}
+    if request.dimensions is not None:
+        config["output_dimensionality"] = request.dimensions
+    if request.input_type is not None:
+        config["task_type"] = task_type(request.input_type)
+    if request.provider_options:
+        config.update(request.provider_options)
+    ms = timeout_ms(request.timeout)
+    if ms is not None:
+        config["http_options"] = {"timeout": ms}
+    return contents, config
+
+
+def task_type(input_type: str) -> str:
+    """Gemini's task type for an ``input_type`` (Gemini's own names are accepted too)."""
+    if input_type.upper() in _GEMINI_TASK_TYPES:
+        return input_type.upper()
+    found = TASK_TYPES.get(input_type.lower())
+    if found is None:
+        known = sorted(set(TASK_TYPES) | {t.lower() for t in _GEMINI_TASK_TYPES})
+        raise InvalidRequestError(f"input_type {input_type!r} is not one Gemini knows; use one "
+                                  f"of {', '.join(known)}", param="input_type")
+    return found
+
+
+def embed_response(resp: Any, *, model: str, provider: str, count: int) -> EmbeddingResponse:
+    embeddings = resp.embeddings or []
+    if len(embeddings) != count:
+        raise ProviderResponseError(f"Gemini returned {len(embeddings)} embeddings for {count} "
+                                    "inputs", provider=provider, model=model)
+    vectors = [list(e.values or ()) for e in embeddings]
+    md = getattr(resp, "usage_metadata", None)
+    tokens = md.prompt_token_count if md is not None else None
+    if tokens is None:
+        # Vertex AI reports a token count per embedding instead.
+        stats = [e.statistics.token_count for e in embeddings
+                 if e.statistics is not None and e.statistics.token_count is not None]
+        tokens = int(sum(stats)) if len(stats) == count else None
+    usage = (Usage(prompt_tokens=tokens, total_tokens=tokens) if tokens is not None
+             else Usage(source="estimated"))
+    return EmbeddingResponse(vectors=vectors, usage=usage, model=model, provider=provider,
+                             raw=resp)
+
+
+# ---------------------------------------------------------------------------- images
+
+
+def aspect_ratio(size: str) -> str:
+    """The supported aspect ratio nearest to ``size`` (``"1792x1024"`` -> ``"16:9"``, since the
+    models' own sizes, such as 1344x768 for 16:9, are not exact ratios); a size more than 5 %
+    away from every supported ratio is refused."""
+    w, _, h = size.lower().partition("x")
+    try:
+        width, height = int(w), int(h)
+    except ValueError:
+        width = height = 0
+    if width <= 0 or height <= 0:
+        raise InvalidRequestError(f"size {size!r} must be '<width>x<height>' in pixels",
+                                  param="size")
+    wanted = log(width / height)
+    distance, ratio = min((abs(wanted - log(value)), label) for label, value in _RATIOS)
+    if distance > _RATIO_TOLERANCE:
+        raise InvalidRequestError(
+            f"size {size!r} is no aspect ratio Google image models take ({', '.join(ASPECT_RATIOS)}"
+            "); pass provider_options={'image_config': {'image_size': ...}} for the resolution",
+            param="size")
+    return ratio
+
+
+def image_request(request: ImageRequest) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(contents, config) for a Gemini image model through ``generate_content``."""
+    config: dict[str, Any] = {
+        "response_modalities": ["IMAGE"],
+        "automatic_function_calling": {"disable": True},
+        "automatic_continuation": False,
+    }
+    if request.n > 1:
+        config["candidate_count"] = request.n
+    if request.size:
+        config["image_config"] = {"aspect_ratio": aspect_ratio(request.size)}
+    if request.provider_options:
+        config.update(request.provider_options)
+    ms = timeout_ms(request.timeout)
+    if ms is not None:
+        config["http_options"] = {"timeout": ms}
+    return [{"role": "user", "parts": [{"text": request.prompt}]}], config
+
+
+def image_response(resp: Any, *, model: str, provider: str) -> ImageResponse:
+    """The inline image parts of every candidate; none at all is an error."""
+    check_prompt_feedback(resp, provider=provider, model=model)
+    images: list[GeneratedImage] = []
+    reasons: list[str] = []
+    for cand in resp.candidates or ():
+        content = cand.content
+        for part in (content.parts or ()) if content is not None else ():
+            blob = part.inline_data
+            if blob is not None and blob.data and not part.thought:
+                images.append(GeneratedImage(b64_json=_b64(blob.data),
+                                             mime_type=blob.mime_type))
+        reasons.append(_enum_name(cand.finish_reason) or "STOP")
+    if not images:
+        filtered = [r for r in reasons if FINISH_REASONS.get(r) == _CONTENT_FILTER]
+        if filtered:
+            raise ContentFilterError(f"Gemini filtered the image ({filtered[0]})",
+                                     provider=provider, model=model, status_code=200,
+                                     code=filtered[0])
+        raise ProviderResponseError(
+            f"Gemini returned no image (finish reason {', '.join(reasons) or 'none'})",
+            provider=provider, model=model)
+    usage = replace(usage_from(resp.usage_metadata), images=len(images))
+    return ImageResponse(images=images, usage=usage, model=model, provider=provider,
+                         id=resp.response_id or "", raw=resp)
+
+
+def imagen_request(request: ImageRequest) -> dict[str, Any]:
+    """The config for Imagen's ``generate_images`` (Vertex AI)."""
+    config: dict[str, Any] = {"number_of_images": request.n}
+    if request.size:
+        config["aspect_ratio"] = aspect_ratio(request.size)
+    if request.provider_options:
+        config.update(request.provider_options)
+    ms = timeout_ms(request.timeout)
+    if ms is not None:
+        config["http_options"] = {"timeout": ms}
+    return config
+
+
+def imagen_response(resp: Any, *, model: str, provider: str) -> ImageResponse:
+    images: list[GeneratedImage] = []
+    filtered: list[str] = []
+    for gi in resp.generated_images or ():
+        img = gi.image
+        if img is not None and img.image_bytes:
+            images.append(GeneratedImage(b64_json=_b64(img.image_bytes),
+                                         mime_type=img.mime_type,
+                                         revised_prompt=gi.enhanced_prompt))
+        elif gi.rai_filtered_reason:
+            filtered.append(gi.rai_filtered_reason)
+    if not images:
+        if filtered:
+            raise ContentFilterError(f"Imagen filtered every image: {filtered[0]}",
+                                     provider=provider, model=model, status_code=200)
+        raise ProviderResponseError("Imagen returned no image", provider=provider, model=model)
+    return ImageResponse(images=images, usage=Usage(images=len(images)), model=model,
+                         provider=provider, raw=resp)

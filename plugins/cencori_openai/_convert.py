@@ -1,0 +1,472 @@
+"""Pure translation between our normalized types and the OpenAI wire format (both ways).
+
+No I/O and no SDK import: requests become the keyword arguments of the ``openai`` SDK's
+``create`` calls, and SDK response objects (or anything with the same attributes) become our
+types. The differences between OpenAI and the compatible APIs live in :class:`Dialect`.
+
+Usage convention (see :class:`cencori_core.Usage`): ``prompt_tokens`` includes cached tokens,
+``completion_tokens`` includes reasoning tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from array import array
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from cencori_core.provider import provider_options
+from cencori_core.types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    GeneratedImage,
+    ImageRequest,
+    ImageResponse,
+    Message,
+    ModerationRequest,
+    ModerationResponse,
+    ModerationResult,
+    SpeechRequest,
+    ToolCall,
+    ToolCallDelta,
+    Transcription,
+    TranscriptionRequest,
+    Usage,
+)
+
+__all__ = ["Dialect", "DIALECTS"]
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between OpenAI and an OpenAI-compatible API."""
+
+    name: str
+    max_tokens_param: str
+    """OpenAI (and xAI) deprecated ``max_tokens`` for ``max_completion_tokens``, which reasoning
+    models require; DeepSeek, the Llama API and local servers document ``max_tokens``."""
+    developer_role: bool
+    """Whether the API knows the ``developer`` role; elsewhere it is sent as ``system``."""
+    all_operations: bool
+    """Embeddings, images, audio and moderation besides chat."""
+    openai_env: bool = False
+    """Take organization and project from ``OPENAI_ORG_ID`` / ``OPENAI_PROJECT_ID``."""
+
+
+DIALECTS: dict[str, Dialect] = {
+    "openai": Dialect("openai", "max_completion_tokens", True, True, openai_env=True),
+    "xai": Dialect("xai", "max_completion_tokens", False, False),
+    "deepseek": Dialect("deepseek", "max_tokens", False, False),
+    "meta": Dialect("meta", "max_tokens", False, False),
+    # Custom servers (vLLM, Ollama, ...) may serve embeddings or audio too: let them try.
+    "openai_compatible": Dialect("openai_compatible", "max_tokens", False, True),
+}
+
+# Keyword arguments of the SDK calls that are not request fields.
+_SDK_EXTRAS = frozenset({"extra_headers", "extra_query", "extra_body"})
+
+
+# ---------------------------------------------------------------------------- requests
+
+
+def message_to_openai(m: Message, developer_role: bool = True) -> dict[str, Any]:
+    """One message in the OpenAI shape. ``reasoning`` and ``provider_data`` are never sent:
+    DeepSeek rejects ``reasoning_content`` in input and the others ignore or refuse it."""
+    role = m.role
+    if role == "developer" and not developer_role:
+        role = "system"
+    out: dict[str, Any] = {"role": role, "content": m.content}
+    if m.name:
+        out["name"] = m.name
+    if m.tool_calls:
+        out["tool_calls"] = [
+            {"id": tc.id, "type": "function",
+             "function": {"name": tc.name, "arguments": tc.arguments_raw}}
+            for tc in m.tool_calls
+        ]
+    if m.tool_call_id:
+        out["tool_call_id"] = m.tool_call_id
+    return out
+
+
+def split_options(opts: dict[str, Any], known: Collection[str], kwargs: dict[str, Any]) -> None:
+    """Merge ``provider_options`` into SDK ``kwargs``: parameters the SDK call knows (and its
+    ``extra_*`` arguments) go as keyword arguments, anything else into ``extra_body`` so new or
+    provider-specific fields (DeepSeek ``thinking``, xAI ``search_parameters``) still reach the
+    API."""
+    extra_body: dict[str, Any] = {}
+    for key, value in opts.items():
+        if key == "extra_body":
+            extra_body = {**(value or {}), **extra_body}
+        elif key in known or key in _SDK_EXTRAS:
+            kwargs[key] = value
+        else:
+            extra_body[key] = value
+    if extra_body:
+        kwargs["extra_body"] = extra_body
+
+
+def chat_kwargs(request: ChatRequest, dialect: Dialect, known: Collection[str],
+                stream: bool = False) -> dict[str, Any]:
+    """The keyword arguments of ``client.chat.completions.create`` for ``request``.
+
+    ``known`` is the set of parameter names the SDK's ``create`` accepts. ``metadata`` stays
+    with the router (OpenAI's own ``metadata`` needs ``store=true``; pass it in
+    ``provider_options`` to send it). A stream asks for the final usage chunk.
+    """
+    dev = dialect.developer_role
+    kw: dict[str, Any] = {
+        "model": request.model,
+        "messages": [message_to_openai(m, dev) for m in request.messages],
+    }
+    if request.temperature is not None:
+        kw["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        kw[dialect.max_tokens_param] = request.max_tokens
+    if request.tools:
+        kw["tools"] = request.tools
+        if request.tool_choice is not None:
+            kw["tool_choice"] = request.tool_choice
+    # tool_choice "none" without tools is already true; OpenAI refuses tool_choice alone.
+    if request.response_format is not None:
+        kw["response_format"] = request.response_format
+    if request.stop:
+        kw["stop"] = request.stop
+    if request.top_p is not None:
+        kw["top_p"] = request.top_p
+    if request.seed is not None:
+        kw["seed"] = request.seed
+    if request.user is not None:
+        kw["user"] = request.user
+    if request.timeout is not None:
+        kw["timeout"] = request.timeout
+    if stream:
+        kw["stream"] = True
+        kw["stream_options"] = {"include_usage": True}
+    if request.provider_options:
+        split_options(request.provider_options, known, kw)
+    return kw
+
+
+# ---------------------------------------------------------------------------- chat responses
+
+_FINISH = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    # Some compatible servers report these:
+    "eos": "stop",
+    "end_turn": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+}
+
+
+def finish_reason(value: str | None) -> str:
+    """Our finish reason; an unknown one (DeepSeek ``insufficient_system_resource``) means the
+    generation was cut by the server: ``error``."""
+    if not value:
+        return "stop"
+    return _FINISH.get(value, "error")
+
+
+def _int(value: Any) -> int:
+    return value if type(value) is int else int(value or 0)
+
+
+def _extra(obj: Any, name: str) -> Any:
+    """A field the SDK's model does not declare (DeepSeek's ``reasoning_content``,
+    ``prompt_cache_hit_tokens``): pydantic keeps them in ``model_extra``; plain objects and
+    dicts are accepted too."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    extra = getattr(obj, "model_extra", None)
+    if extra:
+        return extra.get(name)
+    return getattr(obj, name, None) if extra is None else None
+
+
+def usage_from(u: Any) -> Usage:
+    """Our :class:`Usage` from an OpenAI-style usage object.
+
+    Cached prompt tokens come from ``prompt_tokens_details.cached_tokens`` (DeepSeek:
+    ``prompt_cache_hit_tokens``), reasoning tokens from
+    ``completion_tokens_details.reasoning_tokens``. xAI counts reasoning tokens outside
+    ``completion_tokens`` (its total is prompt + completion + reasoning): they are added back so
+    ``completion_tokens`` includes them, as it does at OpenAI.
+    """
+    if u is None:
+        return Usage(source="estimated")
+    prompt = u.prompt_tokens or 0
+    completion = u.completion_tokens or 0
+    total = u.total_tokens or 0
+    pd = u.prompt_tokens_details
+    if pd is not None:
+        cached = pd.cached_tokens or 0
+    else:  # DeepSeek's own field
+        cached = _extra(u, "prompt_cache_hit_tokens") or 0
+    cd = u.completion_tokens_details
+    reasoning = (cd.reasoning_tokens or 0) if cd is not None else 0
+    if reasoning and total == prompt + completion + reasoning:
+        completion += reasoning
+    return Usage(prompt_tokens=prompt, completion_tokens=completion,
+                 total_tokens=total or prompt + completion, cached_tokens=cached,
+                 reasoning_tokens=reasoning)
+
+
+def tool_call_from(tc: Any) -> ToolCall:
+    fn = tc.function if tc.type == "function" else None
+    if fn is not None:
+        return ToolCall.from_raw(id=tc.id, name=fn.name, arguments_raw=fn.arguments)
+    # A custom (free-text) tool call: its input is not JSON, the parse error says so.
+    custom = getattr(tc, "custom", None)
+    return ToolCall.from_raw(id=tc.id, name=getattr(custom, "name", "") or "",
+                             arguments_raw=getattr(custom, "input", "") or "")
+
+
+def _reasoning(extra: dict[str, Any] | None) -> str | None:
+    """Reasoning text from a message's or delta's undeclared fields: DeepSeek (and vLLM) name
+    it ``reasoning_content``, OpenRouter and Ollama ``reasoning``."""
+    if not extra:
+        return None
+    value = extra.get("reasoning_content") or extra.get("reasoning")
+    return value if isinstance(value, str) else None
+
+
+def chat_response(completion: Any, provider: str, model: str) -> ChatResponse:
+    """A :class:`ChatResponse` from a ``ChatCompletion`` (the first choice)."""
+    choices = completion.choices
+    if choices:
+        choice = choices[0]
+        msg = choice.message
+        calls = msg.tool_calls
+        content = msg.content
+        reasoning = _reasoning(msg.model_extra)
+        finish = finish_reason(choice.finish_reason)
+        tool_calls = [tool_call_from(tc) for tc in calls] if calls else []
+    else:
+        content, reasoning, finish, tool_calls = None, None, "error", []
+    return ChatResponse(
+        content=content,
+        tool_calls=tool_calls,
+        finish_reason=finish,
+        usage=usage_from(completion.usage),
+        model=completion.model or model,
+        provider=provider,
+        id=completion.id or "",
+        created=completion.created or 0,
+        reasoning=reasoning,
+        raw=completion,
+    )
+
+
+def chat_chunk(chunk: Any) -> ChatChunk | None:
+    """A :class:`ChatChunk` from a ``ChatCompletionChunk``; None when it carries nothing (the
+    role-only opening chunk, keep-alives)."""
+    usage = chunk.usage
+    choices = chunk.choices
+    if not choices:
+        if usage is None:
+            return None
+        return ChatChunk(usage=usage_from(usage), id=chunk.id, model=chunk.model, raw=chunk)
+    choice = choices[0]
+    delta = choice.delta
+    text = delta.content
+    fr = choice.finish_reason
+    tcs = delta.tool_calls
+    extra = delta.model_extra
+    if text and fr is None and not tcs and usage is None and not extra:
+        # The bulk of every stream: a text delta and nothing else.
+        return ChatChunk(delta=text, id=chunk.id, model=chunk.model, raw=chunk)
+    reasoning = _reasoning(extra) or ""
+    calls = [_tool_delta(t) for t in tcs] if tcs else []
+    if not (text or reasoning or calls or fr or usage):
+        return None
+    return ChatChunk(
+        delta=text or "", reasoning=reasoning, tool_calls=calls,
+        finish_reason=finish_reason(fr) if fr else None,
+        usage=usage_from(usage) if usage is not None else None,
+        id=chunk.id, model=chunk.model, raw=chunk,
+    )
+
+
+def _tool_delta(t: Any) -> ToolCallDelta:
+    fn = t.function
+    if fn is None:
+        return ToolCallDelta(index=t.index, id=t.id)
+    return ToolCallDelta(index=t.index, id=t.id, name=fn.name, arguments=fn.arguments or "")
+
+
+# ---------------------------------------------------------------------------- embeddings
+
+
+def embedding_kwargs(request: EmbeddingRequest, known: Collection[str]) -> dict[str, Any]:
+    kw: dict[str, Any] = {"model": request.model, "input": request.input}
+    if request.dimensions is not None:
+        kw["dimensions"] = request.dimensions
+    if request.user is not None:
+        kw["user"] = request.user
+    if request.timeout is not None:
+        kw["timeout"] = request.timeout
+    opts = provider_options(request)
+    if opts:
+        split_options(opts, known, kw)
+    return kw
+
+
+def decode_vector(value: Any) -> list[float]:
+    """A vector as floats: the API's base64 form is little-endian float32."""
+    if isinstance(value, str):
+        arr = array("f", base64.b64decode(value))
+        if sys.byteorder != "little":
+            arr.byteswap()
+        return arr.tolist()
+    return list(value)
+
+
+def embedding_response(resp: Any, provider: str, model: str) -> EmbeddingResponse:
+    data = sorted(resp.data, key=lambda d: d.index)
+    u = resp.usage
+    usage = (Usage(prompt_tokens=_int(u.prompt_tokens),
+                   total_tokens=_int(u.total_tokens) or _int(u.prompt_tokens))
+             if u is not None else Usage(source="estimated"))
+    return EmbeddingResponse(vectors=[decode_vector(d.embedding) for d in data], usage=usage,
+                             model=resp.model or model, provider=provider, raw=resp)
+
+
+# ---------------------------------------------------------------------------- images
+
+
+def image_kwargs(request: ImageRequest, known: Collection[str]) -> dict[str, Any]:
+    kw: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": request.n}
+    if request.size is not None:
+        kw["size"] = request.size
+    if request.quality is not None:
+        kw["quality"] = request.quality
+    if request.user is not None:
+        kw["user"] = request.user
+    if request.timeout is not None:
+        kw["timeout"] = request.timeout
+    opts = provider_options(request)
+    if opts:
+        split_options(opts, known, kw)
+    return kw
+
+
+_MIME = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "webp": "image/webp"}
+
+
+def image_response(resp: Any, provider: str, model: str) -> ImageResponse:
+    mime = _MIME.get(getattr(resp, "output_format", None) or "")
+    images = []
+    for d in resp.data or ():
+        b64 = d.b64_json
+        images.append(GeneratedImage(b64_json=b64, url=d.url, revised_prompt=d.revised_prompt,
+                                     mime_type=mime or ("image/png" if b64 else None)))
+    u = getattr(resp, "usage", None)
+    if u is not None:  # gpt-image-1 reports tokens
+        prompt, completion = _int(u.input_tokens), _int(u.output_tokens)
+        usage = Usage(prompt_tokens=prompt, completion_tokens=completion,
+                      total_tokens=_int(u.total_tokens) or prompt + completion,
+                      images=len(images))
+    else:
+        usage = Usage(images=len(images))
+    return ImageResponse(images=images, usage=usage, model=model, provider=provider, raw=resp)
+
+
+# ---------------------------------------------------------------------------- audio
+
+
+def transcription_kwargs(request: TranscriptionRequest, known: Collection[str]) -> dict[str, Any]:
+    """whisper-1 is asked for ``verbose_json`` (it carries language and duration); the
+    gpt-4o transcribe models only answer ``json``, which carries token usage."""
+    kw: dict[str, Any] = {"model": request.model, "file": (request.filename, request.file)}
+    kw["response_format"] = "verbose_json" if request.model.startswith("whisper") else "json"
+    if request.language is not None:
+        kw["language"] = request.language
+    if request.prompt is not None:
+        kw["prompt"] = request.prompt
+    if request.timeout is not None:
+        kw["timeout"] = request.timeout
+    opts = provider_options(request)
+    if opts:
+        split_options(opts, known, kw)
+    return kw
+
+
+def transcription_response(resp: Any, provider: str, model: str,
+                           language: str | None = None) -> Transcription:
+    if isinstance(resp, str):  # response_format text/srt/vtt
+        return Transcription(text=resp, language=language, model=model, provider=provider,
+                             usage=Usage(source="estimated"), raw=resp)
+    duration = getattr(resp, "duration", None)
+    lang = getattr(resp, "language", None) or language
+    u = getattr(resp, "usage", None)
+    if u is not None and getattr(u, "type", None) == "tokens":
+        prompt, completion = _int(u.input_tokens), _int(u.output_tokens)
+        usage = Usage(prompt_tokens=prompt, completion_tokens=completion,
+                      total_tokens=_int(u.total_tokens) or prompt + completion,
+                      audio_seconds=float(duration) if duration is not None else None)
+    elif u is not None and getattr(u, "type", None) == "duration":
+        usage = Usage(audio_seconds=float(u.seconds))
+        duration = duration if duration is not None else float(u.seconds)
+    else:
+        usage = Usage(audio_seconds=float(duration) if duration is not None else None)
+    return Transcription(text=resp.text, language=lang,
+                         duration=float(duration) if duration is not None else None,
+                         usage=usage, model=model, provider=provider, raw=resp)
+
+
+def speech_kwargs(request: SpeechRequest, known: Collection[str]) -> dict[str, Any]:
+    kw: dict[str, Any] = {"model": request.model, "input": request.input,
+                          "voice": request.voice, "response_format": request.format}
+    if request.speed is not None:
+        kw["speed"] = request.speed
+    if request.timeout is not None:
+        kw["timeout"] = request.timeout
+    opts = provider_options(request)
+    if opts:
+        split_options(opts, known, kw)
+    return kw
+
+
+# ---------------------------------------------------------------------------- moderation
+
+
+def moderation_kwargs(request: ModerationRequest, known: Collection[str]) -> dict[str, Any]:
+    kw: dict[str, Any] = {"model": request.model, "input": request.input}
+    if request.timeout is not None:
+        kw["timeout"] = request.timeout
+    opts = provider_options(request)
+    if opts:
+        split_options(opts, known, kw)
+    return kw
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """A pydantic model or mapping as a plain dict under the API's own names
+    (``harassment/threatening``, not ``harassment_threatening``)."""
+    if isinstance(obj, dict):
+        return dict(obj)
+    dump = getattr(obj, "model_dump", None)
+    if dump is not None:
+        return dict(dump(by_alias=True))
+    return dict(vars(obj))
+
+
+def moderation_response(resp: Any, provider: str, model: str) -> ModerationResponse:
+    results = []
+    for r in resp.results:
+        cats = {k: bool(v) for k, v in _plain(r.categories).items() if v is not None}
+        scores = {k: float(v) for k, v in _plain(r.category_scores).items() if v is not None}
+        results.append(ModerationResult(flagged=bool(r.flagged), categories=cats, scores=scores))
+    return ModerationResponse(flagged=any(r.flagged for r in results), results=results,
+                              model=resp.model or model, provider=provider,
+                              id=resp.id or "", raw=resp)

@@ -1,0 +1,129 @@
+"""OpenAI SDK exceptions mapped to cencori errors.
+
+The class comes from the HTTP status and the error body's ``code`` / ``type`` (never from the
+message text): ``context_length_exceeded`` is a :class:`ContextWindowExceededError`, content
+policy codes a :class:`ContentFilterError`, a 429 ``insufficient_quota`` a rate-limit error that is
+not worth retrying. ``retry_after`` comes from ``retry-after-ms`` / ``Retry-After``; the server's
+``x-should-retry`` overrides the class's retryability. The API key is scrubbed from every message,
+ours and the SDK exception's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+
+from cencori_core.errors import (
+    ContentFilterError,
+    ContextWindowExceededError,
+    ProviderBadRequestError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderResponseError,
+    ProviderServerError,
+    ProviderTimeoutError,
+    error_for_status,
+)
+from cencori_core.provider import parse_retry_after, should_retry_header
+
+__all__ = ["map_error", "SDK_ERRORS"]
+
+#: What the provider catches around every SDK call: the SDK's errors, and the JSON error it lets
+#: through when a 200 answer is not JSON (a proxy's HTML page, a truncated body).
+SDK_ERRORS = (openai.OpenAIError, json.JSONDecodeError)
+
+_CONTEXT_CODES = frozenset({"context_length_exceeded"})
+# OpenAI images: content_policy_violation / moderation_blocked; o-series prompts flagged by the
+# usage policy: invalid_prompt; Azure OpenAI and compatible servers: content_filter.
+_CONTENT_CODES = frozenset({"content_filter", "content_policy_violation", "moderation_blocked",
+                            "invalid_prompt"})
+_NO_RETRY_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    if secret and secret in text:
+        return text.replace(secret, "***")
+    return text
+
+
+def _scrub_exception(exc: BaseException, secret: str | None) -> None:
+    """Remove the key from the SDK exception we chain as ``__cause__`` (a compatible server may
+    echo the key in its error message)."""
+    if not secret:
+        return
+    if any(isinstance(a, str) and secret in a for a in exc.args):
+        exc.args = tuple(_scrub(a, secret) if isinstance(a, str) else a for a in exc.args)
+    msg = getattr(exc, "message", None)
+    if isinstance(msg, str) and secret in msg:
+        exc.message = _scrub(msg, secret)  # type: ignore[attr-defined]
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        body["message"] = _scrub(body["message"], secret)
+
+
+def _body_fields(body: Any) -> tuple[str | None, str | None, str | None]:
+    """(message, code, type) of an OpenAI error body (the SDK hands us the ``error`` object)."""
+    if isinstance(body, dict):
+        inner = body.get("error")
+        if isinstance(inner, dict):
+            body = inner
+        msg, code, typ = body.get("message"), body.get("code"), body.get("type")
+        return (msg if isinstance(msg, str) else None,
+                str(code) if code is not None else None,
+                typ if isinstance(typ, str) else None)
+    return None, None, None
+
+
+def map_error(exc: BaseException, *, provider: str, model: str,
+              secret: str | None = None) -> ProviderError:
+    """The cencori error for an SDK exception (raise it ``from exc``)."""
+    _scrub_exception(exc, secret)
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderTimeoutError("the request timed out", provider=provider, model=model)
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__
+        detail = f" ({type(cause).__name__})" if cause is not None else ""
+        return ProviderConnectionError(f"connection failed{detail}", provider=provider,
+                                       model=model)
+    if isinstance(exc, openai.APIResponseValidationError):
+        return ProviderResponseError("the response does not match the OpenAI schema",
+                                     provider=provider, model=model,
+                                     status_code=exc.status_code,
+                                     request_id=exc.response.headers.get("x-request-id"))
+    if isinstance(exc, json.JSONDecodeError):
+        return ProviderResponseError("the response is not valid JSON", provider=provider,
+                                     model=model)
+    if not isinstance(exc, openai.APIError):
+        return ProviderError(_scrub(f"{type(exc).__name__}: {exc}", secret), provider=provider,
+                             model=model)
+
+    message, code, typ = _body_fields(exc.body)
+    code = code or exc.code
+    typ = typ or exc.type
+    status = getattr(exc, "status_code", None)
+    headers = exc.response.headers if isinstance(exc, openai.APIStatusError) else None
+    request_id = getattr(exc, "request_id", None)
+
+    if code in _CONTEXT_CODES:
+        cls: type[ProviderError] = ContextWindowExceededError
+    elif code in _CONTENT_CODES or typ in _CONTENT_CODES:
+        cls = ContentFilterError
+    elif status is None:
+        # An error event inside a stream: the server failed mid-answer.
+        cls = (ProviderBadRequestError if typ == "invalid_request_error"
+               else ProviderServerError)
+    else:
+        cls = error_for_status(status)
+
+    retryable = should_retry_header(headers)
+    if retryable is None and cls is ProviderRateLimitError and code in _NO_RETRY_CODES:
+        retryable = False  # an exhausted quota does not come back within a retry loop
+    text = message or exc.message or type(exc).__name__
+    if code and code not in text:
+        text = f"{text} [{code}]"
+    return cls(_scrub(text, secret), provider=provider, model=model, status_code=status,
+               retryable=retryable, retry_after=parse_retry_after(headers),
+               request_id=request_id, code=code)
