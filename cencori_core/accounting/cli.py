@@ -64,7 +64,8 @@ def _cmd_usage(args: argparse.Namespace) -> int:
     if not rows:
         sys.stdout.write(f"no usage recorded in {db_path()}\n")
         return 0
-    table = [(args.by.upper(), "CALLS", "ERRORS", "PROMPT", "COMPLETION", "TOTAL", "COST_USD")]
+    table: list[tuple[Any, ...]] = [(args.by.upper(), "CALLS", "ERRORS", "PROMPT", "COMPLETION",
+                                     "TOTAL", "COST_USD")]
     for r in rows:
         cost = f"{r.cost}" + (f" (+{r.unpriced} unpriced)" if r.unpriced else "")
         table.append((r.key if r.key is not None else "-", r.calls, r.errors, r.prompt_tokens,
@@ -100,7 +101,8 @@ def _cmd_keys_list(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps([p.to_dict() for p in listed]) + "\n")
         return 0
-    table = [("KEY", "PROJECT", "CREATED", "REVOKED", "PROVIDERS", "BUDGET_USD", "RATE_LIMITS")]
+    table: list[tuple[Any, ...]] = [("KEY", "PROJECT", "CREATED", "REVOKED", "PROVIDERS",
+                                     "BUDGET_USD", "RATE_LIMITS")]
     for p in listed:
         providers = ",".join(p.providers) if p.providers is not None else "all"
         budget = f"{p.budget} / {p.budget_window}" if p.budget is not None else "-"

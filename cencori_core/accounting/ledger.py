@@ -208,12 +208,13 @@ def _as_row(r: UsageRecord) -> tuple[Any, ...]:
 
 
 class _DecimalSum:
-    """An SQLite aggregate summing Decimal text exactly."""
+    """An SQLite aggregate summing Decimal text exactly (typeshed expects int aggregates, hence
+    the type: ignore where it is registered)."""
 
     def __init__(self) -> None:
         self.total = Decimal(0)
 
-    def step(self, value: str | None) -> None:
+    def step(self, value: Any) -> None:
         if value is not None:
             self.total += Decimal(value)
 
@@ -303,7 +304,7 @@ class SqliteLedger:
         self.path = os.fspath(path)
         conn = connect(self.path)
         conn.executescript(_SCHEMA)
-        conn.create_aggregate("decimal_sum", 1, _DecimalSum)
+        conn.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
         self._writer = _Writer(conn)
         self._started = False
         self._start_lock = threading.Lock()
@@ -361,7 +362,7 @@ class SqliteLedger:
 
         conn = connect(self.path)
         try:
-            conn.create_aggregate("decimal_sum", 1, _DecimalSum)
+            conn.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
             return conn.execute(sql, args).fetchall()
         finally:
             conn.close()

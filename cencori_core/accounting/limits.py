@@ -163,7 +163,7 @@ def parse_rate_limits(value: Any) -> list[RateLimit]:
         if unknown:
             raise ConfigurationError(f"{where}: unknown key(s) {unknown}; known: rpm, tpm, "
                                      f"window_s, {', '.join(_SELECTORS_RATE)}")
-        counts = {}
+        counts: dict[str, int] = {}
         for k in ("rpm", "tpm", "window_s"):
             v = rule.get(k)
             if v is not None:
@@ -172,7 +172,7 @@ def parse_rate_limits(value: Any) -> list[RateLimit]:
                 counts[k] = v
         if not counts.keys() & {"rpm", "tpm"}:
             raise ConfigurationError(f"{where} needs 'rpm' and/or 'tpm'")
-        out.append(RateLimit(**counts, **_selector(rule, _SELECTORS_RATE, where)))
+        out.append(RateLimit(**counts, **_selector(rule, _SELECTORS_RATE, where)))  # type: ignore[arg-type]
     return out
 
 
@@ -286,7 +286,8 @@ class Limiter:
 
         rules = list(self.rate_limits)
         if project is not None and project.rate_limits:
-            rules.append(RateLimit(project=project.name, **project.rate_limits))
+            rules.append(RateLimit(project=project.name, rpm=project.rate_limits.get("rpm"),
+                                   tpm=project.rate_limits.get("tpm")))
         for r in rules:
             scope = _scope(r, _SELECTORS_RATE, values, route)
             if scope is None:

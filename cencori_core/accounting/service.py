@@ -114,7 +114,9 @@ class Accounting:
         """Set the call's project from its key or name (see ``Router._scope``)."""
         from ..errors import AuthenticationError, InvalidRequestError
         from ..stores import StoreUnavailable
+        from .projects import Project
 
+        proj: Project | None
         try:
             if api_key is not None:
                 proj, key_id = self.projects.verify(api_key)

@@ -121,7 +121,7 @@ class _Async:
         self.settle = self.client.register_script(_SETTLE)
         self.storage = RedisStorage("async+" + url, implementation="redispy",
                                     key_prefix=PREFIX + "rl", wrap_exceptions=True,
-                                    retry=retry, **options)
+                                    retry=retry, **options)  # type: ignore[arg-type]
         self.limiters = (MovingWindowRateLimiter(self.storage),
                          SlidingWindowCounterRateLimiter(self.storage))
 
@@ -162,7 +162,7 @@ class RedisStore:
         self._reserve = self.client.register_script(_RESERVE)
         self._settle = self.client.register_script(_SETTLE)
         self._storage = RedisStorage(url, key_prefix=prefix + "rl", wrap_exceptions=True,
-                                     retry=retry, **self._options)
+                                     retry=retry, **self._options)  # type: ignore[arg-type]
         self._limiters = (MovingWindowRateLimiter(self._storage),
                           SlidingWindowCounterRateLimiter(self._storage))
         self._aio: weakref.WeakKeyDictionary[Any, _Async] = weakref.WeakKeyDictionary()
