@@ -249,7 +249,7 @@ class _Writer:
                 elif isinstance(item, threading.Event):
                     waiters.append(item)
                 else:
-                    rows.append(item)
+                    rows.append(_as_row(item))
                 if stop or len(rows) >= _BATCH:
                     break
                 try:
@@ -319,7 +319,7 @@ class SqliteLedger:
                 if not self._started:
                     self._writer.start()
                     self._started = True
-        self._writer.queue.put(_as_row(record))
+        self._writer.queue.put(record)  # converted to a row by the writer, off the hot path
 
     def flush(self) -> None:
         """Wait until every queued record is written."""

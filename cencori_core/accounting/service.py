@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from ..errors import AuthenticationError, InvalidRequestError
 from ..hookspecs import hookimpl
+from ..stores import StoreUnavailable
 from .ledger import MemoryLedger, SqliteLedger, SummaryRow
 from .limits import BudgetState, Limiter
-from .projects import Projects
+from .projects import Project, Projects
 
 if TYPE_CHECKING:
     from ..router import CallContext
@@ -112,10 +114,6 @@ class Accounting:
 
     def scope(self, ctx: CallContext, api_key: Any, project: Any) -> None:
         """Set the call's project from its key or name (see ``Router._scope``)."""
-        from ..errors import AuthenticationError, InvalidRequestError
-        from ..stores import StoreUnavailable
-        from .projects import Project
-
         proj: Project | None
         try:
             if api_key is not None:
