@@ -142,7 +142,7 @@ def test_unpriced_models_pass_until_the_budget_is_exhausted(mode, caplog):
     router, fake, _ = make(budgets=[{"limit": "10"}])
     with caplog.at_level(logging.WARNING, "cencori_core"):
         call(router, mode, "chat", model="other", messages=USER, max_tokens=10)
-    assert "budgets cannot count the cost of local/other" in caplog.text
+    assert "budgets cannot estimate the cost of local/other" in caplog.text
     fake.script(out(10))
     call(router, mode, "chat", model="m", messages=USER, max_tokens=10)
     raises(router, mode, "chat", BudgetExceededError, model="other", messages=USER)

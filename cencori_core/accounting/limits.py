@@ -219,11 +219,10 @@ class Reservation:
 
 
 class _Plan:
-    __slots__ = ("counters", "labels", "amount", "hits", "tokens", "tpm")
+    __slots__ = ("counters", "amount", "hits", "tokens", "tpm")
 
     def __init__(self) -> None:
         self.counters: list[Counter] = []
-        self.labels: list[str] = []
         self.amount = 0
         self.hits: list[tuple[Any, str, int, str]] = []  # (item, scope, cost, rule)
         self.tokens = 0
@@ -332,8 +331,8 @@ class Limiter:
         cost, reason = self.pricing.cost(provider, route.model, usage, ctx.operation, info)
         if cost is None:
             self._warn(f"unpriced:{route.provider}/{route.model}",
-                       "budgets cannot count the cost of %s/%s (%s); add prices={...} to "
-                       "price it", route.provider, route.model, reason)
+                       "budgets cannot estimate the cost of %s/%s before the call (%s); "
+                       "prices={...} can price it", route.provider, route.model, reason)
             return 1
         return max(1, to_units(cost.total))
 
@@ -368,7 +367,7 @@ class Limiter:
                     except StoreUnavailable as exc:
                         self._rate_store_down(exc)
                         break
-                    if not self._may_wait(retry_after, deadline):
+                    if cost > item.amount or not self._may_wait(retry_after, deadline):
                         raise self._rate_error(item, scope, cost, rule, retry_after)
                     time.sleep(retry_after)
         except BaseException:
@@ -408,7 +407,7 @@ class Limiter:
                     except StoreUnavailable as exc:
                         self._rate_store_down(exc)
                         break
-                    if not self._may_wait(retry_after, deadline):
+                    if cost > item.amount or not self._may_wait(retry_after, deadline):
                         raise self._rate_error(item, scope, cost, rule, retry_after)
                     await asyncio.sleep(retry_after)
         except BaseException:
@@ -519,8 +518,8 @@ class Limiter:
                    exc)
 
     def _settle_failed(self, exc: StoreUnavailable) -> None:
-        self._warn("settle-down", "could not settle a budget reservation: %s; it expires "
-                   "after %d s", exc, int(RESERVATION_TTL))
+        self._warn("settle-down", "could not settle a call's budget and token counts: %s; "
+                   "its budget reservation expires after %d s", exc, int(RESERVATION_TTL))
 
     def _warn(self, what: str, msg: str, *args: Any) -> None:
         """Log a warning at most once a minute per kind: a store outage must not flood logs."""

@@ -113,7 +113,12 @@ class Accounting:
         self.sink = LedgerSink(self.ledger)
 
     def scope(self, ctx: CallContext, api_key: Any, project: Any) -> None:
-        """Set the call's project from its key or name (see ``Router._scope``)."""
+        """Set the call's project from its key or name (see ``Router._scope``).
+
+        This runs in the shared, synchronous part of the pipeline, before the pre-request
+        policies that may depend on the project. Lookups go through the projects cache; a miss
+        reads the store synchronously even on the async path (a local SQLite read or one Redis
+        round trip, at most once per key and project per cache period)."""
         proj: Project | None
         try:
             if api_key is not None:
