@@ -223,3 +223,25 @@ def test_toml_prices_and_accounting_tables(tmp_path):
     cfg.write_text('[redis]\nurl = "redis://127.0.0.1:1/0"\nbudget_fail_mod = "open"\n')
     with pytest.raises(ConfigurationError, match="unknown key"):
         Router.from_config(cfg, load_entrypoints=False)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_router_prices_audio_speech_and_embeddings(mode):
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:  # a quarter of a second of silence
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 2000)
+    fake = FakeProvider(name="openai", models=["whisper-1", "tts-1", "text-embedding-3-small"])
+    router = Router(providers={"openai": fake}, load_entrypoints=False)
+    tr = call(router, mode, "transcribe", "whisper-1", buf.getvalue())
+    assert tr.usage.audio_seconds == 0.25 and tr.cost.total == D("0.36") / 3600 / 4
+    sp = call(router, mode, "speech", "tts-1", "x" * 1000, voice="alloy")
+    assert sp.usage.characters == 1000 and sp.cost.total == D("0.015")
+    emb = call(router, mode, "embed", "text-embedding-3-small", ["one two three", "four"])
+    assert emb.usage.prompt_tokens == 4 and emb.cost.total == D("0.02") * 4 / 1_000_000
+    router.close()
