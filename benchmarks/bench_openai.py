@@ -4,7 +4,8 @@ Both sides get their own ``httpx`` client over one ``httpx.MockTransport`` that 
 chat completion (or a fixed SSE stream), so the difference is what the router adds: validation,
 resolution, the attempt loop, our conversion, usage, cost and the record. Raw and router batches
 alternate so machine noise hits both alike; times are CPU time of this process (the work is all
-in memory); each figure is the median of the batches, each ratio the median of per-round ratios.
+in memory), each figure the mean of the fastest fifth of the batches (the least disturbed by the
+other processes of a shared machine). A raw-vs-raw row shows the noise floor of the method.
 
     .venv/bin/python benchmarks/bench_openai.py [--quick]
 
@@ -105,12 +106,9 @@ _clock = time.process_time
 
 
 def _paired(a: Callable[[], None], b: Callable[[], None], n: int,
-            rounds: int) -> tuple[list[float], list[float], list[float]]:
-    """Per-call µs of ``a`` and ``b`` in batches of ``n`` calls, and the ratio b/a of each round.
-
-    The two sides alternate, the first of a round swapping every round, so drift (frequency
-    scaling, neighbours' load) hits both alike; the ratio is taken within each round.
-    """
+            rounds: int) -> tuple[list[float], list[float]]:
+    """Per-call µs of ``a`` and ``b`` in batches of ``n`` calls, alternating (the first of a
+    round swaps every round) so drift and neighbours' load hit both sides alike."""
     sa: list[float] = []
     sb: list[float] = []
     for i in range(rounds):
@@ -120,7 +118,21 @@ def _paired(a: Callable[[], None], b: Callable[[], None], n: int,
             for _ in range(n):
                 fn()
             out.append((_clock() - t) / n * 1e6)
-    return sa, sb, [y / x for x, y in zip(sa, sb, strict=True)]
+    return sa, sb
+
+
+def _fastest(samples: list[float], *, high: bool = False) -> float:
+    """Mean of the best fifth of the batches: the least disturbed by other processes. On this
+    shared machine a raw-vs-raw (A/A) comparison stays within about 0.5% with it, against 3-4%
+    with medians."""
+    k = max(1, len(samples) // 5)
+    return statistics.fmean(sorted(samples, reverse=high)[:k])
+
+
+def _summary(sa: list[float], sb: list[float], *, high: bool = False) -> dict[str, float]:
+    a, b = _fastest(sa, high=high), _fastest(sb, high=high)
+    return {"raw": a, "router": b, "ratio": b / a, "raw_median": statistics.median(sa),
+            "router_median": statistics.median(sb)}
 
 
 def bench_chat(raw: openai.OpenAI, router: Router, n: int, rounds: int) -> dict[str, float]:
@@ -136,6 +148,14 @@ def bench_chat(raw: openai.OpenAI, router: Router, n: int, rounds: int) -> dict[
         raw_call()
         router_call()
     return _summary(*_paired(raw_call, router_call, n, rounds))
+
+
+def bench_noise(raw: openai.OpenAI, other: openai.OpenAI, n: int,
+                rounds: int) -> dict[str, float]:
+    """Raw SDK against raw SDK (A/A): how far apart two identical sides measure."""
+    a, b = raw.chat.completions.create, other.chat.completions.create
+    return _summary(*_paired(lambda: a(model=MODEL, messages=MESSAGES),
+                             lambda: b(model=MODEL, messages=MESSAGES), n, rounds))
 
 
 def bench_stream(raw: openai.OpenAI, router: Router, n: int, rounds: int) -> dict[str, float]:
@@ -154,12 +174,13 @@ def bench_stream(raw: openai.OpenAI, router: Router, n: int, rounds: int) -> dic
     for _ in range(10):
         raw_call()
         router_call()
-    sa, sb, ratios = _paired(raw_call, router_call, n, rounds)
-    return _summary([x / STREAM_CHUNKS for x in sa], [x / STREAM_CHUNKS for x in sb], ratios)
+    sa, sb = _paired(raw_call, router_call, n, rounds)
+    return _summary([x / STREAM_CHUNKS for x in sa], [x / STREAM_CHUNKS for x in sb])
 
 
 def bench_async(raw: openai.AsyncOpenAI, router: Router, calls: int, concurrency: int,
                 rounds: int) -> dict[str, float]:
+    """Throughput (calls per CPU-second) of ``calls`` calls, ``concurrency`` at a time."""
     create = raw.chat.completions.create
 
     async def raw_call() -> None:
@@ -186,46 +207,44 @@ def bench_async(raw: openai.AsyncOpenAI, router: Router, calls: int, concurrency
         ra: list[float] = []
         rb: list[float] = []
         for i in range(rounds):
-            if i % 2 == 0:
-                ra.append(await drive(raw_call))
-                rb.append(await drive(router_call))
-            else:
-                rb.append(await drive(router_call))
-                ra.append(await drive(raw_call))
+            pair = [(raw_call, ra), (router_call, rb)]
+            for call, out in pair if i % 2 == 0 else reversed(pair):
+                out.append(await drive(call))
         return ra, rb
 
-    ra, rb = asyncio.run(main())
-    ratios = [y / x for x, y in zip(ra, rb, strict=True)]
-    return {"raw": statistics.median(ra), "router": statistics.median(rb),
-            "ratio": statistics.median(ratios)}
-
-
-def _summary(sa: list[float], sb: list[float], ratios: list[float]) -> dict[str, float]:
-    a, b = statistics.median(sa), statistics.median(sb)
-    return {"raw": a, "router": b, "ratio": statistics.median(ratios), "overhead": b - a}
+    return _summary(*asyncio.run(main()), high=True)
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    """Run the three measurements; numbers plus a ``markdown`` table."""
+    """Run the measurements; numbers plus a ``markdown`` table."""
     raw, araw = make_raw()
+    other, _ = make_raw()
     router = make_router()
-    n, rounds = (200, 9) if quick else (300, 31)
-    chat = bench_chat(raw, router, n, rounds)
-    stream = bench_stream(raw, router, 5 if quick else 10, rounds)
-    conc = bench_async(araw, router, 2_000, 100, 3 if quick else 7)
+    rounds = 31 if quick else 101
+    chat = bench_chat(raw, router, 40, rounds)
+    noise = bench_noise(raw, other, 40, rounds)
+    stream = bench_stream(raw, router, 2, rounds)
+    conc = bench_async(araw, router, 2_000, 100, 5 if quick else 15)
     router.close()
     raw.close()
+    other.close()
     table = "\n".join([
         "| measurement | raw openai SDK | through the router | ratio | target |",
         "|---|---|---|---|---|",
-        f"| chat, median µs per call | {chat['raw']:.1f} | {chat['router']:.1f} | "
+        f"| chat, µs per call | {chat['raw']:.1f} | {chat['router']:.1f} | "
         f"{chat['ratio']:.3f} | < 1.05 |",
-        f"| streaming, median µs per chunk ({STREAM_CHUNKS}-chunk stream) | "
+        f"| streaming, µs per chunk ({STREAM_CHUNKS}-chunk stream) | "
         f"{stream['raw']:.2f} | {stream['router']:.2f} | {stream['ratio']:.3f} | < 1.05 |",
         f"| async chat at concurrency 100, calls per CPU-second (2,000 calls) | "
         f"{conc['raw']:.0f} | {conc['router']:.0f} | {conc['ratio']:.3f} | ≥ 0.95 |",
+        f"| noise floor: raw SDK vs a second raw SDK client, µs per call | "
+        f"{noise['raw']:.1f} | {noise['router']:.1f} | {noise['ratio']:.3f} | 1.000 |",
+        "",
+        f"CPU time, mean of the fastest fifth of {rounds} alternating batches (medians: chat "
+        f"{chat['raw_median']:.1f} / {chat['router_median']:.1f} µs, stream "
+        f"{stream['raw_median']:.2f} / {stream['router_median']:.2f} µs per chunk).",
     ])
-    return {"chat": chat, "stream": stream, "async": conc, "markdown": table}
+    return {"chat": chat, "stream": stream, "async": conc, "noise": noise, "markdown": table}
 
 
 if __name__ == "__main__":

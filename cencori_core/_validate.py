@@ -31,7 +31,16 @@ def messages(value: Any) -> list[Message]:
     return [message(m, i) for i, m in enumerate(value)]
 
 
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
+
+
 def message(m: Any, i: int) -> Message:
+    # Fast path for the common shape {"role": ..., "content": "text"}: nothing else to check.
+    if type(m) is dict and len(m) == 2:
+        role = m.get("role")
+        content = m.get("content")
+        if type(content) is str and role in _PLAIN_ROLES:
+            return Message(role=role, content=content)
     where = f"messages[{i}]"
     if isinstance(m, Message):
         if m.role not in ROLES:

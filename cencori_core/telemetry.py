@@ -115,6 +115,7 @@ _ERROR_STATUSES = frozenset({"error", "blocked", "interrupted"})
 _CAPTURE_ON = frozenset({"true", "1", "yes", "on", "span_only", "span_and_event"})
 _init_lock = threading.Lock()
 _KEY_STATE = "cencori.telemetry.instance"
+_SKIP_STATE = "cencori.telemetry.skip"
 
 
 def capture_content_from_env() -> bool:
@@ -171,6 +172,9 @@ class Telemetry:
             from . import __version__
 
             self._context = context
+            self._get_tp = trace.get_tracer_provider
+            self._proxy_tp = trace.ProxyTracerProvider
+            self._get_mp = metrics.get_meter_provider
             self._set_span_in_context = trace.set_span_in_context
             self._client = trace.SpanKind.CLIENT
             self._internal = trace.SpanKind.INTERNAL
@@ -197,9 +201,22 @@ class Telemetry:
 
     # ------------------------------------------------------------------ the call's span
 
+    def _unconfigured(self) -> bool:
+        """True while the application has configured neither a tracer nor a meter provider
+        (both globals are still OpenTelemetry's proxies): then every span and metric would be
+        dropped, so the call skips telemetry altogether. Checked per call, so configuring the
+        SDK later takes effect at once."""
+        if self._tracer_provider is not None or self._meter_provider is not None:
+            return False
+        return (isinstance(self._get_tp(), self._proxy_tp)
+                and type(self._get_mp()).__name__ == "_ProxyMeterProvider")
+
     def start(self, ctx: CallContext) -> None:
         """Open the call's CLIENT span (``ctx.span``) with what the request says."""
         if not self.load():  # the first call imports OpenTelemetry (when the default is on)
+            return
+        if self._unconfigured():
+            ctx.state[_SKIP_STATE] = True
             return
         try:
             op = OPERATION_NAMES.get(ctx.operation, ctx.operation)
@@ -228,7 +245,7 @@ class Telemetry:
 
     def end(self, ctx: CallContext, status: str, resp: Any) -> None:
         """Finish the call: response attributes, error, metrics; end the span."""
-        if not self.enabled or not self._loaded:
+        if not self.enabled or not self._loaded or _SKIP_STATE in ctx.state:
             return
         try:
             self._end(ctx, status, resp)

@@ -63,9 +63,16 @@ def test_roles_system_instruction_and_merging() -> None:
         {"role": "model", "parts": [{"text": "c"}]},
         {"role": "user", "parts": [{"text": "d"}]},
     ]
-    # the router owns retries and tool execution
-    assert config["automatic_function_calling"] == {"disable": True}
-    assert config["automatic_continuation"] is False
+    assert set(config) == {"system_instruction"}
+
+
+def test_single_user_text_is_a_plain_string_and_needs_no_config() -> None:
+    # the SDK's cheapest path: same request on the wire
+    assert cv.chat_request(req([user("x")])) == ("x", {})
+    assert cv.chat_request(req([Message(role="system", content="s"), user("x")]))[0] == "x"
+    contents, _ = cv.chat_request(req([Message(role="user", content=[
+        {"type": "text", "text": "a"}, {"type": "text", "text": "b"}])]))
+    assert contents == [{"role": "user", "parts": [{"text": "a"}, {"text": "b"}]}]
 
 
 def test_only_system_messages_are_refused() -> None:
@@ -97,6 +104,8 @@ def test_tools_and_tool_choice(choice: Any, expected: dict[str, Any]) -> None:
         "name": "get_weather", "description": "Weather",
         "parameters_json_schema": WEATHER["function"]["parameters"]}]}]
     assert config["tool_config"] == {"function_calling_config": expected}
+    # we run no Python callables: the SDK's function-calling loop stays out
+    assert config["automatic_function_calling"] == {"disable": True}
     types.GenerateContentConfig(**config)
 
 
@@ -376,7 +385,7 @@ def test_bad_sizes(size: str) -> None:
 def test_image_request_and_response() -> None:
     contents, config = cv.image_request(ImageRequest(
         model="gemini-2.5-flash-image", prompt="fox", size="1024x1024", n=2,
-        provider_options={"image_config": {"aspect_ratio": "1:1", "image_size": "2K"}}))
+        provider_options={"image_config": {"image_size": "2K"}}))
     assert contents == [{"role": "user", "parts": [{"text": "fox"}]}]
     assert config["response_modalities"] == ["IMAGE"] and config["candidate_count"] == 2
     assert config["image_config"] == {"aspect_ratio": "1:1", "image_size": "2K"}

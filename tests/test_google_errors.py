@@ -3,6 +3,7 @@ end through the router and the real SDK against the Gemini wire server, sync and
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 from collections.abc import Iterator
@@ -295,6 +296,20 @@ def test_cut_stream_is_interrupted_with_partial(wire: GeminiWire, mode: str) -> 
     assert err.partial.content == "one "
     assert isinstance(err.__cause__, ProviderConnectionError)
     assert len(wire.requests) == 1  # chunks reached the caller: no retry
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cut_stream_with_a_checkpoint_is_not_resumed_by_the_sdk(wire: GeminiWire,
+                                                                mode: str) -> None:
+    # The SDK's automatic continuation would reconnect from the checkpoint: a retry hidden from
+    # the router, replaying text the caller already has.
+    first = response([{"text": "one "}], finish=None, use=usage(4))
+    first["candidates"][0]["continuationToken"] = base64.b64encode(b"checkpoint-1").decode()
+    wire.reply("streamGenerateContent", sse([first, response([{"text": "two"}])], cut_after=1))
+    err = raises(router_for(wire, retry=FAST), mode, "chat_stream", StreamInterruptedError,
+                 model="gemini-2.5-flash", messages=MSG)
+    assert err.partial.content == "one "
+    assert len(wire.requests) == 1
 
 
 @pytest.mark.parametrize("mode", MODES)

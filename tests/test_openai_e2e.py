@@ -398,6 +398,11 @@ async def test_custom_compatible_endpoint(make, openai_wire, mode, monkeypatch):
         openai_wire.chat_reply("Thinking done.", reasoning="hmm", reasoning_field="reasoning")
         _, resp = await stream_all(router, mode, model="local/qwen2.5-7b", messages=USER)
         assert resp.content == "Thinking done." and resp.reasoning == "hmm"
+        openai_wire.chat_reply(None, tool_calls=[ToolCallSpec("get_weather", '{"city": "Pune"}')])
+        t = await call(router, mode, "chat", model="local/qwen2.5-7b", messages=USER,
+                       tools=TOOLS, tool_choice="required")
+        assert t.tool_calls[0].arguments == {"city": "Pune"}
+        assert openai_wire.last().json["tool_choice"] == "required"
         e = await call(router, mode, "embed", "local/nomic-embed-text", ["x"])
         assert len(e.vectors) == 1 and e.provider == "local"
     finally:
@@ -479,7 +484,10 @@ async def test_clients_created_once_reused_and_closed(openai_wire, mode):
     rec = openai_wire.last()
     assert rec.headers["x-stainless-read-timeout"] == "12.5"
     assert rec.headers["x-team"] == "core"
-    await router.aclose()
+    if mode == "sync":
+        router.close()
+    else:
+        await router.aclose()
     assert client.is_closed()
 
 

@@ -717,3 +717,31 @@ def test_short_circuit_has_no_attempt_span(otel: Any, stream: bool) -> None:
     assert call.attributes["cencori.attempts"] == 0
     assert call.attributes["gen_ai.usage.input_tokens"] == 3
     assert fake.calls == []
+
+
+def test_default_follows_the_global_providers_once_configured():
+    # In a subprocess: the global providers can be set only once per process.
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from cencori_core import Router
+
+        router = Router(load_entrypoints=False)          # telemetry=None: on when installed
+        msg = [{"role": "user", "content": "hi"}]
+        router.chat(model="echo", messages=msg)          # nothing configured yet: no span
+        exporter = InMemorySpanExporter()
+        tp = TracerProvider()
+        tp.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(tp)                    # the application configures OTel later
+        router.chat(model="echo", messages=msg)
+        print([s.name for s in exporter.get_finished_spans()])
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['attempt 1', 'chat echo']"

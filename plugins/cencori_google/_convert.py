@@ -46,9 +46,9 @@ from cencori_core.types import (
 
 __all__ = [
     "PROVIDER_KEY", "SYNTHETIC_ID_PREFIX", "FINISH_REASONS", "ASPECT_RATIOS", "TASK_TYPES",
-    "chat_request", "chat_response", "StreamState", "usage_from", "timeout_ms",
-    "embed_request", "embed_response", "image_request", "image_response",
-    "imagen_request", "imagen_response",
+    "chat_request", "contents_from", "chat_response", "check_prompt_feedback", "finish_reason",
+    "StreamState", "usage_from", "timeout_ms", "embed_request", "embed_response", "task_type",
+    "aspect_ratio", "image_request", "image_response", "imagen_request", "imagen_response",
 ]
 
 PROVIDER_KEY = "google"
@@ -65,8 +65,8 @@ FINISH_REASONS: dict[str, str] = {
     "STOP": "stop",
     "FINISH_REASON_UNSPECIFIED": "stop",
     "MAX_TOKENS": "length",
-    # Generation reached the per-request limit and could be resumed with the continuation
-    # token; the SDK's automatic continuation is off (our retry loop owns re-sending).
+    # Cut at the per-request limit, resumable with the continuation token: seen on streams, whose
+    # automatic continuation is off (the SDK completes non-streamed answers itself).
     "CONTINUATION": "length",
     "SAFETY": _CONTENT_FILTER,
     "RECITATION": _CONTENT_FILTER,
@@ -132,7 +132,7 @@ def _b64(data: bytes) -> str:
 
 
 def _signature_bytes(value: Any) -> bytes | None:
-    if value is None or isinstance(value, (bytes, bytearray)):
+    if value is None or isinstance(value, bytes):
         return value
     try:
         return base64.b64decode(value, validate=True)
@@ -324,8 +324,11 @@ def _tool_config(choice: str | dict[str, Any]) -> dict[str, Any]:
                                         "allowed_function_names": [choice["function"]["name"]]}}
 
 
-def chat_request(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(contents, config) for ``generate_content`` / ``generate_content_stream``.
+def chat_request(request: ChatRequest) -> tuple[str | list[dict[str, Any]], dict[str, Any]]:
+    """(contents, config) for ``generate_content`` / ``generate_content_stream``; the config is
+    empty when the request sets nothing, and a single user text is passed as a plain string (the
+    SDK validates dicts model by model, which costs a tenth of the call; a string is the same
+    request on the wire).
 
     ``provider_options`` go into the config as given (``thinking_config``, ``safety_settings``,
     ``top_k``, ...); a ``tools`` list there (``google_search``, ``code_execution``) is added to
@@ -335,11 +338,10 @@ def chat_request(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, 
     if not contents:
         raise InvalidRequestError("messages need at least one user, assistant or tool message "
                                   "besides system messages", param="messages")
-    config: dict[str, Any] = {
-        # Our router owns retries and tool execution: no hidden SDK loops.
-        "automatic_function_calling": {"disable": True},
-        "automatic_continuation": False,
-    }
+    # Empty when nothing needs configuring: any config costs the SDK about as much again as the
+    # rest of the call (its converters walk every field of the config model), so the provider
+    # then passes none.
+    config: dict[str, Any] = {}
     if system:
         config["system_instruction"] = {"parts": system}
     if request.temperature is not None:
@@ -354,6 +356,9 @@ def chat_request(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, 
         config["seed"] = request.seed
     if request.tools:
         config["tools"] = _tools(request.tools)
+        # We execute no Python callables: keep the SDK's function-calling loop out entirely
+        # (with mixed tools it would otherwise log that it disabled itself).
+        config["automatic_function_calling"] = {"disable": True}
         if request.tool_choice is not None:
             config["tool_config"] = _tool_config(request.tool_choice)
     rf = request.response_format
@@ -371,6 +376,10 @@ def chat_request(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, 
     ms = timeout_ms(request.timeout)
     if ms is not None:
         config["http_options"] = {"timeout": ms}
+    if len(contents) == 1:
+        parts = contents[0]["parts"]
+        if len(parts) == 1 and contents[0]["role"] == "user" and parts[0].keys() == {"text"}:
+            return parts[0]["text"], config
     return contents, config
 
 
@@ -483,12 +492,19 @@ class StreamState:
             check_prompt_feedback(resp, provider=self.provider, model=self.model)
             return ChatChunk(id=rid) if rid else None
         cand = cands[0]
+        content = cand.content
+        parts: list[Any] = (content.parts or []) if content is not None else []
+        if len(parts) == 1 and cand.finish_reason is None:
+            # The common chunk, one plain text delta, on a short path (it is per chunk).
+            part = parts[0]
+            if (part.function_call is None and not part.thought
+                    and part.thought_signature is None):
+                return ChatChunk(delta=part.text or "", id=rid, raw=resp)
         text: list[str] = []
         reasoning: list[str] = []
         deltas: list[ToolCallDelta] = []
         signature: bytes | None = None
-        content = cand.content
-        for part in (content.parts or ()) if content is not None else ():
+        for part in parts:
             fc = part.function_call
             if fc is not None:
                 args = fc.args or {}
@@ -595,24 +611,23 @@ def aspect_ratio(size: str) -> str:
     if distance > _RATIO_TOLERANCE:
         raise InvalidRequestError(
             f"size {size!r} is no aspect ratio Google image models take ({', '.join(ASPECT_RATIOS)}"
-            "); pass provider_options={'image_config': {'image_size': ...}} for the resolution",
-            param="size")
+            "); the resolution is a provider option (image_size)", param="size")
     return ratio
 
 
 def image_request(request: ImageRequest) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(contents, config) for a Gemini image model through ``generate_content``."""
-    config: dict[str, Any] = {
-        "response_modalities": ["IMAGE"],
-        "automatic_function_calling": {"disable": True},
-        "automatic_continuation": False,
-    }
+    config: dict[str, Any] = {"response_modalities": ["IMAGE"]}
     if request.n > 1:
         config["candidate_count"] = request.n
     if request.size:
         config["image_config"] = {"aspect_ratio": aspect_ratio(request.size)}
     if request.provider_options:
-        config.update(request.provider_options)
+        extra = dict(request.provider_options)
+        # {"image_config": {"image_size": "2K"}} adds to the aspect ratio taken from ``size``
+        if isinstance(extra.get("image_config"), dict) and "image_config" in config:
+            extra["image_config"] = {**config["image_config"], **extra["image_config"]}
+        config.update(extra)
     ms = timeout_ms(request.timeout)
     if ms is not None:
         config["http_options"] = {"timeout": ms}

@@ -146,7 +146,8 @@ def _map_api_error(exc: genai_errors.APIError, provider: str, model: str,
                    secret: str | None) -> ProviderError:
     body = _error_body(exc.details)
     status = body.get("status") if isinstance(body.get("status"), str) else exc.status
-    details = body.get("details") if isinstance(body.get("details"), list) else []
+    raw_details = body.get("details")
+    details: list[Any] = raw_details if isinstance(raw_details, list) else []
     code = exc.code if isinstance(exc.code, int) else None
     cls = _STATUS_CLASSES.get(status or "") or error_for_status(code)
     reasons = _reasons(details)

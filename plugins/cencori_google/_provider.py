@@ -2,10 +2,12 @@
 
 One ``genai.Client`` per provider instance, built on first use and reused; it holds the SDK's
 sync and async HTTP clients (``client.models`` / ``client.aio.models``), or the ``http_client`` /
-``async_http_client`` given in the configuration. The SDK's own retries are off
-(``HttpRetryOptions(attempts=1)``, which also stops its implicit aiohttp reconnects), as are its
-automatic function calling and automatic stream continuation: the router's retry loop is the only
-one.
+``async_http_client`` given in the configuration (an async client given gets one response hook,
+:func:`_note_response`, so early-closed streams release their connection). The SDK's own retries
+are off (``HttpRetryOptions(attempts=1)``, which also stops its implicit aiohttp reconnects), as
+is its automatic continuation of streams (a reconnect from a server checkpoint): the router's
+retry loop is the only one. Its automatic function calling never runs: we declare functions and
+never hand it Python callables.
 
 Configuration (``Router(providers={"google": {...}})``): ``api_key`` (else ``GOOGLE_API_KEY`` /
 ``GEMINI_API_KEY``), ``base_url`` (else ``GOOGLE_GEMINI_BASE_URL``; a trailing ``/v1beta`` is
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -58,7 +60,9 @@ def split_base_url(url: str) -> tuple[str, str | None]:
 
 def _validated(model: type[pydantic.BaseModel], config: dict[str, Any]) -> Any:
     """The SDK's config object, so a bad ``provider_options`` key fails here, before any
-    request, as the caller's error."""
+    request, as the caller's error; None for an empty config (the SDK's cheapest path)."""
+    if not config:
+        return None
     try:
         return model(**config)
     except pydantic.ValidationError as exc:
@@ -68,6 +72,12 @@ def _validated(model: type[pydantic.BaseModel], config: dict[str, Any]) -> Any:
         raise InvalidRequestError(f"invalid Gemini {model.__name__} (check provider_options): "
                                   f"{problems}", param="provider_options") from None
 
+
+# The SDK's automatic continuation resumes a dropped stream from a server checkpoint: a retry
+# hidden from our attempt loop (and from the caller, who would see text again). Off for streams;
+# a non-streamed answer cut at the per-request limit (finish reason CONTINUATION) is still
+# completed by the SDK, which is the server's intent, not a retry.
+_STREAM_CONFIG = {"automatic_continuation": False}
 
 # The responses opened by the async stream being started in this context (see achat_stream).
 _OPENED: ContextVar[list[Any] | None] = ContextVar("cencori_google_opened", default=None)
@@ -179,11 +189,12 @@ class GoogleProvider(Provider):
 
     def chat_stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         contents, cfg = cv.chat_request(request)
-        config = _validated(types.GenerateContentConfig, cfg)
+        config = _validated(types.GenerateContentConfig, {**cfg, **_STREAM_CONFIG})
         model = request.model
         state = cv.StreamState(provider=self.name, model=model)
-        stream = self.client.models.generate_content_stream(model=model, contents=contents,
-                                                            config=config)
+        # A generator (closed below), though the SDK annotates it as an Iterator.
+        stream: Generator[Any, None, None] = self.client.models.generate_content_stream(  # type: ignore[assignment]
+            model=model, contents=contents, config=config)
         try:
             while True:
                 try:
@@ -219,11 +230,11 @@ class GoogleProvider(Provider):
 
     async def achat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         contents, cfg = cv.chat_request(request)
-        config = _validated(types.GenerateContentConfig, cfg)
+        config = _validated(types.GenerateContentConfig, {**cfg, **_STREAM_CONFIG})
         model = request.model
         state = cv.StreamState(provider=self.name, model=model)
         opened: list[Any] = []
-        stream = None
+        stream: Any = None
         try:
             token = _OPENED.set(opened)
             try:
