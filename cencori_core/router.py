@@ -28,6 +28,7 @@ from ._callbacks import callback_plugins
 from ._logging import log_attempt_failed, log_call
 from ._network import NO_NETWORK
 from ._stream import StreamAccumulator
+from .accounting.usage import finalize_usage
 from .catalog import OPERATION_CAPABILITY, Catalog, ModelInfo
 from .config import ProviderConfig, Secret, load_toml
 from .errors import (
@@ -721,8 +722,6 @@ class Router:
 
     def _estimate_usage(self, ctx: CallContext, resp: Any) -> Usage:
         """The provider's usage made consistent, else an estimate (accounting/usage.py)."""
-        from .accounting.usage import finalize_usage
-
         return finalize_usage(ctx.operation, ctx.request, resp)
 
     def _fail(self, ctx: CallContext, exc: BaseException) -> None:
