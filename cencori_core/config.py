@@ -149,7 +149,7 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     known = {"providers", "fallbacks", "retry", "policies", "ledger", "redis", "telemetry",
              "router", "deployments", "context_window_fallbacks", "cooldown", "plugins",
-             "prices"}
+             "prices", "budgets", "rate_limits"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigurationError(
@@ -164,10 +164,7 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         kwargs["retry"] = dict(data["retry"])
     if "policies" in data:
         kwargs["policies"] = _policies_from_toml(data["policies"])
-    if "ledger" in data and data["ledger"].get("path"):
-        kwargs["ledger_path"] = data["ledger"]["path"]
-    if "redis" in data and data["redis"].get("url"):
-        kwargs["redis_url"] = data["redis"]["url"]
+    kwargs.update(_accounting_from_toml(data, os.fspath(path)))
     if "telemetry" in data:
         tel = data["telemetry"]
         kwargs["telemetry"] = tel.get("enabled", True) if isinstance(tel, dict) else bool(tel)
@@ -179,6 +176,38 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     if "router" in data:
         kwargs.update(data["router"])
     return kwargs
+
+
+def _accounting_from_toml(data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``[ledger]`` (path), ``[redis]`` (url, budget_fail_mode, rate_limit_fail_mode),
+    ``[[budgets]]`` and ``[[rate_limits]]`` → Router keyword arguments. A relative ledger path
+    is relative to the TOML file."""
+    out: dict[str, Any] = {}
+    tables = {"ledger": {"path"}, "redis": {"url", "budget_fail_mode", "rate_limit_fail_mode"}}
+    for name, known in tables.items():
+        table = data.get(name)
+        if table is None:
+            continue
+        if not isinstance(table, Mapping):
+            raise ConfigurationError(f"{where}: [{name}] must be a table")
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ConfigurationError(f"{where}: [{name}] has unknown key(s) {unknown}; known: "
+                                     f"{sorted(known)}")
+    ledger = data.get("ledger") or {}
+    if ledger.get("path"):
+        path = os.path.expanduser(str(ledger["path"]))
+        out["ledger_path"] = os.path.join(os.path.dirname(os.path.abspath(where)), path)
+    redis = data.get("redis") or {}
+    if redis.get("url"):
+        out["redis_url"] = redis["url"]
+    for key in ("budget_fail_mode", "rate_limit_fail_mode"):
+        if key in redis:
+            out[key] = redis[key]
+    for key in ("budgets", "rate_limits"):
+        if key in data:
+            out[key] = data[key]
+    return out
 
 
 def _policies_from_toml(table: Mapping[str, Any]) -> list[Any]:

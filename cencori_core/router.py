@@ -28,10 +28,10 @@ from ._callbacks import callback_plugins
 from ._logging import log_attempt_failed, log_call
 from ._network import NO_NETWORK
 from ._stream import StreamAccumulator
+from .accounting.usage import finalize_usage
 from .catalog import OPERATION_CAPABILITY, Catalog, ModelInfo
 from .config import ProviderConfig, Secret, load_toml
 from .errors import (
-    AuthenticationError,
     ConfigurationError,
     InvalidRequestError,
     MissingDependencyError,
@@ -216,6 +216,14 @@ class Router:
         meter_provider: Any = None,
         on_success: Callable[..., Any] | Iterable[Callable[..., Any]] | None = None,
         on_error: Callable[..., Any] | Iterable[Callable[..., Any]] | None = None,
+        # --- accounting: where usage, projects and shared counters live; budgets and limits
+        ledger_path: str | os.PathLike[str] | None = None,
+        redis_url: str | None = None,
+        budgets: Any = None,
+        rate_limits: Any = None,
+        budget_fail_mode: str = "closed",
+        rate_limit_fail_mode: str = "open",
+        rate_limit_wait: float = 0.0,
     ) -> None:
         self._closed = False
         self._lock = threading.Lock()
@@ -278,6 +286,19 @@ class Router:
         from .accounting.pricing import Pricing
 
         self.pricing = Pricing(prices)
+        # --- accounting (cencori_core/accounting): see accounting/service.py
+        from .accounting.service import Accounting
+
+        self._accounting = Accounting(
+            self.pricing, ledger_path=ledger_path, redis_url=redis_url, budgets=budgets,
+            rate_limits=rate_limits, budget_fail_mode=budget_fail_mode,
+            rate_limit_fail_mode=rate_limit_fail_mode, rate_limit_wait=rate_limit_wait)
+        self.projects = self._accounting.projects
+        """Projects and their keys: ``create``, ``update``, ``add_key``, ``revoke``, ``list``."""
+        self.usage = self._accounting.usage
+        """Usage totals (``summary(by=...)``) and budget states."""
+        self._limiter = self._accounting.limiter
+        register_plugin(self._pm, self._accounting.sink, self._accounting.sink.name)
         self._refresh_hooks()
         _logging.watch(self)  # the log filter masks this router's keys
 
@@ -446,6 +467,8 @@ class Router:
         if deps:
             route = Route(alias=None, model=deps[0].model, provider=deps[0].provider,
                           via="deployment", requested=name)
+            if ctx.state:
+                self._check_project_provider(ctx, route)
             self._check_capability(route, ctx)
             return route
         route = self.catalog.resolve(name)
@@ -455,6 +478,8 @@ class Router:
                 raise ProviderNotConfiguredError(
                     f"model {name!r} belongs to provider {route.provider!r}, which is not "
                     "configured", provider=route.provider)
+        if ctx.state:
+            self._check_project_provider(ctx, route)
         self._check_capability(route, ctx)
         return route
 
@@ -577,10 +602,29 @@ class Router:
 
     # ------------------------------------------------------------------ shared pipeline
 
-    def _scope(self, api_key: str | None, project: str | None) -> str | None:
-        if api_key is not None:
-            raise AuthenticationError("unknown or revoked project key")
-        return project
+    def _scope(self, ctx: CallContext, api_key: str | None, project: str | None) -> None:
+        """api_key / project → ``ctx.project`` (and the Project in ``ctx.state``). An unknown
+        or revoked key is an AuthenticationError; without either the call has no project."""
+        if api_key is not None or project is not None:
+            self._accounting.scope(ctx, api_key, project)
+
+    def _check_project_provider(self, ctx: CallContext, route: Route) -> None:
+        """A project that lists its providers may use only those (fallbacks included)."""
+        proj = ctx.state.get("cencori.project")
+        if proj is not None and proj.providers is not None \
+                and route.provider not in proj.providers:
+            enabled = [*proj.providers, route.provider]
+            raise ProviderNotConfiguredError(
+                f"project {proj.name!r} has not enabled provider {route.provider!r} (model "
+                f"{route.model!r}); enable it with router.projects.update({proj.name!r}, "
+                f"providers={enabled!r})", provider=route.provider)
+
+    def _price_provider(self, name: str) -> str:
+        """Whose prices apply to the provider called ``name``: its type when it was configured
+        under that name (``{"azure-east": {"type": "openai"}}`` has openai's prices), else the
+        name (a Provider object handed in as ``providers={"openai": obj}``)."""
+        cfg = self._configs.get(name)
+        return cfg.type if cfg is not None and cfg.name == name else name
 
     def _begin(self, operation: str, model: str, request: Any, *, stream: bool = False,
                user: str | None = None, metadata: dict[str, Any] | None = None,
@@ -595,7 +639,7 @@ class Router:
             self._telemetry.start(ctx)
         try:
             ctx.retry = RetryPolicy.coerce(retry)
-            ctx.project = self._scope(api_key, project)
+            self._scope(ctx, api_key, project)
             route = ctx.route = self._route_for(model, ctx)
             info = ctx.model_info = self.catalog.info(route)
             self._check_request(ctx, info)
@@ -642,9 +686,7 @@ class Router:
         """normalize → post hooks → cost → record. Returns the final response."""
         route = target.route if target is not None else ctx.route
         assert route is not None
-        usage = resp.usage
-        if usage is None or (usage.source == "estimated" and usage.total_tokens == 0):
-            usage = self._estimate_usage(ctx, resp)
+        usage = self._estimate_usage(ctx, resp)
         fields: dict[str, Any] = {"usage": usage, "latency_ms": ctx.elapsed_ms,
                                   "attempts": list(ctx.attempts)}
         if not resp.provider:
@@ -657,7 +699,7 @@ class Router:
             fields["created"] = int(ctx.time)
         if route.deployment is not None:
             fields["deployment"] = route.deployment
-        cost, reason = self.pricing.cost(resp.provider or route.provider,
+        cost, reason = self.pricing.cost(self._price_provider(resp.provider or route.provider),
                                          resp.model or route.model, usage, ctx.operation,
                                          ctx.model_info)
         fields["cost"] = cost
@@ -679,9 +721,8 @@ class Router:
         return resp
 
     def _estimate_usage(self, ctx: CallContext, resp: Any) -> Usage:
-        from .accounting.usage import estimate_usage
-
-        return estimate_usage(ctx.operation, ctx.request, resp)
+        """The provider's usage made consistent, else an estimate (accounting/usage.py)."""
+        return finalize_usage(ctx.operation, ctx.request, resp)
 
     def _fail(self, ctx: CallContext, exc: BaseException) -> None:
         """Record a failed logical call (exactly once) and tell the error hooks."""
@@ -732,32 +773,43 @@ class Router:
         if self._telemetry is not None:
             self._telemetry.end(ctx, status, resp)
         log_call(ctx, status, resp)
-        if not self._has_record:
+        if not self._has_record and ctx.reservation is None:
             return
         route = ctx.route
         usage = getattr(resp, "usage", None) or Usage(source="estimated")
         last = ctx.attempts[-1] if ctx.attempts else None
+        provider = getattr(resp, "provider", None) or (last.provider if last else None) \
+            or (route.provider if route else None)
+        model = getattr(resp, "model", None) or (last.model if last else None) \
+            or (route.model if route else getattr(ctx.request, "model", None))
+        cost, reason = getattr(resp, "cost", None), ctx.tags.get("cost_reason")
+        if cost is None and resp is not None and reason is None and provider and model:
+            # What a cancelled or interrupted stream consumed before it stopped.
+            cost, reason = self.pricing.cost(self._price_provider(provider), model, usage,
+                                             ctx.operation, ctx.model_info)
         record = UsageRecord(
             request_id=ctx.request_id,
             project=ctx.project,
             user=ctx.user,
-            provider=getattr(resp, "provider", None) or (last.provider if last else None)
-            or (route.provider if route else None),
-            model=getattr(resp, "model", None) or (last.model if last else None)
-            or (route.model if route else getattr(ctx.request, "model", None)),
+            provider=provider,
+            model=model,
             operation=ctx.operation,
             usage=usage,
-            cost=getattr(resp, "cost", None),
+            cost=cost,
             status=status,
             latency_ms=ctx.elapsed_ms,
             attempts=list(ctx.attempts),
             time=ctx.time,
             error=type(ctx.error).__name__ if ctx.error is not None else None,
             deployment=getattr(resp, "deployment", None) or (last.deployment if last else None),
-            cost_reason=ctx.tags.get("cost_reason"),
+            cost_reason=reason,
             tags={k: val for k, val in ctx.metadata.items()
                   if isinstance(val, (str, int, float, bool))},
         )
+        if ctx.reservation is not None:
+            ctx.reservation.observe(record)
+        if not self._has_record:
+            return
         try:
             self._pm.hook.cencori_record_usage(context=ctx, record=record)
         except Exception:  # noqa: BLE001 - a broken sink must not fail the call
@@ -772,6 +824,7 @@ class Router:
         if ctx.response is not None:
             return self._complete(ctx, ctx.response, None)
         try:
+            ctx.reservation = self._limiter.reserve(ctx)
             plan, target = self._plan(ctx)
             while True:
                 if target.delay:
@@ -790,14 +843,21 @@ class Router:
                 break
         except BaseException as exc:
             self._fail(ctx, exc)
+            if ctx.reservation is not None:
+                self._limiter.settle(ctx.reservation)
             raise
-        return self._complete(ctx, resp, target)
+        try:
+            return self._complete(ctx, resp, target)
+        finally:
+            if ctx.reservation is not None:
+                self._limiter.settle(ctx.reservation)
 
     async def _arun(self, ctx: CallContext, op: str) -> Any:
         """Async driver: the same loop, awaiting the provider and the sleep."""
         if ctx.response is not None:
             return self._complete(ctx, ctx.response, None)
         try:
+            ctx.reservation = await self._limiter.areserve(ctx)
             plan, target = self._plan(ctx)
             while True:
                 if target.delay:
@@ -817,8 +877,14 @@ class Router:
                 break
         except BaseException as exc:
             self._fail(ctx, exc)
+            if ctx.reservation is not None:
+                await self._limiter.asettle(ctx.reservation)
             raise
-        return self._complete(ctx, resp, target)
+        try:
+            return self._complete(ctx, resp, target)
+        finally:
+            if ctx.reservation is not None:
+                await self._limiter.asettle(ctx.reservation)
 
     # ------------------------------------------------------------------ chat
 
@@ -1054,7 +1120,8 @@ class Router:
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Close every provider client this router created."""
+        """Close every provider client this router created; write the ledger's queued
+        records and close its stores."""
         self._closed = True
         for inst in list(self._instances.values()):
             try:
@@ -1063,9 +1130,11 @@ class Router:
                 import logging
 
                 logging.getLogger("cencori_core").exception("closing %r failed", inst)
+        self._accounting.close()
 
     async def aclose(self) -> None:
-        """Close every provider client (async and sync) this router created."""
+        """Close every provider client (async and sync) this router created, and the
+        accounting stores."""
         self._closed = True
         for inst in list(self._instances.values()):
             try:
@@ -1074,6 +1143,7 @@ class Router:
                 import logging
 
                 logging.getLogger("cencori_core").exception("closing %r failed", inst)
+        await self._accounting.aclose()
 
     def __enter__(self) -> Router:
         return self
@@ -1269,6 +1339,7 @@ class ChatStream(_StreamCore):
         ctx, router = self._ctx, self._router
         if ctx.response is not None:
             return self._replay()
+        ctx.reservation = router._limiter.reserve(ctx)
         plan, target = router._plan(ctx)
         while True:
             if target.delay:
@@ -1308,6 +1379,8 @@ class ChatStream(_StreamCore):
                 except StopIteration:
                     self._pending = self._final_chunks()
                     self._finish()
+                    if self._ctx.reservation is not None:
+                        self._router._limiter.settle(self._ctx.reservation)
                     if not self._pending:
                         raise StopIteration from None
                     continue
@@ -1323,11 +1396,15 @@ class ChatStream(_StreamCore):
             return
         self._done = True
         self._close_gen()
-        if _interrupts(self, exc):
-            err = self._interrupted(exc)
-            self._router._fail(self._ctx, err)
-            raise err from exc
-        self._router._fail(self._ctx, exc)
+        try:
+            if _interrupts(self, exc):
+                err = self._interrupted(exc)
+                self._router._fail(self._ctx, err)
+                raise err from exc
+            self._router._fail(self._ctx, exc)
+        finally:
+            if self._ctx.reservation is not None:
+                self._router._limiter.settle(self._ctx.reservation)
 
     def _close_gen(self) -> None:
         gen, self._gen = self._gen, None
@@ -1345,6 +1422,8 @@ class ChatStream(_StreamCore):
         self._close_gen()
         if not self._ctx._record_sent:
             _set_partial_cancel(self)
+        if self._ctx.reservation is not None:
+            self._router._limiter.settle(self._ctx.reservation)
 
     def __del__(self) -> None:
         # A stream dropped without finishing or closing still gets its record (and span end).
@@ -1409,6 +1488,7 @@ class AsyncChatStream(_StreamCore):
         ctx, router = self._ctx, self._router
         if ctx.response is not None:
             return _aiter_sync(self._replay())
+        ctx.reservation = await router._limiter.areserve(ctx)
         plan, target = router._plan(ctx)
         while True:
             if target.delay:
@@ -1447,6 +1527,8 @@ class AsyncChatStream(_StreamCore):
                 except StopAsyncIteration:
                     self._pending = self._final_chunks()
                     self._finish()
+                    if self._ctx.reservation is not None:
+                        await self._router._limiter.asettle(self._ctx.reservation)
                     if not self._pending:
                         raise StopAsyncIteration from None
                     continue
@@ -1462,11 +1544,15 @@ class AsyncChatStream(_StreamCore):
             return
         self._done = True
         await self._aclose_gen()
-        if _interrupts(self, exc):
-            err = self._interrupted(exc)
-            self._router._fail(self._ctx, err)
-            raise err from exc
-        self._router._fail(self._ctx, exc)
+        try:
+            if _interrupts(self, exc):
+                err = self._interrupted(exc)
+                self._router._fail(self._ctx, err)
+                raise err from exc
+            self._router._fail(self._ctx, exc)
+        finally:
+            if self._ctx.reservation is not None:
+                await self._router._limiter.asettle(self._ctx.reservation)
 
     async def _aclose_gen(self) -> None:
         agen, self._agen = self._agen, None
@@ -1484,6 +1570,8 @@ class AsyncChatStream(_StreamCore):
         await self._aclose_gen()
         if not self._ctx._record_sent:
             _set_partial_cancel(self)
+        if self._ctx.reservation is not None:
+            await self._router._limiter.asettle(self._ctx.reservation)
 
     def __del__(self) -> None:
         # Dropped without finishing or closing: record it as cancelled; the event loop's
@@ -1493,6 +1581,8 @@ class AsyncChatStream(_StreamCore):
             try:
                 if not self._ctx._record_sent:
                     _set_partial_cancel(self)
+                if self._ctx.reservation is not None:
+                    self._router._limiter.settle_dropped(self._ctx.reservation)
             except Exception:  # noqa: BLE001 - never raise from a finalizer
                 pass
 

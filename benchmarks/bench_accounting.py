@@ -1,0 +1,130 @@
+"""The cost of accounting per call: ledgers, budgets and rate limits on memory and Redis stores.
+
+    python benchmarks/bench_accounting.py [--quick]
+
+Every scenario runs the same router call (``gpt-4o`` on an offline fake provider registered as
+``openai``, so each call is priced from genai-prices) and reports the median microseconds per
+call, sync (sequential) and async (100 concurrent calls). "accounting off" removes the built-in
+ledger sink and uses no budget or limit: the difference to it is what accounting costs. The Redis
+scenarios start their own ``redis-server`` on 127.0.0.1 (the one the tests use).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))
+MSG = [{"role": "user", "content": "Hello, how are you today?"}]
+BUDGET = {"budget": "1000000"}
+LIMITS = {"budget": "1000000", "rate_limits": {"rpm": 1_000_000, "tpm": 100_000_000}}
+
+
+def _router(**kw: Any) -> Any:
+    from cencori_core import Router
+    from cencori_core.testing import FakeProvider
+
+    fake = FakeProvider(name="openai", models=["gpt-4o"])
+    return Router(providers={"openai": fake}, load_entrypoints=False, **kw)
+
+
+def _without_ledger(router: Any) -> Any:
+    router.plugin_manager.unregister(name="cencori-ledger")
+    router._refresh_hooks()
+    return router
+
+
+def _sync_us(call: Any, n: int, repeat: int) -> float:
+    for _ in range(min(n, 200)):
+        call()
+    samples = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for _ in range(n):
+            call()
+        samples.append((time.perf_counter() - t) / n * 1e6)
+    return statistics.median(samples)
+
+
+def _async_us(acall: Any, n: int, repeat: int, concurrency: int = 100) -> float:
+    async def batch() -> float:
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one() -> None:
+            async with sem:
+                await acall()
+
+        t = time.perf_counter()
+        await asyncio.gather(*[one() for _ in range(n)])
+        return (time.perf_counter() - t) / n * 1e6
+
+    async def main() -> list[float]:
+        await batch()  # warm-up (and the per-loop Redis clients)
+        return [await batch() for _ in range(repeat)]
+
+    return statistics.median(asyncio.run(main()))
+
+
+def _scenarios(tmp: str, redis_url: str | None) -> list[tuple[str, Any, dict[str, Any]]]:
+    out: list[tuple[str, Any, dict[str, Any]]] = [
+        ("accounting off", lambda: _without_ledger(_router()), {}),
+        ("memory ledger (default)", lambda: _router(), {}),
+        ("SQLite ledger", lambda: _router(ledger_path=f"{tmp}/ledger.db"), {}),
+        ("memory: project key + budget", lambda: _router(), BUDGET),
+        ("memory: project key + budget + rpm/tpm", lambda: _router(), LIMITS),
+    ]
+    if redis_url:
+        out += [("Redis: project key + budget", lambda: _router(redis_url=redis_url), BUDGET),
+                ("Redis: project key + budget + rpm/tpm",
+                 lambda: _router(redis_url=redis_url), LIMITS)]
+    return out
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    from conftest import RedisServer  # the tests' redis-server launcher
+
+    from cencori_core.accounting.pricing import Pricing
+    from cencori_core.types import Usage
+
+    # The rpm window is a moving window: its cost grows with the requests it holds, so every
+    # scenario makes the same number of calls (about 1,000 per repeat).
+    n, repeat = (300, 5) if quick else (1000, 7)
+    results: dict[str, Any] = {}
+    server = RedisServer()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, build, limits in _scenarios(tmp, server.url(0)):
+                router = build()
+                kw: dict[str, Any] = {"model": "gpt-4o", "messages": MSG}
+                if limits:
+                    kw["api_key"] = router.projects.create(f"bench-{len(results)}", **limits)
+                sync = _sync_us(lambda r=router, kw=kw: r.chat(**kw), n, repeat)
+                aio = _async_us(lambda r=router, kw=kw: r.achat(**kw), n, repeat)
+                router.close()
+                results[name] = (sync, aio)
+    finally:
+        server.stop()
+    pricing = Pricing()
+    usage = Usage.of(1200, 300, cached_tokens=1024)
+    pricing.cost("openai", "gpt-4o", usage)
+    price_us = _sync_us(lambda: pricing.cost("openai", "gpt-4o", usage), n * 10, repeat)
+
+    base_sync, base_async = results["accounting off"]
+    lines = ["| scenario | sync µs/call | + vs off | async µs/call (100 concurrent) | + vs off |",
+             "|---|---|---|---|---|"]
+    for name, (s, a) in results.items():
+        lines.append(f"| {name} | {s:.1f} | {s - base_sync:+.1f} | {a:.1f} | "
+                     f"{a - base_async:+.1f} |")
+    lines += ["", f"Pricing one call (gpt-4o, cached tokens): {price_us:.2f} µs."]
+    return {"markdown": "\n".join(lines), "results": results, "price_us": price_us}
+
+
+if __name__ == "__main__":
+    print(run(quick="--quick" in sys.argv)["markdown"])

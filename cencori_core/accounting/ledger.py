@@ -1,0 +1,372 @@
+"""Ledgers: where usage records go, and ``router.usage.summary(by=...)``.
+
+- :class:`MemoryLedger` (default) keeps aggregates per hour, provider, model, project, user,
+  operation and status, not the records: its size does not grow with the number of calls.
+  ``since`` / ``until`` are applied to whole hours.
+- :class:`SqliteLedger` (``Router(ledger_path=...)``, ``[ledger] path``) keeps every record in
+  SQLite (WAL). Records are queued on the hot path and written in batches by one background
+  thread; ``summary()`` and ``close()`` flush first. ``since`` / ``until`` are exact.
+
+Costs are summed as ``Decimal`` (never floats); unpriced calls are counted in ``unpriced``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import queue
+import threading
+import weakref
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ..errors import InvalidRequestError
+from ..types import UsageRecord, _DictMixin
+
+__all__ = ["SummaryRow", "MemoryLedger", "SqliteLedger", "BY", "timestamp"]
+
+BY = ("model", "provider", "project", "user", "day", "operation", "status")
+
+_HOUR = 3600
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SummaryRow(_DictMixin):
+    """Totals of one group of calls."""
+
+    key: str | None
+    """The group: a model, provider, project, user, operation, status, or a UTC day
+    (``YYYY-MM-DD``); None for calls without one (no project, no user)."""
+    calls: int = 0
+    errors: int = 0
+    """Calls whose status is not ``ok`` (error, blocked, cancelled, interrupted)."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    """USD, the exact sum of the priced calls."""
+    unpriced: int = 0
+    """Calls that consumed something without a price (not in ``cost``); calls that failed
+    before any usage have no cost and are not counted here."""
+
+
+def timestamp(value: Any, name: str) -> float | None:
+    """``since`` / ``until`` as a Unix time: a number, a ``datetime``, a ``date`` (its midnight)
+    or an ISO 8601 string. Dates and naive times are UTC, like the ledger's days."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InvalidRequestError(f"{name} must be a time, not a bool", param=name)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            value = _dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidRequestError(f"{name}={value!r} is not an ISO 8601 date or time",
+                                      param=name) from None
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.UTC)
+        return value.timestamp()
+    if isinstance(value, _dt.date):
+        return _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.UTC).timestamp()
+    raise InvalidRequestError(f"{name} must be a datetime, a date, an ISO string or a Unix time",
+                              param=name)
+
+
+def _day(t: float) -> str:
+    return _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%Y-%m-%d")
+
+
+def _check_by(by: str) -> None:
+    if by not in BY:
+        raise InvalidRequestError(f"by={by!r}: choose one of {', '.join(BY)}", param="by")
+
+
+# Counter slots of a group (memory ledger).
+_CALLS, _ERRORS, _PROMPT, _COMPLETION, _TOTAL, _CACHED, _WRITE, _REASONING, _COST, _UNPRICED = \
+    range(10)
+
+
+class MemoryLedger:
+    """Aggregates in memory (the default sink)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._groups: dict[tuple[Any, ...], list[Any]] = {}
+
+    def add(self, r: UsageRecord) -> None:
+        u = r.usage
+        key = (int(r.time // _HOUR) * _HOUR, r.provider, r.model, r.project, r.user,
+               r.operation, r.status)
+        with self._lock:
+            g = self._groups.get(key)
+            if g is None:
+                g = self._groups[key] = [0, 0, 0, 0, 0, 0, 0, 0, Decimal(0), 0]
+            g[_CALLS] += 1
+            if r.status != "ok":
+                g[_ERRORS] += 1
+            g[_PROMPT] += u.prompt_tokens
+            g[_COMPLETION] += u.completion_tokens
+            g[_TOTAL] += u.total_tokens
+            g[_CACHED] += u.cached_tokens
+            g[_WRITE] += u.cache_write_tokens
+            g[_REASONING] += u.reasoning_tokens
+            if r.cost is not None:
+                g[_COST] += r.cost.total
+            elif r.cost_reason is not None:
+                g[_UNPRICED] += 1
+
+    def summary(self, by: str = "model", since: Any = None, until: Any = None) -> list[SummaryRow]:
+        _check_by(by)
+        lo, hi = timestamp(since, "since"), timestamp(until, "until")
+        field = {"provider": 1, "model": 2, "project": 3, "user": 4, "operation": 5,
+                 "status": 6}.get(by)
+        with self._lock:
+            items = [(k, list(g)) for k, g in self._groups.items()]
+        out: dict[Any, list[Any]] = {}
+        for k, g in items:
+            hour = k[0]
+            if lo is not None and hour + _HOUR <= lo:
+                continue
+            if hi is not None and hour >= hi:
+                continue
+            group = _day(hour) if field is None else k[field]
+            acc = out.get(group)
+            if acc is None:
+                out[group] = g
+            else:
+                for i, val in enumerate(g):
+                    acc[i] += val
+        return [_row(key, g) for key, g in sorted(out.items(), key=_sort_key)]
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _sort_key(item: tuple[Any, Any]) -> tuple[bool, str]:
+    return (item[0] is None, str(item[0]))
+
+
+def _row(key: Any, g: list[Any]) -> SummaryRow:
+    return SummaryRow(key=key, calls=g[_CALLS], errors=g[_ERRORS], prompt_tokens=g[_PROMPT],
+                      completion_tokens=g[_COMPLETION], total_tokens=g[_TOTAL],
+                      cached_tokens=g[_CACHED], cache_write_tokens=g[_WRITE],
+                      reasoning_tokens=g[_REASONING], cost=Decimal(g[_COST]),
+                      unpriced=g[_UNPRICED])
+
+
+# ---------------------------------------------------------------------------- SQLite
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS usage (
+    request_id TEXT PRIMARY KEY,
+    time REAL NOT NULL,
+    day TEXT NOT NULL,
+    project TEXT, user TEXT, provider TEXT, model TEXT, deployment TEXT,
+    operation TEXT NOT NULL, status TEXT NOT NULL, error TEXT,
+    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+    total_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
+    audio_seconds REAL, characters INTEGER, images INTEGER, usage_source TEXT NOT NULL,
+    cost TEXT, cost_input TEXT, cost_output TEXT, cost_cached_input TEXT, cost_cache_write TEXT,
+    cost_reason TEXT, latency_ms REAL NOT NULL, attempts INTEGER NOT NULL, tags TEXT
+);
+CREATE INDEX IF NOT EXISTS usage_time ON usage (time);
+"""
+
+_COLUMNS = ("request_id", "time", "day", "project", "user", "provider", "model", "deployment",
+            "operation", "status", "error", "prompt_tokens", "completion_tokens", "total_tokens",
+            "cached_tokens", "cache_write_tokens", "reasoning_tokens", "audio_seconds",
+            "characters", "images", "usage_source", "cost", "cost_input", "cost_output",
+            "cost_cached_input", "cost_cache_write", "cost_reason", "latency_ms", "attempts",
+            "tags")
+_INSERT = (f"INSERT OR IGNORE INTO usage ({', '.join(_COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+
+_BATCH = 500
+
+
+def _as_row(r: UsageRecord) -> tuple[Any, ...]:
+    u, c = r.usage, r.cost
+    money = (None,) * 5 if c is None else (str(c.total), str(c.input), str(c.output),
+                                           str(c.cached_input), str(c.cache_write))
+    return (r.request_id, r.time, _day(r.time), r.project, r.user, r.provider, r.model,
+            r.deployment, r.operation, r.status, r.error, u.prompt_tokens, u.completion_tokens,
+            u.total_tokens, u.cached_tokens, u.cache_write_tokens, u.reasoning_tokens,
+            u.audio_seconds, u.characters, u.images, u.source, *money, r.cost_reason,
+            r.latency_ms, len(r.attempts), json.dumps(r.tags) if r.tags else None)
+
+
+class _DecimalSum:
+    """An SQLite aggregate summing Decimal text exactly (typeshed expects int aggregates, hence
+    the type: ignore where it is registered)."""
+
+    def __init__(self) -> None:
+        self.total = Decimal(0)
+
+    def step(self, value: Any) -> None:
+        if value is not None:
+            self.total += Decimal(value)
+
+    def finalize(self) -> str:
+        return str(self.total)
+
+
+class _Writer:
+    """The background thread that writes queued rows in batches (one transaction each)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.lock = threading.Lock()  # one user of the connection at a time
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="cencori-ledger", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        # Drain whatever is queued into one transaction: batches grow with the load.
+        while True:
+            item = self.queue.get()
+            rows: list[tuple[Any, ...]] = []
+            waiters: list[threading.Event] = []
+            stop = False
+            while True:
+                if item is None:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    waiters.append(item)
+                else:
+                    rows.append(_as_row(item))
+                if stop or len(rows) >= _BATCH:
+                    break
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+            if rows:
+                self._write(rows)
+            for w in waiters:
+                w.set()
+            if stop:
+                return
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        try:
+            with self.lock:
+                self.conn.execute("BEGIN")
+                self.conn.executemany(_INSERT, rows)
+                self.conn.execute("COMMIT")
+        except Exception as exc:  # noqa: BLE001 - the thread must go on; reported on flush
+            import logging
+
+            self.error = exc
+            logging.getLogger("cencori_core").exception("writing %d usage records failed",
+                                                        len(rows))
+            try:
+                self.conn.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001
+                pass
+
+    def flush(self) -> None:
+        if self.thread is None or not self.thread.is_alive():
+            return
+        done = threading.Event()
+        self.queue.put(done)
+        done.wait()
+
+    def stop(self) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        with self.lock:
+            self.conn.close()
+
+
+class SqliteLedger:
+    """Every usage record in an SQLite file (WAL), written in batches off the hot path."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        from ..stores.sqlite import connect
+
+        self.path = os.fspath(path)
+        conn = connect(self.path)
+        conn.executescript(_SCHEMA)
+        conn.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
+        self._writer = _Writer(conn)
+        self._started = False
+        self._start_lock = threading.Lock()
+        # Unwritten records are flushed at interpreter exit even if the router is never closed.
+        self._finalizer = weakref.finalize(self, self._writer.stop)
+
+    def add(self, record: UsageRecord) -> None:
+        if not self._finalizer.alive:
+            return  # closed: the router is shutting down
+        if not self._started:
+            with self._start_lock:
+                if not self._started:
+                    self._writer.start()
+                    self._started = True
+        self._writer.queue.put(record)  # converted to a row by the writer, off the hot path
+
+    def flush(self) -> None:
+        """Wait until every queued record is written."""
+        self._writer.flush()
+
+    def summary(self, by: str = "model", since: Any = None, until: Any = None) -> list[SummaryRow]:
+        _check_by(by)
+        lo, hi = timestamp(since, "since"), timestamp(until, "until")
+        self.flush()
+        where, args = [], []
+        if lo is not None:
+            where.append("time >= ?")
+            args.append(lo)
+        if hi is not None:
+            where.append("time < ?")
+            args.append(hi)
+        sql = (f"SELECT {by}, COUNT(*), SUM(status != 'ok'), SUM(prompt_tokens), "
+               "SUM(completion_tokens), SUM(total_tokens), SUM(cached_tokens), "
+               "SUM(cache_write_tokens), SUM(reasoning_tokens), decimal_sum(cost), "
+               "SUM(cost IS NULL AND cost_reason IS NOT NULL) FROM usage"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + f" GROUP BY {by} ORDER BY {by} IS NULL, {by}")
+        rows = self._query(sql, args)
+        return [SummaryRow(key=r[0], calls=r[1], errors=r[2], prompt_tokens=r[3],
+                           completion_tokens=r[4], total_tokens=r[5], cached_tokens=r[6],
+                           cache_write_tokens=r[7], reasoning_tokens=r[8], cost=Decimal(r[9]),
+                           unpriced=r[10]) for r in rows]
+
+    def count(self) -> int:
+        """How many records the file holds (after a flush)."""
+        self.flush()
+        return int(self._query("SELECT COUNT(*) FROM usage", [])[0][0])
+
+    def _query(self, sql: str, args: list[Any]) -> list[Any]:
+        if self._finalizer.alive:
+            with self._writer.lock:
+                return self._writer.conn.execute(sql, args).fetchall()
+        # Closed: the file is still there to read.
+        from ..stores.sqlite import connect
+
+        conn = connect(self.path)
+        try:
+            conn.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Write what is queued and close the file."""
+        self._finalizer()

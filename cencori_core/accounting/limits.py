@@ -1,0 +1,579 @@
+"""Budgets and rate limits: reserve before a call, settle after it.
+
+Budgets are USD per project, user or key (or the whole router) over a window: ``total``,
+``day`` or ``month`` (UTC). Before a call the router reserves its worst-case cost: an upper
+bound of its input tokens (the UTF-8 size of its text, see ``max_request_tokens``) at the input
+price plus ``max_tokens`` (else the model's output limit, else :data:`DEFAULT_MAX_OUTPUT`) at
+the output price. The reservation fails (:class:`BudgetExceededError`, before any network call)
+when ``spent + reserved + worst case`` would pass the limit. After the call the reservation is
+replaced by the actual cost (a failure or a cancellation without usage releases it). The store
+does each step atomically, so concurrent calls can overshoot a budget only by the amount an
+actual cost exceeds its estimate.
+
+Rate limits are requests (``rpm``) and tokens (``tpm``) per minute per project, user, model or
+key (or the whole router), with `limits`: requests in a moving window (exact), tokens in a
+sliding window counter, because a moving window keeps one entry per unit and a token limit
+counts hundreds of thousands of them (memory and time per call would grow with the limit). A
+call takes one request and its estimated input tokens up front, then the rest of its actual
+tokens when it settles. Exceeding
+a limit is a :class:`RateLimitExceededError` with ``retry_after``, or a wait of up to
+``rate_limit_wait`` seconds when configured.
+
+Rules, as ``Router(budgets=[...], rate_limits=[...])`` (or ``[[budgets]]`` / ``[[rate_limits]]``
+tables)::
+
+    {"limit": "100", "window": "month"}                       # the whole router
+    {"project": "acme", "limit": "25", "window": "day"}       # one project
+    {"user": "*", "limit": "1", "window": "day"}              # each user, separately
+    {"model": "gpt-4o", "tpm": 30_000}, {"user": "*", "rpm": 10}
+
+A project created with ``budget=`` / ``rate_limits=`` carries its own. When the store cannot be
+reached, budgets fail closed and rate limits fail open by default
+(``budget_fail_mode="open"``, ``rate_limit_fail_mode="closed"`` change that).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BudgetExceededError, ConfigurationError, RateLimitExceededError
+from ..stores import Counter, StoreUnavailable, to_units, to_usd
+from ..types import Usage, _DictMixin
+from .projects import Project, check_window, parse_money
+from .usage import max_request_tokens, request_tokens
+
+if TYPE_CHECKING:
+    from ..router import CallContext
+    from ..types import UsageRecord
+    from .pricing import Pricing
+
+__all__ = ["Budget", "RateLimit", "Limiter", "Reservation", "BudgetState",
+           "DEFAULT_MAX_OUTPUT", "RESERVATION_TTL"]
+
+log = logging.getLogger("cencori_core")
+
+DEFAULT_MAX_OUTPUT = 4096
+"""Output tokens reserved when neither the call nor the catalog gives a limit."""
+
+RESERVATION_TTL = 900.0
+"""Seconds after which an unsettled reservation (a crashed process, an abandoned stream) stops
+counting against the budget."""
+
+# How long a window's counter outlives its period (a little, for late settlements).
+_TTL = {"total": 0, "day": 3 * 86400, "month": 70 * 86400}
+_SELECTORS_BUDGET = ("project", "user", "key")
+_SELECTORS_RATE = ("project", "user", "model", "key")
+_WARN_EVERY = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Budget:
+    """A USD budget over a window for the router, a project, a user or a key (``"*"``: each
+    one separately)."""
+
+    limit: Decimal
+    window: str = "total"
+    project: str | None = None
+    user: str | None = None
+    key: str | None = None
+    """A key id (``csk_<12 hex>``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimit:
+    """Requests and/or tokens per minute for the router, a project, a user, a model or a key."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+    project: str | None = None
+    user: str | None = None
+    model: str | None = None
+    key: str | None = None
+    window_s: int = 60
+    """The window's length: a minute unless set (``rpm`` / ``tpm`` then count per window)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BudgetState(_DictMixin):
+    """Where a budget counter stands (USD)."""
+
+    scope: str
+    window: str
+    period: str
+    spent: Decimal
+    reserved: Decimal
+
+
+def _selector(rule: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> dict[str, str]:
+    sel = {k: rule[k] for k in allowed if rule.get(k) is not None}
+    if len(sel) > 1:
+        raise ConfigurationError(f"{where}: give at most one of {', '.join(allowed)}")
+    for k, v in sel.items():
+        if not isinstance(v, str) or not v:
+            raise ConfigurationError(f"{where}.{k} must be a name or '*'")
+    return sel
+
+
+def parse_budgets(value: Any) -> list[Budget]:
+    if value is None:
+        return []
+    if isinstance(value, (Budget, Mapping)):
+        value = [value]
+    out = []
+    for i, rule in enumerate(value):
+        if isinstance(rule, Budget):
+            out.append(rule)
+            continue
+        where = f"budgets[{i}]"
+        if not isinstance(rule, Mapping):
+            raise ConfigurationError(f"{where} must be a dict such as "
+                                     '{"project": "acme", "limit": "25", "window": "day"}')
+        unknown = sorted(set(rule) - {"limit", "window", *_SELECTORS_BUDGET})
+        if unknown:
+            raise ConfigurationError(f"{where}: unknown key(s) {unknown}; known: limit, window, "
+                                     f"{', '.join(_SELECTORS_BUDGET)}")
+        if "limit" not in rule:
+            raise ConfigurationError(f"{where} needs a 'limit' in USD")
+        out.append(Budget(limit=parse_money(rule["limit"], f"{where}.limit"),
+                          window=check_window(rule.get("window", "total"), f"{where}.window"),
+                          **_selector(rule, _SELECTORS_BUDGET, where)))
+    return out
+
+
+def parse_rate_limits(value: Any) -> list[RateLimit]:
+    if value is None:
+        return []
+    if isinstance(value, (RateLimit, Mapping)):
+        value = [value]
+    out = []
+    for i, rule in enumerate(value):
+        if isinstance(rule, RateLimit):
+            out.append(rule)
+            continue
+        where = f"rate_limits[{i}]"
+        if not isinstance(rule, Mapping):
+            raise ConfigurationError(f'{where} must be a dict such as {{"user": "*", "rpm": 10}}')
+        unknown = sorted(set(rule) - {"rpm", "tpm", "window_s", *_SELECTORS_RATE})
+        if unknown:
+            raise ConfigurationError(f"{where}: unknown key(s) {unknown}; known: rpm, tpm, "
+                                     f"window_s, {', '.join(_SELECTORS_RATE)}")
+        counts: dict[str, int] = {}
+        for k in ("rpm", "tpm", "window_s"):
+            v = rule.get(k)
+            if v is not None:
+                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                    raise ConfigurationError(f"{where}.{k} must be a positive integer")
+                counts[k] = v
+        if not counts.keys() & {"rpm", "tpm"}:
+            raise ConfigurationError(f"{where} needs 'rpm' and/or 'tpm'")
+        out.append(RateLimit(**counts, **_selector(rule, _SELECTORS_RATE, where)))  # type: ignore[arg-type]
+    return out
+
+
+_periods: dict[tuple[str, int], str] = {}
+
+
+def _period(window: str, now: float) -> str:
+    """``total``, the UTC day (``2025-01-31``) or month (``2025-01``) of ``now``."""
+    if window == "total":
+        return "total"
+    minute = int(now // 60)  # formatting a date is slower than the rest of a reservation
+    found = _periods.get((window, minute))
+    if found is None:
+        d = _dt.datetime.fromtimestamp(minute * 60, _dt.UTC)
+        found = d.strftime("%Y-%m-%d") if window == "day" else d.strftime("%Y-%m")
+        if len(_periods) > 64:
+            _periods.clear()
+        _periods[(window, minute)] = found
+    return found
+
+
+class Reservation:
+    """What a call took before it ran; the router settles it exactly once."""
+
+    __slots__ = ("rid", "keys", "amount", "tokens", "tpm", "actual", "actual_tokens", "done")
+
+    def __init__(self, rid: str, keys: tuple[str, ...], amount: int, tokens: int,
+                 tpm: list[tuple[Any, str]]) -> None:
+        self.rid = rid
+        self.keys = keys
+        """The budget counters holding ``amount`` units."""
+        self.amount = amount
+        self.tokens = tokens
+        """Tokens taken from the ``tpm`` windows up front."""
+        self.tpm = tpm
+        self.actual: Decimal | None = None
+        self.actual_tokens = 0
+        self.done = False
+
+    def observe(self, record: UsageRecord) -> None:
+        """Take the call's actual cost and tokens from its usage record."""
+        self.actual = record.cost.total if record.cost is not None else None
+        self.actual_tokens = record.usage.total_tokens
+
+
+class _Plan:
+    __slots__ = ("counters", "amount", "hits", "tokens", "tpm")
+
+    def __init__(self) -> None:
+        self.counters: list[Counter] = []
+        self.amount = 0
+        self.hits: list[tuple[Any, str, int, str]] = []  # (item, scope, cost, rule)
+        self.tokens = 0
+        self.tpm: list[tuple[Any, str]] = []
+
+
+class Limiter:
+    """Budgets and rate limits of one router, on a memory or Redis store."""
+
+    def __init__(self, store: Any, pricing: Pricing, *, budgets: Any = None,
+                 rate_limits: Any = None, budget_fail_mode: str = "closed",
+                 rate_limit_fail_mode: str = "open", rate_limit_wait: float = 0.0) -> None:
+        for name, mode in (("budget_fail_mode", budget_fail_mode),
+                           ("rate_limit_fail_mode", rate_limit_fail_mode)):
+            if mode not in ("open", "closed"):
+                raise ConfigurationError(f"{name} must be 'open' or 'closed', got {mode!r}")
+        if isinstance(rate_limit_wait, bool) or not isinstance(rate_limit_wait, (int, float)) \
+                or rate_limit_wait < 0:
+            raise ConfigurationError("rate_limit_wait must be a number of seconds >= 0")
+        self.store = store
+        self.pricing = pricing
+        self.budgets = parse_budgets(budgets)
+        self.rate_limits = parse_rate_limits(rate_limits)
+        self.budget_fail_open = budget_fail_mode == "open"
+        self.rate_limit_fail_open = rate_limit_fail_mode == "open"
+        self.wait = float(rate_limit_wait)
+        self._items: dict[tuple[str, int, int], Any] = {}
+        self._warned: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ planning (pure)
+
+    def _plan(self, ctx: CallContext) -> _Plan | None:
+        project: Project | None = ctx.state.get("cencori.project")
+        own = project is not None and (project.budget is not None or bool(project.rate_limits))
+        if not (self.budgets or self.rate_limits or own):
+            return None
+        key_id = ctx.state.get("cencori.key_id")
+        route = ctx.route
+        values = {"project": ctx.project, "user": ctx.user, "key": key_id,
+                  "model": route.model if route is not None else None}
+        now = time.time()
+        plan = _Plan()
+
+        limits: dict[str, tuple[int, str]] = {}  # counter key → (limit, window)
+        budgets = list(self.budgets)
+        if project is not None and project.budget is not None:
+            budgets.append(Budget(limit=project.budget, window=project.budget_window,
+                                  project=project.name))
+        for b in budgets:
+            scope = _scope(b, _SELECTORS_BUDGET, values, route)
+            if scope is None:
+                continue
+            key = f"{scope}:{b.window}:{_period(b.window, now)}"
+            units = to_units(b.limit)
+            if key not in limits or units < limits[key][0]:
+                limits[key] = (units, b.window)
+        if limits:
+            plan.counters = [Counter(k, lim, _TTL[w]) for k, (lim, w) in limits.items()]
+            plan.amount = self._worst_case(ctx)
+
+        rules = list(self.rate_limits)
+        if project is not None and project.rate_limits:
+            rules.append(RateLimit(project=project.name, rpm=project.rate_limits.get("rpm"),
+                                   tpm=project.rate_limits.get("tpm")))
+        for r in rules:
+            scope = _scope(r, _SELECTORS_RATE, values, route)
+            if scope is None:
+                continue
+            if r.rpm:
+                plan.hits.append((self._item("rpm", r.rpm, r.window_s), scope, 1, "rpm"))
+            if r.tpm:
+                if not plan.tokens:
+                    plan.tokens = max(1, request_tokens(ctx.request))
+                item = self._item("tpm", r.tpm, r.window_s)
+                plan.hits.append((item, scope, plan.tokens, "tpm"))
+                plan.tpm.append((item, scope))
+        return plan if plan.counters or plan.hits else None
+
+    def _item(self, kind: str, amount: int, seconds: int) -> Any:
+        item = self._items.get((kind, amount, seconds))
+        if item is None:
+            from limits import RateLimitItemPerSecond
+
+            item = RateLimitItemPerSecond(amount, multiples=seconds, namespace=kind)
+            self._items[(kind, amount, seconds)] = item
+        return item
+
+    def _worst_case(self, ctx: CallContext) -> int:
+        """The most this call can cost, in units (at least 1: an exhausted budget refuses
+        every call, priced or not)."""
+        req, info, route = ctx.request, ctx.model_info, ctx.route
+        assert route is not None
+        prompt = max_request_tokens(req)
+        if ctx.operation == "chat":
+            out = req.max_tokens or (info.max_output_tokens if info else None) \
+                or DEFAULT_MAX_OUTPUT
+            usage = Usage.of(prompt, out, source="estimated")
+        elif ctx.operation == "speech":
+            usage = Usage(characters=len(req.input), source="estimated")
+        elif ctx.operation == "generate_image":
+            usage = Usage.of(prompt, DEFAULT_MAX_OUTPUT * req.n, images=req.n,
+                             source="estimated")
+        else:
+            usage = Usage.of(prompt, 0, source="estimated")
+        provider = ctx.router._price_provider(route.provider)
+        cost, reason = self.pricing.cost(provider, route.model, usage, ctx.operation, info)
+        if cost is None:
+            self._warn(f"unpriced:{route.provider}/{route.model}",
+                       "budgets cannot estimate the cost of %s/%s before the call (%s); "
+                       "prices={...} can price it", route.provider, route.model, reason)
+            return 1
+        return max(1, to_units(cost.total))
+
+    # ------------------------------------------------------------------ the two drivers
+
+    def reserve(self, ctx: CallContext) -> Reservation | None:
+        plan = self._plan(ctx)
+        if plan is None:
+            return None
+        rid = ctx.request_id
+        reserved = False
+        if plan.counters:
+            try:
+                refused = self.store.reserve(plan.counters, rid, plan.amount,
+                                             time.time() + RESERVATION_TTL)
+            except StoreUnavailable as exc:
+                self._budget_store_down(exc)
+            else:
+                if refused is not None:
+                    raise self._budget_error(plan, refused)
+                reserved = True
+        res = self._reservation(plan, rid, reserved)
+        deadline = time.monotonic() + self.wait
+        try:
+            for item, scope, cost, rule in plan.hits:
+                sliding = rule == "tpm"
+                while True:
+                    try:
+                        if self.store.hit(item, scope, cost, sliding):
+                            break
+                        retry_after = self._retry_after(self.store.window(item, scope, sliding))
+                    except StoreUnavailable as exc:
+                        self._rate_store_down(exc)
+                        break
+                    if cost > item.amount or not self._may_wait(retry_after, deadline):
+                        raise self._rate_error(item, scope, cost, rule, retry_after)
+                    time.sleep(retry_after)
+        except BaseException:
+            self.settle(res, release=True)
+            raise
+        return res
+
+    async def areserve(self, ctx: CallContext) -> Reservation | None:
+        plan = self._plan(ctx)
+        if plan is None:
+            return None
+        import asyncio
+
+        rid = ctx.request_id
+        reserved = False
+        if plan.counters:
+            try:
+                refused = await self.store.areserve(plan.counters, rid, plan.amount,
+                                                    time.time() + RESERVATION_TTL)
+            except StoreUnavailable as exc:
+                self._budget_store_down(exc)
+            else:
+                if refused is not None:
+                    raise self._budget_error(plan, refused)
+                reserved = True
+        res = self._reservation(plan, rid, reserved)
+        deadline = time.monotonic() + self.wait
+        try:
+            for item, scope, cost, rule in plan.hits:
+                sliding = rule == "tpm"
+                while True:
+                    try:
+                        if await self.store.ahit(item, scope, cost, sliding):
+                            break
+                        retry_after = self._retry_after(
+                            await self.store.awindow(item, scope, sliding))
+                    except StoreUnavailable as exc:
+                        self._rate_store_down(exc)
+                        break
+                    if cost > item.amount or not self._may_wait(retry_after, deadline):
+                        raise self._rate_error(item, scope, cost, rule, retry_after)
+                    await asyncio.sleep(retry_after)
+        except BaseException:
+            await self.asettle(res, release=True)
+            raise
+        return res
+
+    def settle(self, res: Reservation, release: bool = False) -> None:
+        """Replace the reservation by the actual cost (``release``: by nothing)."""
+        if res.done:
+            return
+        res.done = True
+        actual, extra = self._actuals(res, release)
+        try:
+            if res.keys:
+                self.store.settle(res.keys, res.rid, actual)
+            for item, scope in res.tpm if extra > 0 else ():
+                if not self.store.hit(item, scope, min(extra, item.amount), True):
+                    # Over the window already: fill what is left so the next call waits.
+                    remaining = self.store.window(item, scope, True)[1]
+                    if remaining > 0:
+                        self.store.hit(item, scope, remaining, True)
+        except StoreUnavailable as exc:
+            self._settle_failed(exc)
+
+    async def asettle(self, res: Reservation, release: bool = False) -> None:
+        if res.done:
+            return
+        res.done = True
+        actual, extra = self._actuals(res, release)
+        try:
+            if res.keys:
+                await self.store.asettle(res.keys, res.rid, actual)
+            for item, scope in res.tpm if extra > 0 else ():
+                if not await self.store.ahit(item, scope, min(extra, item.amount), True):
+                    remaining = (await self.store.awindow(item, scope, True))[1]
+                    if remaining > 0:
+                        await self.store.ahit(item, scope, remaining, True)
+        except StoreUnavailable as exc:
+            self._settle_failed(exc)
+
+    def settle_dropped(self, res: Reservation) -> None:
+        """Settle for an async stream dropped without ``aclose()`` (from its finalizer, where
+        nothing can be awaited): in-process stores settle now; a Redis reservation expires
+        after :data:`RESERVATION_TTL` rather than block the finalizer on the network."""
+        if self.store.name == "memory":
+            self.settle(res)
+
+    # ------------------------------------------------------------------ shared steps
+
+    @staticmethod
+    def _reservation(plan: _Plan, rid: str, reserved: bool) -> Reservation:
+        keys = tuple(c.key for c in plan.counters) if reserved else ()
+        return Reservation(rid, keys, plan.amount if reserved else 0, plan.tokens, plan.tpm)
+
+    @staticmethod
+    def _actuals(res: Reservation, release: bool) -> tuple[int, int]:
+        if release:
+            return 0, 0
+        actual = to_units(res.actual) if res.actual else 0
+        return actual, res.actual_tokens - res.tokens
+
+    @staticmethod
+    def _retry_after(window: tuple[float, int]) -> float:
+        return max(0.0, window[0] - time.time())
+
+    def _may_wait(self, retry_after: float, deadline: float) -> bool:
+        return self.wait > 0 and time.monotonic() + retry_after <= deadline
+
+    def _budget_error(self, plan: _Plan, refused: Any) -> BudgetExceededError:
+        c = refused.counter
+        scope, window, period = c.key.rsplit(":", 2)
+        limit, spent, reserved = to_usd(c.limit), to_usd(refused.spent), to_usd(refused.reserved)
+        label = "the router" if scope == "all" else scope.replace(":", " ", 1)
+        when = "" if window == "total" else f" for {period}"
+        return BudgetExceededError(
+            f"budget of {label} ({window}) exhausted{when}: spent ${spent} and ${reserved} "
+            f"reserved of ${limit}; this call may cost up to ${to_usd(plan.amount)}",
+            rule=window, scope=scope, limit=limit, spent=spent)
+
+    @staticmethod
+    def _rate_error(item: Any, scope: str, cost: int, rule: str,
+                    retry_after: float) -> RateLimitExceededError:
+        label = "the router" if scope == "all" else scope.replace(":", " ", 1)
+        what = "requests" if rule == "rpm" else "tokens"
+        per = "minute" if item.get_expiry() == 60 else f"{item.get_expiry()} s"
+        extra = (f" (this call needs {cost}, more than the whole window)"
+                 if cost > item.amount else "")
+        return RateLimitExceededError(
+            f"rate limit of {label}: {item.amount} {what} per {per}{extra}; retry in "
+            f"{retry_after:.2f} s", rule=rule, retry_after=retry_after)
+
+    def _budget_store_down(self, exc: StoreUnavailable) -> None:
+        if not self.budget_fail_open:
+            raise BudgetExceededError(
+                f"cannot check the budget: {exc}; failing closed (Router(budget_fail_mode="
+                "'open') lets calls through while the store is down)",
+                rule="store_unavailable") from exc
+        self._warn("budget-down", "budgets not enforced: %s (budget_fail_mode='open')", exc)
+
+    def _rate_store_down(self, exc: StoreUnavailable) -> None:
+        if not self.rate_limit_fail_open:
+            raise RateLimitExceededError(
+                f"cannot check the rate limit: {exc}; failing closed "
+                "(rate_limit_fail_mode='open' lets calls through while the store is down)",
+                rule="store_unavailable") from exc
+        self._warn("rate-down", "rate limits not enforced: %s (rate_limit_fail_mode='open')",
+                   exc)
+
+    def _settle_failed(self, exc: StoreUnavailable) -> None:
+        self._warn("settle-down", "could not settle a call's budget and token counts: %s; "
+                   "its budget reservation expires after %d s", exc, int(RESERVATION_TTL))
+
+    def _warn(self, what: str, msg: str, *args: Any) -> None:
+        """Log a warning at most once a minute per kind: a store outage must not flood logs."""
+        now = time.monotonic()
+        last = self._warned.get(what)
+        if last is None or now - last >= _WARN_EVERY:
+            self._warned[what] = now
+            log.warning(msg, *args)
+
+    # ------------------------------------------------------------------ inspection
+
+    def _state_key(self, project: str | None, user: str | None, key: str | None,
+                   window: str, now: float | None) -> tuple[str, str, str]:
+        check_window(window, "window")
+        given = [(k, v) for k, v in (("project", project), ("user", user), ("key", key))
+                 if v is not None]
+        if len(given) > 1:
+            raise ConfigurationError("give at most one of project, user, key")
+        scope = f"{given[0][0]}:{given[0][1]}" if given else "all"
+        period = _period(window, time.time() if now is None else now)
+        return scope, period, f"{scope}:{window}:{period}"
+
+    def state(self, *, project: str | None = None, user: str | None = None,
+              key: str | None = None, window: str = "total",
+              now: float | None = None) -> BudgetState:
+        scope, period, ckey = self._state_key(project, user, key, window, now)
+        spent, reserved = self.store.state(ckey)
+        return BudgetState(scope=scope, window=window, period=period, spent=to_usd(spent),
+                           reserved=to_usd(reserved))
+
+    async def astate(self, *, project: str | None = None, user: str | None = None,
+                     key: str | None = None, window: str = "total",
+                     now: float | None = None) -> BudgetState:
+        scope, period, ckey = self._state_key(project, user, key, window, now)
+        spent, reserved = await self.store.astate(ckey)
+        return BudgetState(scope=scope, window=window, period=period, spent=to_usd(spent),
+                           reserved=to_usd(reserved))
+
+
+def _scope(rule: Budget | RateLimit, selectors: Iterable[str], values: dict[str, Any],
+           route: Any) -> str | None:
+    """The counter scope a rule gives this call, or None when it does not apply."""
+    for sel in selectors:
+        want = getattr(rule, sel)
+        if want is None:
+            continue
+        have = values.get(sel)
+        if have is None:
+            return None
+        if want == "*":
+            return f"{sel}:{have}"
+        if sel == "model" and route is not None:
+            names = {route.model, route.requested, route.alias, f"{route.provider}/{route.model}"}
+            return f"model:{want}" if want in names else None
+        return f"{sel}:{have}" if have == want else None
+    return "all"
+

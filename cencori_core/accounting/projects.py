@@ -1,0 +1,307 @@
+"""Projects and their keys: the router's tenancy.
+
+A project names a scope: the providers it may use, its budget and rate limits. A key
+``csk_<id>_<secret>`` is shown once, when it is created; the store keeps its public id, a random
+salt and ``sha256(salt + key)``. Keys are 256-bit random secrets, so a slow password hash would
+add cost to every call without adding safety. Verification compares digests with
+``hmac.compare_digest`` (constant time), and an unknown id is compared against a dummy digest so
+both paths do the same work.
+
+Lookups on the call path go through a short-lived cache (``cache_ttl`` seconds): a key created
+or revoked through this router takes effect at once, one revoked by another process (the CLI,
+another worker sharing Redis) within ``cache_ttl``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ..errors import AuthenticationError, ConfigurationError, InvalidRequestError
+from ..types import _DictMixin
+
+__all__ = ["Project", "KeyInfo", "Projects", "KEY_PREFIX", "parse_money", "parse_rate_limits"]
+
+KEY_PREFIX = "csk_"
+_ID_HEX = 12
+_KEY_RE = re.compile(r"csk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}")
+_ID_RE = re.compile(r"csk_([0-9a-f]{12})")
+_NAME_RE = re.compile(r"[^\s:/]{1,128}")
+WINDOWS = ("total", "day", "month")
+_RATE_KEYS = ("rpm", "tpm")
+_DUMMY_SALT = bytes(16)
+_DUMMY_DIGEST = hashlib.sha256(_DUMMY_SALT + b"csk_").hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyInfo(_DictMixin):
+    """A project key as listed: never the secret, never its hash."""
+
+    id: str
+    """The public part (``csk_<12 hex>``): what ``cencori keys list`` shows and ``revoke``
+    accepts."""
+    project: str
+    created: float
+    revoked: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Project(_DictMixin):
+    """A named scope for budgets, rate limits, policies and usage records."""
+
+    name: str
+    providers: tuple[str, ...] | None = None
+    """The providers this project may use; None: every configured provider."""
+    budget: Decimal | None = None
+    """USD over ``budget_window``; None: no budget of its own."""
+    budget_window: str = "total"
+    rate_limits: dict[str, int] | None = None
+    """``{"rpm": 60, "tpm": 100_000}``: requests and tokens per minute."""
+    created: float = 0.0
+    keys: tuple[KeyInfo, ...] = field(default=())
+
+    def to_record(self) -> dict[str, Any]:
+        return {"name": self.name,
+                "providers": list(self.providers) if self.providers is not None else None,
+                "budget": str(self.budget) if self.budget is not None else None,
+                "budget_window": self.budget_window, "rate_limits": self.rate_limits,
+                "created": self.created}
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any], keys: Iterable[KeyInfo] = ()) -> Project:
+        providers = data.get("providers")
+        budget = data.get("budget")
+        return cls(name=data["name"],
+                   providers=tuple(providers) if providers is not None else None,
+                   budget=Decimal(budget) if budget is not None else None,
+                   budget_window=data.get("budget_window") or "total",
+                   rate_limits=data.get("rate_limits") or None,
+                   created=float(data.get("created") or 0.0), keys=tuple(keys))
+
+
+def parse_money(value: Any, name: str) -> Decimal:
+    """A USD amount: Decimal, int or a numeric string (a float goes through its repr)."""
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float, str)):
+        raise ConfigurationError(f"{name} must be a USD amount (Decimal, int or str), "
+                                 f"got {type(value).__name__}")
+    try:
+        out = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except Exception:
+        out = Decimal("NaN")
+    if not out.is_finite() or out < 0:
+        raise ConfigurationError(f"{name} must be a non-negative USD amount, got {value!r}")
+    return out
+
+
+def parse_rate_limits(value: Any, name: str = "rate_limits") -> dict[str, int] | None:
+    """``{"rpm": 60, "tpm": 100_000}`` validated (either key may be left out)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f'{name} must be a dict such as {{"rpm": 60, "tpm": 100000}}')
+    unknown = sorted(set(value) - set(_RATE_KEYS))
+    if unknown:
+        raise ConfigurationError(f"{name}: unknown key(s) {unknown}; known: rpm, tpm")
+    out = {}
+    for k, v in value.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigurationError(f"{name}[{k!r}] must be a positive integer, got {v!r}")
+        out[k] = v
+    return out or None
+
+
+def check_window(window: Any, name: str) -> str:
+    if window not in WINDOWS:
+        raise ConfigurationError(f"{name} must be one of {', '.join(WINDOWS)}, got {window!r}")
+    return str(window)
+
+
+def _digest(salt: bytes, key: str) -> str:
+    return hashlib.sha256(salt + key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _new_key(project: str) -> tuple[str, dict[str, Any]]:
+    key_id = KEY_PREFIX + secrets.token_hex(_ID_HEX // 2)
+    key = f"{key_id}_{secrets.token_urlsafe(32)}"
+    salt = secrets.token_bytes(16)
+    return key, {"id": key_id, "project": project, "salt": salt.hex(),
+                 "hash": _digest(salt, key), "created": time.time(), "revoked": None}
+
+
+class Projects:
+    """``router.projects``: create, update, list and revoke projects and keys."""
+
+    def __init__(self, store: Any, *, cache_ttl: float = 2.0) -> None:
+        self._store = store
+        self._ttl = cache_ttl
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._projects: dict[str, tuple[float, Project | None]] = {}
+
+    # ------------------------------------------------------------------ administration
+
+    def create(self, name: str, *, providers: Iterable[str] | None = None,
+               budget: Decimal | int | str | None = None,
+               rate_limits: Mapping[str, int] | None = None,
+               budget_window: str = "total") -> str:
+        """Create a project and return its first key (``csk_...``), shown this once.
+
+        ``providers``: the providers it may use (None: all). ``budget``: USD over
+        ``budget_window`` (``total``, ``day`` or ``month``). ``rate_limits``:
+        ``{"rpm": ..., "tpm": ...}``. An existing name is a :class:`ConfigurationError`.
+        """
+        project = self._build(name, providers, budget, rate_limits, budget_window)
+        key, record = _new_key(project.name)
+        if not self._store.create_project(project.to_record(), record):
+            raise ConfigurationError(f"project {name!r} already exists; use "
+                                     f"router.projects.update({name!r}, ...) to change it or "
+                                     "add_key() for another key")
+        self._changed(project)
+        return key
+
+    def update(self, name: str, *, providers: Any = ..., budget: Any = ...,
+               rate_limits: Any = ..., budget_window: Any = ...) -> Project:
+        """Change a project's settings (arguments left out keep their value)."""
+        old = self.get(name)
+        if old is None:
+            raise ConfigurationError(f"no project named {name!r}")
+        project = self._build(
+            name, old.providers if providers is ... else providers,
+            old.budget if budget is ... else budget,
+            old.rate_limits if rate_limits is ... else rate_limits,
+            old.budget_window if budget_window is ... else budget_window, created=old.created)
+        if not self._store.update_project(project.to_record()):
+            raise ConfigurationError(f"no project named {name!r}")
+        self._changed(project)
+        return self.get(name) or project
+
+    def add_key(self, name: str) -> str:
+        """Another key for an existing project (rotation), shown this once."""
+        if self.get(name) is None:
+            raise ConfigurationError(f"no project named {name!r}")
+        key, record = _new_key(name)
+        self._store.add_key(record)
+        return key
+
+    def revoke(self, key: str) -> bool:
+        """Revoke a key, given whole or by its id (``csk_<12 hex>``). True if it was active;
+        an unknown key is a :class:`ConfigurationError`."""
+        if not isinstance(key, str):
+            raise ConfigurationError("revoke() takes a project key or its id (csk_...)")
+        m = _KEY_RE.fullmatch(key)
+        if m is not None:
+            key_id = KEY_PREFIX + m.group(1)
+            record = self._store.get_key(key_id)
+            if record is None or not hmac.compare_digest(
+                    _digest(bytes.fromhex(record["salt"]), key), record["hash"]):
+                raise ConfigurationError("unknown project key")
+        else:
+            m = _ID_RE.fullmatch(key)
+            if m is None or self._store.get_key(key) is None:
+                raise ConfigurationError("unknown project key id (expected csk_ and 12 hex "
+                                         "digits, as `cencori keys list` shows)")
+            key_id = key
+        done = bool(self._store.revoke_key(key_id, time.time()))
+        with self._lock:
+            self._keys.pop(key_id, None)
+        return done
+
+    def get(self, name: str) -> Project | None:
+        """A project with its keys (read from the store, not the cache)."""
+        data = self._store.get_project(name)
+        if data is None:
+            return None
+        keys = [_key_info(k) for k in self._store.list_keys() if k["project"] == name]
+        return Project.from_record(data, keys)
+
+    def list(self) -> builtins.list[Project]:
+        """Every project with its keys (ids only), by name."""
+        keys: dict[str, builtins.list[KeyInfo]] = {}
+        for k in self._store.list_keys():
+            keys.setdefault(k["project"], []).append(_key_info(k))
+        out = [Project.from_record(p, sorted(keys.get(p["name"], []),
+                                             key=lambda k: k.created))
+               for p in self._store.list_projects()]
+        return sorted(out, key=lambda p: p.name)
+
+    def _build(self, name: Any, providers: Any, budget: Any, rate_limits: Any, window: Any,
+               created: float | None = None) -> Project:
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+            raise ConfigurationError(f"project name {name!r} must be 1 to 128 characters "
+                                     "without spaces, ':' or '/'")
+        if providers is not None:
+            if isinstance(providers, str) or not all(isinstance(p, str) and p
+                                                     for p in providers):
+                raise ConfigurationError("providers must be a list of provider names, "
+                                         "e.g. ['openai', 'anthropic']")
+            providers = tuple(dict.fromkeys(providers))
+        return Project(name=name, providers=providers,
+                       budget=parse_money(budget, "budget") if budget is not None else None,
+                       budget_window=check_window(window, "budget_window"),
+                       rate_limits=parse_rate_limits(rate_limits),
+                       created=time.time() if created is None else created)
+
+    def _changed(self, project: Project) -> None:
+        with self._lock:
+            self._projects[project.name] = (time.monotonic() + self._ttl, project)
+
+    # ------------------------------------------------------------------ the call path
+
+    def lookup(self, name: str) -> Project | None:
+        """The project called ``name`` (without its keys), through the cache."""
+        now = time.monotonic()
+        hit = self._projects.get(name)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        data = self._store.get_project(name)
+        project = Project.from_record(data) if data is not None else None
+        with self._lock:
+            self._projects[name] = (now + self._ttl, project)
+        return project
+
+    def verify(self, key: Any) -> tuple[Project, str]:
+        """(project, key id) for a valid key; otherwise :class:`AuthenticationError` (the
+        message never repeats the key)."""
+        if not isinstance(key, str):
+            raise InvalidRequestError("api_key must be a project key string (csk_...)",
+                                      param="api_key")
+        m = _KEY_RE.fullmatch(key)
+        record = self._key_record(KEY_PREFIX + m.group(1)) if m is not None else None
+        if record is None:
+            hmac.compare_digest(_digest(_DUMMY_SALT, key), _DUMMY_DIGEST)
+            raise AuthenticationError("unknown or revoked project key")
+        ok = hmac.compare_digest(_digest(bytes.fromhex(record["salt"]), key), record["hash"])
+        if not ok or record.get("revoked"):
+            raise AuthenticationError("unknown or revoked project key")
+        project = self.lookup(record["project"])
+        if project is None:
+            raise AuthenticationError("the key's project no longer exists")
+        return project, record["id"]
+
+    def _key_record(self, key_id: str) -> dict[str, Any] | None:
+        now = time.monotonic()
+        hit = self._keys.get(key_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        record = self._store.get_key(key_id)
+        if record is not None:  # unknown ids are not cached: guessed ids must not fill memory
+            with self._lock:
+                self._keys[key_id] = (now + self._ttl, record)
+        return record
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def _key_info(k: Mapping[str, Any]) -> KeyInfo:
+    return KeyInfo(id=k["id"], project=k["project"], created=float(k["created"]),
+                   revoked=k.get("revoked"))

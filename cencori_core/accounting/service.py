@@ -1,0 +1,147 @@
+"""The accounting part of a router: stores, ledger, projects, limiter and the built-in sink.
+
+Built once per router from its storage settings:
+
+- budgets and rate limits: Redis when ``redis_url`` is given, else in memory;
+- projects and keys: Redis when ``redis_url`` is given, else the SQLite ledger file when
+  ``ledger_path`` is given, else in memory;
+- usage records: the SQLite ledger when ``ledger_path`` is given, else in-memory aggregates.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AuthenticationError, InvalidRequestError
+from ..hookspecs import hookimpl
+from ..stores import StoreUnavailable
+from .ledger import MemoryLedger, SqliteLedger, SummaryRow
+from .limits import BudgetState, Limiter
+from .projects import Project, Projects
+
+if TYPE_CHECKING:
+    from ..router import CallContext
+    from ..types import UsageRecord
+    from .pricing import Pricing
+
+__all__ = ["Accounting", "UsageView", "LedgerSink"]
+
+
+class LedgerSink:
+    """The built-in ``cencori_record_usage`` implementation: every record into the ledger.
+
+    ``tryfirst`` so a failing user sink registered alongside cannot keep the ledger from seeing
+    a record (pluggy stops at the first implementation that raises).
+    """
+
+    name = "cencori-ledger"
+
+    def __init__(self, ledger: Any) -> None:
+        self.ledger = ledger
+
+    @hookimpl(tryfirst=True)
+    def cencori_record_usage(self, context: CallContext, record: UsageRecord) -> None:
+        self.ledger.add(record)
+
+
+class UsageView:
+    """``router.usage``: totals from the ledger and the state of budgets."""
+
+    def __init__(self, ledger: Any, limiter: Limiter) -> None:
+        self._ledger = ledger
+        self._limiter = limiter
+
+    @property
+    def ledger(self) -> Any:
+        """The ledger (:class:`MemoryLedger` or :class:`SqliteLedger`)."""
+        return self._ledger
+
+    def summary(self, by: str = "model", since: Any = None,
+                until: Any = None) -> list[SummaryRow]:
+        """Totals per ``by`` (``model``, ``provider``, ``project``, ``user``, ``day``,
+        ``operation``, ``status``) of the calls started in [``since``, ``until``): rows with
+        ``key``, ``calls``, ``errors``, ``prompt_tokens``, ``completion_tokens``,
+        ``total_tokens``, ``cached_tokens``, ``cache_write_tokens``, ``reasoning_tokens``,
+        ``cost`` (Decimal USD) and ``unpriced``."""
+        return self._ledger.summary(by=by, since=since, until=until)  # type: ignore[no-any-return]
+
+    def flush(self) -> None:
+        """Write queued records (SQLite ledger) now."""
+        self._ledger.flush()
+
+    def budget(self, *, project: str | None = None, user: str | None = None,
+               key: str | None = None, window: str = "total") -> BudgetState:
+        """Spent and reserved USD of one budget counter (the router's own when no scope is
+        given) in the current period of ``window``."""
+        return self._limiter.state(project=project, user=user, key=key, window=window)
+
+    async def abudget(self, *, project: str | None = None, user: str | None = None,
+                      key: str | None = None, window: str = "total") -> BudgetState:
+        return await self._limiter.astate(project=project, user=user, key=key, window=window)
+
+
+class Accounting:
+    """What the router holds for accounting (see the module docstring for where state lives)."""
+
+    def __init__(self, pricing: Pricing, *, ledger_path: str | os.PathLike[str] | None = None,
+                 redis_url: str | None = None, budgets: Any = None, rate_limits: Any = None,
+                 budget_fail_mode: str = "closed", rate_limit_fail_mode: str = "open",
+                 rate_limit_wait: float = 0.0) -> None:
+        from ..stores import open_store
+        from ..stores.memory import MemoryProjects
+
+        self.store = open_store(redis_url)
+        self.limiter = Limiter(self.store, pricing, budgets=budgets, rate_limits=rate_limits,
+                               budget_fail_mode=budget_fail_mode,
+                               rate_limit_fail_mode=rate_limit_fail_mode,
+                               rate_limit_wait=rate_limit_wait)
+        self.ledger: MemoryLedger | SqliteLedger = (
+            SqliteLedger(ledger_path) if ledger_path else MemoryLedger())
+        if redis_url:
+            from ..stores.redis import RedisProjects
+
+            project_store: Any = RedisProjects(self.store)
+        elif ledger_path:
+            from ..stores.sqlite import SqliteProjects
+
+            project_store = SqliteProjects(ledger_path)
+        else:
+            project_store = MemoryProjects()
+        self.projects = Projects(project_store)
+        self.usage = UsageView(self.ledger, self.limiter)
+        self.sink = LedgerSink(self.ledger)
+
+    def scope(self, ctx: CallContext, api_key: Any, project: Any) -> None:
+        """Set the call's project from its key or name (see ``Router._scope``).
+
+        This runs in the shared, synchronous part of the pipeline, before the pre-request
+        policies that may depend on the project. Lookups go through the projects cache; a miss
+        reads the store synchronously even on the async path (a local SQLite read or one Redis
+        round trip, at most once per key and project per cache period)."""
+        proj: Project | None
+        try:
+            if api_key is not None:
+                proj, key_id = self.projects.verify(api_key)
+                if project is not None and project != proj.name:
+                    raise AuthenticationError(f"the key does not belong to project {project!r}")
+                ctx.state["cencori.key_id"] = key_id
+            else:
+                if not isinstance(project, str) or not project:
+                    raise InvalidRequestError("project must be a non-empty string",
+                                              param="project")
+                proj = self.projects.lookup(project)
+        except StoreUnavailable as exc:
+            raise AuthenticationError(f"cannot check the project: {exc}") from exc
+        ctx.project = proj.name if proj is not None else project
+        ctx.state["cencori.project"] = proj
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.projects.close()
+        self.store.close()
+
+    async def aclose(self) -> None:
+        self.ledger.close()
+        self.projects.close()
+        await self.store.aclose()

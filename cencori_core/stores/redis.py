@@ -1,0 +1,369 @@
+"""The Redis store: budgets, rate limits and project keys shared by every process.
+
+Budget reserve and settle are Lua scripts (atomic on the server); rate limits are `limits`'
+windows on its Redis storage. The sync driver uses redis-py's client, the async driver its
+asyncio client (one per event loop: an asyncio connection belongs to the loop that opened it).
+
+A budget counter is a hash ``<prefix>b:<counter>`` with ``spent``, ``reserved`` and one
+``r:<id>`` field per open reservation, plus a sorted set ``<prefix>b:<counter>:r`` of reservation
+ids by expiry: a process that dies between reserve and settle leaves a reservation that expires
+instead of blocking the budget forever.
+
+Connections fail fast (1 s socket timeouts, one retry) so an unreachable Redis becomes a
+:class:`~cencori_core.stores.StoreUnavailable` quickly; options in the URL's query string
+(``?socket_timeout=5``) override these defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from . import Counter, Refused, StoreUnavailable
+
+__all__ = ["RedisStore", "RedisProjects", "mask_url"]
+
+PREFIX = "cencori:"
+
+# KEYS: (hash, zset) per counter. ARGV: amount, rid, now, expires_at, then (limit, ttl) per
+# counter. Returns 0, or {index, spent, reserved} of the first counter that cannot take it.
+# Amounts stay strings on their way to HINCRBY: Lua numbers are doubles and print with 14
+# significant digits.
+_RESERVE = """
+local amount = tonumber(ARGV[1])
+local now = tonumber(ARGV[3])
+local n = #KEYS / 2
+for i = 1, n do
+  local h, z = KEYS[2 * i - 1], KEYS[2 * i]
+  local stale = redis.call('ZRANGEBYSCORE', z, '-inf', now)
+  for _, r in ipairs(stale) do
+    local a = redis.call('HGET', h, 'r:' .. r)
+    if a then
+      redis.call('HINCRBY', h, 'reserved', '-' .. a)
+      redis.call('HDEL', h, 'r:' .. r)
+    end
+  end
+  if #stale > 0 then redis.call('ZREMRANGEBYSCORE', z, '-inf', now) end
+end
+for i = 1, n do
+  local h = KEYS[2 * i - 1]
+  local spent = redis.call('HGET', h, 'spent') or '0'
+  local reserved = redis.call('HGET', h, 'reserved') or '0'
+  if tonumber(spent) + tonumber(reserved) + amount > tonumber(ARGV[3 + 2 * i]) then
+    return {i, spent, reserved}
+  end
+end
+for i = 1, n do
+  local h, z = KEYS[2 * i - 1], KEYS[2 * i]
+  redis.call('HINCRBY', h, 'reserved', ARGV[1])
+  redis.call('HSET', h, 'r:' .. ARGV[2], ARGV[1])
+  redis.call('ZADD', z, ARGV[4], ARGV[2])
+  if tonumber(ARGV[4 + 2 * i]) > 0 then
+    redis.call('EXPIRE', h, ARGV[4 + 2 * i])
+    redis.call('EXPIRE', z, ARGV[4 + 2 * i])
+  end
+end
+return 0
+"""
+
+# KEYS: (hash, zset) per counter. ARGV: rid, actual. Drops the reservation (if it has not
+# expired) and adds the actual spend.
+_SETTLE = """
+for i = 1, #KEYS / 2 do
+  local h, z = KEYS[2 * i - 1], KEYS[2 * i]
+  local a = redis.call('HGET', h, 'r:' .. ARGV[1])
+  if a then
+    redis.call('HINCRBY', h, 'reserved', '-' .. a)
+    redis.call('HDEL', h, 'r:' .. ARGV[1])
+    redis.call('ZREM', z, ARGV[1])
+  end
+  if ARGV[2] ~= '0' then redis.call('HINCRBY', h, 'spent', ARGV[2]) end
+end
+return 0
+"""
+
+_DEFAULTS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+
+
+def mask_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    user = parts.username or ""
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, "", ""))
+
+
+class _Async:
+    """The asyncio clients of one event loop."""
+
+    def __init__(self, url: str, options: dict[str, Any]) -> None:
+        import redis.asyncio as aioredis
+        from limits.aio.storage import RedisStorage
+        from limits.aio.strategies import (
+            MovingWindowRateLimiter,
+            SlidingWindowCounterRateLimiter,
+        )
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+
+        retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), 1)
+        self.client = aioredis.Redis.from_url(url, retry=retry, **options)
+        self.reserve = self.client.register_script(_RESERVE)
+        self.settle = self.client.register_script(_SETTLE)
+        self.storage = RedisStorage("async+" + url, implementation="redispy",
+                                    key_prefix=PREFIX + "rl", wrap_exceptions=True,
+                                    retry=retry, **options)  # type: ignore[arg-type]
+        self.limiters = (MovingWindowRateLimiter(self.storage),
+                         SlidingWindowCounterRateLimiter(self.storage))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        bridge = getattr(self.storage, "bridge", None)
+        inner = getattr(bridge, "storage", None)
+        if inner is not None:
+            await inner.aclose()
+
+
+class RedisStore:
+    """Budgets and rate limits in Redis (redis-py sync and asyncio clients, `limits`)."""
+
+    name = "redis"
+
+    def __init__(self, url: str, *, prefix: str = PREFIX) -> None:
+        try:
+            import limits  # noqa: F401
+            import redis
+        except ImportError as exc:
+            from ..errors import MissingDependencyError
+
+            raise MissingDependencyError(
+                f"redis_url needs redis-py and limits ({exc.name} is missing): "
+                'pip install "cencori-core[redis]"', extra="redis") from None
+        from limits.storage import RedisStorage
+        from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+        from redis.backoff import ExponentialBackoff
+        from redis.retry import Retry
+
+        self.url = url
+        self.prefix = prefix
+        self._options = dict(_DEFAULTS)
+        retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), 1)
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self.client = redis.Redis.from_url(url, retry=retry, **self._options)
+        self._reserve = self.client.register_script(_RESERVE)
+        self._settle = self.client.register_script(_SETTLE)
+        self._storage = RedisStorage(url, key_prefix=prefix + "rl", wrap_exceptions=True,
+                                     retry=retry, **self._options)  # type: ignore[arg-type]
+        self._limiters = (MovingWindowRateLimiter(self._storage),
+                          SlidingWindowCounterRateLimiter(self._storage))
+        self._aio: weakref.WeakKeyDictionary[Any, _Async] = weakref.WeakKeyDictionary()
+        self._aio_lock = threading.Lock()
+
+    def describe(self) -> str:
+        return mask_url(self.url)
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"Redis at {self.describe()} is unreachable "
+                                f"({type(exc).__name__})")
+
+    def _aio_for_loop(self) -> _Async:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        found = self._aio.get(loop)
+        if found is None:
+            with self._aio_lock:
+                found = self._aio.get(loop)
+                if found is None:
+                    found = self._aio[loop] = _Async(self.url, self._options)
+        return found
+
+    # ------------------------------------------------------------------ budgets
+
+    def _budget_keys(self, keys: Sequence[str]) -> list[str]:
+        out = []
+        for key in keys:
+            h = f"{self.prefix}b:{key}"
+            out += [h, h + ":r"]
+        return out
+
+    @staticmethod
+    def _reserve_args(counters: Sequence[Counter], rid: str, amount: int, expires_at: float,
+                      now: float) -> list[Any]:
+        args: list[Any] = [amount, rid, repr(now), repr(expires_at)]
+        for c in counters:
+            args += [c.limit, c.ttl]
+        return args
+
+    @staticmethod
+    def _refused(counters: Sequence[Counter], out: Any) -> Refused | None:
+        if not out:
+            return None
+        index, spent, reserved = out
+        return Refused(counters[int(index) - 1], int(spent), int(reserved))
+
+    def reserve(self, counters: Sequence[Counter], rid: str, amount: int, expires_at: float,
+                now: float | None = None) -> Refused | None:
+        now = time.time() if now is None else now
+        try:
+            out = self._reserve(keys=self._budget_keys([c.key for c in counters]),
+                                args=self._reserve_args(counters, rid, amount, expires_at, now))
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        return self._refused(counters, out)
+
+    async def areserve(self, counters: Sequence[Counter], rid: str, amount: int,
+                       expires_at: float, now: float | None = None) -> Refused | None:
+        now = time.time() if now is None else now
+        try:
+            aio = self._aio_for_loop()
+            out = await aio.reserve(keys=self._budget_keys([c.key for c in counters]),
+                                    args=self._reserve_args(counters, rid, amount, expires_at,
+                                                            now))
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        return self._refused(counters, out)
+
+    def settle(self, keys: Sequence[str], rid: str, actual: int) -> None:
+        try:
+            self._settle(keys=self._budget_keys(keys), args=[rid, actual])
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    async def asettle(self, keys: Sequence[str], rid: str, actual: int) -> None:
+        try:
+            await self._aio_for_loop().settle(keys=self._budget_keys(keys), args=[rid, actual])
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    def state(self, key: str) -> tuple[int, int]:
+        """(spent, reserved) of a counter, in units (expired reservations included until the
+        next reservation purges them)."""
+        try:
+            spent, reserved = self.client.hmget(f"{self.prefix}b:{key}", "spent", "reserved")
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        return int(spent or 0), int(reserved or 0)
+
+    async def astate(self, key: str) -> tuple[int, int]:
+        try:
+            spent, reserved = await self._aio_for_loop().client.hmget(
+                f"{self.prefix}b:{key}", "spent", "reserved")
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        return int(spent or 0), int(reserved or 0)
+
+    # ------------------------------------------------------------------ rate limits
+
+    def _limits_errors(self) -> tuple[type[BaseException], ...]:
+        from limits.errors import StorageError
+
+        return (StorageError, *self._errors)
+
+    def hit(self, item: Any, ident: str, cost: int = 1, sliding: bool = False) -> bool:
+        try:
+            return bool(self._limiters[sliding].hit(item, ident, cost=cost))
+        except self._limits_errors() as exc:
+            raise self._unavailable(exc) from exc
+
+    def window(self, item: Any, ident: str, sliding: bool = False) -> tuple[float, int]:
+        try:
+            stats = self._limiters[sliding].get_window_stats(item, ident)
+        except self._limits_errors() as exc:
+            raise self._unavailable(exc) from exc
+        return stats.reset_time, stats.remaining
+
+    async def ahit(self, item: Any, ident: str, cost: int = 1, sliding: bool = False) -> bool:
+        try:
+            limiter = self._aio_for_loop().limiters[sliding]
+            return bool(await limiter.hit(item, ident, cost=cost))
+        except self._limits_errors() as exc:
+            raise self._unavailable(exc) from exc
+
+    async def awindow(self, item: Any, ident: str, sliding: bool = False) -> tuple[float, int]:
+        try:
+            stats = await self._aio_for_loop().limiters[sliding].get_window_stats(item, ident)
+        except self._limits_errors() as exc:
+            raise self._unavailable(exc) from exc
+        return stats.reset_time, stats.remaining
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        self.client.close()
+        inner = getattr(self._storage, "storage", None)
+        if inner is not None:
+            inner.close()
+
+    async def aclose(self) -> None:
+        import asyncio
+
+        self.close()
+        aio = self._aio.pop(asyncio.get_running_loop(), None)
+        if aio is not None:
+            await aio.aclose()
+
+
+class RedisProjects:
+    """Projects and key records in two Redis hashes (JSON values), shared by every process."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+        self._r = store.client
+        self._projects = store.prefix + "projects"
+        self._keys = store.prefix + "keys"
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except self._store._errors as exc:
+            raise self._store._unavailable(exc) from exc
+
+    def create_project(self, data: dict[str, Any], key: dict[str, Any]) -> bool:
+        if not self._call(self._r.hsetnx, self._projects, data["name"], json.dumps(data)):
+            return False
+        self.add_key(key)
+        return True
+
+    def update_project(self, data: dict[str, Any]) -> bool:
+        if not self._call(self._r.hexists, self._projects, data["name"]):
+            return False
+        self._call(self._r.hset, self._projects, data["name"], json.dumps(data))
+        return True
+
+    def get_project(self, name: str) -> dict[str, Any] | None:
+        raw = self._call(self._r.hget, self._projects, name)
+        return json.loads(raw) if raw else None
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        return [json.loads(v) for v in self._call(self._r.hvals, self._projects)]
+
+    def add_key(self, key: dict[str, Any]) -> None:
+        self._call(self._r.hset, self._keys, key["id"], json.dumps(key))
+
+    def get_key(self, key_id: str) -> dict[str, Any] | None:
+        raw = self._call(self._r.hget, self._keys, key_id)
+        return json.loads(raw) if raw else None
+
+    def revoke_key(self, key_id: str, when: float) -> bool:
+        key = self.get_key(key_id)
+        if key is None or key.get("revoked"):
+            return False
+        key["revoked"] = when
+        self.add_key(key)
+        return True
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        return [json.loads(v) for v in self._call(self._r.hvals, self._keys)]
+
+    def close(self) -> None:
+        pass
