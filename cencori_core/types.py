@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, dataclass_transform
 
 __all__ = [
     "Message",
@@ -43,7 +43,44 @@ __all__ = [
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
 
-_frozen = dict(frozen=True, slots=True, kw_only=True)
+_MISSING = object()
+
+
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(field,))
+def frozen_type(cls: type[_T]) -> type[_T]:
+    """``@dataclass(frozen=True, slots=True, kw_only=True)`` with a faster ``__init__``.
+
+    The dataclass-generated ``__init__`` of a frozen class stores each field through
+    ``object.__setattr__`` looked up anew per field: about twice the cost of a mutable class.
+    These objects are built on every call and every stream chunk, so the replacement stores
+    through each slot's descriptor instead: the same frozen object at half the cost.
+    """
+    cls = dataclass(frozen=True, slots=True, kw_only=True)(cls)  # type: ignore[assignment]
+    ns: dict[str, Any] = {"_MISSING": _MISSING}
+    params, body = [], []
+    for f in fields(cls):  # type: ignore[arg-type]
+        n = f.name
+        if f.default is not MISSING:
+            ns[f"_d_{n}"] = f.default
+            params.append(f"{n}=_d_{n}")
+        elif f.default_factory is not MISSING:
+            ns[f"_f_{n}"] = f.default_factory
+            params.append(f"{n}=_MISSING")
+            body.append(f"    if {n} is _MISSING: {n} = _f_{n}()")
+        else:
+            params.append(n)
+        ns[f"_s_{n}"] = cls.__dict__[n].__set__
+        body.append(f"    _s_{n}(self, {n})")
+    src = f"def __init__(self, *, {', '.join(params)}):\n" + "\n".join(body or ["    pass"])
+    exec(src, ns)  # noqa: S102 - generated from the class's own field names
+    init = ns["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__dict__["__init__"].__doc__
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
 
 
 def _jsonable(value: Any) -> Any:
@@ -78,7 +115,7 @@ class _DictMixin:
 # ---------------------------------------------------------------------------- messages
 
 
-@dataclass(**_frozen)
+@frozen_type
 class ToolCall(_DictMixin):
     """A complete tool call requested by the model."""
 
@@ -124,7 +161,7 @@ class ToolCall(_DictMixin):
                 "function": {"name": self.name, "arguments": self.arguments_raw}}
 
 
-@dataclass(**_frozen)
+@frozen_type
 class Message(_DictMixin):
     """One conversation message (OpenAI roles: system, developer, user, assistant, tool)."""
 
@@ -164,7 +201,7 @@ class Message(_DictMixin):
 # ---------------------------------------------------------------------------- accounting
 
 
-@dataclass(**_frozen)
+@frozen_type
 class Usage(_DictMixin):
     """Token usage of one call. ``cached_tokens`` and ``cache_write_tokens`` are part of
     ``prompt_tokens``; ``reasoning_tokens`` are part of ``completion_tokens``."""
@@ -209,7 +246,7 @@ class Usage(_DictMixin):
         )
 
 
-@dataclass(**_frozen)
+@frozen_type
 class Cost(_DictMixin):
     """Cost in USD as exact ``Decimal`` values (from genai-prices, unrounded)."""
 
@@ -223,7 +260,7 @@ class Cost(_DictMixin):
     """Of ``input``: the part charged for cache writes."""
 
 
-@dataclass(**_frozen)
+@frozen_type
 class Attempt(_DictMixin):
     """One try of a call against one route."""
 
@@ -239,7 +276,7 @@ class Attempt(_DictMixin):
     latency_ms: float = 0.0
 
 
-@dataclass(**_frozen)
+@frozen_type
 class PolicyDecision(_DictMixin):
     """What a policy did to a call: never the sensitive value itself."""
 
@@ -250,7 +287,7 @@ class PolicyDecision(_DictMixin):
     count: int = 1
 
 
-@dataclass(**_frozen)
+@frozen_type
 class Route(_DictMixin):
     """How a model name resolves: alias → canonical model → provider → deployment."""
 
@@ -278,7 +315,7 @@ class Route(_DictMixin):
 # ---------------------------------------------------------------------------- chat
 
 
-@dataclass(**_frozen)
+@frozen_type
 class ChatRequest(_DictMixin):
     """A validated chat request as the provider plugin receives it (``model`` is the id to send)."""
 
@@ -301,7 +338,7 @@ class ChatRequest(_DictMixin):
     stream: bool = False
 
 
-@dataclass(**_frozen)
+@frozen_type
 class ToolCallDelta(_DictMixin):
     """A piece of a streamed tool call; pieces with the same ``index`` belong together."""
 
@@ -313,7 +350,7 @@ class ToolCallDelta(_DictMixin):
     provider_data: dict[str, Any] | None = None
 
 
-@dataclass(**_frozen)
+@frozen_type
 class ChatChunk(_DictMixin):
     """One streamed event. ``delta`` is "" when the chunk carries no text."""
 
@@ -337,7 +374,7 @@ class ChatChunk(_DictMixin):
         return not (self.delta or self.tool_calls or self.reasoning or self.finish_reason)
 
 
-@dataclass(**_frozen)
+@frozen_type
 class ChatResponse(_DictMixin):
     """A normalized chat completion."""
 
@@ -394,7 +431,7 @@ class ChatResponse(_DictMixin):
 # ---------------------------------------------------------------------------- other operations
 
 
-@dataclass(**_frozen)
+@frozen_type
 class EmbeddingRequest(_DictMixin):
     model: str
     input: list[str]
@@ -407,7 +444,7 @@ class EmbeddingRequest(_DictMixin):
     """The same on every retry of one logical call; send it where the provider accepts one."""
 
 
-@dataclass(**_frozen)
+@frozen_type
 class EmbeddingResponse(_DictMixin):
     vectors: list[list[float]]
     usage: Usage = field(default_factory=Usage)
@@ -422,7 +459,7 @@ class EmbeddingResponse(_DictMixin):
     raw: Any = field(default=None, repr=False, compare=False)
 
 
-@dataclass(**_frozen)
+@frozen_type
 class ImageRequest(_DictMixin):
     model: str
     prompt: str
@@ -436,7 +473,7 @@ class ImageRequest(_DictMixin):
     """The same on every retry of one logical call; send it where the provider accepts one."""
 
 
-@dataclass(**_frozen)
+@frozen_type
 class GeneratedImage(_DictMixin):
     b64_json: str | None = None
     url: str | None = None
@@ -449,7 +486,7 @@ class GeneratedImage(_DictMixin):
         return base64.b64decode(self.b64_json) if self.b64_json else None
 
 
-@dataclass(**_frozen)
+@frozen_type
 class ImageResponse(_DictMixin):
     images: list[GeneratedImage]
     usage: Usage = field(default_factory=Usage)
@@ -464,7 +501,7 @@ class ImageResponse(_DictMixin):
     raw: Any = field(default=None, repr=False, compare=False)
 
 
-@dataclass(**_frozen)
+@frozen_type
 class TranscriptionRequest(_DictMixin):
     model: str
     file: bytes
@@ -482,7 +519,7 @@ class TranscriptionRequest(_DictMixin):
         return d
 
 
-@dataclass(**_frozen)
+@frozen_type
 class Transcription(_DictMixin):
     text: str
     language: str | None = None
@@ -499,7 +536,7 @@ class Transcription(_DictMixin):
     raw: Any = field(default=None, repr=False, compare=False)
 
 
-@dataclass(**_frozen)
+@frozen_type
 class SpeechRequest(_DictMixin):
     model: str
     input: str
@@ -512,7 +549,7 @@ class SpeechRequest(_DictMixin):
     """The same on every retry of one logical call; send it where the provider accepts one."""
 
 
-@dataclass(**_frozen)
+@frozen_type
 class Speech(_DictMixin):
     audio: bytes = field(repr=False)
     format: str = "mp3"
@@ -528,7 +565,7 @@ class Speech(_DictMixin):
     raw: Any = field(default=None, repr=False, compare=False)
 
 
-@dataclass(**_frozen)
+@frozen_type
 class ModerationRequest(_DictMixin):
     model: str
     input: list[str]
@@ -538,14 +575,14 @@ class ModerationRequest(_DictMixin):
     """The same on every retry of one logical call; send it where the provider accepts one."""
 
 
-@dataclass(**_frozen)
+@frozen_type
 class ModerationResult(_DictMixin):
     flagged: bool
     categories: dict[str, bool] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass(**_frozen)
+@frozen_type
 class ModerationResponse(_DictMixin):
     flagged: bool
     results: list[ModerationResult] = field(default_factory=list)
@@ -564,7 +601,7 @@ class ModerationResponse(_DictMixin):
 # ---------------------------------------------------------------------------- records
 
 
-@dataclass(**_frozen)
+@frozen_type
 class UsageRecord(_DictMixin):
     """Exactly one per logical call, whatever happened. Never holds prompt text or secrets."""
 
