@@ -298,6 +298,11 @@ class Router:
         self.usage = self._accounting.usage
         """Usage totals (``summary(by=...)``) and budget states."""
         self._limiter = self._accounting.limiter
+        if getattr(self._accounting.store, "name", None) == "redis":
+            # several worker processes agree on cooldowns through the same Redis
+            from .stores.redis import RedisDeploymentState
+
+            self._dep_state = self._balancer.state = RedisDeploymentState(self._accounting.store)
         register_plugin(self._pm, self._accounting.sink, self._accounting.sink.name)
         self._refresh_hooks()
         _logging.watch(self)  # the log filter masks this router's keys

@@ -17,6 +17,7 @@ Connections fail fast (1 s socket timeouts, one retry) so an unreachable Redis b
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import weakref
@@ -367,3 +368,97 @@ class RedisProjects:
 
     def close(self) -> None:
         pass
+
+
+# ---------------------------------------------------------------------------- cooldowns
+
+_FAIL = """
+local now, window, allowed = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local cooldown, hard = tonumber(ARGV[4]), ARGV[5]
+local function cool()
+  local ms = math.max(1, math.ceil(cooldown * 1000))
+  redis.call('SET', KEYS[2], tostring(now + cooldown), 'PX', ms)
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+if hard == '1' then return cool() end
+redis.call('ZADD', KEYS[1], now, ARGV[6])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(window * 1000)))
+if redis.call('ZCARD', KEYS[1]) >= allowed then return cool() end
+return 0
+"""
+
+
+class RedisDeploymentState:
+    """Deployment cooldowns shared through Redis, so several worker processes agree.
+
+    Failures and cooldowns live in Redis (an atomic Lua script counts failures within the
+    window and starts the cooldown); in-flight counts and latency averages stay per process.
+    Reads are mirrored locally for ``refresh_s`` seconds: the attempt loop asks on every
+    attempt, and a Redis round trip there would stall the event loop of the async path. If Redis
+    is unreachable, cooldowns fall back to this process's own view (with a warning): a
+    deployment is never refused for want of Redis.
+    """
+
+    def __init__(self, store: RedisStore, *, refresh_s: float = 0.5) -> None:
+        from ..resilience import MemoryDeploymentState
+
+        self._store = store
+        self._script = store.client.register_script(_FAIL)
+        self._local = MemoryDeploymentState()
+        self.in_flight = self._local.in_flight
+        self.latency = self._local.latency
+        self.refresh_s = refresh_s
+        self._mirror: dict[str, float] = {}
+        self._mirror_at = 0.0
+        self._warned = False
+
+    def _key(self, key: str, kind: str) -> str:
+        return f"{self._store.prefix}cd:{kind}:{key}"
+
+    def _down(self, exc: BaseException) -> None:
+        if not self._warned:
+            self._warned = True
+            import logging
+
+            logging.getLogger("cencori_core").warning(
+                "deployment cooldowns: Redis at %s is unreachable (%s); using this process's "
+                "own view", self._store.describe(), type(exc).__name__)
+
+    def record_failure(self, key: str, cfg: Any, *, hard: bool, now: float) -> bool:
+        local = self._local.record_failure(key, cfg, hard=hard, now=now)
+        wall = time.time()
+        try:
+            cooled = bool(self._script(
+                keys=[self._key(key, "fails"), self._key(key, "until")],
+                args=[repr(wall), cfg.window_s, cfg.allowed_fails, cfg.cooldown_s,
+                      "1" if hard else "0", f"{wall}:{os.getpid()}:{id(self)}"]))
+        except self._store._errors as exc:
+            self._down(exc)
+            return local
+        self._mirror_at = 0.0  # see the new state on the next read
+        return cooled
+
+    def cooling_until(self, keys: list[str], now: float) -> dict[str, float]:
+        wall = time.time()
+        if wall - self._mirror_at >= self.refresh_s or any(k not in self._mirror for k in keys):
+            try:
+                values = self._store.client.mget([self._key(k, "until") for k in keys])
+            except self._store._errors as exc:
+                self._down(exc)
+                return self._local.cooling_until(keys, now)
+            for k, val in zip(keys, values, strict=True):
+                self._mirror[k] = float(val) if val is not None else 0.0
+            self._mirror_at = wall
+        # the local view covers failures this process saw but could not write
+        out = {k: until for k in keys if (until := self._mirror.get(k, 0.0)) > wall}
+        for k, until in self._local.cooling_until(keys, now).items():
+            out.setdefault(k, until - now + wall)
+        return out
+
+    def acquire(self, key: str) -> None:
+        self._local.acquire(key)
+
+    def release(self, key: str, latency_ms: float | None) -> None:
+        self._local.release(key, latency_ms)
