@@ -29,7 +29,7 @@ from ._logging import log_attempt_failed, log_call
 from ._network import NO_NETWORK
 from ._stream import StreamAccumulator
 from .accounting.usage import finalize_usage
-from .catalog import OPERATION_CAPABILITY, Catalog, ModelInfo
+from .catalog import CAPABILITIES, OPERATION_CAPABILITY, Catalog, ModelInfo
 from .config import ProviderConfig, Secret, load_toml
 from .errors import (
     ConfigurationError,
@@ -346,7 +346,11 @@ class Router:
         if name not in self.catalog.providers:
             self.catalog.providers.add(name)
         for m in cfg.models:
-            info = ModelInfo(name=m, provider=name)
+            # models listed for a configured endpoint are the user's word: no capability limits
+            spec_info = next((i for i in spec.models if not isinstance(i, str) and i.name == m),
+                             None)
+            info = ModelInfo(name=m, provider=name, capabilities=spec_info.capabilities
+                             if spec_info is not None else CAPABILITIES)
             self.catalog.by_provider[(name, m)] = info
 
     def _add_deployments(self, group: str, deps: Iterable[Mapping[str, Any]]) -> None:

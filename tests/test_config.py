@@ -127,3 +127,10 @@ def test_bad_toml_is_configuration_error(tmp_path):
         Router.from_config(p)
     with pytest.raises(ConfigurationError, match="not found"):
         Router.from_config(tmp_path / "missing.toml")
+
+
+def test_models_listed_for_a_custom_endpoint_have_no_capability_limits():
+    plugin = KeyedPlugin()
+    router = Router(load_entrypoints=False, plugins=[plugin], providers={
+        "local": {"type": "keyed", "api_key": "k" * 20, "models": ["my-embedder"]}})
+    assert router.embed("local/my-embedder", "text").vectors
