@@ -3,7 +3,8 @@
 ``cencori chat "Hello" -m echo/echo`` streams the reply, then usage and cost;
 ``cencori chat --json`` prints the final response's ``to_dict()`` as one JSON object and nothing
 else on stdout; ``cencori models`` lists the catalog and which providers are configured.
-User errors are one line on stderr and exit code 2, never a traceback.
+Chat calls are recorded in ``$CENCORI_HOME/cencori.db`` (default ``~/.cencori/``), the ledger
+that ``cencori usage`` reads. User errors are one line on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -22,13 +24,24 @@ def cencori_home() -> str:
     return os.environ.get("CENCORI_HOME") or os.path.join(os.path.expanduser("~"), ".cencori")
 
 
-def _router(args: argparse.Namespace) -> Any:
+def _router(args: argparse.Namespace, *, ledger: bool = False) -> Any:
+    """The router a command uses; with ``ledger``, its calls are recorded in
+    ``$CENCORI_HOME/cencori.db`` (unless the config file names a ledger) so that
+    ``cencori usage`` shows them in a later run."""
     from . import Router
+    from .config import load_toml
 
     config = getattr(args, "config", None) or os.environ.get("CENCORI_CONFIG")
-    if config:
-        return Router.from_config(config)
-    return Router()
+    kwargs = load_toml(config) if config else {}
+    if ledger and "ledger_path" not in kwargs:
+        path = os.path.join(cencori_home(), "cencori.db")
+        try:
+            return Router(**kwargs, ledger_path=path)
+        except (OSError, sqlite3.Error) as exc:
+            # The chat itself does not need the ledger: a home that cannot be written (a
+            # read-only container) costs the usage history, not the answer.
+            sys.stderr.write(f"cencori: warning: usage not recorded ({path}: {exc})\n")
+    return Router(**kwargs)
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
@@ -46,7 +59,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         kwargs["temperature"] = args.temperature
     if args.max_tokens is not None:
         kwargs["max_tokens"] = args.max_tokens
-    with _router(args) as router:
+    with _router(args, ledger=True) as router:
         if args.json or args.no_stream:
             resp = router.chat(**kwargs)
             if args.json:
