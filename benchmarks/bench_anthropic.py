@@ -1,12 +1,9 @@
 """Router overhead over the raw ``anthropic`` SDK on the same in-memory transport.
 
-Both sides get their own client over one ``httpx2.MockTransport`` (the SDK accepts only
-``httpx2`` clients) that answers a fixed Messages API ``message`` or a fixed SSE stream, so the
-difference is what the router adds: validation, resolution, the attempt loop, our conversion,
-usage, cost and the record. Raw and router batches alternate so machine noise hits both alike;
-each figure is the median of the batches. Times are the process's CPU time: everything runs
-in-process on the mock transport, so CPU time is the whole cost, and other processes on a shared
-machine do not skew it.
+Both sides get their own client over one ``httpx2.MockTransport`` that answers a fixed Messages
+API ``message`` or a fixed SSE stream, so the difference is what the router adds: validation,
+resolution, the attempt loop, our conversion, usage, cost and the record. Measured with
+:mod:`_harness` (CPU time, alternating batches, fastest fifth and median).
 
     .venv/bin/python benchmarks/bench_anthropic.py [--quick]
 
@@ -18,16 +15,13 @@ throughput at least 0.95 of the raw SDK's.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 import anthropic
 import httpx2
+from _harness import alternate, alternate_async, ratio_row, stat
 
 from cencori_core import Router
 
@@ -37,11 +31,10 @@ MAX_TOKENS = 1024
 KEY = "sk-ant-bench-0000000000000000"
 BASE = "http://bench.invalid"
 STREAM_CHUNKS = 200
-_clock = time.process_time
 
 _USAGE = {"input_tokens": 14, "output_tokens": 7, "cache_read_input_tokens": 0,
           "cache_creation_input_tokens": 0}
-_MESSAGE = json.dumps({
+MESSAGE = json.dumps({
     "id": "msg_bench", "type": "message", "role": "assistant", "model": MODEL,
     "content": [{"type": "text", "text": "I am fine, thank you!"}],
     "stop_reason": "end_turn", "stop_sequence": None, "usage": _USAGE}).encode()
@@ -77,7 +70,7 @@ def _handler(request: httpx2.Request) -> httpx2.Response:
     # The SDK's body always carries "stream": true for streams; a cheap byte check suffices.
     if b'"stream":true' in request.content or b'"stream": true' in request.content:
         return httpx2.Response(200, content=_STREAM, headers=_SSE_HEADERS)
-    return httpx2.Response(200, content=_MESSAGE, headers=_JSON_HEADERS)
+    return httpx2.Response(200, content=MESSAGE, headers=_JSON_HEADERS)
 
 
 def _transport() -> httpx2.MockTransport:
@@ -101,118 +94,52 @@ def make_router() -> Router:
                   plugins=["anthropic"])
 
 
-def _alternate(a: Callable[[], None], b: Callable[[], None], n: int,
-               rounds: int) -> tuple[list[float], list[float]]:
-    """Per-call µs of ``a`` and ``b``, measured in alternating batches of ``n`` calls."""
-    sa, sb = [], []
-    for _ in range(rounds):
-        for fn, out in ((a, sa), (b, sb)):
-            t = _clock()
-            for _ in range(n):
-                fn()
-            out.append((_clock() - t) / n * 1e6)
-    return sa, sb
-
-
-def bench_chat(raw: anthropic.Anthropic, router: Router, n: int,
-               rounds: int) -> dict[str, float]:
-    create = raw.messages.create
-
-    def raw_call() -> None:
-        create(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES)  # type: ignore[arg-type]
-
-    def router_call() -> None:
-        router.chat(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES)
-
-    for _ in range(100):  # warm both (lazy clients, caches, price lookup)
-        raw_call()
-        router_call()
-    return _summary(*_alternate(raw_call, router_call, n, rounds))
-
-
-def bench_stream(raw: anthropic.Anthropic, router: Router, n: int,
-                 rounds: int) -> dict[str, float]:
-    create = raw.messages.create
-
-    def raw_call() -> None:
-        for _ in create(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES,  # type: ignore[arg-type]
-                        stream=True):
-            pass
-
-    def router_call() -> None:
-        with router.chat_stream(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES) as s:
-            for _ in s:
-                pass
-
-    for _ in range(10):
-        raw_call()
-        router_call()
-    sa, sb = _alternate(raw_call, router_call, n, rounds)
-    return _summary([x / STREAM_CHUNKS for x in sa], [x / STREAM_CHUNKS for x in sb])
-
-
-def bench_async(raw: anthropic.AsyncAnthropic, router: Router, calls: int, concurrency: int,
-                rounds: int) -> dict[str, float]:
-    create = raw.messages.create
-
-    async def raw_call() -> None:
-        await create(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES)  # type: ignore[arg-type]
-
-    async def router_call() -> None:
-        await router.achat(model=MODEL, max_tokens=MAX_TOKENS, messages=MESSAGES)
-
-    async def drive(call: Callable[[], Any]) -> float:
-        per_worker = calls // concurrency
-
-        async def worker() -> None:
-            for _ in range(per_worker):
-                await call()
-
-        t = _clock()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return per_worker * concurrency / (_clock() - t)
-
-    async def main() -> tuple[list[float], list[float]]:
-        for _ in range(50):
-            await raw_call()
-            await router_call()
-        ra, rb = [], []
-        for _ in range(rounds):
-            ra.append(await drive(raw_call))
-            rb.append(await drive(router_call))
-        await raw.close()
-        await router.aclose()
-        return ra, rb
-
-    ra, rb = asyncio.run(main())
-    a, b = statistics.median(ra), statistics.median(rb)
-    return {"raw": a, "router": b, "ratio": b / a}
-
-
-def _summary(sa: list[float], sb: list[float]) -> dict[str, float]:
-    a, b = statistics.median(sa), statistics.median(sb)
-    return {"raw": a, "router": b, "ratio": b / a, "overhead": b - a}
-
-
 def run(quick: bool = False) -> dict[str, Any]:
     """Run the three measurements; numbers plus a ``markdown`` table."""
     raw, araw = make_raw()
     router = make_router()
-    n, rounds = (200, 7) if quick else (500, 21)
-    chat = bench_chat(raw, router, n, rounds)
-    stream = bench_stream(raw, router, 5 if quick else 10, rounds)
+    rounds = 31 if quick else 101
+    create, acreate = raw.messages.create, araw.messages.create
+    kw: dict[str, Any] = {"model": MODEL, "max_tokens": MAX_TOKENS, "messages": MESSAGES}
+
+    def raw_stream() -> None:
+        for _ in create(**kw, stream=True):
+            pass
+
+    def router_stream() -> None:
+        with router.chat_stream(**kw) as s:
+            for _ in s:
+                pass
+
+    async def raw_call() -> None:
+        await acreate(**kw)
+
+    async def router_call() -> None:
+        await router.achat(**kw)
+
+    chat = alternate({"raw": lambda: create(**kw), "router": lambda: router.chat(**kw)}, 40,
+                     rounds, warmup=100)
+    stream = alternate({"raw": raw_stream, "router": router_stream}, 2, rounds,
+                       per=STREAM_CHUNKS, warmup=10)
+    conc = alternate_async({"raw": raw_call, "router": router_call}, 2_000, 100,
+                           5 if quick else 15)
     raw.close()
     router.close()
-    conc = bench_async(araw, make_router(), 1_000 if quick else 2_000, 100, 3 if quick else 7)
+    s = {k: stat(v) for k, v in chat.items()}
+    st = {k: stat(v) for k, v in stream.items()}
+    ac = {k: stat(v, high=True) for k, v in conc.items()}
     table = "\n".join([
-        "| anthropic | raw SDK | router | ratio |", "|---|---|---|---|",
-        f"| chat, µs per call | {chat['raw']:.0f} | {chat['router']:.0f} | "
-        f"{chat['ratio']:.3f} |",
-        f"| stream, µs per chunk ({STREAM_CHUNKS} deltas) | {stream['raw']:.1f} | "
-        f"{stream['router']:.1f} | {stream['ratio']:.3f} |",
-        f"| async, calls per CPU second at concurrency 100 | {conc['raw']:.0f} | "
-        f"{conc['router']:.0f} | {conc['ratio']:.3f} |"])
-    return {"chat_us": chat, "stream_us_per_chunk": stream, "async_calls_per_s": conc,
+        "| measurement | raw anthropic SDK | through the router | ratio | target |",
+        "|---|---|---|---|---|",
+        ratio_row("chat, µs per call", s["raw"], s["router"], "< 1.05"),
+        ratio_row(f"streaming, µs per text delta ({STREAM_CHUNKS} deltas)", st["raw"],
+                  st["router"], "< 1.05", 2),
+        ratio_row("async chat at concurrency 100, calls per CPU-second (2,000 calls)", ac["raw"],
+                  ac["router"], "≥ 0.95", 0),
+    ])
+    return {"ratios": {"chat": s["router"].best / s["raw"].best,
+                       "stream": st["router"].best / st["raw"].best,
+                       "async": ac["router"].best / ac["raw"].best},
             "markdown": table}
 
 

@@ -227,6 +227,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         f"{conc['raw']:.0f} | {conc['router']:.0f} | {conc['ratio']:.3f} | ≥ 0.95 |",
     ])
     return {"chat": chat, "stream": stream, "stream_same_config": stream_cfg, "async": conc,
+            "ratios": {"chat": chat["ratio"], "stream": stream["ratio"],
+                       "async": conc["ratio"]},
             "markdown": table}
 
 

@@ -117,10 +117,9 @@ def stream_chunk_cost(policies: list[Any], n: int, batches: int) -> float:
     return per_call(run, n, batches) / chunks
 
 
-def main() -> None:
-    quick = "--quick" in sys.argv
+def run(quick: bool = False) -> dict[str, Any]:
+    """The measurements as numbers plus a ``markdown`` table."""
     n, batches = (200, 5) if quick else (2000, 15)
-    print(f"prompt: {len(CLEAN)} characters; {batches} batches of {n}; process CPU time\n")
     rows = [
         ("default set, clean prompt", default_policies, CLEAN),
         ("default set, prompt with 3 values to redact", default_policies, DIRTY),
@@ -129,24 +128,25 @@ def main() -> None:
         ("PromptInjection() alone", lambda: [PromptInjection()], CLEAN),
         ("no policies (the hook call itself)", lambda: [], CLEAN),
     ]
-    results = {}
-    for label, make, text in rows:
-        results[label] = us = hook_cost(make(), text, n, batches)
-        print(f"  {label:48s} {us:8.1f} µs")
+    results = {label: hook_cost(make(), text, n, batches) for label, make, text in rows}
     base = chat_cost([], CLEAN, n // 4, batches)
     full = chat_cost(default_policies(), CLEAN, n // 4, batches)
-    print(f"\n  router.chat (echo), no policies                  {base:8.1f} µs")
-    print(f"  router.chat (echo), default set                  {full:8.1f} µs "
-          f"(+{full - base:.1f})")
     plain = stream_chunk_cost([], max(4, n // 100), batches)
     redacting = stream_chunk_cost([PII(responses=True), Secrets(responses=True)],
                                   max(4, n // 100), batches)
-    print(f"\n  stream, µs per chunk, no policies                {plain:8.2f}")
-    print(f"  stream, µs per chunk, PII+Secrets on responses   {redacting:8.2f}")
     verdict = results["default set, clean prompt"]
-    print(f"\ndefault set on a clean 2,000-character prompt: {verdict:.1f} µs "
-          f"(target < {TARGET_US:.0f} µs: {'met' if verdict < TARGET_US else 'NOT met'})")
+    lines = [f"Prompt: {len(CLEAN)} characters; median of {batches} batches of {n}; CPU time.",
+             "", "| what | µs |", "|---|---|"]
+    lines += [f"| `cencori_pre_request`: {label} | {us:.1f} |" for label, us in results.items()]
+    lines += [f"| router.chat (echo), no policies | {base:.1f} |",
+              f"| router.chat (echo), default set | {full:.1f} (+{full - base:.1f}) |",
+              f"| stream, per chunk, no policies | {plain:.2f} |",
+              f"| stream, per chunk, PII + Secrets on responses | {redacting:.2f} |", "",
+              f"Default set on a clean 2,000-character prompt: {verdict:.1f} µs (target "
+              f"< {TARGET_US:.0f} µs: {'met' if verdict < TARGET_US else 'NOT met'})."]
+    return {"hooks": results, "chat": (base, full), "stream": (plain, redacting),
+            "markdown": "\n".join(lines)}
 
 
 if __name__ == "__main__":
-    main()
+    print(run(quick="--quick" in sys.argv)["markdown"])
