@@ -3,7 +3,9 @@
 Cohere's error body is ``{"id": ..., "message": ...}`` with no structured code, so the class
 comes from the status alone (498, Cohere's "invalid token", is an auth error; 499, a request
 cancelled on Cohere's side, is retryable like a dropped connection). The message is the body's
-``message``; the API key is never part of it (it travels only in the request's header).
+``message``. The API key travels only in the request's header, but an error body may quote it
+(as several providers do for a rejected key): it is scrubbed from our message and from the SDK
+exception chained as ``__cause__``.
 """
 
 from __future__ import annotations
@@ -33,8 +35,32 @@ _STATUS: dict[int, type[ProviderError]] = {
 }
 
 
-def map_error(exc: BaseException, *, provider: str, model: str) -> ProviderError | None:
-    """The cencori error for an SDK or transport exception, or None when it is neither."""
+def _scrub(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret and secret in text else text
+
+
+def _scrub_cause(exc: ApiError, secret: str) -> None:
+    """Remove the key from the SDK exception we chain (its ``str()`` shows the body)."""
+    body = exc.body
+    if isinstance(body, str):
+        exc.body = _scrub(body, secret)
+    elif isinstance(body, dict) and isinstance(body.get("message"), str):
+        body["message"] = _scrub(body["message"], secret)
+
+
+def map_error(exc: BaseException, *, provider: str, model: str,
+              secret: str | None = None) -> ProviderError | None:
+    """The cencori error for an SDK or transport exception, or None when it is neither;
+    ``secret`` (the API key) is scrubbed from its message."""
+    err = _map(exc, provider, model)
+    if err is not None and secret:
+        err.args = tuple(_scrub(a, secret) if isinstance(a, str) else a for a in err.args)
+        if isinstance(exc, ApiError):
+            _scrub_cause(exc, secret)
+    return err
+
+
+def _map(exc: BaseException, provider: str, model: str) -> ProviderError | None:
     if isinstance(exc, ApiError):
         return _api_error(exc, provider, model)
     if isinstance(exc, ParsingError):
@@ -72,12 +98,13 @@ def _api_error(exc: ApiError, provider: str, model: str) -> ProviderError:
 
 
 @contextmanager
-def mapped(provider: str, model: str) -> Iterator[None]:
-    """Re-raise SDK and transport exceptions of the block as cencori errors (``from exc``)."""
+def mapped(provider: str, model: str, secret: str | None = None) -> Iterator[None]:
+    """Re-raise SDK and transport exceptions of the block as cencori errors (``from exc``),
+    without ``secret`` in their text."""
     try:
         yield
     except Exception as exc:
-        err = map_error(exc, provider=provider, model=model)
+        err = map_error(exc, provider=provider, model=model, secret=secret)
         if err is None:
             raise
         raise err from exc

@@ -35,6 +35,8 @@ class CohereProvider(Provider):
         self._aclient: cohere.AsyncClientV2 | None = None
         self._lock = threading.Lock()
         self._headers = config.options.get("headers") or None
+        # scrubbed from error messages: an error body may quote the key it rejected
+        self._secret = config.api_key.get_secret_value() if config.api_key else None
 
     def _kwargs(self, http_client: Any) -> dict[str, Any]:
         cfg = self.config
@@ -76,14 +78,14 @@ class CohereProvider(Provider):
     def chat(self, request: ChatRequest) -> ChatResponse:
         kwargs = convert.chat_kwargs(request)
         options = self._options(request)
-        with mapped(self.name, request.model):
+        with mapped(self.name, request.model, self._secret):
             resp = self._sync().chat(**kwargs, request_options=options)
         return convert.chat_response(resp, provider=self.name, model=request.model)
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         kwargs = convert.chat_kwargs(request)
         options = self._options(request)
-        with mapped(self.name, request.model):
+        with mapped(self.name, request.model, self._secret):
             resp = await self._async().chat(**kwargs, request_options=options)
         return convert.chat_response(resp, provider=self.name, model=request.model)
 
@@ -91,7 +93,7 @@ class CohereProvider(Provider):
         kwargs = convert.chat_kwargs(request)
         options = self._options(request)
         state = convert.StreamState(provider=self.name, model=request.model)
-        with mapped(self.name, request.model):
+        with mapped(self.name, request.model, self._secret):
             # The SDK's stream methods are generators (annotated as iterators): closing one
             # leaves its `with` block, which closes the HTTP response.
             events = cast(Generator[Any, None, None],
@@ -108,7 +110,7 @@ class CohereProvider(Provider):
         kwargs = convert.chat_kwargs(request)
         options = self._options(request)
         state = convert.StreamState(provider=self.name, model=request.model)
-        with mapped(self.name, request.model):
+        with mapped(self.name, request.model, self._secret):
             events = cast(AsyncGenerator[Any, None],
                           self._async().chat_stream(**kwargs, request_options=options))
             try:
@@ -124,7 +126,7 @@ class CohereProvider(Provider):
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         options = self._options(request)
         client = self._sync()
-        with mapped(self.name, request.model):
+        with mapped(self.name, request.model, self._secret):
             responses = [client.embed(**kw, request_options=options)
                          for kw in convert.embed_batches(request)]
         return convert.embedding_response(responses, provider=self.name, model=request.model,
@@ -133,7 +135,7 @@ class CohereProvider(Provider):
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         options = self._options(request)
         client = self._async()
-        with mapped(self.name, request.model):
+        with mapped(self.name, request.model, self._secret):
             responses = [await client.embed(**kw, request_options=options)
                          for kw in convert.embed_batches(request)]
         return convert.embedding_response(responses, provider=self.name, model=request.model,
