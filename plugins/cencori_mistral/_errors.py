@@ -86,6 +86,18 @@ def _scrub(text: str, secret: str | None) -> str:
     return text
 
 
+def _scrub_cause(exc: Any, secret: str | None) -> None:
+    """Remove the key from the SDK exception we chain as ``__cause__``: its text is the error
+    body, which may quote the key it rejected, and would show in any logged traceback."""
+    if not secret or len(secret) < 4:
+        return
+    for name in ("message", "body"):
+        value = getattr(exc, name, None)
+        if isinstance(value, str) and secret in value:
+            object.__setattr__(exc, name, _scrub(value, secret))  # a frozen dataclass
+    exc.args = tuple(_scrub(a, secret) if isinstance(a, str) else a for a in exc.args)
+
+
 def map_error(exc: BaseException, *, provider: str, model: str,
               secret: str | None = None) -> Exception:
     """The cencori error for ``exc`` (raise it ``from exc``); unknown exceptions are returned
@@ -93,6 +105,7 @@ def map_error(exc: BaseException, *, provider: str, model: str,
     from mistralai.client import errors as sdk_errors
 
     if isinstance(exc, sdk_errors.MistralError):
+        _scrub_cause(exc, secret)
         status: int | None = exc.status_code
         headers = exc.headers
         if isinstance(exc, sdk_errors.ResponseValidationError) and (status or 0) < 400:
