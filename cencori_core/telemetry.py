@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -172,6 +173,12 @@ class Telemetry:
             from . import __version__
 
             self._context = context
+            self._trace_module = trace
+            self._metrics_module = sys.modules.get("opentelemetry.metrics._internal")
+            # Providers named by environment variables are loaded by OpenTelemetry on first use;
+            # without them the globals alone say whether the application configured anything.
+            self._env_providers = bool({"OTEL_PYTHON_TRACER_PROVIDER",
+                                        "OTEL_PYTHON_METER_PROVIDER"} & set(os.environ))
             self._get_tp = trace.get_tracer_provider
             self._proxy_tp = trace.ProxyTracerProvider
             self._get_mp = metrics.get_meter_provider
@@ -208,6 +215,13 @@ class Telemetry:
         SDK later takes effect at once."""
         if self._tracer_provider is not None or self._meter_provider is not None:
             return False
+        # Fast path (this runs on every call): the API's own globals, still unset, answer
+        # without the environment look-ups that get_tracer_provider() makes each time.
+        mm = self._metrics_module
+        if (not self._env_providers and mm is not None
+                and getattr(self._trace_module, "_TRACER_PROVIDER", False) is None
+                and getattr(mm, "_METER_PROVIDER", False) is None):
+            return True
         return (isinstance(self._get_tp(), self._proxy_tp)
                 and type(self._get_mp()).__name__ == "_ProxyMeterProvider")
 
