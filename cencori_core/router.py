@@ -451,6 +451,19 @@ class Router:
         self._has_record = bool(h.cencori_record_usage.get_hookimpls())
         # Chained by hand: each implementation receives what the previous one returned.
         self._stream_impls = list(reversed(h.cencori_stream_chunk.get_hookimpls()))
+        # The per-call hooks, called directly when pluggy's machinery would add nothing.
+        self._pre_impls = _direct_impls(h.cencori_pre_request)
+        self._post_impls = _direct_impls(h.cencori_post_response)
+        self._record_impls = _direct_impls(h.cencori_record_usage)
+        if not hasattr(self, "_plain_exec"):
+            self._plain_exec = getattr(self._pm, "_inner_hookexec", None)
+
+    def _direct(self, impls: _Impls | None) -> _Impls | None:
+        """``impls`` when they may be called directly now: pluggy's call monitoring or tracing
+        (which replace its inner executor) must see every call, so then None."""
+        if impls is not None and getattr(self._pm, "_inner_hookexec", 0) is self._plain_exec:
+            return impls
+        return None
 
     @property
     def plugin_manager(self) -> Any:
@@ -653,8 +666,10 @@ class Router:
             info = ctx.model_info = self.catalog.info(route)
             self._check_request(ctx, info)
             if self._has_pre:
-                self._check_results(self._pm.hook.cencori_pre_request(context=ctx),
-                                    "cencori_pre_request")
+                impls = self._direct(self._pre_impls)
+                self._check_results(
+                    _call_direct(impls, ctx) if impls is not None
+                    else self._pm.hook.cencori_pre_request(context=ctx), "cencori_pre_request")
             if self._has_short:
                 hit = self._pm.hook.cencori_short_circuit(context=ctx)
                 if hit is not None:
@@ -718,8 +733,11 @@ class Router:
             ctx.tags["cost_reason"] = reason
         try:
             if self._has_post:
-                self._check_results(self._pm.hook.cencori_post_response(context=ctx),
-                                    "cencori_post_response")
+                impls = self._direct(self._post_impls)
+                self._check_results(
+                    _call_direct(impls, ctx) if impls is not None
+                    else self._pm.hook.cencori_post_response(context=ctx),
+                    "cencori_post_response")
         except BaseException as exc:
             self._fail(ctx, exc)
             raise
@@ -820,7 +838,11 @@ class Router:
         if not self._has_record:
             return
         try:
-            self._pm.hook.cencori_record_usage(context=ctx, record=record)
+            impls = self._direct(self._record_impls)
+            if impls is not None:
+                _call_direct(impls, ctx, record)
+            else:
+                self._pm.hook.cencori_record_usage(context=ctx, record=record)
         except Exception:  # noqa: BLE001 - a broken sink must not fail the call
             import logging
 
@@ -1171,6 +1193,38 @@ class Router:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+# A hook's implementations in calling order: (function, takes context, takes record).
+_Impls = tuple[tuple[Callable[..., Any], bool, bool], ...]
+
+
+def _direct_impls(caller: Any) -> _Impls | None:
+    """The implementations of a per-call hook in pluggy's calling order, when they can be
+    called directly with the same outcome: plain implementations only (no wrappers, no
+    keyword-only arguments), taking ``context`` and/or ``record`` as the hookspecs order them."""
+    out = []
+    for impl in reversed(caller.get_hookimpls()):
+        names = tuple(impl.argnames)
+        if impl.wrapper or impl.hookwrapper or impl.kwargnames or names not in _ARGS:
+            return None
+        out.append((impl.function, "context" in names, "record" in names))
+    return tuple(out)
+
+
+_ARGS = frozenset({(), ("context",), ("record",), ("context", "record")})
+
+
+def _call_direct(impls: _Impls, ctx: CallContext, record: Any = None) -> list[Any]:
+    """Call each implementation (pluggy's order and arguments); the non-None results."""
+    results = []
+    for fn, with_ctx, with_record in impls:
+        if with_ctx:
+            r = fn(ctx, record) if with_record else fn(ctx)
+        else:
+            r = fn(record) if with_record else fn()
+        if r is not None:
+            results.append(r)
+    return results
 
 _EXTRA = ("user", "metadata", "timeout", "retry", "api_key", "project", "provider_options")
 
