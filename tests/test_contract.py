@@ -685,6 +685,51 @@ def test_two_plugins_claiming_one_name_is_a_startup_error() -> None:
                load_entrypoints=False)
 
 
+def test_allow_list_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # "Plugins: pluggy, entry-point group `cencori`, allow-list `CENCORI_PLUGINS` /
+    # `Router(plugins=...)`."
+    monkeypatch.setenv("CENCORI_PLUGINS", "openai")
+    router = Router()
+    assert router.resolve("gpt-4o").provider == "openai"
+    with pytest.raises(UnknownModelError):
+        router.resolve("claude-opus-4")
+    assert Router(plugins=["anthropic"]).resolve("claude-opus-4").provider == "anthropic"
+
+
+def test_register_callback_takes_prefixes_models_and_aliases() -> None:
+    # "cencori_register_providers(register)  register(name, factory, *, prefixes=(), models=(),
+    # aliases={})"; a third-party plugin uses only public names
+    class Plugin:
+        @hookimpl
+        def cencori_register_providers(self, register: Any) -> None:
+            register("acme", lambda cfg: FakeProvider("acme"), prefixes=("acme-",),
+                     models=(ModelInfo(name="acme-large-2", context_window=8000),),
+                     aliases={"acme-large": "acme-large-2"}, requires_key=False)
+
+    router = Router(plugins=[Plugin()], load_entrypoints=False)
+    route = router.resolve("acme-large")
+    assert (route.alias, route.model, route.provider) == ("acme-large", "acme-large-2", "acme")
+    assert router.resolve("acme-small").via == "prefix"
+    r = router.chat(model="acme-large", messages=USER)
+    assert (r.provider, r.model) == ("acme", "acme-large-2")
+
+
+@pytest.mark.parametrize(("model", "kw"), [
+    ("deepseek-chat", {"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what is it?"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]}),
+    ("text-embedding-3-small", {"messages": USER}),
+])
+async def test_catalog_capabilities_refuse_before_sending(mode: str, model: str,
+                                                          kw: dict[str, Any]) -> None:
+    # "Catalog entries carry capabilities"; "a request for a capability the model lacks is an
+    # `InvalidRequestError`" (issue 2), raised before any network call
+    router = Router(providers={"deepseek": {"api_key": "sk-d-0123456789abcdefgh"},
+                               "openai": {"api_key": "sk-o-0123456789abcdefgh"}})
+    with no_network(), pytest.raises(InvalidRequestError):
+        await call(router, mode, "chat", model=model, **kw)
+
+
 async def test_capability_checks_apply_to_catalog_entries_only(mode: str) -> None:
     # "A name matched only by a provider prefix is sent as written and assumed to support the
     # operation asked; capability checks apply to catalog entries only."

@@ -472,6 +472,34 @@ async def test_redis_shares_project_keys_and_rate_limits(wire: OpenAIWire, mode:
         await r.aclose()
 
 
+async def test_redis_shares_deployment_cooldowns(wire: OpenAIWire, mode: str,
+                                                redis_server: Any) -> None:
+    # "puts budgets, rate limits, cooldowns and project keys in Redis"
+    tag = uuid.uuid4().hex[:8]
+    with OpenAIWire() as healthy:
+        deployments = {"gpt-4o": [
+            {"provider": "openai", "api_key": KEY, "base_url": wire.base_url,
+             "name": f"east-{tag}"},
+            {"provider": "openai", "api_key": KEY, "base_url": healthy.base_url,
+             "name": f"west-{tag}"}]}
+        kw: dict[str, Any] = dict(plugins=["openai"], deployments=deployments,
+                                  redis_url=redis_server.url(11),
+                                  cooldown={"allowed_fails": 1, "window_s": 60,
+                                            "cooldown_s": 60},
+                                  retry=RetryPolicy(max_attempts=2, initial_delay=0, jitter=0))
+        one, two = Router(**kw), Router(**kw)
+        wire.fail(500, times=50)
+        while wire.hits == 0:  # until one call tried east (and fell over to west)
+            r = await call(one, mode, "chat", model="gpt-4o", messages=USER)
+            assert r.deployment == f"west-{tag}"
+        for _ in range(6):
+            r = await call(two, mode, "chat", model="gpt-4o", messages=USER)
+            assert r.deployment == f"west-{tag}"
+        assert wire.hits == 1  # the other router knew east was cooling down
+        for r in (one, two):
+            await r.aclose()
+
+
 def test_redis_url_from_toml(tmp_path: Path, redis_server: Any) -> None:
     # "`[redis]` (`url`)"
     path = tmp_path / "cencori.toml"

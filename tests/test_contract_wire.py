@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import socket
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,7 @@ from cohere_wire import CohereServer
 from google_wire import API_KEY as GOOGLE_KEY
 from google_wire import GeminiWire, retry_info
 from google_wire import error as google_error
-from loopback import Recorded
+from loopback import Recorded, Reply
 from mistral_wire import MistralWire
 from mistral_wire import error_body as mistral_error
 from openai_wire import PNG_B64, OpenAIWire, ToolCallSpec, form_fields
@@ -33,8 +34,11 @@ from cencori_core import (
     InvalidRequestError,
     Message,
     ProviderAuthError,
+    ProviderBadRequestError,
+    ProviderConnectionError,
     ProviderError,
     ProviderRateLimitError,
+    ProviderResponseError,
     ProviderServerError,
     ProviderTimeoutError,
     RetryPolicy,
@@ -418,10 +422,14 @@ def _fault(wires: Wires, provider: str, status: int, *, retry_after: str | None 
         code = {429: "rate_limit_exceeded", 401: "invalid_api_key"}.get(status)
         wires.openai.fail(status, message, code=code, headers=headers, times=times)
     elif provider == "anthropic":
-        kind = {429: "rate_limit_error", 401: "authentication_error"}.get(status, "api_error")
+        kind = {400: "invalid_request_error", 401: "authentication_error",
+                403: "permission_error", 404: "not_found_error", 422: "invalid_request_error",
+                429: "rate_limit_error", 529: "overloaded_error"}.get(status, "api_error")
         wires.anthropic.error(status, kind, message, headers=headers, times=times)
     elif provider == "google":
-        name = {429: "RESOURCE_EXHAUSTED", 401: "UNAUTHENTICATED"}.get(status, "INTERNAL")
+        name = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+                404: "NOT_FOUND", 422: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED",
+                503: "UNAVAILABLE"}.get(status, "INTERNAL")
         details = [retry_info(f"{retry_after}s")] if retry_after else []
         wires.google.fail(google_error(status, name, message, details=details), times=times)
     elif provider == "mistral":
@@ -445,8 +453,12 @@ async def test_errors_are_typed_from_status_with_retry_after(wires: Wires, mode:
     # retries off (`max_retries=0` or the SDK's equivalent)"
     router = wires.router(provider)
     model = PROVIDER_MODELS[provider]
+    # "ProviderAuthError 401/403 · ProviderBadRequestError 400/404/422 · ProviderRateLimitError
+    # 429 · ProviderServerError 5xx"
     cases = [(429, ProviderRateLimitError, True), (401, ProviderAuthError, False),
-             (500, ProviderServerError, True)]
+             (403, ProviderAuthError, False), (400, ProviderBadRequestError, False),
+             (404, ProviderBadRequestError, False), (422, ProviderBadRequestError, False),
+             (500, ProviderServerError, True), (503, ProviderServerError, True)]
     for status, cls, retryable in cases:
         before = len(wires.requests(provider))
         # one fault only: an SDK that retried by itself would get an answer and not raise
@@ -461,6 +473,47 @@ async def test_errors_are_typed_from_status_with_retry_after(wires: Wires, mode:
             assert err.retry_after == 2.0 and isinstance(err.retry_after, float)
         if provider in ("openai", "anthropic"):
             assert err.request_id  # these servers send a request id header
+
+
+@pytest.mark.parametrize("provider", list(PROVIDER_MODELS))
+async def test_unparseable_answers_and_unreachable_servers(wires: Wires, mode: str,
+                                                           provider: str) -> None:
+    # "ProviderResponseError (unparseable)", "ProviderConnectionError"
+    router = wires.router(provider)
+    server = {"openai": wires.openai.server, "anthropic": wires.anthropic,
+              "google": wires.google.http, "mistral": wires.mistral.server,
+              "cohere": wires.cohere}[provider]
+    server.queue(Reply(status=200, body="this is not json{", content_type="application/json"))
+    with pytest.raises(ProviderResponseError) as info:
+        await call(router, mode, "chat", model=PROVIDER_MODELS[provider], messages=USER)
+    assert info.value.provider == provider
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    suffix = "/v1" if provider == "openai" else ""
+    dead = Router(providers={provider: {"api_key": KEYS[provider],
+                                        "base_url": f"http://127.0.0.1:{port}{suffix}"}},
+                  plugins=[provider], retry=ONCE)
+    wires.routers.append(dead)
+    with pytest.raises(ProviderConnectionError) as conn:
+        await call(dead, mode, "chat", model=PROVIDER_MODELS[provider], messages=USER)
+    assert conn.value.retryable is True
+    with pytest.raises(ProviderConnectionError):
+        await stream(dead, mode, model=PROVIDER_MODELS[provider], messages=USER)
+
+
+async def test_finish_reasons_are_normalized(wires: Wires, mode: str) -> None:
+    # 'r.finish_reason  # "stop" | "length" | "tool_calls" | "content_filter" | "error"'
+    router = wires.router("openai", "anthropic")
+    for native in ("length", "content_filter", "stop"):
+        wires.openai.chat_reply("x", finish_reason=native)
+        r = await call(router, mode, "chat", model="gpt-4o", messages=USER)
+        assert r.finish_reason == native
+    for native, ours in (("max_tokens", "length"), ("refusal", "content_filter"),
+                         ("end_turn", "stop"), ("stop_sequence", "stop")):
+        wires.anthropic.script(Turn(text="x", stop_reason=native))
+        r = await call(router, mode, "chat", model="claude-sonnet-4", messages=USER)
+        assert r.finish_reason == ours, native
 
 
 async def test_context_window_error_and_fallback(wires: Wires, mode: str) -> None:
