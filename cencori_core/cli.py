@@ -15,7 +15,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_USER_ERROR = 2
 
@@ -117,9 +117,17 @@ class _UserError(Exception):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line like every other user error (argparse
+    prints the usage block first); subcommand parsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"cencori: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cencori", description="cencori-core: an AI gateway "
-                                     "inside your application")
+    parser = _Parser(prog="cencori", description="cencori-core: an AI gateway inside your "
+                     "application")
     parser.add_argument("--config", help="a cencori TOML file (default: $CENCORI_CONFIG)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
