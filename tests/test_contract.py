@@ -847,6 +847,18 @@ def test_config_from_mapping_every_key(monkeypatch: pytest.MonkeyPatch, no_env_k
     assert router.resolve("local/qwen2").provider == "local"
 
 
+async def test_api_key_env_names_the_variable_at_first_use(
+        tmp_path: Path, mode: str, no_env_keys: None) -> None:
+    # "`[providers.<name>]` (`api_key` or `api_key_env`, ...)"; "ProviderNotConfiguredError
+    # names the environment variable"; reported "when that provider is first used"
+    path = tmp_path / "cencori.toml"
+    path.write_text('[providers.openai]\napi_key_env = "CONTRACT_UNSET_KEY_VAR"\n')
+    router = Router.from_config(path)
+    with pytest.raises(ProviderNotConfiguredError) as info:
+        await call(router, mode, "chat", model="gpt-4o", messages=USER)
+    assert "CONTRACT_UNSET_KEY_VAR" in str(info.value)
+
+
 def test_toml_every_table_is_optional(tmp_path: Path) -> None:
     # "TOML (`Router.from_config(path)`): every table optional, providers also come from the
     # environment."
@@ -1216,7 +1228,8 @@ def test_cli_models_keys_and_errors(tmp_path: Path) -> None:
     (project,) = json.loads(listed.stdout)
     assert project["keys"][0]["revoked"] is not None
     for bad in (["chat", "Hi", "-m", "nosuch-model-zz"], ["chat", "Hi", "-m", "gpt-4o"],
-                ["keys", "revoke", "csk_000000000000"]):
+                ["keys", "revoke", "csk_000000000000"], ["chat", "Hi", "--no-such-flag"],
+                ["chat", "Hi", "-t", "warm"], ["frobnicate"], ["keys", "create"]):
         out = _cli(*bad, home=tmp_path)
         assert out.returncode == 2, bad
         lines = out.stderr.strip().splitlines()

@@ -549,3 +549,33 @@ async def test_telemetry_attempt_spans(wire: OpenAIWire, mode: str) -> None:
     await call(off, mode, "chat", model="gpt-4o", messages=USER)
     assert exporter.get_finished_spans() == ()
     await off.aclose()
+
+
+def test_telemetry_none_follows_the_global_providers() -> None:
+    # "`Router(telemetry=None)`: None means on when OpenTelemetry is installed (spans and
+    # metrics go to the global providers, a no-op until the application configures them)"
+    # (a fresh process: the global tracer provider can be set once)
+    import subprocess
+    import sys
+
+    code = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from cencori_core import Router
+hi = [{"role": "user", "content": "hi"}]
+router = Router(load_entrypoints=False)
+router.chat(model="echo/echo", messages=hi)
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+assert exporter.get_finished_spans() == ()
+router.chat(model="echo/echo", messages=hi)
+names = [s.name for s in exporter.get_finished_spans()]
+assert names == ["attempt 1", "chat echo"], names
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
