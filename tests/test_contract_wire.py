@@ -802,3 +802,34 @@ enabled = false
     router.close()
     with Router(ledger_path=tmp_path / "usage.db", load_entrypoints=False) as again:
         assert sum(row.calls for row in again.usage.summary(by="provider")) == 3
+
+
+def test_cli_against_a_provider(wires: Wires, tmp_path: Path) -> None:
+    # README: "cencori chat --json "Hello" -m gpt-4o  # one JSON object (the response's
+    # to_dict())"; "cencori chat "Hello" -m echo/echo  # streams, then usage and cost"; keys from
+    # the environment
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**{k: v for k, v in os.environ.items() if k not in ENV_VARS},
+           "CENCORI_HOME": str(tmp_path), "OPENAI_API_KEY": KEYS["openai"],
+           "OPENAI_BASE_URL": wires.openai.base_url}
+    exe = str(Path(sys.executable).with_name("cencori"))
+    out = subprocess.run([exe, "chat", "--json", "Hello", "-m", "gpt-4o"], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["content"] == "echo: Hello" and data["provider"] == "openai"
+    assert Decimal(data["cost"]["total"]) > 0
+    assert wires.openai.last("/chat/completions").json["model"] == "gpt-4o"
+    wires.openai.chat_reply("streamed to the terminal", chunk_size=5)
+    out = subprocess.run([exe, "chat", "Hello", "-m", "gpt-4o"], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    first, summary = out.stdout.splitlines()
+    assert first == "streamed to the terminal"
+    assert "[openai/gpt-4o]" in summary and "cost: $" in summary
+    assert wires.openai.last("/chat/completions").json["stream"] is True
+    assert KEYS["openai"] not in out.stdout + out.stderr
