@@ -1018,6 +1018,34 @@ async def test_missing_sdk_names_the_pip_extra_at_first_use(mode: str) -> None:
     assert isinstance(info.value, ImportError)
 
 
+def test_a_plugin_that_fails_to_load_is_reported_and_skipped(tmp_path: Path) -> None:
+    # "a plugin that fails to load is reported and skipped, never crashing the router"; the
+    # report names the distribution (issue 2). A broken distribution on the path, as pip would
+    # leave it: its entry point names a module that raises at import.
+    dist = tmp_path / "broken_cencori_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-cencori-plugin\n"
+                                   "Version: 0.1\n")
+    (dist / "entry_points.txt").write_text("[cencori]\nbroken = broken_cencori_plugin\n")
+    (tmp_path / "broken_cencori_plugin.py").write_text("raise RuntimeError('boom at import')\n")
+    code = (
+        "import warnings\n"
+        "from cencori_core import Router\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    r = Router()\n"
+        "assert r.chat(model='echo/echo', messages=[{'role': 'user', 'content': 'hi'}]).content\n"
+        "assert r.resolve('gpt-4o').provider == 'openai'\n"
+        "print('|'.join(str(w.message) for w in caught))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env.pop("CENCORI_PLUGINS", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "broken-cencori-plugin" in out.stdout and "boom at import" in out.stdout
+
+
 async def test_hooks_returning_awaitables_are_plugin_errors(mode: str) -> None:
     # "pluggy has **no async hooks**: our hooks are synchronous" / "A hook returning an awaitable
     # is a `PluginError` on both paths."
@@ -1174,6 +1202,9 @@ def test_ledger_path_keeps_projects_keys_and_usage(tmp_path: Path) -> None:
     second.chat(model="echo/echo", messages=USER, api_key=key)
     assert {r.key: r.calls for r in second.usage.summary(by="project")} == {"acme": 2}
     second.close()
+    # "project keys (`csk_` + random; only a hash is stored)"
+    stored = b"".join(f.read_bytes() for f in tmp_path.iterdir() if f.is_file())
+    assert key.encode() not in stored and key.split("_")[-1].encode() not in stored
     memory = Router(load_entrypoints=False)
     assert memory.projects.list() == []
 
