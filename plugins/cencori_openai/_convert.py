@@ -1,8 +1,11 @@
 """Pure translation between our normalized types and the OpenAI wire format (both ways).
 
-No I/O and no SDK import: requests become the keyword arguments of the ``openai`` SDK's
-``create`` calls, and SDK response objects (or anything with the same attributes) become our
-types. The differences between OpenAI and the compatible APIs live in :class:`Dialect`.
+No I/O and no SDK import: chat requests become the JSON body the SDK sends (or the keyword
+arguments of its ``create`` call, when ``provider_options`` need the SDK's own handling), other
+requests the keyword arguments of the SDK's calls. Chat answers are read from the JSON the API
+sent (the provider skips building the SDK's response models: most of the SDK's cost per call and
+per stream chunk), other answers from the SDK's response objects. The differences between
+OpenAI and the compatible APIs live in :class:`Dialect`.
 
 Usage convention (see :class:`cencori_core.Usage`): ``prompt_tokens`` includes cached tokens,
 ``completion_tokens`` includes reasoning tokens.
@@ -17,6 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from cencori_core.errors import ProviderResponseError
 from cencori_core.provider import provider_options
 from cencori_core.types import (
     ChatChunk,
@@ -111,43 +115,51 @@ def split_options(opts: dict[str, Any], known: Collection[str], kwargs: dict[str
         kwargs["extra_body"] = extra_body
 
 
-def chat_kwargs(request: ChatRequest, dialect: Dialect, known: Collection[str],
-                stream: bool = False) -> dict[str, Any]:
-    """The keyword arguments of ``client.chat.completions.create`` for ``request``.
+def chat_body(request: ChatRequest, dialect: Dialect, stream: bool = False) -> dict[str, Any]:
+    """The JSON body of ``POST /chat/completions`` for ``request`` (without its
+    ``provider_options``: see :func:`chat_kwargs`).
 
-    ``known`` is the set of parameter names the SDK's ``create`` accepts. ``metadata`` stays
-    with the router (OpenAI's own ``metadata`` needs ``store=true``; pass it in
+    ``metadata`` stays with the router (OpenAI's own ``metadata`` needs ``store=true``; pass it in
     ``provider_options`` to send it). A stream asks for the final usage chunk.
     """
     dev = dialect.developer_role
-    kw: dict[str, Any] = {
+    body: dict[str, Any] = {
         "model": request.model,
         "messages": [message_to_openai(m, dev) for m in request.messages],
     }
     if request.temperature is not None:
-        kw["temperature"] = request.temperature
+        body["temperature"] = request.temperature
     if request.max_tokens is not None:
-        kw[dialect.max_tokens_param] = request.max_tokens
+        body[dialect.max_tokens_param] = request.max_tokens
     if request.tools:
-        kw["tools"] = request.tools
+        body["tools"] = request.tools
         if request.tool_choice is not None:
-            kw["tool_choice"] = request.tool_choice
+            body["tool_choice"] = request.tool_choice
     # tool_choice "none" without tools is already true; OpenAI refuses tool_choice alone.
     if request.response_format is not None:
-        kw["response_format"] = request.response_format
+        body["response_format"] = request.response_format
     if request.stop:
-        kw["stop"] = request.stop
+        body["stop"] = request.stop
     if request.top_p is not None:
-        kw["top_p"] = request.top_p
+        body["top_p"] = request.top_p
     if request.seed is not None:
-        kw["seed"] = request.seed
+        body["seed"] = request.seed
     if request.user is not None:
-        kw["user"] = request.user
+        body["user"] = request.user
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def chat_kwargs(request: ChatRequest, dialect: Dialect, known: Collection[str],
+                stream: bool = False) -> dict[str, Any]:
+    """The keyword arguments of ``client.chat.completions.create`` for ``request``: the body of
+    :func:`chat_body`, the timeout, and ``provider_options`` (``known`` is the set of parameter
+    names ``create`` accepts; see :func:`split_options`)."""
+    kw = chat_body(request, dialect, stream)
     if request.timeout is not None:
         kw["timeout"] = request.timeout
-    if stream:
-        kw["stream"] = True
-        kw["stream_options"] = {"include_usage": True}
     if request.provider_options:
         split_options(request.provider_options, known, kw)
     return kw
@@ -181,20 +193,15 @@ def _int(value: Any) -> int:
     return value if type(value) is int else int(value or 0)
 
 
-def _extra(obj: Any, name: str) -> Any:
-    """A field the SDK's model does not declare (DeepSeek's ``reasoning_content``,
-    ``prompt_cache_hit_tokens``): pydantic keeps them in ``model_extra``; plain objects and
-    dicts are accepted too."""
-    if isinstance(obj, dict):
-        return obj.get(name)
-    extra = getattr(obj, "model_extra", None)
-    if extra:
-        return extra.get(name)
-    return getattr(obj, name, None) if extra is None else None
+def _wire(obj: Any) -> Any:
+    """The wire JSON of an SDK response object (the converters below read the JSON the API
+    sent, which is what the provider parses; SDK objects are accepted for callers that hold
+    one)."""
+    return obj if obj is None or isinstance(obj, dict) else obj.to_dict()
 
 
 def usage_from(u: Any) -> Usage:
-    """Our :class:`Usage` from an OpenAI-style usage object.
+    """Our :class:`Usage` from an OpenAI-style ``usage`` object (JSON, or the SDK's object).
 
     Cached prompt tokens come from ``prompt_tokens_details.cached_tokens`` (DeepSeek:
     ``prompt_cache_hit_tokens``), reasoning tokens from
@@ -204,16 +211,19 @@ def usage_from(u: Any) -> Usage:
     """
     if u is None:
         return Usage(source="estimated")
-    prompt = u.prompt_tokens or 0
-    completion = u.completion_tokens or 0
-    total = u.total_tokens or 0
-    pd = u.prompt_tokens_details
+    if not isinstance(u, dict):
+        u = u.to_dict()
+    get = u.get
+    prompt = get("prompt_tokens") or 0
+    completion = get("completion_tokens") or 0
+    total = get("total_tokens") or 0
+    pd = get("prompt_tokens_details")
     if pd is not None:
-        cached = pd.cached_tokens or 0
+        cached = pd.get("cached_tokens") or 0
     else:  # DeepSeek's own field
-        cached = _extra(u, "prompt_cache_hit_tokens") or 0
-    cd = u.completion_tokens_details
-    reasoning = (cd.reasoning_tokens or 0) if cd is not None else 0
+        cached = get("prompt_cache_hit_tokens") or 0
+    cd = get("completion_tokens_details")
+    reasoning = (cd.get("reasoning_tokens") or 0) if cd is not None else 0
     if reasoning and total == prompt + completion + reasoning:
         completion += reasoning
     return Usage(prompt_tokens=prompt, completion_tokens=completion,
@@ -221,70 +231,78 @@ def usage_from(u: Any) -> Usage:
                  reasoning_tokens=reasoning)
 
 
-def tool_call_from(tc: Any) -> ToolCall:
-    fn = tc.function if tc.type == "function" else None
+def tool_call_from(tc: dict[str, Any]) -> ToolCall:
+    fn = tc.get("function") if tc.get("type", "function") == "function" else None
     if fn is not None:
-        return ToolCall.from_raw(id=tc.id, name=fn.name, arguments_raw=fn.arguments)
+        return ToolCall.from_raw(id=tc.get("id") or "", name=fn.get("name") or "",
+                                 arguments_raw=fn.get("arguments"))
     # A custom (free-text) tool call: its input is not JSON, the parse error says so.
-    custom = getattr(tc, "custom", None)
-    return ToolCall.from_raw(id=tc.id, name=getattr(custom, "name", "") or "",
-                             arguments_raw=getattr(custom, "input", "") or "")
+    custom = tc.get("custom") or {}
+    return ToolCall.from_raw(id=tc.get("id") or "", name=custom.get("name") or "",
+                             arguments_raw=custom.get("input") or "")
 
 
-def _reasoning(extra: dict[str, Any] | None) -> str | None:
-    """Reasoning text from a message's or delta's undeclared fields: DeepSeek (and vLLM) name
-    it ``reasoning_content``, OpenRouter and Ollama ``reasoning``."""
-    if not extra:
-        return None
-    value = extra.get("reasoning_content") or extra.get("reasoning")
+def _reasoning(msg: dict[str, Any]) -> str | None:
+    """Reasoning text of a message or delta: DeepSeek (and vLLM) name it
+    ``reasoning_content``, OpenRouter and Ollama ``reasoning``."""
+    value = msg.get("reasoning_content") or msg.get("reasoning")
     return value if isinstance(value, str) else None
 
 
-def chat_response(completion: Any, provider: str, model: str) -> ChatResponse:
-    """A :class:`ChatResponse` from a ``ChatCompletion`` (the first choice)."""
-    choices = completion.choices
+def chat_response(completion: Any, provider: str, model: str, raw: Any = None) -> ChatResponse:
+    """A :class:`ChatResponse` from a chat completion (the first choice): the wire JSON, or
+    the SDK's ``ChatCompletion``. ``raw`` (default: ``completion``) is kept on the response."""
+    data = _wire(completion)
+    if type(data) is not dict:
+        raise ProviderResponseError("the answer is not a chat completion object",
+                                    provider=provider, model=model)
+    if raw is None:
+        raw = completion
+    choices = data.get("choices")
     if not choices:
         return ChatResponse(content=None, finish_reason="error",
-                            usage=usage_from(completion.usage), model=completion.model or model,
-                            provider=provider, id=completion.id or "", raw=completion)
+                            usage=usage_from(data.get("usage")),
+                            model=data.get("model") or model, provider=provider,
+                            id=data.get("id") or "", raw=raw)
     choice = choices[0]
-    msg = choice.message
-    calls = msg.tool_calls
-    extra = msg.model_extra
-    fr = choice.finish_reason
+    msg = choice.get("message") or {}
+    calls = msg.get("tool_calls")
+    fr = choice.get("finish_reason")
     return ChatResponse(
-        content=msg.content,
+        content=msg.get("content"),
         tool_calls=[tool_call_from(tc) for tc in calls] if calls else [],
         finish_reason=_FINISH.get(fr, "error") if fr else "stop",
-        usage=usage_from(completion.usage),
-        model=completion.model or model,
+        usage=usage_from(data.get("usage")),
+        model=data.get("model") or model,
         provider=provider,
-        id=completion.id or "",
-        created=completion.created or 0,
-        reasoning=_reasoning(extra) if extra else None,
-        raw=completion,
+        id=data.get("id") or "",
+        created=data.get("created") or 0,
+        reasoning=_reasoning(msg),
+        raw=raw,
     )
 
 
 def chat_chunk(chunk: Any) -> ChatChunk | None:
-    """A :class:`ChatChunk` from a ``ChatCompletionChunk``; None when it carries nothing (the
-    role-only opening chunk, keep-alives)."""
-    usage = chunk.usage
-    choices = chunk.choices
+    """A :class:`ChatChunk` from a stream event (the wire JSON of a ``chat.completion.chunk``,
+    or the SDK's ``ChatCompletionChunk``); None when it carries nothing (the role-only opening
+    chunk, keep-alives)."""
+    data = chunk if type(chunk) is dict else _wire(chunk)
+    usage = data.get("usage")
+    choices = data.get("choices")
     if not choices:
         if usage is None:
             return None
-        return ChatChunk(usage=usage_from(usage), id=chunk.id, model=chunk.model, raw=chunk)
+        return ChatChunk(usage=usage_from(usage), id=data.get("id"), model=data.get("model"),
+                         raw=chunk)
     choice = choices[0]
-    delta = choice.delta
-    text = delta.content
-    fr = choice.finish_reason
-    tcs = delta.tool_calls
-    extra = delta.model_extra
-    if text and fr is None and not tcs and usage is None and not extra:
+    delta = choice.get("delta") or {}
+    text = delta.get("content")
+    fr = choice.get("finish_reason")
+    if text and fr is None and usage is None and len(delta) == 1:
         # The bulk of every stream: a text delta and nothing else.
-        return ChatChunk(delta=text, id=chunk.id, model=chunk.model, raw=chunk)
-    reasoning = _reasoning(extra) or ""
+        return ChatChunk(delta=text, id=data.get("id"), model=data.get("model"), raw=chunk)
+    tcs = delta.get("tool_calls")
+    reasoning = _reasoning(delta) or ""
     calls = [_tool_delta(t) for t in tcs] if tcs else []
     if not (text or reasoning or calls or fr or usage):
         return None
@@ -292,15 +310,16 @@ def chat_chunk(chunk: Any) -> ChatChunk | None:
         delta=text or "", reasoning=reasoning, tool_calls=calls,
         finish_reason=finish_reason(fr) if fr else None,
         usage=usage_from(usage) if usage is not None else None,
-        id=chunk.id, model=chunk.model, raw=chunk,
+        id=data.get("id"), model=data.get("model"), raw=chunk,
     )
 
 
-def _tool_delta(t: Any) -> ToolCallDelta:
-    fn = t.function
+def _tool_delta(t: dict[str, Any]) -> ToolCallDelta:
+    fn = t.get("function")
     if fn is None:
-        return ToolCallDelta(index=t.index, id=t.id)
-    return ToolCallDelta(index=t.index, id=t.id, name=fn.name, arguments=fn.arguments or "")
+        return ToolCallDelta(index=t.get("index") or 0, id=t.get("id"))
+    return ToolCallDelta(index=t.get("index") or 0, id=t.get("id"), name=fn.get("name"),
+                         arguments=fn.get("arguments") or "")
 
 
 # ---------------------------------------------------------------------------- embeddings

@@ -2,8 +2,8 @@
 
 One sync and one async SDK client per provider instance, created on first use and reused (their
 connection pools with them); SDK retries are off because the router owns retries. The hot path is
-kept short: keyword arguments are built with plain dict operations (:mod:`._convert`), the SDK
-method is looked up once, and the SDK's response objects are read attribute by attribute.
+kept short: request bodies are built with plain dict operations (:mod:`._convert`) and chat
+answers are read from the API's JSON instead of the SDK's response models (see ``chat``).
 """
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx2
 import openai
+from openai._constants import RAW_RESPONSE_HEADER
 from openai.resources.audio.speech import Speech as _SpeechResource
 from openai.resources.audio.transcriptions import Transcriptions as _TranscriptionsResource
 from openai.resources.chat.completions import Completions as _CompletionsResource
 from openai.resources.embeddings import Embeddings as _EmbeddingsResource
 from openai.resources.images import Images as _ImagesResource
 from openai.resources.moderations import Moderations as _ModerationsResource
+from openai.types.chat import ChatCompletion
 
 from cencori_core.config import ProviderConfig
 from cencori_core.errors import ConfigurationError, ProviderError
@@ -61,6 +64,24 @@ _IMAGE_PARAMS = _params(_ImagesResource.generate)
 _TRANSCRIBE_PARAMS = _params(_TranscriptionsResource.create)
 _SPEECH_PARAMS = _params(_SpeechResource.create)
 _MODERATE_PARAMS = _params(_ModerationsResource.create)
+
+_CHAT_PATH = "/chat/completions"
+# What the SDK's ``create`` sends besides the body: bearer authentication; and, for answers we
+# read ourselves, the header that makes the SDK return its raw response object unparsed.
+_AUTH = {"bearer_auth": True}
+_RAW_HEADERS = {RAW_RESPONSE_HEADER: "true"}
+
+
+def _options(request: ChatRequest, raw: bool = False) -> Any:
+    """The SDK request options (its ``RequestOptions``) of a chat call: a new dict each time,
+    the SDK keeps it."""
+    opts: dict[str, Any] = {"security": _AUTH}
+    if raw:
+        opts["headers"] = _RAW_HEADERS
+    if request.timeout is not None:
+        opts["timeout"] = request.timeout
+    return opts
+
 
 # Local servers take no key, but the SDK refuses to build a client without one: a fixed,
 # non-secret placeholder (never OPENAI_API_KEY, which belongs to OpenAI).
@@ -158,61 +179,97 @@ class OpenAIChatProvider(Provider):
 
     # ------------------------------------------------------------------ chat
 
+    # Chat goes past the SDK's response models (most of its cost per call and per stream
+    # chunk): the SDK still builds, authenticates and sends the request and raises its errors
+    # for error statuses and error events, but the answer is read from the JSON the API sent.
+    # ``response.raw`` is the SDK's raw response (``.parse()`` builds its ChatCompletion on
+    # demand). Requests with ``provider_options`` go through the SDK's own ``create`` (which
+    # converts whatever those hold), answered the same way.
+
     def chat(self, request: ChatRequest) -> ChatResponse:
-        create = (self._chat or self._chat_resource()).create
+        client = self._client or self.sync_client()
         try:
-            completion = create(**cv.chat_kwargs(request, self.dialect, _CHAT_PARAMS))
+            if request.provider_options:
+                resp = self._chat.with_raw_response.create(
+                    **cv.chat_kwargs(request, self.dialect, _CHAT_PARAMS))
+            else:
+                resp = client.post(_CHAT_PATH, body=cv.chat_body(request, self.dialect),
+                                   options=_options(request, raw=True), cast_to=ChatCompletion)
+            data = resp.http_response.json()
         except SDK_ERRORS as exc:
             raise self._error(exc, request.model) from exc
-        return cv.chat_response(completion, self.name, request.model)
+        return cv.chat_response(data, self.name, request.model, resp)
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
-        create = self._achat_resource().create
+        chat = self._achat_resource()
+        client = self._aclient
+        assert client is not None  # set with the resource
         try:
-            completion = await create(**cv.chat_kwargs(request, self.dialect, _CHAT_PARAMS))
+            if request.provider_options:
+                resp = await chat.with_raw_response.create(
+                    **cv.chat_kwargs(request, self.dialect, _CHAT_PARAMS))
+            else:
+                resp = await client.post(
+                    _CHAT_PATH, body=cv.chat_body(request, self.dialect),
+                    options=_options(request, raw=True), cast_to=ChatCompletion)
+            data = resp.http_response.json()
         except SDK_ERRORS as exc:
             raise self._error(exc, request.model) from exc
-        return cv.chat_response(completion, self.name, request.model)
+        return cv.chat_response(data, self.name, request.model, resp)
 
     def chat_stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        create = (self._chat or self._chat_resource()).create
-        kw = cv.chat_kwargs(request, self.dialect, _CHAT_PARAMS, stream=True)
+        client = self._client or self.sync_client()
         try:
-            stream = create(**kw)
+            if request.provider_options:
+                http = self._chat.with_raw_response.create(
+                    **cv.chat_kwargs(request, self.dialect, _CHAT_PARAMS, stream=True)
+                ).http_response
+            else:
+                http = client.post(_CHAT_PATH, body=cv.chat_body(request, self.dialect, True),
+                                   options=_options(request), cast_to=httpx2.Response,
+                                   stream=True)
         except SDK_ERRORS as exc:
             raise self._error(exc, request.model) from exc
+        # The SDK's own SSE reader (events, [DONE], error events, transport errors), yielding
+        # each event's JSON as it is.
+        events = openai.Stream(cast_to=object, response=http, client=client)
         convert = cv.chat_chunk
         try:
-            for raw in stream:
-                chunk = convert(raw)
+            for data in events:
+                chunk = convert(data)
                 if chunk is not None:
                     yield chunk
         except SDK_ERRORS as exc:
             raise self._error(exc, request.model) from exc
         finally:
-            stream.close()  # closing the generator early releases the HTTP response
+            http.close()  # closing the generator early releases the HTTP response
 
     async def achat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        create = self._achat_resource().create
-        kw = cv.chat_kwargs(request, self.dialect, _CHAT_PARAMS, stream=True)
+        chat = self._achat_resource()
+        client = self._aclient
+        assert client is not None  # set with the resource
         try:
-            stream = await create(**kw)
+            if request.provider_options:
+                http = (await chat.with_raw_response.create(
+                    **cv.chat_kwargs(request, self.dialect, _CHAT_PARAMS, stream=True)
+                )).http_response
+            else:
+                http = await client.post(
+                    _CHAT_PATH, body=cv.chat_body(request, self.dialect, True),
+                    options=_options(request), cast_to=httpx2.Response, stream=True)
         except SDK_ERRORS as exc:
             raise self._error(exc, request.model) from exc
+        events = openai.AsyncStream(cast_to=object, response=http, client=client)
         convert = cv.chat_chunk
         try:
-            async for raw in stream:
-                chunk = convert(raw)
+            async for data in events:
+                chunk = convert(data)
                 if chunk is not None:
                     yield chunk
         except SDK_ERRORS as exc:
             raise self._error(exc, request.model) from exc
         finally:
-            await stream.close()
-
-    def _chat_resource(self) -> Any:
-        self.sync_client()
-        return self._chat
+            await http.aclose()
 
     def _achat_resource(self) -> Any:
         if asyncio.get_running_loop() is not self._aloop or self._achat is None:
