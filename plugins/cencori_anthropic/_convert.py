@@ -1,9 +1,10 @@
 """Pure translation between cencori's normalized types and the Anthropic Messages API.
 
 Request side: :func:`build_params` turns a :class:`ChatRequest` into keyword arguments for
-``client.messages.create``. Response side: :func:`to_response` reads a ``Message`` and
+``client.messages.create``. Response side: :func:`to_response` reads a ``message`` and
 :class:`StreamTranslator` turns stream events into :class:`ChatChunk` objects. No I/O happens here;
-responses are read by attribute, so the SDK's models are used as they come.
+answers are read from the JSON the API sent (the provider skips building the SDK's models, most
+of the SDK's cost per call and per event); SDK objects are accepted too.
 
 Anthropic's shapes that differ from OpenAI's:
 
@@ -291,62 +292,77 @@ def convert_tool_choice(choice: str | Mapping[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- response
 
 
+def _wire(obj: Any) -> Any:
+    """The wire JSON of an SDK object (the readers below take the JSON the API sent, which is
+    what the provider parses; SDK objects are accepted for callers that hold one)."""
+    return obj if obj is None or type(obj) is dict else obj.to_dict()
+
+
 def to_usage(u: Any) -> Usage:
-    """Anthropic usage → ours: ``input_tokens`` excludes cache reads and writes, our
-    ``prompt_tokens`` includes them (so cost counts each token once, at its own price)."""
-    read = u.cache_read_input_tokens or 0
-    written = u.cache_creation_input_tokens or 0
-    prompt = (u.input_tokens or 0) + read + written
-    out = u.output_tokens or 0
-    details = u.output_tokens_details
+    """Anthropic usage (JSON or the SDK's object) → ours: ``input_tokens`` excludes cache reads
+    and writes, our ``prompt_tokens`` includes them (so cost counts each token once, at its own
+    price)."""
+    u = _wire(u)
+    read = u.get("cache_read_input_tokens") or 0
+    written = u.get("cache_creation_input_tokens") or 0
+    prompt = (u.get("input_tokens") or 0) + read + written
+    out = u.get("output_tokens") or 0
+    details = u.get("output_tokens_details")
     return Usage(prompt_tokens=prompt, completion_tokens=out, total_tokens=prompt + out,
                  cached_tokens=read, cache_write_tokens=written,
-                 reasoning_tokens=details.thinking_tokens if details is not None else 0)
+                 reasoning_tokens=(details.get("thinking_tokens") or 0) if details else 0)
 
 
-def to_response(message: Any, *, provider: str, model: str = "") -> ChatResponse:
-    """A ``Message`` of the Messages API as a :class:`ChatResponse`.
+def to_response(message: Any, *, provider: str, model: str = "",
+                raw: Any = None) -> ChatResponse:
+    """A Messages API ``message`` (the JSON the API sent, or the SDK's ``Message``) as a
+    :class:`ChatResponse`; ``raw`` (default: ``message``) is kept on it.
 
-    The SDK builds its models without validation, so an answer of another shape arrives with
-    fields missing: that is a :class:`ProviderResponseError` (``model`` names the request's).
+    An answer of another shape (no content list, no usage) is a :class:`ProviderResponseError`
+    (``model`` names the request's).
     """
-    if not isinstance(message.content, list) or message.usage is None:
+    data = _wire(message)
+    if type(data) is not dict or not isinstance(data.get("content"), list) \
+            or not isinstance(data.get("usage"), dict):
         raise ProviderResponseError("Anthropic's answer is not a Messages API message",
                                     provider=provider, model=model)
     texts: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
     thinking: list[dict[str, Any]] = []
-    for block in message.content:
-        kind = block.type
+    for block in data["content"]:
+        kind = block.get("type")
         if kind == "text":
-            texts.append(block.text)
+            texts.append(block.get("text") or "")
         elif kind == "tool_use":
-            args = dict(block.input)
-            calls.append(ToolCall(id=block.id, name=block.name, arguments=args,
+            args = dict(block.get("input") or {})
+            calls.append(ToolCall(id=block.get("id") or "", name=block.get("name") or "",
+                                  arguments=args,
                                   arguments_raw=json.dumps(args, ensure_ascii=False)))
         elif kind == "thinking":
-            reasoning.append(block.thinking)
-            thinking.append({"type": "thinking", "thinking": block.thinking,
-                             "signature": block.signature})
+            text = block.get("thinking") or ""
+            reasoning.append(text)
+            thinking.append({"type": "thinking", "thinking": text,
+                             "signature": block.get("signature")})
         elif kind == "redacted_thinking":
-            thinking.append({"type": "redacted_thinking", "data": block.data})
+            thinking.append({"type": "redacted_thinking", "data": block.get("data")})
     return ChatResponse(
         content="".join(texts) if texts or not calls else None,
         tool_calls=calls,
-        finish_reason=STOP_REASONS.get(message.stop_reason or "end_turn", "stop"),
-        usage=to_usage(message.usage),
-        model=message.model,
+        finish_reason=STOP_REASONS.get(data.get("stop_reason") or "end_turn", "stop"),
+        usage=to_usage(data["usage"]),
+        model=data.get("model") or "",
         provider=provider,
-        id=message.id,
+        id=data.get("id") or "",
         reasoning="".join(reasoning) or None,
         provider_data={PROVIDER_KEY: {"thinking_blocks": thinking}} if thinking else None,
-        raw=message,
+        raw=message if raw is None else raw,
     )
 
 
 class StreamTranslator:
-    """Stream events of the Messages API → :class:`ChatChunk` objects (one event at a time).
+    """Stream events of the Messages API (the JSON of each SSE event, or the SDK's event
+    objects) → :class:`ChatChunk` objects (one event at a time).
 
     Text, thinking and tool-argument deltas pass through as deltas; tool calls are numbered in
     order of appearance. The message id and model ride on the first chunk that carries content,
@@ -364,70 +380,79 @@ class StreamTranslator:
         self._blocks: dict[int, dict[str, Any]] = {}
         """Content block index → thinking or redacted thinking block, in stream order."""
         self._parts: dict[int, list[str]] = {}
-        self._start: Any = None
+        self._start: dict[str, Any] | None = None
 
     def feed(self, event: Any) -> ChatChunk | None:
         """The chunk for ``event``, or None when it carries nothing for the caller yet."""
-        kind = event.type
+        if type(event) is not dict:
+            event = event.to_dict()
+        kind = event.get("type")
         if kind == "content_block_delta":
-            delta = event.delta
-            dk = delta.type
+            delta = event.get("delta") or {}
+            dk = delta.get("type")
             if dk == "text_delta":
-                text = delta.text
+                text = delta.get("text")
                 if not text:
                     return None
                 # The hot path: most events of a stream are text deltas.
                 return ChatChunk(delta=text) if self._id is None else self._chunk(delta=text)
+            index = event.get("index")
             if dk == "input_json_delta":
                 # Server tool blocks (web search, ...) stream their input too: not our calls.
-                n = self._tools.get(event.index)
-                if n is None or not delta.partial_json:
+                n = self._tools.get(index)  # type: ignore[arg-type]
+                partial = delta.get("partial_json")
+                if n is None or not partial:
                     return None
-                return self._chunk(tool_calls=[ToolCallDelta(index=n,
-                                                             arguments=delta.partial_json)])
+                return self._chunk(tool_calls=[ToolCallDelta(index=n, arguments=partial)])
             if dk == "thinking_delta":
-                self._parts.setdefault(event.index, []).append(delta.thinking)
-                return self._chunk(reasoning=delta.thinking) if delta.thinking else None
+                text = delta.get("thinking") or ""
+                self._parts.setdefault(index, []).append(text)  # type: ignore[arg-type]
+                return self._chunk(reasoning=text) if text else None
             if dk == "signature_delta":
-                block = self._blocks.get(event.index)
+                block = self._blocks.get(index)  # type: ignore[arg-type]
                 if block is not None:
-                    block["signature"] += delta.signature
+                    block["signature"] += delta.get("signature") or ""
             return None
         if kind == "content_block_start":
-            return self._start_block(event.index, event.content_block)
+            return self._start_block(event.get("index"), event.get("content_block") or {})
         if kind == "content_block_stop":
-            block = self._blocks.get(event.index)
+            index = event.get("index")
+            block = self._blocks.get(index)  # type: ignore[arg-type]
             if block is None or block["type"] != "thinking":
                 return None
-            block["thinking"] += "".join(self._parts.pop(event.index, ()))
+            block["thinking"] += "".join(self._parts.pop(index, ()))  # type: ignore[arg-type]
             # The whole list each time: provider_data is merged by key, the last one wins.
             return self._chunk(provider_data=self.provider_data())
         if kind == "message_start":
-            message = event.message
-            self._id, self._model, self._start = message.id, message.model, message.usage
+            message = event.get("message") or {}
+            self._id, self._model = message.get("id"), message.get("model")
+            self._start = message.get("usage")
             return None
         if kind == "message_delta":
-            reason = event.delta.stop_reason
+            reason = (event.get("delta") or {}).get("stop_reason")
             return self._chunk(finish_reason=STOP_REASONS.get(reason or "end_turn", "stop"),
-                               usage=self._usage(event.usage))
+                               usage=self._usage(event.get("usage") or {}))
         return None
 
-    def _start_block(self, index: int, block: Any) -> ChatChunk | None:
-        kind = block.type
+    def _start_block(self, index: Any, block: dict[str, Any]) -> ChatChunk | None:
+        kind = block.get("type")
         if kind == "tool_use":
             n = self._tools[index] = len(self._tools)
-            return self._chunk(tool_calls=[ToolCallDelta(index=n, id=block.id, name=block.name)])
+            return self._chunk(tool_calls=[ToolCallDelta(index=n, id=block.get("id"),
+                                                         name=block.get("name"))])
         if kind == "text":
-            return self._chunk(delta=block.text) if block.text else None
+            text = block.get("text")
+            return self._chunk(delta=text) if text else None
         if kind == "thinking":
             self._blocks[index] = {"type": "thinking", "thinking": "",
-                                   "signature": block.signature or ""}
-            if block.thinking:
-                self._parts[index] = [block.thinking]
-                return self._chunk(reasoning=block.thinking)
+                                   "signature": block.get("signature") or ""}
+            text = block.get("thinking")
+            if text:
+                self._parts[index] = [text]
+                return self._chunk(reasoning=text)
             return None
         if kind == "redacted_thinking":
-            self._blocks[index] = {"type": "redacted_thinking", "data": block.data}
+            self._blocks[index] = {"type": "redacted_thinking", "data": block.get("data")}
             return self._chunk(provider_data=self.provider_data())
         return None
 
@@ -435,24 +460,23 @@ class StreamTranslator:
         return {PROVIDER_KEY: {"thinking_blocks": [dict(self._blocks[i])
                                                    for i in sorted(self._blocks)]}}
 
-    def _usage(self, delta: Any) -> Usage:
-        start = self._start
+    def _usage(self, delta: dict[str, Any]) -> Usage:
+        start = self._start or {}
 
         def pick(name: str) -> int:
-            value = getattr(delta, name, None)
-            if value is None and start is not None:
-                value = getattr(start, name, None)
+            value = delta.get(name)
+            if value is None:
+                value = start.get(name)
             return value or 0
 
         read = pick("cache_read_input_tokens")
         written = pick("cache_creation_input_tokens")
         prompt = pick("input_tokens") + read + written
         out = pick("output_tokens")
-        details = (getattr(delta, "output_tokens_details", None)
-                   or getattr(start, "output_tokens_details", None))
+        details = delta.get("output_tokens_details") or start.get("output_tokens_details")
         return Usage(prompt_tokens=prompt, completion_tokens=out, total_tokens=prompt + out,
                      cached_tokens=read, cache_write_tokens=written,
-                     reasoning_tokens=details.thinking_tokens if details is not None else 0)
+                     reasoning_tokens=(details.get("thinking_tokens") or 0) if details else 0)
 
     def _chunk(self, **fields: Any) -> ChatChunk:
         if self._id is not None:

@@ -119,44 +119,58 @@ class AnthropicProvider(Provider):
             raise mapped from exc
 
     # ------------------------------------------------------------------ chat
+    #
+    # Past the SDK's response models (most of its cost per call and per stream event): the
+    # SDK's own ``messages.create`` builds, checks, authenticates and sends the request and
+    # raises its errors (statuses, in-band error events), through ``with_raw_response``, which
+    # hands back its raw response unparsed; the answer is read from the JSON the API sent.
+    # ``response.raw`` is that SDK response (``.parse()`` builds the ``Message`` on demand).
 
     def chat(self, request: ChatRequest) -> ChatResponse:
         params = self._params(request)
         with self._errors(request):
-            message = self._client().messages.create(**params)
-        return to_response(message, provider=self.name, model=request.model)
+            resp = self._client().messages.with_raw_response.create(**params)
+            data = resp.http_response.json()
+        return to_response(data, provider=self.name, model=request.model, raw=resp)
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         params = self._params(request)
         with self._errors(request):
-            message = await self._aclient().messages.create(**params)
-        return to_response(message, provider=self.name, model=request.model)
+            resp = await self._aclient().messages.with_raw_response.create(**params)
+            data = resp.http_response.json()
+        return to_response(data, provider=self.name, model=request.model, raw=resp)
 
     def chat_stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         params = self._params(request)
         feed = StreamTranslator().feed
         with self._errors(request):
-            stream = self._client().messages.create(**params, stream=True)
+            client = self._client()
+            http = client.messages.with_raw_response.create(**params, stream=True).http_response
+            # The SDK's own SSE reader (pings, error events), yielding each event's JSON.
+            events = anthropic.Stream(cast_to=object, response=http, client=client)
             try:
-                for event in stream:
+                for event in events:
                     chunk = feed(event)
                     if chunk is not None:
                         yield chunk
             finally:
-                stream.close()
+                http.close()
 
     async def achat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         params = self._params(request)
         feed = StreamTranslator().feed
         with self._errors(request):
-            stream = await self._aclient().messages.create(**params, stream=True)
+            client = self._aclient()
+            http = (await client.messages.with_raw_response.create(**params, stream=True)
+                    ).http_response
+            events = anthropic.AsyncStream(cast_to=object, response=http, client=client)
             try:
-                async for event in stream:
+                async for event in events:
                     chunk = feed(event)
                     if chunk is not None:
                         yield chunk
             finally:
-                await stream.close()
+                await http.aclose()
 
     # ------------------------------------------------------------------ lifecycle
 
