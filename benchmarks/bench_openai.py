@@ -20,9 +20,11 @@ import sys
 from typing import Any
 
 import httpx
+import httpx2
 import openai
 from _canned import BASE, KEY, MESSAGES, MODEL, STREAM_CHUNKS, transport
 from _harness import alternate, alternate_async, ratio_row, stat
+from openai.types.chat import ChatCompletion
 
 from cencori_core import Router
 
@@ -54,8 +56,21 @@ def run(quick: bool = False) -> dict[str, Any]:
     rounds = 31 if quick else 101
     create, create2 = raw.chat.completions.create, other.chat.completions.create
 
+    # The same way past the SDK's response models that the plugin takes (client.post with the
+    # raw-response header, the JSON read as is, nothing normalized): what the router adds on
+    # top of its own transport path.
+    post = raw.post
+    body = {"model": MODEL, "messages": MESSAGES}
+    opts: Any = {"security": {"bearer_auth": True},
+                 "headers": {"X-Stainless-Raw-Response": "true"}}
+
+    def raw_json() -> None:
+        post("/chat/completions", body=body, options=opts,
+             cast_to=ChatCompletion).http_response.json()
+
     chat = alternate({
         "raw": lambda: create(model=MODEL, messages=MESSAGES),
+        "raw_json": raw_json,
         "router": lambda: router.chat(model=MODEL, messages=MESSAGES),
         "policies": lambda: guarded.chat(model=MODEL, messages=MESSAGES),
         "raw2": lambda: create2(model=MODEL, messages=MESSAGES),
@@ -71,8 +86,17 @@ def run(quick: bool = False) -> dict[str, Any]:
             for _ in s:
                 pass
 
-    stream = alternate({"raw": raw_stream, "router": router_stream}, 2, rounds,
-                       per=STREAM_CHUNKS, warmup=10)
+    sbody = {**body, "stream": True, "stream_options": {"include_usage": True}}
+    sopts: Any = {"security": {"bearer_auth": True}}
+
+    def raw_json_stream() -> None:
+        http = post("/chat/completions", body=sbody, options=sopts, cast_to=httpx2.Response,
+                    stream=True)
+        for _ in openai.Stream(cast_to=object, response=http, client=raw):
+            pass
+
+    stream = alternate({"raw": raw_stream, "raw_json": raw_json_stream,
+                        "router": router_stream}, 2, rounds, per=STREAM_CHUNKS, warmup=10)
 
     acreate = araw.chat.completions.create
 
@@ -104,12 +128,19 @@ def run(quick: bool = False) -> dict[str, Any]:
                   ac["router"], "≥ 0.95", 0),
         ratio_row("noise floor: raw SDK vs a second raw SDK client, µs per call", s["raw"],
                   s["raw2"], "1.000"),
+        ratio_row("what the router adds to its transport path: SDK `client.post` + JSON "
+                  "(no models, nothing normalized) vs router.chat, µs per call", s["raw_json"],
+                  s["router"], "-"),
+        ratio_row("the same per stream chunk: the SDK's SSE reader yielding JSON vs "
+                  "router.chat_stream", st["raw_json"], st["router"], "-", 2),
         "",
         f"CPU time; each cell: mean of the fastest fifth of {rounds} alternating batches "
-        "(median, p10–p90); async: 15 rounds, highest fifth.",
+        f"(median, p10–p90); async: {5 if quick else 15} rounds, highest fifth.",
     ])
     return {"chat": {k: v.best for k, v in s.items()},
             "stream": {k: v.best for k, v in st.items()},
+            "router_adds_us": {"chat": s["router"].best - s["raw_json"].best,
+                               "chunk": st["router"].best - st["raw_json"].best},
             "async": {k: v.best for k, v in ac.items()},
             "ratios": {"chat": s["router"].best / s["raw"].best,
                        "chat_policies": s["policies"].best / s["raw"].best,
