@@ -308,7 +308,7 @@ class AttemptPlan:
         r = target.route
         if target.deployment is not None:
             self.router._dep_state.release(target.key, latency_ms)
-        self.ctx.attempts.append(Attempt(model=r.model, provider=r.provider,
+        self.ctx.attempts.append(Attempt(model=r.requested or r.model, provider=r.provider,
                                          deployment=r.deployment, status="ok",
                                          delay=target.delay, latency_ms=latency_ms))
 
@@ -316,7 +316,7 @@ class AttemptPlan:
         """Record a failed attempt and return the next target, or raise the final error."""
         r = target.route
         self.ctx.attempts.append(Attempt(
-            model=r.model, provider=r.provider, deployment=r.deployment,
+            model=r.requested or r.model, provider=r.provider, deployment=r.deployment,
             status=type(exc).__name__, status_code=getattr(exc, "status_code", None),
             error=_short(exc), delay=target.delay, latency_ms=latency_ms,
         ))

@@ -1229,10 +1229,19 @@ def _call_direct(impls: _Impls, ctx: CallContext, record: Any = None) -> list[An
 _EXTRA = ("user", "metadata", "timeout", "retry", "api_key", "project", "provider_options")
 
 
+_OWN = {
+    "embed": ("model", "input", "dimensions", "input_type"),
+    "generate_image": ("model", "prompt", "size", "n", "quality"),
+    "transcribe": ("model", "file", "language", "prompt"),
+    "speech": ("model", "input", "voice", "format", "speed"),
+    "moderate": ("model", "input"),
+}
+
+
 def _check_extra(op: str, kw: dict[str, Any]) -> None:
     unknown = {k: val for k, val in kw.items() if k not in _EXTRA}
     if unknown:
-        v.unknown_kwargs(op, unknown, list(_EXTRA))
+        v.unknown_kwargs(op, unknown, [*_OWN[op.removeprefix("a")], *_EXTRA])
 
 
 def _common(extra: dict[str, Any], user: str | None) -> dict[str, Any]:

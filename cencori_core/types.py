@@ -265,6 +265,8 @@ class Attempt(_DictMixin):
     """One try of a call against one route."""
 
     model: str
+    """The model name as asked for that route (the call's, or the fallback's); the id sent to
+    the provider is on the response (``response.model``)."""
     provider: str
     deployment: str | None = None
     status: str = "ok"

@@ -329,11 +329,6 @@ async def test_unknown_keyword_of_other_operations_is_refused(op: str, mode: str
     assert fake.calls == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "router.py _check_extra lists only the shared keywords (user, metadata, timeout, retry, "
-    "api_key, project, provider_options) as allowed, not the operation's own ones "
-    "(dimensions/input_type, size/n/quality, language/prompt, voice/format/speed): a typo such "
-    "as embed(..., dimension=256) is answered without naming `dimensions`"))
 @pytest.mark.parametrize("op", list(OTHER_OPS))
 def test_unknown_keyword_of_other_operations_names_their_own_keywords(op: str) -> None:
     # "The `InvalidRequestError` for an unknown keyword names ... the allowed ones"

@@ -547,12 +547,7 @@ async def test_key_never_in_errors_or_logs(wires: Wires, mode: str, provider: st
     assert key not in repr(router)
 
 
-@pytest.mark.parametrize("provider", [
-    *(p for p in PROVIDER_MODELS if p != "anthropic"),
-    pytest.param("anthropic", marks=pytest.mark.xfail(strict=True, reason=(
-        "plugins/cencori_anthropic/_errors.py scrubs the key from the message it builds but "
-        "not from the anthropic.APIStatusError it chains as __cause__ (its message and body "
-        "quote the error body), so logging.exception(err) prints the key")))])
+@pytest.mark.parametrize("provider", list(PROVIDER_MODELS))
 async def test_key_never_in_a_logged_traceback(wires: Wires, mode: str, provider: str) -> None:
     # "they never reach logs, errors, spans or records": the whole chain, as
     # `logging.exception(err)` prints it, cause included
@@ -589,10 +584,6 @@ async def test_fallback_to_another_provider(wires: Wires, mode: str) -> None:
     assert final.provider == "anthropic" and "".join(c.delta for c in chunks) == final.content
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "attempts[0].model holds the canonical id the alias resolved to "
-    "('claude-sonnet-4-20250514'), not the name the caller asked for; Attempt has no field "
-    "for the requested name (types.py / resilience.py AttemptPlan.failed)"))
 def test_requested_alias_is_in_the_first_attempt(wires: Wires) -> None:
     # "the requested name is in `attempts[0]`": the caller asked for "claude-sonnet-4"
     router = wires.router("openai", "anthropic", fallbacks={"claude-sonnet-4": ["gpt-4o"]})

@@ -72,6 +72,7 @@ def map_error(exc: BaseException, *, provider: str, model: str,
     import httpx2
 
     if isinstance(exc, anthropic.APIStatusError):
+        _scrub_cause(exc, secret)
         return _status_error(exc, provider=provider, model=model, secret=secret)
     if isinstance(exc, anthropic.APITimeoutError):
         return ProviderTimeoutError("the request to Anthropic timed out", provider=provider,
@@ -95,6 +96,28 @@ def map_error(exc: BaseException, *, provider: str, model: str,
         return ProviderResponseError("Anthropic's answer (or a stream event) is not JSON",
                                      provider=provider, model=model)
     return None
+
+
+def _scrub(value: Any, secret: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(secret, "***") if secret in value else value
+    if isinstance(value, dict):
+        return {k: _scrub(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secret) for v in value]
+    return value
+
+
+def _scrub_cause(exc: Any, secret: str | None) -> None:
+    """Remove the key from the SDK exception we chain as ``__cause__``: a server (or proxy) that
+    echoes the key in its error body would otherwise put it in every logged traceback."""
+    if not secret:
+        return
+    exc.args = tuple(_scrub(a, secret) for a in exc.args)
+    if isinstance(getattr(exc, "message", None), str):
+        exc.message = _scrub(exc.message, secret)
+    if getattr(exc, "body", None) is not None:
+        exc.body = _scrub(exc.body, secret)
 
 
 def _cause_name(exc: BaseException) -> str:
