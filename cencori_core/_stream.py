@@ -38,6 +38,26 @@ class StreamAccumulator:
         if chunk.provider_data:
             self.provider_data = {**(self.provider_data or {}), **chunk.provider_data}
 
+    def add(self, chunk: ChatChunk) -> bool:
+        """:meth:`meta` and :meth:`content` at once, for a chunk that goes to the caller as it
+        is (no stream hooks); False when it carries nothing for the caller."""
+        delta = chunk.delta
+        if (delta and chunk.usage is None and chunk.finish_reason is None
+                and not chunk.tool_calls and not chunk.reasoning and not chunk.provider_data):
+            # The bulk of every stream: a text delta and nothing else.
+            if chunk.id and not self.id:
+                self.id = chunk.id
+            if chunk.model and not self.model:
+                self.model = chunk.model
+            self.chunks += 1
+            self.text.append(delta)
+            return True
+        self.meta(chunk)
+        if chunk.is_empty:
+            return False
+        self.content(chunk)
+        return True
+
     def content(self, chunk: ChatChunk) -> None:
         """Fold what the caller is shown (text, reasoning, tool-call deltas)."""
         self.chunks += 1

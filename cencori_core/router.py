@@ -711,23 +711,25 @@ class Router:
         route = target.route if target is not None else ctx.route
         assert route is not None
         usage = self._estimate_usage(ctx, resp)
-        fields: dict[str, Any] = {"usage": usage, "latency_ms": ctx.elapsed_ms,
-                                  "attempts": list(ctx.attempts)}
-        if not resp.provider:
-            fields["provider"] = route.provider
-        if not resp.model:
-            fields["model"] = route.model
+        # Filled in place (the response is not yet anyone else's): one store per field.
+        store = object.__setattr__
+        store(resp, "usage", usage)
+        store(resp, "latency_ms", ctx.elapsed_ms)
+        store(resp, "attempts", list(ctx.attempts))
+        provider, model = resp.provider, resp.model
+        if not provider:
+            store(resp, "provider", provider := route.provider)
+        if not model:
+            store(resp, "model", model := route.model)
         if not resp.id:
-            fields["id"] = ctx.request_id
+            store(resp, "id", ctx.request_id)
         if getattr(resp, "created", None) == 0:
-            fields["created"] = int(ctx.time)
+            store(resp, "created", int(ctx.time))
         if route.deployment is not None:
-            fields["deployment"] = route.deployment
-        cost, reason = self.pricing.cost(self._price_provider(resp.provider or route.provider),
-                                         resp.model or route.model, usage, ctx.operation,
-                                         ctx.model_info)
-        fields["cost"] = cost
-        _set(resp, **fields)
+            store(resp, "deployment", route.deployment)
+        cost, reason = self.pricing.cost(self._price_provider(provider), model, usage,
+                                         ctx.operation, ctx.model_info)
+        store(resp, "cost", cost)
         ctx.response = resp
         if reason:
             ctx.tags["cost_reason"] = reason
@@ -831,7 +833,7 @@ class Router:
             deployment=getattr(resp, "deployment", None) or (last.deployment if last else None),
             cost_reason=reason,
             tags={k: val for k, val in ctx.metadata.items()
-                  if isinstance(val, (str, int, float, bool))},
+                  if isinstance(val, (str, int, float, bool))} if ctx.metadata else {},
         )
         if ctx.reservation is not None:
             ctx.reservation.observe(record)
@@ -919,42 +921,11 @@ class Router:
 
     # ------------------------------------------------------------------ chat
 
-    def _chat_request(self, model: Any, messages: Any, temperature: Any, max_tokens: Any,
-                      tools: Any, tool_choice: Any, response_format: Any, stop: Any, top_p: Any,
-                      seed: Any, user: Any, metadata: Any, timeout: Any, provider_options: Any,
-                      stream: bool) -> ChatRequest:
-        if not isinstance(model, str) or not model:
-            raise InvalidRequestError("model must be a non-empty string such as 'gpt-4o'",
-                                      param="model")
-        t = v.tools(tools)
-        return ChatRequest(
-            model=model,
-            messages=v.messages(messages),
-            temperature=v.temperature(temperature),
-            max_tokens=v.positive_int(max_tokens, "max_tokens"),
-            tools=t,
-            tool_choice=v.tool_choice(tool_choice, bool(t)),
-            response_format=v.response_format(response_format),
-            stop=v.stop(stop),
-            top_p=v.top_p(top_p),
-            seed=v.optional_int(seed, "seed"),
-            user=v.optional_str(user, "user"),
-            metadata=v.optional_dict(metadata, "metadata"),
-            timeout=v.timeout(timeout),
-            provider_options=v.optional_dict(provider_options, "provider_options"),
-            stream=stream,
-            idempotency_key=_new_id(),
-        )
-
     def _chat_ctx(self, stream: bool, kw: dict[str, Any], unknown: dict[str, Any],
                   op: str) -> CallContext:
         if unknown:
             v.unknown_kwargs(op, unknown, CHAT_ARGS)
-        req = self._chat_request(kw["model"], kw["messages"], kw["temperature"],
-                                 kw["max_tokens"], kw["tools"], kw["tool_choice"],
-                                 kw["response_format"], kw["stop"], kw["top_p"], kw["seed"],
-                                 kw["user"], kw["metadata"], kw["timeout"],
-                                 kw["provider_options"], stream)
+        req = _chat_request(kw, stream)
         return self._begin("chat", req.model, req, stream=stream, user=req.user,
                            metadata=req.metadata, retry=kw["retry"], api_key=kw["api_key"],
                            project=kw["project"])
@@ -1194,6 +1165,42 @@ class Router:
 
 # ---------------------------------------------------------------------------- helpers
 
+# The optional chat arguments and their checks, in the order they are checked. Every check maps
+# None to None, so arguments left unset (most of them, on most calls) are skipped.
+_CHAT_CHECKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("temperature", v.temperature),
+    ("max_tokens", lambda x: v.positive_int(x, "max_tokens")),
+    ("response_format", v.response_format),
+    ("stop", v.stop),
+    ("top_p", v.top_p),
+    ("seed", lambda x: v.optional_int(x, "seed")),
+    ("user", lambda x: v.optional_str(x, "user")),
+    ("metadata", lambda x: v.optional_dict(x, "metadata")),
+    ("timeout", v.timeout),
+    ("provider_options", lambda x: v.optional_dict(x, "provider_options")),
+)
+
+
+def _chat_request(kw: dict[str, Any], stream: bool) -> ChatRequest:
+    """The validated :class:`ChatRequest` of a chat call's keyword arguments."""
+    model = kw["model"]
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError("model must be a non-empty string such as 'gpt-4o'",
+                                  param="model")
+    fields: dict[str, Any] = {}
+    tools, choice = kw["tools"], kw["tool_choice"]
+    if tools is not None or choice is not None:
+        fields["tools"] = t = v.tools(tools)
+        fields["tool_choice"] = v.tool_choice(choice, bool(t))
+    messages = v.messages(kw["messages"])
+    for name, check in _CHAT_CHECKS:
+        value = kw[name]
+        if value is not None:
+            fields[name] = check(value)
+    return ChatRequest(model=model, messages=messages, stream=stream,
+                       idempotency_key=_new_id(), **fields)
+
+
 # A hook's implementations in calling order: (function, takes context, takes record).
 _Impls = tuple[tuple[Callable[..., Any], bool, bool], ...]
 
@@ -1304,28 +1311,27 @@ class _StreamCore:
 
     def _process(self, chunk: ChatChunk) -> list[ChatChunk]:
         """Provider chunk → chunks for the caller (after the stream hooks)."""
-        self._acc.meta(chunk)
         impls = self._router._stream_impls
-        if impls:
-            out = [chunk]
-            for impl in impls:
-                nxt: list[ChatChunk] = []
-                for c in out:
-                    r = impl.function(self._ctx, c)
-                    if r is None:
-                        nxt.append(c)
-                    elif isinstance(r, ChatChunk):
-                        nxt.append(r)
-                    elif inspect.isawaitable(r):
-                        if hasattr(r, "close"):
-                            r.close()
-                        raise PluginError("a cencori_stream_chunk implementation returned an "
-                                          "awaitable; cencori hooks are synchronous")
-                    else:
-                        nxt.extend(r)  # type: ignore[arg-type]
-                out = nxt
-        else:
-            out = [chunk]
+        if not impls:
+            return [chunk] if self._acc.add(chunk) else []
+        self._acc.meta(chunk)
+        out = [chunk]
+        for impl in impls:
+            nxt: list[ChatChunk] = []
+            for c in out:
+                r = impl.function(self._ctx, c)
+                if r is None:
+                    nxt.append(c)
+                elif isinstance(r, ChatChunk):
+                    nxt.append(r)
+                elif inspect.isawaitable(r):
+                    if hasattr(r, "close"):
+                        r.close()
+                    raise PluginError("a cencori_stream_chunk implementation returned an "
+                                      "awaitable; cencori hooks are synchronous")
+                else:
+                    nxt.extend(r)  # type: ignore[arg-type]
+            out = nxt
         ready = []
         for c in out:
             if c.is_empty:
@@ -1456,7 +1462,11 @@ class ChatStream(_StreamCore):
                     if not self._pending:
                         raise StopIteration from None
                     continue
-                self._pending = self._process(chunk)
+                ready = self._process(chunk)
+                if len(ready) == 1:  # the common case: straight to the caller
+                    self._delivered += 1
+                    return ready[0]
+                self._pending = ready
             except StopIteration:
                 raise
             except BaseException as exc:
@@ -1604,7 +1614,11 @@ class AsyncChatStream(_StreamCore):
                     if not self._pending:
                         raise StopAsyncIteration from None
                     continue
-                self._pending = self._process(chunk)
+                ready = self._process(chunk)
+                if len(ready) == 1:  # the common case: straight to the caller
+                    self._delivered += 1
+                    return ready[0]
+                self._pending = ready
             except StopAsyncIteration:
                 raise
             except BaseException as exc:

@@ -137,9 +137,10 @@ class Pricing:
     def price(self, provider: str, model: str,
               info: ModelInfo | None = None) -> _Price | str:
         """The model's prices, or the reason it has none (cached per model)."""
-        over = self._overrides.get(model) or self._overrides.get(f"{provider}/{model}")
-        if over is not None:
-            return over
+        if self._overrides:
+            over = self._overrides.get(model) or self._overrides.get(f"{provider}/{model}")
+            if over is not None:
+                return over
         price_id = info.price_id if info is not None else None
         key = (provider, model, price_id)
         found = self._cache.get(key)
