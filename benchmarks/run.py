@@ -254,9 +254,10 @@ def peer_rows(peers: dict[str, Any] | None, imports: bool) -> tuple[list[str], l
             rows.append(f"| {dist} | error: {res['error'][:150]} | | | |")
             continue
         cells = []
-        for kind in ("chat", "stream", "async"):
+        for kind, unit in (("chat", "µs"), ("stream", "µs"), ("async", "calls/s")):
             r = res.get(kind)
-            cells.append(f"{r['peer']['best'] / r['raw']['best']:.3f}" if r else "-")
+            cells.append(f"{r['peer']['best'] / r['raw']['best']:.3f} ({r['peer']['best']:.1f} "
+                         f"{unit} vs {r['raw']['best']:.1f})" if r else "-")
         rows.append(f"| {dist} {vers.get(dist, '')} (vs openai {vers.get('openai', '?')} in "
                     f"its virtualenv) | {cells[0]} | {cells[1]} | {cells[2]} | "
                     f"{'no: returns the SDK objects' if name == 'aisuite' else 'yes'} |")
@@ -316,6 +317,14 @@ def main() -> None:
         if r:
             summary.append(f"| cencori-core router vs raw {name} SDK | {r['chat']:.3f} | "
                            f"{r['stream']:.3f} | {r['async']:.3f} | yes |")
+            if name == "openai":
+                res = results[name]
+                summary[-1] = (
+                    f"| cencori-core router vs raw openai SDK | {r['chat']:.3f} "
+                    f"({res['chat']['router']:.1f} µs vs {res['chat']['raw']:.1f}) | "
+                    f"{r['stream']:.3f} ({res['stream']['router']:.2f} µs vs "
+                    f"{res['stream']['raw']:.2f}) | {r['async']:.3f} "
+                    f"({res['async']['router']:.0f} calls/s vs {res['async']['raw']:.0f}) | yes |")
     if "peers" in only:
         summary += peer_ratio_rows
     lines += ["## 2. Ratios to the raw SDK (one run; lower is better, async: higher)", "",
