@@ -5,8 +5,7 @@ Both sides get their own ``httpx`` clients over one ``httpx.MockTransport`` that
 difference is what the router adds: validation, resolution, the attempt loop, our conversion to
 and from the SDK's types, usage, cost and the record. The raw side is the call a user of the SDK
 would write (``contents`` as a string, retries off). Raw and router batches alternate so machine
-noise hits both alike; times are CPU time of this process (the work is all in memory); each
-figure is the median of the batches, each ratio the median of per-round ratios.
+noise hits both alike; measured with :mod:`_harness` (CPU time, fastest fifth and median).
 
     .venv/bin/python benchmarks/bench_google.py [--quick]
 
@@ -18,15 +17,12 @@ concurrency 100 (calls per CPU-second over 2,000 calls). Targets: ratios under
 
 from __future__ import annotations
 
-import asyncio
 import json
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
+from _harness import alternate, alternate_async, ratio_row, stat
 from google import genai
 from google.genai import types
 
@@ -96,139 +92,62 @@ def make_router() -> Router:
                   plugins=["google"])
 
 
-# CPU time of this process: the transport is in memory, so a call is pure CPU work, and other
-# processes on a shared machine inflate it far less than they inflate wall-clock time.
-_clock = time.process_time
+def run(quick: bool = False) -> dict[str, Any]:
+    """Run the measurements; numbers plus a ``markdown`` table."""
+    raw = make_raw()
+    router = make_router()
+    rounds = 31 if quick else 101
+    generate, stream_raw = raw.models.generate_content, raw.models.generate_content_stream
+    agenerate = raw.aio.models.generate_content
+    # The router turns the SDK's automatic continuation off for streams; any config costs the
+    # SDK per chunk, so a raw side given that config separates it from what the router adds.
+    cfg = types.GenerateContentConfig(automatic_continuation=False)
 
-
-def _paired(a: Callable[[], None], b: Callable[[], None], n: int,
-            rounds: int) -> tuple[list[float], list[float], list[float]]:
-    """Per-call µs of ``a`` and ``b`` in batches of ``n`` calls, and the ratio b/a of each round;
-    the side that goes first swaps every round."""
-    sa: list[float] = []
-    sb: list[float] = []
-    for i in range(rounds):
-        order = [(a, sa), (b, sb)] if i % 2 == 0 else [(b, sb), (a, sa)]
-        for fn, out in order:
-            t = _clock()
-            for _ in range(n):
-                fn()
-            out.append((_clock() - t) / n * 1e6)
-    return sa, sb, [y / x for x, y in zip(sa, sb, strict=True)]
-
-
-def _summary(sa: list[float], sb: list[float], ratios: list[float]) -> dict[str, float]:
-    a, b = statistics.median(sa), statistics.median(sb)
-    return {"raw": a, "router": b, "ratio": statistics.median(ratios), "overhead": b - a}
-
-
-def bench_chat(raw: genai.Client, router: Router, n: int, rounds: int) -> dict[str, float]:
-    generate = raw.models.generate_content
-
-    def raw_call() -> None:
-        generate(model=MODEL, contents=TEXT)
-
-    def router_call() -> None:
-        router.chat(model=MODEL, messages=MESSAGES)
-
-    for _ in range(100):  # warm both (lazy clients, pydantic schemas, price lookup)
-        raw_call()
-        router_call()
-    return _summary(*_paired(raw_call, router_call, n, rounds))
-
-
-def bench_stream(raw: genai.Client, router: Router, n: int, rounds: int,
-                 config: types.GenerateContentConfig | None = None) -> dict[str, float]:
-    generate = raw.models.generate_content_stream
-
-    def raw_call() -> None:
-        for _ in generate(model=MODEL, contents=TEXT, config=config):
+    def raw_stream() -> None:
+        for _ in stream_raw(model=MODEL, contents=TEXT):
             pass
 
-    def router_call() -> None:
+    def raw_stream_cfg() -> None:
+        for _ in stream_raw(model=MODEL, contents=TEXT, config=cfg):
+            pass
+
+    def router_stream() -> None:
         with router.chat_stream(model=MODEL, messages=MESSAGES) as s:
             for _ in s:
                 pass
 
-    for _ in range(5):
-        raw_call()
-        router_call()
-    sa, sb, ratios = _paired(raw_call, router_call, n, rounds)
-    return _summary([x / STREAM_CHUNKS for x in sa], [x / STREAM_CHUNKS for x in sb], ratios)
-
-
-def bench_async(raw: genai.Client, router: Router, calls: int, concurrency: int,
-                rounds: int) -> dict[str, float]:
-    generate = raw.aio.models.generate_content
-
     async def raw_call() -> None:
-        await generate(model=MODEL, contents=TEXT)
+        await agenerate(model=MODEL, contents=TEXT)
 
     async def router_call() -> None:
         await router.achat(model=MODEL, messages=MESSAGES)
 
-    async def drive(call: Callable[[], Any]) -> float:
-        per_worker = calls // concurrency
-
-        async def worker() -> None:
-            for _ in range(per_worker):
-                await call()
-
-        t = _clock()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return per_worker * concurrency / (_clock() - t)
-
-    async def main() -> tuple[list[float], list[float]]:
-        for _ in range(50):
-            await raw_call()
-            await router_call()
-        ra: list[float] = []
-        rb: list[float] = []
-        for i in range(rounds):
-            if i % 2 == 0:
-                ra.append(await drive(raw_call))
-                rb.append(await drive(router_call))
-            else:
-                rb.append(await drive(router_call))
-                ra.append(await drive(raw_call))
-        return ra, rb
-
-    ra, rb = asyncio.run(main())
-    ratios = [y / x for x, y in zip(ra, rb, strict=True)]
-    return {"raw": statistics.median(ra), "router": statistics.median(rb),
-            "ratio": statistics.median(ratios)}
-
-
-def run(quick: bool = False) -> dict[str, Any]:
-    """Run the three measurements; numbers plus a ``markdown`` table."""
-    raw = make_raw()
-    router = make_router()
-    n, rounds = (100, 9) if quick else (200, 31)
-    chat = bench_chat(raw, router, n, rounds)
-    stream = bench_stream(raw, router, 3 if quick else 5, rounds)
-    # The router turns the SDK's automatic continuation off for streams; any config costs the
-    # SDK per chunk, so this pair separates that from what the router itself adds.
-    stream_cfg = bench_stream(raw, router, 3 if quick else 5, rounds,
-                              config=types.GenerateContentConfig(automatic_continuation=False))
-    conc = bench_async(raw, router, 2_000, 100, 3 if quick else 7)
+    chat = alternate({"raw": lambda: generate(model=MODEL, contents=TEXT),
+                      "router": lambda: router.chat(model=MODEL, messages=MESSAGES)}, 20,
+                     rounds, warmup=100)
+    stream = alternate({"raw": raw_stream, "raw_cfg": raw_stream_cfg, "router": router_stream},
+                       1, rounds, per=STREAM_CHUNKS, warmup=5)
+    conc = alternate_async({"raw": raw_call, "router": router_call}, 2_000, 100,
+                           5 if quick else 15)
     router.close()
     raw.close()
+    s = {k: stat(v) for k, v in chat.items()}
+    st = {k: stat(v) for k, v in stream.items()}
+    ac = {k: stat(v, high=True) for k, v in conc.items()}
     table = "\n".join([
         "| measurement | raw google-genai SDK | through the router | ratio | target |",
         "|---|---|---|---|---|",
-        f"| chat, median µs per call | {chat['raw']:.1f} | {chat['router']:.1f} | "
-        f"{chat['ratio']:.3f} | < 1.05 |",
-        f"| streaming, median µs per chunk ({STREAM_CHUNKS}-chunk stream) | "
-        f"{stream['raw']:.2f} | {stream['router']:.2f} | {stream['ratio']:.3f} | < 1.05 |",
-        f"| streaming, raw SDK given the router's stream config (automatic continuation off) | "
-        f"{stream_cfg['raw']:.2f} | {stream_cfg['router']:.2f} | {stream_cfg['ratio']:.3f} | "
-        "- |",
-        f"| async chat at concurrency 100, calls per CPU-second (2,000 calls) | "
-        f"{conc['raw']:.0f} | {conc['router']:.0f} | {conc['ratio']:.3f} | ≥ 0.95 |",
+        ratio_row("chat, µs per call", s["raw"], s["router"], "< 1.05"),
+        ratio_row(f"streaming, µs per chunk ({STREAM_CHUNKS}-chunk stream)", st["raw"],
+                  st["router"], "< 1.05", 2),
+        ratio_row("streaming, raw SDK given the router's stream config (automatic "
+                  "continuation off)", st["raw_cfg"], st["router"], "-", 2),
+        ratio_row("async chat at concurrency 100, calls per CPU-second (2,000 calls)", ac["raw"],
+                  ac["router"], "≥ 0.95", 0),
     ])
-    return {"chat": chat, "stream": stream, "stream_same_config": stream_cfg, "async": conc,
-            "ratios": {"chat": chat["ratio"], "stream": stream["ratio"],
-                       "async": conc["ratio"]},
+    return {"ratios": {"chat": s["router"].best / s["raw"].best,
+                       "stream": st["router"].best / st["raw"].best,
+                       "async": ac["router"].best / ac["raw"].best},
             "markdown": table}
 
 
