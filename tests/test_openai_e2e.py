@@ -533,3 +533,27 @@ def test_wire_reply_helpers_are_consistent():
     assert [e["choices"][0]["delta"].get("content") for e in events[2:4]] == ["a", "bc"]
     assert events[-1]["choices"] == [] and events[-1]["usage"]["total_tokens"] > 0
     assert base64.b64decode(PNG_B64)[:4] == b"\x89PNG"
+
+
+async def test_raw_parses_to_the_sdk_model_and_options_reach_streams(make, openai_wire, mode):
+    # response.raw is the SDK's raw response; .parse() builds the SDK's ChatCompletion
+    import openai.types.chat as oc
+
+    router = make()
+    openai_wire.chat_reply("Parsed later.", usage={"prompt_tokens": 3, "completion_tokens": 2,
+                                                   "total_tokens": 5})
+    r = await call(router, mode, "chat", model="gpt-4o", messages=USER,
+                   provider_options={"logprobs": False})
+    parsed = r.raw.parse()
+    assert isinstance(parsed, oc.ChatCompletion)
+    assert parsed.choices[0].message.content == r.content == "Parsed later."
+    assert openai_wire.last("/chat/completions").json["logprobs"] is False
+    # provider_options on a stream take the SDK's create path and are answered the same way
+    openai_wire.chat_reply("Streamed with options.", chunk_size=6)
+    chunks, resp = await stream_all(router, mode, model="gpt-4o", messages=USER,
+                                    provider_options={"service_tier": "auto",
+                                                      "x_custom": "y"})
+    body = openai_wire.last("/chat/completions").json
+    assert body["service_tier"] == "auto" and body["x_custom"] == "y" and body["stream"] is True
+    assert "".join(c.delta for c in chunks) == resp.content == "Streamed with options."
+    assert resp.usage.source == "provider"
