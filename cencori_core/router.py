@@ -467,7 +467,8 @@ class Router:
 
     @property
     def plugin_manager(self) -> Any:
-        """This router's pluggy ``PluginManager``."""
+        """This router's pluggy ``PluginManager`` (for inspection: add plugins with
+        :meth:`register`, which also refreshes the router's per-call view of the hooks)."""
         return self._pm
 
     # ------------------------------------------------------------------ resolution
