@@ -1,8 +1,10 @@
 """Translation between cencori types and the google-genai SDK (pure: no I/O, no SDK import).
 
 Requests become the plain dicts the SDK validates itself (snake_case field names, bytes for
-binary data); responses are read from the SDK's pydantic objects by attribute, so this module
-never imports the SDK and its tests need no network.
+binary data). Chat responses and stream events are read from the API's JSON (dicts with the wire's
+camelCase keys, base64 text for binary data), which is what the provider hands over; the SDK's
+pydantic objects are still accepted (read by attribute: the continuation path, images,
+embeddings and tests), so this module never imports the SDK and its tests need no network.
 
 Conventions of the Gemini API that shape this module:
 
@@ -392,6 +394,8 @@ def usage_from(md: Any) -> Usage:
     server-side tool results (``tool_use_prompt_token_count``) are billed as input."""
     if md is None:
         return Usage(source="estimated")
+    if isinstance(md, dict):
+        return _usage_json(md)
     prompt = (md.prompt_token_count or 0) + (md.tool_use_prompt_token_count or 0)
     thoughts = md.thoughts_token_count or 0
     completion = (md.candidates_token_count or 0) + thoughts
@@ -399,6 +403,30 @@ def usage_from(md: Any) -> Usage:
     return Usage(prompt_tokens=prompt, completion_tokens=completion,
                  total_tokens=total if total else prompt + completion,
                  cached_tokens=md.cached_content_token_count or 0, reasoning_tokens=thoughts)
+
+
+def _usage_json(md: dict[str, Any]) -> Usage:
+    """:func:`usage_from` for the API's JSON ``usageMetadata`` (camelCase keys)."""
+    prompt = md.get("promptTokenCount", 0) + md.get("toolUsePromptTokenCount", 0)
+    thoughts = md.get("thoughtsTokenCount", 0)
+    completion = md.get("candidatesTokenCount", 0) + thoughts
+    total = md.get("totalTokenCount")
+    return Usage(prompt_tokens=prompt, completion_tokens=completion,
+                 total_tokens=total if total else prompt + completion,
+                 cached_tokens=md.get("cachedContentTokenCount", 0), reasoning_tokens=thoughts)
+
+
+def _json_signature(value: str | None) -> dict[str, Any] | None:
+    """Our ``provider_data`` for a JSON ``thoughtSignature`` (base64 on the wire, possibly the
+    URL-safe alphabet): normalised to the standard alphabet the SDK path gives."""
+    if not value:
+        return None
+    if "-" in value or "_" in value:
+        value = value.translate(_URLSAFE)
+    return {PROVIDER_KEY: {"thought_signature": value}}
+
+
+_URLSAFE = str.maketrans("-_", "+/")
 
 
 def _enum_name(value: Any) -> str | None:
@@ -415,6 +443,16 @@ def finish_reason(value: Any, has_calls: bool) -> str:
 
 def check_prompt_feedback(resp: Any, *, provider: str, model: str) -> None:
     """A prompt Gemini blocked is a :class:`ContentFilterError`, not an empty answer."""
+    if isinstance(resp, dict):
+        jfb = resp.get("promptFeedback")
+        jreason = jfb.get("blockReason") if jfb else None
+        if jreason and jreason != "BLOCKED_REASON_UNSPECIFIED":
+            msg = jfb.get("blockReasonMessage") if jfb else None
+            detail = f": {msg}" if msg else ""
+            raise ContentFilterError(f"Gemini blocked the prompt ({jreason}){detail}",
+                                     provider=provider, model=model, status_code=200,
+                                     code=jreason)
+        return
     fb = resp.prompt_feedback
     reason = _enum_name(fb.block_reason) if fb is not None else None
     if reason and reason != "BLOCKED_REASON_UNSPECIFIED":
@@ -423,8 +461,11 @@ def check_prompt_feedback(resp: Any, *, provider: str, model: str) -> None:
                                  provider=provider, model=model, status_code=200, code=reason)
 
 
-def chat_response(resp: Any, *, model: str, provider: str) -> ChatResponse:
-    """A non-streamed ``GenerateContentResponse`` as our :class:`ChatResponse`."""
+def chat_response(resp: Any, *, model: str, provider: str, raw: Any = None) -> ChatResponse:
+    """A non-streamed ``GenerateContentResponse`` as our :class:`ChatResponse`: the SDK object
+    or the API's JSON (a dict; ``raw`` is then what the response keeps as ``raw``)."""
+    if isinstance(resp, dict):
+        return _chat_response_json(resp, model=model, provider=provider, raw=raw)
     check_prompt_feedback(resp, provider=provider, model=model)
     cands = resp.candidates
     if not cands:
@@ -463,6 +504,49 @@ def chat_response(resp: Any, *, model: str, provider: str) -> ChatResponse:
     )
 
 
+def _chat_response_json(resp: dict[str, Any], *, model: str, provider: str,
+                        raw: Any) -> ChatResponse:
+    check_prompt_feedback(resp, provider=provider, model=model)
+    cands = resp.get("candidates")
+    if not cands:
+        raise ProviderResponseError("Gemini returned no candidate", provider=provider,
+                                    model=model)
+    cand = cands[0]
+    text: list[str] = []
+    reasoning: list[str] = []
+    calls: list[ToolCall] = []
+    signature: str | None = None
+    content = cand.get("content")
+    for part in (content.get("parts") or ()) if content else ():
+        fc = part.get("functionCall")
+        if fc is not None:
+            args = fc.get("args") or {}
+            calls.append(ToolCall(id=fc.get("id") or _new_call_id(), name=fc.get("name") or "",
+                                  arguments_raw=json.dumps(args, ensure_ascii=False),
+                                  arguments=args,
+                                  provider_data=_json_signature(part.get("thoughtSignature"))))
+            continue
+        thought = part.get("thought")
+        t = part.get("text")
+        if t is not None:
+            (reasoning if thought else text).append(t)
+        sig = part.get("thoughtSignature")
+        if sig and not thought:
+            signature = sig
+    return ChatResponse(
+        content="".join(text) if text or not calls else None,
+        tool_calls=calls,
+        finish_reason=finish_reason(cand.get("finishReason"), bool(calls)),
+        usage=usage_from(resp.get("usageMetadata")),
+        model=model,
+        provider=provider,
+        id=resp.get("responseId") or "",
+        reasoning="".join(reasoning) or None,
+        provider_data=_json_signature(signature),
+        raw=resp if raw is None else raw,
+    )
+
+
 class StreamState:
     """Turns streamed ``GenerateContentResponse`` chunks into our chunks.
 
@@ -480,8 +564,10 @@ class StreamState:
         self.usage_sent = False
         self.id: str | None = None
 
-    def chunk(self, resp: Any) -> ChatChunk | None:
+    def chunk(self, resp: Any, raw: Any = None) -> ChatChunk | None:
         """Our chunk for one SDK chunk (None when it carries nothing for the caller)."""
+        if isinstance(resp, dict):
+            return self._chunk_json(resp, resp if raw is None else raw)
         if resp.usage_metadata is not None:
             self.usage = resp.usage_metadata
         rid = None
@@ -526,6 +612,59 @@ class StreamState:
         return ChatChunk(delta="".join(text), reasoning="".join(reasoning), tool_calls=deltas,
                          finish_reason=finish, usage=usage, id=rid,
                          provider_data=_signature_data(signature), raw=resp)
+
+    def _chunk_json(self, resp: dict[str, Any], raw: Any) -> ChatChunk | None:
+        """:meth:`chunk` for one event of the API's SSE stream (JSON, camelCase keys)."""
+        md = resp.get("usageMetadata")
+        if md is not None:
+            self.usage = md
+        rid = None
+        if self.id is None:
+            r = resp.get("responseId")
+            if r:
+                rid = self.id = r
+        cands = resp.get("candidates")
+        if not cands:
+            check_prompt_feedback(resp, provider=self.provider, model=self.model)
+            return ChatChunk(id=rid) if rid else None
+        cand = cands[0]
+        content = cand.get("content")
+        parts: list[Any] = (content.get("parts") or []) if content else []
+        fin = cand.get("finishReason")
+        if len(parts) == 1 and fin is None:
+            # The common chunk, one plain text delta, on a short path (it is per chunk).
+            part = parts[0]
+            if part.keys() == {"text"}:
+                return ChatChunk(delta=part["text"], id=rid, raw=raw)
+        text: list[str] = []
+        reasoning: list[str] = []
+        deltas: list[ToolCallDelta] = []
+        signature: str | None = None
+        for part in parts:
+            fc = part.get("functionCall")
+            if fc is not None:
+                args = fc.get("args") or {}
+                deltas.append(ToolCallDelta(
+                    index=self.calls, id=fc.get("id") or _new_call_id(),
+                    name=fc.get("name") or "", arguments=json.dumps(args, ensure_ascii=False),
+                    provider_data=_json_signature(part.get("thoughtSignature"))))
+                self.calls += 1
+                continue
+            thought = part.get("thought")
+            t = part.get("text")
+            if t:
+                (reasoning if thought else text).append(t)
+            sig = part.get("thoughtSignature")
+            if sig and not thought:
+                signature = sig
+        finish = None
+        usage = None
+        if fin is not None:
+            finish = finish_reason(fin, self.calls > 0)
+            usage = self._usage()
+        return ChatChunk(delta="".join(text), reasoning="".join(reasoning), tool_calls=deltas,
+                         finish_reason=finish, usage=usage, id=rid,
+                         provider_data=_json_signature(signature), raw=raw)
 
     def _usage(self) -> Usage | None:
         if self.usage is None:

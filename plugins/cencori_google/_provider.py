@@ -9,6 +9,11 @@ is its automatic continuation of streams (a reconnect from a server checkpoint):
 retry loop is the only one. Its automatic function calling never runs: we declare functions and
 never hand it Python callables.
 
+Chat and chat streams go past the SDK's response models (see :func:`_wire`): the SDK builds,
+authenticates and sends the request and raises its errors, and the answer is read from the API's
+JSON; ``response.raw`` (and a chunk's ``raw``) is the SDK's ``HttpResponse``. A non-streamed answer
+the server cut with a continuation token is handed back to the SDK to complete and merge.
+
 Configuration (``Router(providers={"google": {...}})``): ``api_key`` (else ``GOOGLE_API_KEY`` /
 ``GEMINI_API_KEY``), ``base_url`` (else ``GOOGLE_GEMINI_BASE_URL``; a trailing ``/v1beta`` is
 taken as the API version), ``timeout``, and options ``api_version``, ``headers``, and
@@ -18,15 +23,18 @@ models need.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import AsyncIterator, Generator, Iterator
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlencode
 
 import pydantic
 from google import genai
-from google.genai import types
+from google.genai import _common, _extra_utils, types
+from google.genai import models as _models
 
 from cencori_core.config import ProviderConfig
 from cencori_core.errors import InvalidRequestError, ProviderError
@@ -105,6 +113,51 @@ def _is_imagen(model: str) -> bool:
     return model.rsplit("/", 1)[-1].startswith("imagen-")
 
 
+# Past the SDK's response models. The SDK still validates the request and turns it into the
+# wire format (``_GenerateContentParameters_to_mldev`` / ``_to_vertex``), authenticates, sends it
+# through its API client and raises its errors (``request`` / ``request_streamed`` check the
+# status and in-band error events); the answer is read from the API's JSON into our types, not
+# through ``GenerateContentResponse`` (building that pydantic tree cost more than the rest of
+# our call). ``response.raw`` is the SDK's ``HttpResponse`` (headers and the JSON body).
+
+
+def _wire(api: Any, model: str, contents: Any, config: Any,
+          stream: bool) -> tuple[Any, str, dict[str, Any], Any]:
+    """(parameters, path, request dict, http options), as ``Models._generate_content`` /
+    ``_generate_content_stream`` build them."""
+    params = types._GenerateContentParameters(model=model, contents=contents, config=config)
+    if api.vertexai:
+        request = _models._GenerateContentParameters_to_vertex(api, params, None, params)
+    else:
+        request = _models._GenerateContentParameters_to_mldev(api, params, None, params)
+    method = "{model}:streamGenerateContent?alt=sse" if stream else "{model}:generateContent"
+    url = request.get("_url")
+    path = method.format_map(url) if url else method
+    query = request.get("_query")
+    if query:
+        path = f"{path}?{urlencode(query)}"
+    request.pop("config", None)
+    http_options = params.config.http_options if params.config is not None else None
+    request = _common.encode_unserializable_types(_common.convert_to_dict(request))
+    return params, path, request, http_options
+
+
+def _sdk_response(api: Any, params: Any, data: dict[str, Any]) -> Any:
+    """The SDK's ``GenerateContentResponse`` for the API's JSON (the continuation path only)."""
+    if api.vertexai:
+        body = _models._GenerateContentResponse_from_vertex(data, None, params)
+    else:
+        body = _models._GenerateContentResponse_from_mldev(data, None, params)
+    return types.GenerateContentResponse._from_response(response=body, kwargs={})
+
+
+def _continues(data: dict[str, Any], config: Any) -> bool:
+    """Whether the SDK would continue this non-streamed answer from its checkpoint."""
+    cands = data.get("candidates")
+    return bool(cands and cands[0].get("continuationToken")
+                and _extra_utils.should_enable_automatic_continuation(config))
+
+
 class GoogleProvider(Provider):
     """Gemini chat, streaming, tools, embeddings and image generation."""
 
@@ -164,41 +217,91 @@ class GoogleProvider(Provider):
     def chat(self, request: ChatRequest) -> ChatResponse:
         contents, cfg = cv.chat_request(request)
         config = _validated(types.GenerateContentConfig, cfg)
+        model = request.model
         try:
-            resp = self.client.models.generate_content(model=request.model, contents=contents,
-                                                       config=config)
+            api = self.client._api_client
+            params, path, body, http_options = _wire(api, model, contents, config, False)
+            http = api.request("post", path, body, http_options)
+            data = json.loads(http.body) if http.body else {}
+            if _continues(data, config):
+                # Rare (an answer cut at the per-request limit): the SDK completes it.
+                return cv.chat_response(self._continue(api, params, data, model, contents,
+                                                       config),
+                                        model=model, provider=self.name)
         except Exception as exc:
-            err = self._map(exc, request.model)
+            err = self._map(exc, model)
             if err is None:
                 raise
             raise err from exc
-        return cv.chat_response(resp, model=request.model, provider=self.name)
+        return cv.chat_response(data, model=model, provider=self.name, raw=http)
+
+    def _continue(self, api: Any, params: Any, data: dict[str, Any], model: str,
+                  contents: Any, config: Any) -> Any:
+        """The SDK's merged answer, continuing from the first hop's JSON as
+        ``Models._generate_content_with_continuation`` does."""
+        responses = [_sdk_response(api, params, data)]
+        token = _extra_utils.should_continue_generation(responses[0])
+        while token:
+            resp = self.client.models._generate_content(
+                model=model, contents=contents,
+                config=_extra_utils.prepare_continuation_config(config, token))
+            responses.append(resp)
+            token = _extra_utils.should_continue_generation(resp)
+        return _extra_utils.merge_continuation_responses(responses, config=config)
+
+    async def _acontinue(self, api: Any, params: Any, data: dict[str, Any], model: str,
+                         contents: Any, config: Any) -> Any:
+        responses = [_sdk_response(api, params, data)]
+        token = _extra_utils.should_continue_generation(responses[0])
+        while token:
+            resp = await self.client.aio.models._generate_content(
+                model=model, contents=contents,
+                config=_extra_utils.prepare_continuation_config(config, token))
+            responses.append(resp)
+            token = _extra_utils.should_continue_generation(resp)
+        return _extra_utils.merge_continuation_responses(responses, config=config)
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         contents, cfg = cv.chat_request(request)
         config = _validated(types.GenerateContentConfig, cfg)
+        model = request.model
         try:
-            resp = await self.client.aio.models.generate_content(
-                model=request.model, contents=contents, config=config)
+            api = self.client._api_client
+            params, path, body, http_options = _wire(api, model, contents, config, False)
+            http = await api.async_request("post", path, body, http_options)
+            data = json.loads(http.body) if http.body else {}
+            if _continues(data, config):
+                return cv.chat_response(await self._acontinue(api, params, data, model,
+                                                              contents, config),
+                                        model=model, provider=self.name)
         except Exception as exc:
-            err = self._map(exc, request.model)
+            err = self._map(exc, model)
             if err is None:
                 raise
             raise err from exc
-        return cv.chat_response(resp, model=request.model, provider=self.name)
+        return cv.chat_response(data, model=model, provider=self.name, raw=http)
 
     def chat_stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         contents, cfg = cv.chat_request(request)
         config = _validated(types.GenerateContentConfig, {**cfg, **_STREAM_CONFIG})
         model = request.model
         state = cv.StreamState(provider=self.name, model=model)
-        # A generator (closed below), though the SDK annotates it as an Iterator.
-        stream: Generator[Any, None, None] = self.client.models.generate_content_stream(  # type: ignore[assignment]
-            model=model, contents=contents, config=config)
+        api = self.client._api_client
+        try:
+            _, path, body, http_options = _wire(api, model, contents, config, True)
+        except Exception as exc:
+            err = self._map(exc, model)
+            if err is None:
+                raise
+            raise err from exc
+        # The SDK's generator of SSE events (it sends the request on the first step).
+        stream: Generator[Any, None, None] = api.request_streamed("post", path, body,
+                                                                   http_options)
+        loads = json.loads
         try:
             while True:
                 try:
-                    resp = next(stream)
+                    event = next(stream)
                 except StopIteration:
                     break
                 except Exception as exc:
@@ -206,7 +309,7 @@ class GoogleProvider(Provider):
                     if err is None:
                         raise
                     raise err from exc
-                chunk = state.chunk(resp)
+                chunk = state.chunk(loads(event.body) if event.body else {}, event)
                 if chunk is not None:
                     yield chunk
         finally:
@@ -235,20 +338,29 @@ class GoogleProvider(Provider):
         state = cv.StreamState(provider=self.name, model=model)
         opened: list[Any] = []
         stream: Any = None
+        api = self.client._api_client
+        loads = json.loads
         try:
             token = _OPENED.set(opened)
             try:
-                # The SDK sends the request on the first step: both happen under _OPENED.
-                stream = await self.client.aio.models.generate_content_stream(
-                    model=model, contents=contents, config=config)
-                resp = await self._anext(stream, model)
+                # The request is sent here: under _OPENED, so its response is noted.
+                try:
+                    _, path, body, http_options = _wire(api, model, contents, config, True)
+                    stream = await api.async_request_streamed("post", path, body,
+                                                              http_options)
+                except Exception as exc:
+                    err = self._map(exc, model)
+                    if err is None:
+                        raise
+                    raise err from exc
+                event = await self._anext(stream, model)
             finally:
                 _OPENED.reset(token)
-            while resp is not None:
-                chunk = state.chunk(resp)
+            while event is not None:
+                chunk = state.chunk(loads(event.body) if event.body else {}, event)
                 if chunk is not None:
                     yield chunk
-                resp = await self._anext(stream, model)
+                event = await self._anext(stream, model)
         finally:
             if stream is not None:
                 await stream.aclose()
