@@ -350,3 +350,31 @@ def test_response_to_dict_and_openai_shape(router: Router, wire: GeminiWire) -> 
     oa = r.to_openai()
     assert oa["choices"][0]["finish_reason"] == "tool_calls"
     assert oa["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
+
+
+# ---------------------------------------------------------------------------- past the SDK's models
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_raw_answers_continuation_and_url_safe_signatures(router: Router, wire: GeminiWire,
+                                                         mode: str) -> None:
+    from google.genai import types
+
+    # an answer cut off with a continuation token is completed by the SDK's own helpers
+    first = response([{"text": "one "}], finish="CONTINUATION", use=usage(4, 1))
+    first["candidates"][0]["continuationToken"] = base64.b64encode(b"cp").decode()
+    wire.reply("generateContent", first, response([{"text": "two"}], use=usage(4, 2)))
+    r = call(router, mode, "chat", model="gemini-2.5-flash", messages=MSG)
+    assert (r.content, r.finish_reason, r.usage.total_tokens) == ("one two", "stop", 11)
+    assert len(wire.requests) == 2
+    # a plain answer is parsed from the API's JSON; raw is the SDK's HttpResponse
+    sig = b"\xff\xfe-sig"
+    part = fc_part("f", {"x": 1}, signature=sig)
+    part["thoughtSignature"] = base64.urlsafe_b64encode(sig).decode()  # "__4tc2ln"
+    wire.reply("generateContent", response([part]))
+    r = call(router, mode, "chat", model="gemini-2.5-flash", messages=MSG)
+    assert isinstance(r.raw, types.HttpResponse)
+    assert r.tool_calls[0].arguments == {"x": 1}
+    # the signature is kept in the standard base64 alphabet ("//4tc2ln"), as the SDK would
+    assert r.tool_calls[0].provider_data == {
+        "google": {"thought_signature": base64.b64encode(sig).decode()}}
