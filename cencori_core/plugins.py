@@ -36,12 +36,6 @@ def _entry_points() -> list[Any]:
     return _ep_cache
 
 
-def clear_entry_point_cache() -> None:
-    """Forget the cached entry-point scan (after installing a plugin in a running process)."""
-    global _ep_cache
-    _ep_cache = None
-
-
 def allow_list(explicit: Iterable[str] | None) -> set[str] | None:
     """The allowed plugin names: the explicit list, else ``CENCORI_PLUGINS``, else all (None)."""
     if explicit is not None:

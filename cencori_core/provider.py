@@ -43,11 +43,8 @@ if TYPE_CHECKING:
         TranscriptionRequest,
     )
 
-__all__ = ["Provider", "ProviderSpec", "OPERATIONS", "parse_retry_after", "should_retry_header",
+__all__ = ["Provider", "ProviderSpec", "parse_retry_after", "should_retry_header",
            "provider_options"]
-
-OPERATIONS = ("chat", "embed", "generate_image", "transcribe", "speech", "moderate")
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProviderSpec:
@@ -86,13 +83,6 @@ class Provider:
 
     def __repr__(self) -> str:  # never shows the key
         return f"<{type(self).__name__} {self.name!r}>"
-
-    @classmethod
-    def supports(cls, operation: str) -> bool:
-        """Whether this class overrides ``operation`` (sync name)."""
-        own = getattr(cls, operation, None)
-        base = getattr(Provider, operation, None)
-        return own is not None and own is not base
 
     def _unsupported(self, operation: str) -> InvalidRequestError:
         return InvalidRequestError(

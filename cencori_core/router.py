@@ -41,6 +41,7 @@ from .errors import (
     ProviderNotConfiguredError,
     StreamInterruptedError,
 )
+from .hookspecs import hookimpl
 from .plugins import (
     allow_list,
     collect_providers,
@@ -177,9 +178,7 @@ class _Builtin:
 
     name = "cencori-builtin"
 
-    from .hookspecs import hookimpl as _hookimpl
-
-    @_hookimpl
+    @hookimpl
     def cencori_register_providers(self, register: Callable[..., None]) -> None:
         from ._echo import ECHO_MODELS, make_echo
 
