@@ -8,11 +8,14 @@ only hands the results to ``_begin``; the checks themselves live in :mod:`._vali
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import re
+import stat
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import _validate as v
 from .errors import InvalidRequestError
+from .resilience import RetryPolicy
 from .types import (
     ChatRequest,
     EmbeddingRequest,
@@ -24,6 +27,7 @@ from .types import (
 
 __all__ = [
     "chat_request",
+    "caller",
     "check_extra",
     "common",
     "embed_request",
@@ -54,16 +58,14 @@ _CHAT_CHECKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("user", lambda x: v.optional_str(x, "user")),
     ("metadata", lambda x: v.optional_dict(x, "metadata")),
     ("timeout", v.timeout),
-    ("provider_options", lambda x: v.optional_dict(x, "provider_options")),
+    ("provider_options", lambda x: v.provider_options(x, "chat")),
 )
 
 
 def chat_request(kw: dict[str, Any], stream: bool) -> ChatRequest:
     """The validated :class:`ChatRequest` of a chat call's keyword arguments."""
-    model = kw["model"]
-    if not isinstance(model, str) or not model:
-        raise InvalidRequestError("model must be a non-empty string such as 'gpt-4o'",
-                                  param="model")
+    model = v.model_name(kw["model"])
+    caller(kw)
     fields: dict[str, Any] = {}
     tools, choice = kw["tools"], kw["tool_choice"]
     if tools is not None or choice is not None:
@@ -86,23 +88,27 @@ def embed_request(model: Any, input: Any, dimensions: Any, input_type: Any,
         input_type=v.optional_str(input_type, "input_type"),
         user=v.optional_str(extra.get("user"), "user"),
         timeout=v.timeout(extra.get("timeout")),
-        provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+        provider_options=v.provider_options(extra.get("provider_options"), "embed"),
         idempotency_key=new_id())
+
+
+_SIZE = re.compile(r"[1-9][0-9]{0,4}x[1-9][0-9]{0,4}")
 
 
 def image_request(model: Any, prompt: Any, size: Any, n: Any, quality: Any,
                   extra: dict[str, Any]) -> ImageRequest:
     if not isinstance(prompt, str) or not prompt.strip():
         raise InvalidRequestError("prompt must be a non-empty string", param="prompt")
-    if size is not None and (not isinstance(size, str) or "x" not in size):
-        raise InvalidRequestError(f"size must look like '1024x1024', got {size!r}",
+    v.text(prompt, "prompt")
+    if size is not None and (not isinstance(size, str) or _SIZE.fullmatch(size) is None):
+        raise InvalidRequestError(f"size must look like '1024x1024', got {v.short(size)}",
                                   param="size")
     return ImageRequest(
         model=model_name(model), prompt=prompt, size=size,
         n=v.positive_int(n, "n") or 1, quality=v.optional_str(quality, "quality"),
         user=v.optional_str(extra.get("user"), "user"),
         timeout=v.timeout(extra.get("timeout")),
-        provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+        provider_options=v.provider_options(extra.get("provider_options"), "generate_image"),
         idempotency_key=new_id())
 
 
@@ -114,7 +120,7 @@ def transcription_request(model: Any, file: Any, language: Any, prompt: Any,
         language=v.optional_str(language, "language"),
         prompt=v.optional_str(prompt, "prompt"),
         timeout=v.timeout(extra.get("timeout")),
-        provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+        provider_options=v.provider_options(extra.get("provider_options"), "transcribe"),
         idempotency_key=new_id())
 
 
@@ -122,26 +128,28 @@ def speech_request(model: Any, input: Any, voice: Any, format: Any, speed: Any,
                    extra: dict[str, Any]) -> SpeechRequest:
     if not isinstance(input, str) or not input:
         raise InvalidRequestError("input must be a non-empty string", param="input")
+    v.text(input, "input")
     if not isinstance(voice, str) or not voice:
         raise InvalidRequestError("voice must be a non-empty string such as 'alloy'",
                                   param="voice")
+    v.text(voice, "voice")
     fmt = v.optional_str(format, "format") or "mp3"
     if speed is not None and (isinstance(speed, bool) or not isinstance(speed, (int, float))
                               or not 0.25 <= speed <= 4.0):
-        raise InvalidRequestError(f"speed must be a number from 0.25 to 4.0, got {speed!r}",
+        raise InvalidRequestError(f"speed must be a number from 0.25 to 4.0, got {v.short(speed)}",
                                   param="speed")
     return SpeechRequest(
         model=model_name(model), input=input, voice=voice, format=fmt,
         speed=float(speed) if speed is not None else None,
         timeout=v.timeout(extra.get("timeout")),
-        provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+        provider_options=v.provider_options(extra.get("provider_options"), "speech"),
         idempotency_key=new_id())
 
 
 def moderation_request(model: Any, input: Any, extra: dict[str, Any]) -> ModerationRequest:
     return ModerationRequest(
         model=model_name(model), input=v.texts(input), timeout=v.timeout(extra.get("timeout")),
-        provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
+        provider_options=v.provider_options(extra.get("provider_options"), "moderate"),
         idempotency_key=new_id())
 
 
@@ -164,15 +172,26 @@ def check_extra(op: str, kw: dict[str, Any]) -> None:
 
 
 def common(extra: dict[str, Any], user: str | None) -> dict[str, Any]:
+    caller(extra)
     return {"user": user, "metadata": v.optional_dict(extra.get("metadata"), "metadata"),
             "retry": extra.get("retry"), "api_key": extra.get("api_key"),
             "project": extra.get("project")}
 
 
 def model_name(model: Any) -> str:
-    if not isinstance(model, str) or not model:
-        raise InvalidRequestError("model must be a non-empty string", param="model")
-    return model
+    return v.model_name(model)
+
+
+def caller(extra: Mapping[str, Any]) -> None:
+    """Check the arguments every operation shares that the router reads later (api_key,
+    project, retry), so a bad one fails here, before anything else runs."""
+    get = extra.get
+    if get("api_key") is not None:
+        v.text(extra["api_key"], "api_key")
+    if get("project") is not None:
+        v.text(extra["project"], "project")
+    if get("retry") is not None:
+        RetryPolicy.coerce(extra["retry"])
 
 
 def read_file(file: Any) -> tuple[bytes, str]:
@@ -183,17 +202,29 @@ def read_file(file: Any) -> tuple[bytes, str]:
     if isinstance(file, (str, os.PathLike)):
         path = os.fspath(file)
         try:
-            with open(path, "rb") as fh:
-                data = fh.read()
+            # a FIFO or a device (/dev/zero, a pipe) would block open() or never end a read
+            regular = stat.S_ISREG(os.stat(path).st_mode) or os.path.isdir(path)
+            if regular:
+                with open(path, "rb") as fh:
+                    data = fh.read()
         except OSError as exc:
             raise InvalidRequestError(f"cannot read audio file {path!r}: {exc.strerror}",
                                       param="file") from None
-        return data, os.path.basename(path)
+        except ValueError:  # NUL bytes, lone surrogates (UnicodeEncodeError)
+            raise InvalidRequestError(f"{path!r} is not a usable file path", param="file") \
+                from None
+        if not regular:
+            raise InvalidRequestError(f"{path!r} is not a regular file", param="file")
+        if not data:
+            raise InvalidRequestError(f"audio file {path!r} is empty", param="file")
+        return data, v.text(os.path.basename(path), "file name")
     read = getattr(file, "read", None)
     if callable(read):
         data = read()
         if not isinstance(data, (bytes, bytearray)):
             raise InvalidRequestError("file must be opened in binary mode ('rb')", param="file")
+        if not data:
+            raise InvalidRequestError("file is empty", param="file")
         name = os.path.basename(str(getattr(file, "name", "") or "audio.wav"))
-        return bytes(data), name
+        return bytes(data), v.text(name, "file name")
     raise InvalidRequestError("file must be a path, bytes or a binary file object", param="file")

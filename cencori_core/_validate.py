@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,8 +17,236 @@ MESSAGE_KEYS = frozenset({"role", "content", "name", "tool_calls", "tool_call_id
                           "audio"})
 
 
+# Bounds that keep every later stage (our converters, the SDKs' recursive serializers, pricing
+# arithmetic, sleeps) away from RecursionError, OverflowError and huge-int ValueError. Real
+# requests stay far below them: OpenAI's structured outputs allow 10 levels of nesting.
+MAX_DEPTH = 64
+"""Deepest nesting of lists and dicts accepted anywhere in a request."""
+MAX_INT = 2**63 - 1
+"""Largest integer magnitude accepted in a JSON value (a signed 64-bit integer)."""
+MAX_COUNT = 2**31 - 1
+"""Largest max_tokens, n or dimensions."""
+MAX_SECONDS = 86_400.0
+"""Longest timeout or retry delay/deadline: one day."""
+MAX_MODEL_LEN = 256
+
+
 def _bad(msg: str, param: str) -> InvalidRequestError:
     return InvalidRequestError(msg, param=param)
+
+
+# ---------------------------------------------------------------------------- strings and JSON
+
+
+def _utf8(value: str) -> bool:
+    """False for text holding lone surrogates (``"\\ud800"``): it cannot be UTF-8 encoded, so
+    every SDK would fail while sending it."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def text(value: Any, param: str) -> str:
+    """``value`` if it is a string that can be sent (UTF-8 encodable)."""
+    if not isinstance(value, str):
+        raise _bad(f"{param} must be a string, got {type(value).__name__}", param)
+    if not _utf8(value):
+        raise _bad(f"{param} contains a lone surrogate (e.g. '\\ud800'), which cannot be "
+                   "encoded as UTF-8: decode your text with errors='replace' first", param)
+    return value
+
+
+MAX_NODES = 100_000
+"""Most values (dict entries and list items) in one JSON value: shared references make a small
+object graph expand to an exponential tree, and a cycle would never end."""
+
+
+def _where(param: str, path: Any) -> str:
+    keys: list[Any] = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    return param + "".join(f"[{k!r}]" for k in reversed(keys))
+
+
+def _leaf_ok(value: Any) -> bool:
+    """True for a JSON scalar that can be sent (the common case, checked inline)."""
+    t = type(value)
+    if t is str:
+        return value.isascii() or _utf8(value)
+    if t is int:
+        return -MAX_INT <= value <= MAX_INT
+    if t is float:
+        return math.isfinite(value)
+    return value is None or t is bool
+
+
+def _plain(item: Any, depth: int, budget: list[int]) -> bool:
+    """The fast path of :func:`json_value`: True when ``item`` is made of plain dicts, lists and
+    sendable scalars only, within the bounds. Recursive (the depth is bounded), no messages;
+    anything else (tuples, Mapping types, models, a bad value) is False and gets the full check.
+    About twice as fast as ``json.dumps`` on a tool schema."""
+    if depth >= MAX_DEPTH:
+        return False
+    budget[0] -= len(item)
+    if budget[0] < 0:
+        return False
+    values = item.values() if type(item) is dict else item
+    if type(item) is dict:
+        for k in item:
+            if type(k) is not str or not (k.isascii() or _utf8(k)):
+                return False
+    for val in values:
+        t = type(val)
+        if t is str:
+            if not (val.isascii() or _utf8(val)):
+                return False
+        elif t is dict or t is list:
+            if not _plain(val, depth + 1, budget):
+                return False
+        elif not (val is None or t is bool or (t is int and -MAX_INT <= val <= MAX_INT)
+                  or (t is float and math.isfinite(val))):
+            return False
+    return True
+
+
+def json_value(value: Any, param: str, *, opaque_models: bool = False) -> None:
+    """Check that ``value`` is plain JSON: dicts with string keys, lists, strings (UTF-8
+    encodable), finite floats, 64-bit integers, booleans and None, nested at most
+    :data:`MAX_DEPTH` deep and :data:`MAX_NODES` values in all. Iterative, so a 5,000-deep value
+    is an error and not a RecursionError. With ``opaque_models`` pydantic models (an SDK's own
+    option types, e.g. ``google.genai.types.ThinkingConfig``) are accepted as they are.
+
+    This runs on every request's tools, response_format, metadata and provider_options: scalars
+    are checked inline and paths for messages are built only on error."""
+    if (type(value) is dict or type(value) is list) and _plain(value, 0, [MAX_NODES]):
+        return
+    budget = MAX_NODES
+    stack: list[tuple[Any, int, Any]] = [(value, 0, None)]
+    while stack:
+        item, depth, path = stack.pop()
+        t = type(item)
+        if t is dict or t is list or t is tuple or isinstance(item, (Mapping, list, tuple)):
+            if depth >= MAX_DEPTH:
+                raise _bad(f"{param} is nested more than {MAX_DEPTH} levels deep (or refers to "
+                           "itself); flatten it", _where(param, path))
+            budget -= len(item)
+            if budget < 0:
+                raise _bad(f"{param} holds more than {MAX_NODES} values (or refers to itself)",
+                           param)
+            if t is dict or (t is not list and t is not tuple and isinstance(item, Mapping)):
+                for k, val in item.items():
+                    if type(k) is not str:
+                        if not isinstance(k, str):
+                            where = _where(param, path)
+                            raise _bad(f"{where} has a key {short(k)} of type "
+                                       f"{type(k).__name__}; JSON object keys must be strings",
+                                       where)
+                    if not k.isascii() and not _utf8(k):
+                        text(k, f"a key of {_where(param, path)}")
+                    # plain ASCII strings inline: most leaves of a schema or options dict
+                    if type(val) is str and val.isascii() or _leaf_ok(val):
+                        continue
+                    stack.append((val, depth + 1, (path, k)))
+            else:
+                for i, val in enumerate(item):
+                    if type(val) is str and val.isascii() or _leaf_ok(val):
+                        continue
+                    stack.append((val, depth + 1, (path, i)))
+            continue
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, str):
+            text(item, _where(param, path))
+            continue
+        if isinstance(item, int):
+            if not -MAX_INT <= item <= MAX_INT:
+                where = _where(param, path)
+                raise _bad(f"{where} is an integer beyond 64 bits; JSON APIs cannot take it",
+                           where)
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                where = _where(param, path)
+                raise _bad(f"{where} is {item!r}, which is not valid JSON: use a finite number",
+                           where)
+            continue
+        if opaque_models and callable(getattr(item, "model_dump", None)):
+            continue
+        where = _where(param, path)
+        raise _bad(f"{where} is a {type(item).__name__}, which is not a JSON value (use dicts, "
+                   "lists, strings, numbers, booleans and None)", where)
+
+
+def json_text(value: str, param: str) -> None:
+    """Bound the nesting of a JSON text (tool-call arguments) without parsing it: the stdlib
+    parser recurses, so 5,000 nested brackets would be a RecursionError there."""
+    if value.count("[") + value.count("{") <= MAX_DEPTH:
+        return
+    depth = 0
+    in_str = escaped = False
+    for ch in value:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _bad(f"{param} is nested more than {MAX_DEPTH} levels deep", param)
+        elif ch in "]}":
+            depth -= 1
+
+
+# ---------------------------------------------------------------------------- model names
+
+# A model name reaches URL paths (Gemini: /v1beta/models/{model}:generateContent; Azure
+# deployments) and log lines: no control, format or space characters (CR/LF, NUL, zero-width),
+# no percent-encoding, query or fragment, no backslash, and "/" only between non-empty segments
+# that are not "." or ".." (provider prefixes like "openai/gpt-4o" and "models/gemini-2.0-flash"
+# stay valid).
+_MODEL_BAD_CHARS = re.compile(r"[\x00-\x20\x7f-\xa0%?#\\\u1680\u180e\u2000-\u200f"
+                              r"\u2028-\u202f\u205f-\u206f\u3000\ufeff\ufff0-\uffff]")
+
+
+def model_name(value: Any, param: str = "model") -> str:
+    """A model name that is safe to route, log and put in a URL path."""
+    if not isinstance(value, str) or not value:
+        raise _bad(f"{param} must be a non-empty string such as 'gpt-4o'", param)
+    if value in _good_models:
+        return value
+    _check_model(value, param)
+    if len(_good_models) < 4096:  # a handful of names in practice; bounded all the same
+        _good_models.add(value)
+    return value
+
+
+_good_models: set[str] = set()
+
+
+def _check_model(value: str, param: str) -> None:
+    if len(value) > MAX_MODEL_LEN:
+        raise _bad(f"{param} is {len(value)} characters long; model names have at most "
+                   f"{MAX_MODEL_LEN}", param)
+    text(value, param)
+    bad = _MODEL_BAD_CHARS.search(value)
+    if bad is not None:
+        raise _bad(f"{param} {value!r} contains {bad.group()!r}: model names take no spaces, "
+                   "control characters, '%', '?', '#' or '\\'", param)
+    if "/" in value or "." in value:
+        for seg in value.split("/"):
+            if seg in ("", ".", ".."):
+                raise _bad(f"{param} {value!r} has an empty, '.' or '..' path segment; write it "
+                           "as 'provider/model' or 'model'", param)
 
 
 def messages(value: Any) -> list[Message]:
@@ -39,19 +268,24 @@ def message(m: Any, i: int) -> Message:
     if type(m) is dict and len(m) == 2:
         role = m.get("role")
         content = m.get("content")
-        if type(content) is str and role in _PLAIN_ROLES:
+        if type(content) is str and type(role) is str and role in _PLAIN_ROLES \
+                and (content.isascii() or _utf8(content)):
             return Message(role=role, content=content)
     where = f"messages[{i}]"
     if isinstance(m, Message):
-        if m.role not in ROLES:
-            raise _bad(f"{where}.role {m.role!r} is not one of {', '.join(ROLES)}", where)
-        return m
-    if not isinstance(m, Mapping):
+        # Checked like a dict: a Message built by hand can hold anything (types are not
+        # enforced at runtime), and one taken from a response is cheap to re-check.
+        m = {"role": m.role, "content": m.content, "name": m.name,
+             "tool_calls": m.tool_calls, "tool_call_id": m.tool_call_id,
+             "reasoning": m.reasoning, "provider_data": m.provider_data}
+    elif not isinstance(m, Mapping):
         raise _bad(f"{where} must be a dict with 'role' and 'content' or a Message, "
                    f"got {type(m).__name__}", where)
     role = m.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise _bad(f"{where}.role {role!r} is not one of {', '.join(ROLES)}", where + ".role")
+    if not all(isinstance(k, str) for k in m):
+        raise _bad(f"{where} has non-string keys; allowed: {sorted(MESSAGE_KEYS)}", where)
     unknown = set(m) - MESSAGE_KEYS
     if unknown:
         raise _bad(f"{where} has unknown key(s) {sorted(unknown)}; allowed: {sorted(MESSAGE_KEYS)}",
@@ -63,11 +297,13 @@ def message(m: Any, i: int) -> Message:
         if role != "assistant":
             raise _bad(f"{where}: only assistant messages carry tool_calls", where + ".tool_calls")
         tool_calls = _tool_calls(raw_calls, where)
+    tcid = m.get("tool_call_id")
     if role == "tool":
-        tcid = m.get("tool_call_id")
         if not tcid or not isinstance(tcid, str):
             raise _bad(f"{where}: a tool message needs 'tool_call_id' (the id of the assistant's "
                        "tool call it answers)", where + ".tool_call_id")
+    if tcid is not None:
+        text(tcid, where + ".tool_call_id")
     if content is None:
         if role in ("user", "system", "developer", "tool"):
             raise _bad(f"{where}.content is missing: a {role} message needs text or content parts",
@@ -76,7 +312,7 @@ def message(m: Any, i: int) -> Message:
             raise _bad(f"{where}: an assistant message needs content or tool_calls",
                        where + ".content")
     elif isinstance(content, str):
-        pass
+        text(content, where + ".content")
     elif isinstance(content, (list, tuple)):
         if role in ("system", "developer") or role == "assistant":
             for j, part in enumerate(content):
@@ -88,12 +324,24 @@ def message(m: Any, i: int) -> Message:
         raise _bad(f"{where}.content must be a string or a list of content parts, "
                    f"got {type(content).__name__}", where + ".content")
     name = m.get("name")
-    if name is not None and not isinstance(name, str):
-        raise _bad(f"{where}.name must be a string", where + ".name")
+    if name is not None:
+        text(name, where + ".name")
     reasoning = m.get("reasoning") or m.get("reasoning_content")
+    if reasoning is not None:
+        text(reasoning, where + ".reasoning")
+    data = m.get("provider_data")
+    if data is not None:
+        provider_data(data, where + ".provider_data")
     return Message(role=role, content=content, name=name, tool_calls=tool_calls,
-                   tool_call_id=m.get("tool_call_id"), reasoning=reasoning,
-                   provider_data=m.get("provider_data"))
+                   tool_call_id=tcid, reasoning=reasoning, provider_data=data)
+
+
+def provider_data(value: Any, where: str) -> None:
+    """Opaque provider state carried from one turn to the next: a JSON object."""
+    if not isinstance(value, Mapping):
+        raise _bad(f"{where} must be a dict (the provider_data of a previous response), got "
+                   f"{type(value).__name__}", where)
+    json_value(value, where)
 
 
 def _part(p: Any, where: str) -> dict[str, Any]:
@@ -103,6 +351,9 @@ def _part(p: Any, where: str) -> dict[str, Any]:
     if kind == "text":
         if not isinstance(p.get("text"), str):
             raise _bad(f"{where}: a text part needs a string 'text'", where)
+        if len(p) == 2:
+            text(p["text"], where + ".text")
+            return dict(p)
     elif kind == "image_url":
         iu = p.get("image_url")
         url = iu.get("url") if isinstance(iu, Mapping) else iu
@@ -122,7 +373,9 @@ def _part(p: Any, where: str) -> dict[str, Any]:
             raise _bad(f"{where}: a file part needs {{'file': {{...}}}}", where)
     else:
         raise _bad(f"{where}.type {kind!r} is not one of {', '.join(PART_TYPES)}", where)
-    return dict(p)
+    p = dict(p)
+    json_value(p, where)
+    return p
 
 
 def _tool_calls(raw: Any, where: str) -> list[ToolCall]:
@@ -132,6 +385,16 @@ def _tool_calls(raw: Any, where: str) -> list[ToolCall]:
     for k, tc in enumerate(raw):
         w = f"{where}.tool_calls[{k}]"
         if isinstance(tc, ToolCall):
+            # Built by hand or taken from a response: the same checks as the dict form.
+            text(tc.id, w + ".id")
+            text(tc.name, w + ".function.name")
+            if tc.arguments_raw is not None:
+                text(tc.arguments_raw, w + ".function.arguments")
+                json_text(tc.arguments_raw, w + ".function.arguments")
+            if tc.arguments is not None:
+                json_value(tc.arguments, w + ".function.arguments")
+            if tc.provider_data is not None:
+                provider_data(tc.provider_data, w + ".provider_data")
             out.append(tc)
             continue
         if not isinstance(tc, Mapping):
@@ -142,15 +405,23 @@ def _tool_calls(raw: Any, where: str) -> list[ToolCall]:
                        "'arguments': '<json>'}}}}", w)
         if not isinstance(tc.get("id"), str):
             raise _bad(f"{w}.id must be a string", w)
+        text(tc["id"], w + ".id")
+        text(fn["name"], w + ".function.name")
         args = fn.get("arguments", "")
         if isinstance(args, Mapping):
             import json
 
+            json_value(args, w + ".function.arguments")
             args = json.dumps(args)
         if not isinstance(args, str):
             raise _bad(f"{w}.function.arguments must be a JSON string", w)
+        text(args, w + ".function.arguments")
+        json_text(args, w + ".function.arguments")
+        data = tc.get("provider_data")
+        if data is not None:
+            provider_data(data, w + ".provider_data")
         out.append(ToolCall.from_raw(id=tc["id"], name=fn["name"], arguments_raw=args,
-                                     provider_data=tc.get("provider_data")))
+                                     provider_data=data))
     return out
 
 
@@ -171,7 +442,9 @@ def tools(value: Any) -> list[dict[str, Any]] | None:
         params = fn.get("parameters")
         if params is not None and not isinstance(params, Mapping):
             raise _bad(f"{w}.function.parameters must be a JSON schema object", w)
-        out.append(dict(t))
+        t = dict(t)
+        json_value(t, w)
+        out.append(t)
     return out or None
 
 
@@ -188,6 +461,7 @@ def tool_choice(value: Any, have_tools: bool) -> Any:
             raise _bad("tool_choice must name a function: {'type': 'function', 'function': "
                        "{'name': ...}}", "tool_choice")
         value = dict(value)
+        json_value(value, "tool_choice")
     else:
         raise _bad("tool_choice must be a string or a dict", "tool_choice")
     if not have_tools and value != "none":
@@ -198,43 +472,55 @@ def tool_choice(value: Any, have_tools: bool) -> Any:
 def temperature(value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
-            or not 0 <= value <= 2:
-        raise _bad(f"temperature must be a number from 0 to 2, got {value!r}", "temperature")
+    # NaN fails the comparison; no float() or isnan() of a huge int (OverflowError)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2:
+        raise _bad(f"temperature must be a number from 0 to 2, got {short(value)}",
+                   "temperature")
     return float(value)
 
 
 def top_p(value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
-            or not 0 <= value <= 1:
-        raise _bad(f"top_p must be a number from 0 to 1, got {value!r}", "top_p")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise _bad(f"top_p must be a number from 0 to 1, got {short(value)}", "top_p")
     return float(value)
 
 
 def positive_int(value: Any, param: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _bad(f"{param} must be a positive integer, got {value!r}", param)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_COUNT:
+        raise _bad(f"{param} must be a positive integer up to {MAX_COUNT}, "
+                   f"got {short(value)}", param)
     return value
 
 
 def optional_int(value: Any, param: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(f"{param} must be an integer, got {value!r}", param)
+    if isinstance(value, bool) or not isinstance(value, int) or not -MAX_INT <= value <= MAX_INT:
+        raise _bad(f"{param} must be an integer (64-bit), got {short(value)}", param)
     return value
+
+
+def short(value: Any) -> str:
+    """repr for a message, bounded (a 5,000-digit int has no useful repr, and would raise)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        return "an integer beyond 64 bits"
+    r = repr(value) if isinstance(value, (int, float, str, bool)) or value is None \
+        else type(value).__name__
+    return r if len(r) <= 80 else r[:77] + "..."
 
 
 def stop(value: Any) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return [value]
+        return [text(value, "stop")]
     if isinstance(value, (list, tuple)) and all(isinstance(s, str) for s in value):
+        for s in value:
+            text(s, "stop")
         return list(value) or None
     raise _bad("stop must be a string or a list of strings", "stop")
 
@@ -251,40 +537,54 @@ def response_format(value: Any) -> dict[str, Any] | None:
         if not isinstance(js, Mapping) or not isinstance(js.get("schema"), Mapping):
             raise _bad("response_format json_schema needs {'json_schema': {'name': ..., "
                        "'schema': {...}}}", "response_format")
-    return dict(value)
+    value = dict(value)
+    json_value(value, "response_format")
+    return value
 
 
 def optional_str(value: Any, param: str) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise _bad(f"{param} must be a string, got {type(value).__name__}", param)
-    return value
+    return text(value, param)
 
 
 def optional_dict(value: Any, param: str) -> dict[str, Any] | None:
+    """A dict of JSON values (metadata is stored in usage records and spans)."""
     if value is None:
         return None
     if not isinstance(value, Mapping):
         raise _bad(f"{param} must be a dict, got {type(value).__name__}", param)
-    return dict(value)
+    out = dict(value)
+    json_value(out, param)
+    return out
+
+
+def seconds(value: Any, param: str, *, zero: bool = False) -> float:
+    """A finite number of seconds, above 0 (or at least 0 with ``zero``), at most a day: an
+    infinite or huge one overflows the SDKs' and threading's timeouts."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not (0 <= value if zero else 0 < value) or not value <= MAX_SECONDS:
+        # NaN and inf fail the comparisons
+        kind = "a number of seconds >= 0" if zero else "a positive number of seconds"
+        raise _bad(f"{param} must be {kind}, at most {MAX_SECONDS:.0f} (one day), "
+                   f"got {short(value)}", param)
+    return float(value)
 
 
 def timeout(value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
-            or value <= 0:
-        raise _bad(f"timeout must be a positive number of seconds, got {value!r}", "timeout")
-    return float(value)
+    return seconds(value, "timeout")
 
 
 def texts(value: Any, param: str = "input") -> list[str]:
     if isinstance(value, str):
         if not value:
             raise _bad(f"{param} must not be empty", param)
-        return [value]
+        return [text(value, param)]
     if isinstance(value, (list, tuple)) and value and all(isinstance(s, str) for s in value):
+        for i, s in enumerate(value):
+            text(s, f"{param}[{i}]")
         return list(value)
     raise _bad(f"{param} must be a non-empty string or a non-empty list of strings", param)
 
@@ -296,3 +596,145 @@ def unknown_kwargs(operation: str, unknown: Mapping[str, Any], allowed: list[str
         f"{', '.join(allowed)}. Pass provider-specific options as provider_options={{...}}",
         param=next(iter(unknown)),
     )
+
+
+# ---------------------------------------------------------------------------- provider_options
+
+# Keys the router owns, by operation. provider_options is merged last by every plugin (openai
+# split_options, anthropic's options loop, mistral kw.update, cohere additional_body_parameters,
+# google config.update), so any of these would replace what validation, policies and the budget's
+# worst case saw. Keys are compared normalized (lower case, "_" and "-" removed): that one form
+# covers the snake_case and camelCase spellings the SDKs accept (Gemini takes both
+# max_output_tokens and maxOutputTokens). Value: the first-class way to say it.
+_USE = "use {}=... instead"
+_RESERVED_ALL: dict[str, str] = {
+    "model": _USE.format("model"),
+    "stream": "use chat_stream() / achat_stream() to stream",
+    "streaming": "use chat_stream() / achat_stream() to stream",
+    "timeout": _USE.format("timeout"),
+    "timeoutms": _USE.format("timeout"),
+    "requesttimeout": _USE.format("timeout"),
+    "maxretries": "use retry=RetryPolicy(...) instead",
+    "retries": "use retry=RetryPolicy(...) instead",
+    "retryconfig": "use retry=RetryPolicy(...) instead",
+    "apikey": _USE.format("api_key") + " (or the provider's configured key)",
+    "user": _USE.format("user"),
+    "config": "put the config's fields in provider_options themselves",
+}
+_MAX_TOKENS = _USE.format("max_tokens") + " (the budget's worst case is priced from it)"
+_MESSAGES = "use messages=... instead (system text as a {'role': 'system'} message)"
+_RESPONSE_FORMAT = _USE.format("response_format")
+_RESERVED_CHAT: dict[str, str] = {
+    **_RESERVED_ALL,
+    **dict.fromkeys(("messages", "contents", "system", "systeminstruction", "instructions",
+                     "preamble", "message", "chathistory", "prompt"), _MESSAGES),
+    "tools": _USE.format("tools"),
+    **dict.fromkeys(("toolchoice", "toolconfig", "functioncall"), _USE.format("tool_choice")),
+    "functions": _USE.format("tools"),
+    **dict.fromkeys(("maxtokens", "maxcompletiontokens", "maxoutputtokens", "maxnewtokens",
+                     "maxtokenstosample"), _MAX_TOKENS),
+    "streamoptions": "the router asks for streamed usage itself",
+    **dict.fromkeys(("responseformat", "responsemimetype", "responseschema",
+                     "responsejsonschema", "outputformat", "format"), _RESPONSE_FORMAT),
+    **dict.fromkeys(("n", "candidatecount", "numgenerations"),
+                    "the router asks for one answer per call: call again for more"),
+    "temperature": _USE.format("temperature"),
+    **dict.fromkeys(("topp", "p"), _USE.format("top_p")),
+    **dict.fromkeys(("stop", "stopsequences"), _USE.format("stop")),
+    **dict.fromkeys(("seed", "randomseed"), _USE.format("seed")),
+}
+_RESERVED: dict[str, dict[str, str]] = {
+    "chat": _RESERVED_CHAT,
+    "embed": {
+        **_RESERVED_ALL,
+        **dict.fromkeys(("input", "inputs", "texts", "contents"), _USE.format("input")),
+        **dict.fromkeys(("dimensions", "outputdimensionality", "outputdimension"),
+                        _USE.format("dimensions")),
+        **dict.fromkeys(("inputtype", "tasktype"), _USE.format("input_type")),
+    },
+    "generate_image": {
+        **_RESERVED_ALL,
+        **dict.fromkeys(("prompt", "contents"), _USE.format("prompt")),
+        **dict.fromkeys(("size", "aspectratio"), _USE.format("size")),
+        **dict.fromkeys(("n", "numberofimages", "candidatecount"), _USE.format("n")),
+        "quality": _USE.format("quality"),
+        "responseformat": "the router reads images as base64",
+    },
+    "transcribe": {
+        **_RESERVED_ALL,
+        "file": _USE.format("file"),
+        "language": _USE.format("language"),
+        "prompt": _USE.format("prompt"),
+    },
+    "speech": {
+        **_RESERVED_ALL,
+        **dict.fromkeys(("input", "text"), _USE.format("input")),
+        "voice": _USE.format("voice"),
+        **dict.fromkeys(("format", "responseformat"), _USE.format("format")),
+        "speed": _USE.format("speed"),
+    },
+    "moderate": {
+        **_RESERVED_ALL,
+        **dict.fromkeys(("input", "inputs"), _USE.format("input")),
+    },
+}
+# Options that are themselves merged into the request body, query or config by an SDK, so a
+# reserved key inside them is smuggled past the check above.
+_CONTAINERS = frozenset({"extrabody", "extraquery", "extraheaders", "additionalbodyparameters",
+                         "additionalqueryparameters", "additionalheaders", "httpheaders",
+                         "requestoptions",
+                         "httpoptions", "outputconfig", "generationconfig"})
+_FUNCTION_TOOL_KEYS = frozenset({"function", "functiondeclarations", "inputschema",
+                                 "parameters", "custom"})
+
+
+def _norm(key: str) -> str:
+    return key.lower().replace("_", "").replace("-", "")
+
+
+def provider_options(value: Any, operation: str) -> dict[str, Any] | None:
+    """``provider_options`` as a dict, refusing what the router owns (see ``_RESERVED``) and
+    anything that is not a JSON value (SDK option models are accepted as they are)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise _bad(f"provider_options must be a dict, got {type(value).__name__}",
+                   "provider_options")
+    out = dict(value)
+    json_value(out, "provider_options", opaque_models=True)
+    _reserved(out, _RESERVED[operation], "provider_options")
+    return out
+
+
+def _reserved(opts: Mapping[str, Any], reserved: dict[str, str], where: str) -> None:
+    for key, val in opts.items():
+        norm = _norm(key)
+        hint = reserved.get(norm)
+        if norm == "tools" and hint is not None and _builtin_tools(val):
+            # Server-side tools (Gemini google_search / code_execution, Anthropic web_search)
+            # have no first-class keyword; function tools must go through tools=.
+            continue
+        if hint is not None:
+            raise _bad(f"{where}[{key!r}] would replace what the router checked, priced and "
+                       f"sent: {hint}", "provider_options")
+        if norm in _CONTAINERS and isinstance(val, Mapping):
+            _reserved(val, reserved, f"{where}[{key!r}]")
+
+
+def _builtin_tools(value: Any) -> bool:
+    """True for a list of provider built-in tools only (no function or custom tools)."""
+    if not isinstance(value, (list, tuple)):
+        return False
+    for tool in value:
+        if not isinstance(tool, Mapping):
+            dump = getattr(tool, "model_dump", None)
+            if not callable(dump):
+                return False
+            tool = dump(exclude_none=True)
+            if not isinstance(tool, Mapping):
+                return False
+        if tool.get("type") in ("function", "custom"):
+            return False
+        if any(isinstance(k, str) and _norm(k) in _FUNCTION_TOOL_KEYS for k in tool):
+            return False
+    return True

@@ -71,14 +71,26 @@ class RetryPolicy:
     deadline: float | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise InvalidRequestError("RetryPolicy.max_attempts must be an integer >= 1",
-                                      param="retry")
-        for name in ("initial_delay", "max_delay", "jitter", "max_retry_after"):
-            if getattr(self, name) < 0:
-                raise InvalidRequestError(f"RetryPolicy.{name} must be >= 0", param="retry")
-        if self.deadline is not None and self.deadline <= 0:
-            raise InvalidRequestError("RetryPolicy.deadline must be > 0 seconds", param="retry")
+        # Every field is a bounded, finite number: an infinite delay or deadline overflows the
+        # sleeps and timeouts it feeds (OverflowError), and NaN compares false everywhere.
+        from ._validate import MAX_SECONDS, short
+
+        n = self.max_attempts
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100:
+            raise InvalidRequestError(f"RetryPolicy.max_attempts must be an integer from 1 to "
+                                      f"100, got {short(n)}", param="retry")
+        for name in ("initial_delay", "max_delay", "jitter", "max_retry_after", "multiplier",
+                     "deadline"):
+            value = getattr(self, name)
+            if value is None and name == "deadline":
+                continue
+            low = 1 if name == "multiplier" else 0
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not low <= value <= MAX_SECONDS or (name == "deadline" and value == 0):
+                bound = "> 0" if name == "deadline" else f">= {low}"
+                raise InvalidRequestError(
+                    f"RetryPolicy.{name} must be a number {bound} and at most "
+                    f"{MAX_SECONDS:.0f} seconds (one day), got {short(value)}", param="retry")
 
     @classmethod
     def coerce(cls, value: Any) -> RetryPolicy | None:
@@ -91,8 +103,8 @@ class RetryPolicy:
                 return cls(**value)
             except TypeError as exc:
                 raise InvalidRequestError(f"retry: {exc}", param="retry") from None
-        raise InvalidRequestError("retry must be a RetryPolicy, a dict of its fields or an int",
-                                  param="retry")
+        raise InvalidRequestError("retry must be a RetryPolicy, a dict of its fields or an int, "
+                                  f"got {type(value).__name__}", param="retry")
 
     def backoff(self, retry_number: int) -> float:
         """Delay before retry number ``retry_number`` (1 for the first retry)."""
@@ -318,7 +330,7 @@ class AttemptPlan:
         self.ctx.attempts.append(Attempt(
             model=r.requested or r.model, provider=r.provider, deployment=r.deployment,
             status=type(exc).__name__, status_code=getattr(exc, "status_code", None),
-            error=_short(exc), delay=target.delay, latency_ms=latency_ms,
+            error=short(exc), delay=target.delay, latency_ms=latency_ms,
         ))
         self.errors.append(exc)
         tries = target.tries + 1
@@ -390,9 +402,9 @@ class AttemptPlan:
             note = f"; all deployments of {target.route.requested} are cooling down"
         return AllAttemptsFailedError(
             f"all {len(self.errors)} attempts failed ({', '.join(models)}){note}; last error: "
-            f"{_short(exc)}", excs, list(self.ctx.attempts))
+            f"{short(exc)}", excs, list(self.ctx.attempts))
 
 
-def _short(exc: BaseException) -> str:
+def short(exc: BaseException) -> str:
     text = str(exc) if isinstance(exc, CencoriError) else type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
