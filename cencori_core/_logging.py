@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .router import CallContext, Router
 
 __all__ = ["log", "SecretFilter", "mask", "watch", "add_secrets", "configure_from_env",
-           "log_call", "log_attempt_failed"]
+           "log_call", "log_attempt_failed", "protect_sdk_loggers", "SDK_LOGGERS"]
 
 log = logging.getLogger("cencori_core")
 log.addHandler(logging.NullHandler())
@@ -52,9 +52,42 @@ _pattern_cache: tuple[frozenset[str], re.Pattern[str] | None] = (frozenset(), No
 
 
 def watch(router: Router) -> None:
-    """Make the filter mask ``router``'s secrets for as long as the router lives."""
+    """Make the filter mask ``router``'s secrets for as long as the router lives, in records of
+    the ``cencori_core`` logger and of the provider SDKs' loggers."""
     with _routers_lock:
         _routers.add(router)
+    protect_sdk_loggers()
+
+
+# The SDKs' own loggers print request options at DEBUG, headers included (anthropic's and
+# openai's ``_base_client``: "Request options: {... 'headers': {'x-api-key': ...}}"). A filter on
+# a logger only sees records created on that very logger, not on its children, so the filter goes
+# on each logger of these packages that exists, and on the ones that log requests, created now
+# if their SDK is not imported yet (getLogger returns the same object to the SDK later).
+SDK_LOGGERS = ("openai", "anthropic", "httpx", "httpx2", "httpcore", "httpcore2", "google_genai",
+               "google.genai", "mistralai", "cohere")
+_SDK_REQUEST_LOGGERS = (
+    "openai._base_client", "anthropic._base_client", "httpx", "httpx2", "httpcore.connection",
+    "httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore2.connection",
+    "httpcore2.http11", "httpcore2.http2", "google_genai._api_client", "google_genai.models",
+    "google.genai", "mistralai", "mistralai.client", "mistralai._hooks", "cohere",
+    "cohere.core.http_client", "cohere.base_client",
+)
+_sdk_protected: set[str] = set()
+
+
+def protect_sdk_loggers() -> None:
+    """Install the masking filter on the provider SDKs' loggers (see ``SDK_LOGGERS``)."""
+    names = set(_SDK_REQUEST_LOGGERS)
+    for name in list(logging.root.manager.loggerDict):
+        if name not in _sdk_protected and name.split(".", 1)[0] in SDK_LOGGERS \
+                or name.startswith("google.genai"):
+            names.add(name)
+    for name in names - _sdk_protected:
+        logger = logging.getLogger(name)
+        if _filter not in logger.filters:
+            logger.addFilter(_filter)
+        _sdk_protected.add(name)
 
 
 def add_secrets(secrets: Iterable[str]) -> None:
@@ -69,6 +102,10 @@ def _pattern() -> re.Pattern[str] | None:
         routers = list(_routers)
     for router in routers:
         secrets.update(router.known_secrets())
+        # Credentials in provider headers, options and URLs (ProviderConfig.secrets()); the
+        # router's known_secrets() covers api keys only.
+        for cfg in getattr(router, "_configs", {}).values():
+            secrets.update(s for s in cfg.secrets() if len(s) >= 8)
     key = frozenset(secrets)
     if key != _pattern_cache[0]:
         # Longest first so a key that contains another is masked whole.

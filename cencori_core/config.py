@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigurationError
 
-__all__ = ["Secret", "ProviderConfig", "load_toml"]
+__all__ = ["Secret", "ProviderConfig", "load_toml", "is_secret_name", "url_secrets", "mask_url"]
 
 
 class Secret:
@@ -63,6 +64,82 @@ def as_secret(value: Any) -> Secret | None:
     return value if isinstance(value, Secret) else Secret(str(value))
 
 
+# Names of headers and options whose values are credentials: ``api-key`` (Azure),
+# ``Authorization``, ``x-api-key``, ``x-goog-api-key``, ``Ocp-Apim-Subscription-Key``, cookies,
+# tokens, passwords, client secrets. Matched anywhere in the name, case-insensitively.
+_SECRET_NAME = re.compile(r"auth|key|token|secret|passw|cookie|signature|credential|session",
+                          re.IGNORECASE)
+_MIN_SECRET = 8  # shorter values would mask ordinary words in log lines
+
+
+def is_secret_name(name: Any) -> bool:
+    """True for a header or option name that holds a credential (``api-key``, ``Authorization``)."""
+    return isinstance(name, str) and _SECRET_NAME.search(name) is not None
+
+
+def _secret_values(value: Any, out: list[str]) -> None:
+    """Every string in ``value`` (a header value, or an option's nested values), and for an
+    ``Authorization``-style ``"<scheme> <token>"`` the token alone too (some logs print only it)."""
+    if isinstance(value, Secret):
+        value = value.get_secret_value()
+    if isinstance(value, str):
+        if len(value) >= _MIN_SECRET:
+            out.append(value)
+            scheme, _, token = value.partition(" ")
+            if token and len(token) >= _MIN_SECRET:
+                out.append(token.strip())
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            _secret_values(v, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _secret_values(v, out)
+
+
+def _secrets_in(options: Mapping[str, Any], out: list[str]) -> None:
+    for name, value in options.items():
+        if is_secret_name(name):
+            _secret_values(value, out)
+        elif isinstance(value, Mapping):  # headers, default_headers, http_options, ...
+            _secrets_in(value, out)
+        elif isinstance(value, str) and "://" in value:
+            out.extend(url_secrets(value))
+
+
+def _masked(value: Any) -> Any:
+    """``value`` for a repr, with the values under secret names replaced by ``'*****'``."""
+    if isinstance(value, Mapping):
+        return {k: "*****" if is_secret_name(k) and v else _masked(v) for k, v in value.items()}
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value)
+    return value
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials inside a URL: the password of ``scheme://user:password@host`` and the
+    values of query parameters with secret names (``?password=``, ``?key=``, ``?token=``)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return []
+    out = [password] if password else []
+    for name, value in parse_qsl(parts.query, keep_blank_values=False):
+        if is_secret_name(name) and value:
+            out.append(value)
+    return out
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password and secret query values replaced by ``*****``."""
+    masked = url
+    for secret in sorted(set(url_secrets(url)), key=len, reverse=True):
+        masked = masked.replace(secret, "*****")
+    return masked
+
+
 _KNOWN_KEYS = frozenset({
     "api_key", "api_key_env", "base_url", "timeout", "type", "models", "http_client",
     "async_http_client", "options", "organization", "project", "api_version", "headers",
@@ -94,6 +171,27 @@ class ProviderConfig:
     def __post_init__(self) -> None:
         if not self.type:
             self.type = self.name
+
+    def secrets(self) -> list[str]:
+        """Every credential this configuration holds: the API key, values of secret-named
+        headers and options (``headers={"api-key": ...}``, ``Authorization``), and passwords or
+        secret query parameters inside URLs (``base_url``). The log filter and the error
+        scrubbers mask all of them."""
+        out: list[str] = []
+        if self.api_key:
+            out.append(self.api_key.get_secret_value())
+        if self.base_url:
+            out.extend(url_secrets(self.base_url))
+        _secrets_in(self.options, out)
+        return out
+
+    def __repr__(self) -> str:
+        # Secrets masked everywhere: the key (a Secret), secret-named headers and options, and
+        # credentials inside URLs.
+        return (f"ProviderConfig(name={self.name!r}, type={self.type!r}, api_key={self.api_key!r},"
+                f" base_url={_masked(self.base_url)!r}, timeout={self.timeout!r}, "
+                f"models={self.models!r}, options={_masked(self.options)!r}, "
+                f"api_key_env={self.api_key_env!r})")
 
     @classmethod
     def from_mapping(cls, name: str, data: Mapping[str, Any]) -> ProviderConfig:
