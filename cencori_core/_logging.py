@@ -102,10 +102,11 @@ def _pattern() -> re.Pattern[str] | None:
         routers = list(_routers)
     for router in routers:
         secrets.update(router.known_secrets())
-        # Credentials in provider headers, options and URLs (ProviderConfig.secrets()); the
-        # router's known_secrets() covers api keys only.
-        for cfg in getattr(router, "_configs", {}).values():
-            secrets.update(s for s in cfg.secrets() if len(s) >= 8)
+        # Credentials in provider headers, options and URLs (ProviderConfig.secrets()), until
+        # the router's known_secrets() (api keys only) includes them.
+        for configs in (getattr(router, "_configs", None), getattr(router, "_dep_configs", None)):
+            for cfg in (configs or {}).values():
+                secrets.update(s for s in cfg.secrets() if len(s) >= 8)
     key = frozenset(secrets)
     if key != _pattern_cache[0]:
         # Longest first so a key that contains another is masked whole.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -208,11 +209,15 @@ class ProviderConfig:
         timeout = data.pop("timeout", None)
         if timeout is not None:
             try:
-                timeout = float(timeout)
-            except (TypeError, ValueError):
+                seconds = float(timeout)
+            except (TypeError, ValueError, OverflowError):
+                seconds = math.nan
+            # inf or a huge value overflows the SDK clients' timeouts; NaN fails the comparison
+            if isinstance(timeout, bool) or not 0 < seconds <= 86_400:
                 raise ConfigurationError(
-                    f"providers[{name!r}].timeout must be a number of seconds, got {timeout!r}"
-                ) from None
+                    f"providers[{name!r}].timeout must be a positive number of seconds, at most "
+                    f"86400 (one day), got {str(timeout)[:40]!r}") from None
+            timeout = seconds
         models = data.pop("models", None) or []
         if isinstance(models, str) or not all(isinstance(m, str) for m in models):
             raise ConfigurationError(f"providers[{name!r}].models must be a list of model names")

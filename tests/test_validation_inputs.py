@@ -13,7 +13,8 @@ import pytest
 from test_contract_wire import USER, Wires, call, mode, stream
 from test_validation_options import _servers, wires
 
-from cencori_core import InvalidRequestError, RetryPolicy
+from cencori_core import ConfigurationError, InvalidRequestError, RetryPolicy, Router
+from cencori_core.config import ProviderConfig
 
 __all__ = ["_servers", "mode", "wires"]  # fixtures, imported for pytest
 
@@ -146,3 +147,12 @@ def test_a_fifo_is_refused_without_blocking(wires: Wires, tmp_path) -> None:
     router = wires.router("openai")
     with pytest.raises(InvalidRequestError, match="not a regular file"):
         router.transcribe("whisper-1", fifo)
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan, -1, 0, 10**400, "1e999", True, 86_401])
+def test_configured_timeouts_are_bounded(value: Any) -> None:
+    # an infinite provider timeout reached the SDK clients (OverflowError on the first call)
+    with pytest.raises(ConfigurationError, match="timeout must be a positive number"):
+        ProviderConfig.from_mapping("openai", {"timeout": value})
+    with pytest.raises(InvalidRequestError, match="timeout must be a positive number"):
+        Router(timeout=value, load_entrypoints=False)
