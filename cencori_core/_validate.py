@@ -283,7 +283,7 @@ def message(m: Any, i: int) -> Message:
                    f"got {type(m).__name__}", where)
     role = m.get("role")
     if not isinstance(role, str) or role not in ROLES:
-        raise _bad(f"{where}.role {role!r} is not one of {', '.join(ROLES)}", where + ".role")
+        raise _bad(f"{where}.role {short(role)} is not one of {', '.join(ROLES)}", where + ".role")
     if not all(isinstance(k, str) for k in m):
         raise _bad(f"{where} has non-string keys; allowed: {sorted(MESSAGE_KEYS)}", where)
     unknown = set(m) - MESSAGE_KEYS
@@ -372,7 +372,7 @@ def _part(p: Any, where: str) -> dict[str, Any]:
         if not isinstance(p.get("file"), Mapping):
             raise _bad(f"{where}: a file part needs {{'file': {{...}}}}", where)
     else:
-        raise _bad(f"{where}.type {kind!r} is not one of {', '.join(PART_TYPES)}", where)
+        raise _bad(f"{where}.type {short(kind)} is not one of {', '.join(PART_TYPES)}", where)
     p = dict(p)
     json_value(p, where)
     return p

@@ -38,6 +38,7 @@ def assistant_call(arguments: Any) -> list[dict[str, Any]]:
 CASES: list[tuple[str, dict[str, Any], str]] = [
     ("role-list", {"messages": [{"role": ["user"], "content": "x"}]}, "role"),
     ("role-dict", {"messages": [{"role": {"r": "user"}, "content": "x"}]}, "role"),
+    ("role-huge-int", {"messages": [{"role": 10**5000, "content": "x"}]}, "role"),  # no repr()
     ("surrogate-model", {"model": "gemini-2.5-pro\ud800"}, "lone surrogate"),
     ("surrogate-content", {"messages": [{"role": "user", "content": "hi \udc80"}]},
      "lone surrogate"),
