@@ -95,6 +95,19 @@ def add_secrets(secrets: Iterable[str]) -> None:
     _extra_secrets.update(s for s in secrets if s and len(s) >= 8)
 
 
+def _configs_of(router: Any) -> list[Any]:
+    """The router's provider and deployment configs, for the credentials in their headers,
+    options and URLs (``ProviderConfig.secrets()``). Needed only until the router's
+    ``known_secrets()``, which lists api keys, returns ``cfg.secrets()`` of each config; read
+    from the registry when the router has one, else from the router itself."""
+    holder = getattr(router, "_registry", None)
+    if holder is not None:
+        sources = (getattr(holder, "configs", None), getattr(holder, "dep_configs", None))
+    else:
+        sources = (getattr(router, "_configs", None), getattr(router, "_dep_configs", None))
+    return [cfg for src in sources if src for cfg in src.values() if hasattr(cfg, "secrets")]
+
+
 def _pattern() -> re.Pattern[str] | None:
     global _pattern_cache
     secrets = set(_extra_secrets)
@@ -102,11 +115,8 @@ def _pattern() -> re.Pattern[str] | None:
         routers = list(_routers)
     for router in routers:
         secrets.update(router.known_secrets())
-        # Credentials in provider headers, options and URLs (ProviderConfig.secrets()), until
-        # the router's known_secrets() (api keys only) includes them.
-        for configs in (getattr(router, "_configs", None), getattr(router, "_dep_configs", None)):
-            for cfg in (configs or {}).values():
-                secrets.update(s for s in cfg.secrets() if len(s) >= 8)
+        for cfg in _configs_of(router):
+            secrets.update(s for s in cfg.secrets() if len(s) >= 8)
     key = frozenset(secrets)
     if key != _pattern_cache[0]:
         # Longest first so a key that contains another is masked whole.
