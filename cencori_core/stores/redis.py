@@ -10,8 +10,16 @@ ids by expiry: a process that dies between reserve and settle leaves a reservati
 instead of blocking the budget forever.
 
 Connections fail fast (1 s socket timeouts, one retry) so an unreachable Redis becomes a
-:class:`~cencori_core.stores.StoreUnavailable` quickly; options in the URL's query string
-(``?socket_timeout=5``) override these defaults.
+:class:`~cencori_core.stores.StoreUnavailable` quickly. Each client (the sync one, and the async
+one of each event loop) draws from a *blocking* pool of ``max_connections`` (default
+:data:`MAX_CONNECTIONS`) shared with its `limits` storage: under load a call waits for a free
+connection (up to ``timeout`` seconds, default :data:`POOL_TIMEOUT`) instead of failing, so a
+busy pool is never mistaken for an outage. Options in the URL's query string
+(``?socket_timeout=5&max_connections=200&timeout=30``) override these defaults.
+
+An event loop's async clients are closed when that loop shuts its async generators down
+(``asyncio.run`` does), and any left by a loop closed otherwise are dropped the next time a new
+loop connects, so short-lived loops do not leak connections.
 """
 
 from __future__ import annotations
@@ -20,10 +28,9 @@ import json
 import os
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from . import Counter, Refused, StoreUnavailable
 
@@ -90,23 +97,73 @@ return 0
 
 _DEFAULTS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
 
+MAX_CONNECTIONS = 64
+"""Connections per pool (one pool for the sync driver, one per event loop): enough to keep a
+single-threaded Redis busy; more callers wait their turn."""
+POOL_TIMEOUT = 20.0
+"""Seconds a call waits for a free pooled connection before the store counts as unavailable.
+Waiting is bounded by the load (every command holds a connection for one round trip), so this
+only trips when Redis has stopped answering."""
+
 
 def mask_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, "", ""))
+    """The URL without its password (``redis://:pw@host`` or ``?password=pw``), for messages
+    and reprs."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        port = parts.port
+    except ValueError:  # not a URL we can take apart: show none of it
+        return "<redis url>"
+    netloc = parts.netloc
+    if password is not None:
+        host = parts.hostname or ""
+        if port:
+            host += f":{port}"
+        netloc = f"{parts.username or ''}:***@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs],
+                          safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+_SECRET_PARAMS = frozenset({"password", "pass", "pwd", "secret", "token"})
+
+
+def _options(url: str) -> dict[str, Any]:
+    """Our defaults, minus those the URL's query string sets (redis-py reads those)."""
+    try:
+        given = {k for k, _ in parse_qsl(urlsplit(url).query)}
+    except ValueError:
+        given = set()
+    return {k: v for k, v in _DEFAULTS.items() if k not in given}
+
+
+def _sync_pool(url: str) -> Any:
+    from redis import BlockingConnectionPool
+
+    return BlockingConnectionPool.from_url(url, **_pool_defaults(url))
+
+
+def _pool_defaults(url: str) -> dict[str, Any]:
+    out = _options(url)
+    try:
+        given = {k for k, _ in parse_qsl(urlsplit(url).query)}
+    except ValueError:
+        given = set()
+    if "max_connections" not in given:
+        out["max_connections"] = MAX_CONNECTIONS
+    if "timeout" not in given:
+        out["timeout"] = POOL_TIMEOUT
+    return out
 
 
 class _Async:
-    """The asyncio clients of one event loop."""
+    """The asyncio clients of one event loop: ours and `limits`', on one blocking pool."""
 
-    def __init__(self, url: str, options: dict[str, Any]) -> None:
+    def __init__(self, url: str) -> None:
         import redis.asyncio as aioredis
         from limits.aio.storage import RedisStorage
         from limits.aio.strategies import (
@@ -117,21 +174,36 @@ class _Async:
         from redis.backoff import ExponentialBackoff
 
         retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), 1)
-        self.client = aioredis.Redis.from_url(url, retry=retry, **options)
+        self.pool = aioredis.BlockingConnectionPool.from_url(url, **_pool_defaults(url))
+        self.client = aioredis.Redis(connection_pool=self.pool, retry=retry)
         self.reserve = self.client.register_script(_RESERVE)
         self.settle = self.client.register_script(_SETTLE)
         self.storage = RedisStorage("async+" + url, implementation="redispy",
                                     key_prefix=PREFIX + "rl", wrap_exceptions=True,
-                                    retry=retry, **options)  # type: ignore[arg-type]
+                                    connection_pool=self.pool,
+                                    retry=retry)  # type: ignore[arg-type]
         self.limiters = (MovingWindowRateLimiter(self.storage),
                          SlidingWindowCounterRateLimiter(self.storage))
+        self.closer: Any = None
+        self.closed = False
 
     async def aclose(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         await self.client.aclose()
-        bridge = getattr(self.storage, "bridge", None)
-        inner = getattr(bridge, "storage", None)
-        if inner is not None:
-            await inner.aclose()
+        await self.pool.aclose()
+
+
+async def _close_with_loop(store: RedisStore, loop: Any, aio: _Async) -> Any:
+    """An async generator parked at its ``yield`` for the life of ``loop``: the loop's
+    ``shutdown_asyncgens()`` (run by ``asyncio.run`` before it closes the loop) finalizes it,
+    which closes that loop's connections while the loop can still run the close."""
+    try:
+        yield
+    finally:
+        store._drop(loop, aio)
+        await aio.aclose()
 
 
 class RedisStore:
@@ -154,25 +226,48 @@ class RedisStore:
         from redis.backoff import ExponentialBackoff
         from redis.retry import Retry
 
-        self.url = url
+        self._url = url
         self.prefix = prefix
-        self._options = dict(_DEFAULTS)
         retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), 1)
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        self.client = redis.Redis.from_url(url, retry=retry, **self._options)
+        try:
+            self._pool = _sync_pool(url)
+        except (ValueError, TypeError) as exc:
+            from ..errors import ConfigurationError
+
+            # redis-py's message may quote the URL; ours names it masked.
+            raise ConfigurationError(f"redis_url {mask_url(url)} is not a valid Redis URL "
+                                     f"({type(exc).__name__}); expected "
+                                     "redis://[:password@]host[:port][/db]") from None
+        self.client = redis.Redis(connection_pool=self._pool, retry=retry)
         self._reserve = self.client.register_script(_RESERVE)
         self._settle = self.client.register_script(_SETTLE)
         self._storage = RedisStorage(url, key_prefix=prefix + "rl", wrap_exceptions=True,
-                                     retry=retry, **self._options)  # type: ignore[arg-type]
+                                     connection_pool=self._pool,
+                                     retry=retry)  # type: ignore[arg-type]
         self._limiters = (MovingWindowRateLimiter(self._storage),
                           SlidingWindowCounterRateLimiter(self._storage))
-        self._aio: weakref.WeakKeyDictionary[Any, _Async] = weakref.WeakKeyDictionary()
-        self._aio_lock = threading.Lock()
+        # Keyed by the loop itself (not weakly: the clients' transports refer to their loop, so
+        # a weak key would never die); entries of closed loops are swept (see _aio_for_loop).
+        self._aio: dict[Any, _Async] = {}
+        self._aio_lock = threading.RLock()
+
+    @property
+    def url(self) -> str:
+        """The URL with its password masked (the real one stays private)."""
+        return mask_url(self._url)
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.url!r})"
 
     def describe(self) -> str:
-        return mask_url(self.url)
+        return mask_url(self._url)
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        if "No connection available" in str(exc):
+            return StoreUnavailable(
+                f"Redis at {self.describe()}: no pooled connection came free within the pool "
+                "timeout (raise it with ?timeout=<seconds> or ?max_connections=<n> in the URL)")
         return StoreUnavailable(f"Redis at {self.describe()} is unreachable "
                                 f"({type(exc).__name__})")
 
@@ -185,8 +280,24 @@ class RedisStore:
             with self._aio_lock:
                 found = self._aio.get(loop)
                 if found is None:
-                    found = self._aio[loop] = _Async(self.url, self._options)
+                    self._sweep()
+                    found = self._aio[loop] = _Async(self._url)
+                    found.closer = _close_with_loop(self, loop, found)
+                    _park(found.closer)
         return found
+
+    def _sweep(self) -> None:
+        """Forget the clients of loops closed without ``shutdown_asyncgens()``: nothing can run
+        on them any more, and dropping them lets their sockets be collected."""
+        for old in [lp for lp in self._aio if lp.is_closed()]:
+            aio = self._aio.pop(old)
+            aio.closed = True
+            _finish(aio.closer)
+
+    def _drop(self, loop: Any, aio: _Async) -> None:
+        with self._aio_lock:
+            if self._aio.get(loop) is aio:
+                del self._aio[loop]
 
     # ------------------------------------------------------------------ budgets
 
@@ -301,17 +412,42 @@ class RedisStore:
 
     def close(self) -> None:
         self.client.close()
-        inner = getattr(self._storage, "storage", None)
-        if inner is not None:
-            inner.close()
+        self._pool.disconnect()
+        with self._aio_lock:
+            self._sweep()
 
     async def aclose(self) -> None:
         import asyncio
 
         self.close()
-        aio = self._aio.pop(asyncio.get_running_loop(), None)
+        with self._aio_lock:
+            aio = self._aio.pop(asyncio.get_running_loop(), None)
         if aio is not None:
             await aio.aclose()
+            _finish(aio.closer)
+
+
+def _park(agen: Any) -> None:
+    """Start ``agen`` (registering it with the running loop's async-generator hooks) and run it
+    to its first ``yield``: nothing before that awaits, so one ``send`` gets there."""
+    step = agen.__anext__()
+    try:
+        step.send(None)
+    except StopIteration:
+        pass
+
+
+def _finish(agen: Any) -> None:
+    """Finalize a parked closer whose clients are already closed (or whose loop is gone): its
+    ``finally`` then awaits nothing, so it completes here and the loop's finalizer hook never
+    has to schedule it on a loop that may be closed."""
+    if agen is None:
+        return
+    step = agen.aclose()
+    try:
+        step.send(None)
+    except (StopIteration, RuntimeError):
+        pass
 
 
 class RedisProjects:
