@@ -27,7 +27,8 @@ class RedisServer:
     """One redis-server process; ``url(db)`` builds client URLs. ``stop(keep=True)`` then
     ``start()`` restarts it on the same port (an outage in the middle of a test)."""
 
-    def __init__(self) -> None:
+    def __init__(self, persist: bool = False) -> None:
+        self.persist = persist  # an append-only file, so a restart keeps the data
         self.binary = shutil.which("redis-server")
         if self.binary is None:
             raise RuntimeError("redis-server is not installed: the Redis store tests need a "
@@ -42,7 +43,8 @@ class RedisServer:
         assert binary is not None
         self.proc = subprocess.Popen(
             [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir.name,
-             "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+             "--save", "", "--appendonly", "yes" if self.persist else "no",
+             "--appendfsync", "always", "--protected-mode", "yes"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while True:

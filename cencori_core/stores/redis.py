@@ -79,8 +79,10 @@ end
 return 0
 """
 
-# KEYS: (hash, zset) per counter. ARGV: rid, actual. Drops the reservation (if it has not
-# expired) and adds the actual spend.
+# KEYS: (hash, zset) per counter. ARGV: rid, actual, late. Drops the reservation (if it has
+# not expired) and adds the actual spend. A settle retried after a lost reply finds its
+# reservation gone and must not charge twice, so the spend is added only with the reservation,
+# or when the caller says it may have expired (late = '1').
 _SETTLE = """
 for i = 1, #KEYS / 2 do
   local h, z = KEYS[2 * i - 1], KEYS[2 * i]
@@ -90,7 +92,9 @@ for i = 1, #KEYS / 2 do
     redis.call('HDEL', h, 'r:' .. ARGV[1])
     redis.call('ZREM', z, ARGV[1])
   end
-  if ARGV[2] ~= '0' then redis.call('HINCRBY', h, 'spent', ARGV[2]) end
+  if ARGV[2] ~= '0' and (a or ARGV[3] == '1') then
+    redis.call('HINCRBY', h, 'spent', ARGV[2])
+  end
 end
 return 0
 """
@@ -141,10 +145,11 @@ def _options(url: str) -> dict[str, Any]:
     return {k: v for k, v in _DEFAULTS.items() if k not in given}
 
 
-def _sync_pool(url: str) -> Any:
+def _sync_pool(url: str, retry: Any) -> Any:
     from redis import BlockingConnectionPool
 
-    return BlockingConnectionPool.from_url(url, **_pool_defaults(url))
+    # the retry goes to the connections too: a connect that times out is tried again
+    return BlockingConnectionPool.from_url(url, retry=retry, **_pool_defaults(url))
 
 
 def _pool_defaults(url: str) -> dict[str, Any]:
@@ -174,13 +179,16 @@ class _Async:
         from redis.backoff import ExponentialBackoff
 
         retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), 1)
-        self.pool = aioredis.BlockingConnectionPool.from_url(url, **_pool_defaults(url))
+        # The retry goes to the connections too: a connect whose timeout ran out while the loop
+        # was busy (thousands of calls starting at once) is tried again, not an outage.
+        self.pool = aioredis.BlockingConnectionPool.from_url(url, retry=retry,
+                                                             **_pool_defaults(url))
         self.client = aioredis.Redis(connection_pool=self.pool, retry=retry)
         self.reserve = self.client.register_script(_RESERVE)
         self.settle = self.client.register_script(_SETTLE)
         self.storage = RedisStorage("async+" + url, implementation="redispy",
                                     key_prefix=PREFIX + "rl", wrap_exceptions=True,
-                                    connection_pool=self.pool,
+                                    connection_pool=self.pool,  # type: ignore[arg-type]
                                     retry=retry)  # type: ignore[arg-type]
         self.limiters = (MovingWindowRateLimiter(self.storage),
                          SlidingWindowCounterRateLimiter(self.storage))
@@ -231,7 +239,7 @@ class RedisStore:
         retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), 1)
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         try:
-            self._pool = _sync_pool(url)
+            self._pool = _sync_pool(url, retry)
         except (ValueError, TypeError) as exc:
             from ..errors import ConfigurationError
 
@@ -345,15 +353,17 @@ class RedisStore:
             raise self._unavailable(exc) from exc
         return self._refused(counters, out)
 
-    def settle(self, keys: Sequence[str], rid: str, actual: int) -> None:
+    def settle(self, keys: Sequence[str], rid: str, actual: int, late: bool = True) -> None:
         try:
-            self._settle(keys=self._budget_keys(keys), args=[rid, actual])
+            self._settle(keys=self._budget_keys(keys), args=[rid, actual, int(late)])
         except self._errors as exc:
             raise self._unavailable(exc) from exc
 
-    async def asettle(self, keys: Sequence[str], rid: str, actual: int) -> None:
+    async def asettle(self, keys: Sequence[str], rid: str, actual: int,
+                      late: bool = True) -> None:
         try:
-            await self._aio_for_loop().settle(keys=self._budget_keys(keys), args=[rid, actual])
+            await self._aio_for_loop().settle(keys=self._budget_keys(keys),
+                                              args=[rid, actual, int(late)])
         except self._errors as exc:
             raise self._unavailable(exc) from exc
 

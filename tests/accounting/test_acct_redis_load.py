@@ -15,6 +15,7 @@ import logging
 
 import pytest
 import redis as redis_py
+from acct_fixtures import redis_url_fixture  # noqa: F401 - the redis_url fixture
 from conftest import RedisServer, free_port
 
 from cencori_core import BudgetExceededError, CencoriError, RateLimitExceededError, Router, Usage
@@ -24,15 +25,6 @@ from cencori_core.testing import FunctionProvider, reply
 
 PRICES = {"m": {"input": 0, "output": 1_000_000}}  # $1 an output token
 TEN = Usage.of(0, 10)  # every answer: 10 output tokens, $10
-
-
-@pytest.fixture
-def redis_url(redis_server):
-    url = redis_server.url(1)
-    client = redis_py.Redis.from_url(url)
-    client.flushdb()
-    client.close()
-    return url
 
 
 def _router(url: str, **kw) -> Router:
@@ -95,22 +87,25 @@ def test_a_busy_pool_waits_instead_of_failing(redis_url):
     assert counts == {"ok": 100, "BudgetExceededError:total": 200}
 
 
-def _connections(url: str) -> int:
-    watch = redis_py.Redis.from_url(url)
+def _connections(url: str, name: str | None = None) -> int:
+    """Connections open on the server (named ``name``, when given), this one left out."""
+    watch = redis_py.Redis.from_url(url.split("?")[0])
     try:
-        return len(watch.client_list()) - 1  # not this one
+        return sum(1 for c in watch.client_list() if name is None or c.get("name") == name) \
+            - (name is None)
     finally:
         watch.close()
 
 
 def test_each_event_loop_closes_its_connections_when_it_ends(redis_url):
-    router = _router(redis_url, budgets=[{"limit": "1000"}], rate_limits=[{"rpm": 1000}])
+    url = redis_url + "?client_name=loops"  # other tests' connections are not counted
+    router = _router(url, budgets=[{"limit": "1000"}], rate_limits=[{"rpm": 1000}])
     for _ in range(5):
         asyncio.run(_one(router, "u", "hi"))
         gc.collect()
     # asyncio.run shuts each loop's async generators down: the store's closer for that loop
-    # closed its pool; only the sync pool may hold a connection.
-    assert _connections(redis_url) <= 1
+    # closed its pool (before the fix: 2 more connections for each loop).
+    assert _connections(url, "loops") == 0
     assert router._accounting.store._aio == {}
     # A loop closed without shutdown_asyncgens: its clients are dropped when the next loop
     # connects, not kept for ever.
@@ -120,7 +115,7 @@ def test_each_event_loop_closes_its_connections_when_it_ends(redis_url):
     asyncio.run(_one(router, "u", "hi"))
     assert router._accounting.store._aio == {}
     gc.collect()
-    assert _connections(redis_url) <= 1
+    assert _connections(url, "loops") == 0
     router.close()
 
 
