@@ -29,7 +29,8 @@ from typing import Any
 from ..errors import AuthenticationError, ConfigurationError, InvalidRequestError
 from ..types import _DictMixin
 
-__all__ = ["Project", "KeyInfo", "Projects", "KEY_PREFIX", "parse_money", "parse_rate_limits"]
+__all__ = ["Project", "KeyInfo", "Projects", "KEY_PREFIX", "parse_money", "parse_rate_limits",
+           "check_record"]
 
 KEY_PREFIX = "csk_"
 _ID_HEX = 12
@@ -117,6 +118,64 @@ def parse_rate_limits(value: Any, name: str = "rate_limits") -> dict[str, int] |
             raise ConfigurationError(f"{name}[{k!r}] must be a positive integer, got {v!r}")
         out[k] = v
     return out or None
+
+
+def check_record(data: Any, kind: str, what: str, where: str) -> dict[str, Any]:
+    """A project or key record read from a store, checked field by field: a tampered or
+    corrupt store is a :class:`ConfigurationError` naming the file (or Redis key) ``where``,
+    never a KeyError or ValueError from deep inside a call."""
+
+    def bad(why: str) -> ConfigurationError:
+        return ConfigurationError(f"{where}: {what} is corrupt or was tampered with ({why}); "
+                                  "restore the store from a backup or recreate the record")
+
+    if not isinstance(data, dict):
+        raise bad(f"expected a JSON object, found {type(data).__name__}")
+
+    def field(name: str, types: Any, optional: bool = False) -> Any:
+        if name not in data or data[name] is None:
+            if optional:
+                return None
+            raise bad(f"'{name}' is missing")
+        value = data[name]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise bad(f"'{name}' has the wrong type ({type(value).__name__})")
+        return value
+
+    if kind == "key":
+        if not _ID_RE.fullmatch(field("id", str)):
+            raise bad("'id' is not csk_ and 12 hex digits")
+        field("project", str)
+        field("created", (int, float))
+        field("revoked", (int, float), optional=True)
+        try:
+            salt = bytes.fromhex(field("salt", str))
+            int(field("hash", str), 16)
+        except ValueError:
+            raise bad("'salt' or 'hash' is not hex") from None
+        if len(salt) != 16 or len(data["hash"]) != 64:
+            raise bad("'salt' or 'hash' has the wrong length")
+        return data
+    field("name", str)
+    providers = field("providers", list, optional=True)
+    if providers is not None and not all(isinstance(p, str) for p in providers):
+        raise bad("'providers' must be a list of names")
+    budget = field("budget", str, optional=True)
+    if budget is not None:
+        try:
+            ok = Decimal(budget).is_finite()
+        except ArithmeticError:
+            ok = False
+        if not ok:
+            raise bad("'budget' is not an amount")
+    if data.get("budget_window") not in (None, *WINDOWS):
+        raise bad("'budget_window' is not total, day or month")
+    rates = field("rate_limits", dict, optional=True)
+    if rates is not None and any(k not in _RATE_KEYS or isinstance(v, bool)
+                                 or not isinstance(v, int) for k, v in rates.items()):
+        raise bad("'rate_limits' must map rpm/tpm to integers")
+    field("created", (int, float), optional=True)
+    return data
 
 
 def check_window(window: Any, name: str) -> str:

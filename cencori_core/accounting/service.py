@@ -147,11 +147,15 @@ class Accounting:
         ctx.state["cencori.project"] = proj
 
     def close(self) -> None:
-        self.ledger.close()
-        self.projects.close()
-        self.store.close()
+        try:
+            self.ledger.close()  # may raise LedgerError: the rest is closed all the same
+        finally:
+            self.projects.close()
+            self.store.close()
 
     async def aclose(self) -> None:
-        self.ledger.close()
-        self.projects.close()
-        await self.store.aclose()
+        try:
+            self.ledger.close()
+        finally:
+            self.projects.close()
+            await self.store.aclose()

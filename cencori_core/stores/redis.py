@@ -487,19 +487,35 @@ class RedisProjects:
         self._call(self._r.hset, self._projects, data["name"], json.dumps(data))
         return True
 
+    def _load(self, raw: Any, kind: str, what: str) -> dict[str, Any]:
+        """A stored JSON record, checked: tampering is a ConfigurationError naming the hash."""
+        from ..accounting.projects import check_record
+
+        table = self._projects if kind == "project" else self._keys
+        where = f"Redis at {self._store.describe()}, hash {table}"
+        try:
+            data = json.loads(raw)
+        except (ValueError, TypeError) as exc:
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError(f"{where}: {what} is not valid JSON ({exc}); restore the "
+                                     "store from a backup or recreate the record") from None
+        return check_record(data, kind, what, where)
+
     def get_project(self, name: str) -> dict[str, Any] | None:
         raw = self._call(self._r.hget, self._projects, name)
-        return json.loads(raw) if raw else None
+        return self._load(raw, "project", f"project {name!r}") if raw else None
 
     def list_projects(self) -> list[dict[str, Any]]:
-        return [json.loads(v) for v in self._call(self._r.hvals, self._projects)]
+        return [self._load(v, "project", "a project")
+                for v in self._call(self._r.hvals, self._projects)]
 
     def add_key(self, key: dict[str, Any]) -> None:
         self._call(self._r.hset, self._keys, key["id"], json.dumps(key))
 
     def get_key(self, key_id: str) -> dict[str, Any] | None:
         raw = self._call(self._r.hget, self._keys, key_id)
-        return json.loads(raw) if raw else None
+        return self._load(raw, "key", f"key {key_id!r}") if raw else None
 
     def revoke_key(self, key_id: str, when: float) -> bool:
         key = self.get_key(key_id)
@@ -510,7 +526,7 @@ class RedisProjects:
         return True
 
     def list_keys(self) -> list[dict[str, Any]]:
-        return [json.loads(v) for v in self._call(self._r.hvals, self._keys)]
+        return [self._load(v, "key", "a key") for v in self._call(self._r.hvals, self._keys)]
 
     def close(self) -> None:
         pass
