@@ -30,7 +30,7 @@ from ..errors import AuthenticationError, ConfigurationError, InvalidRequestErro
 from ..types import _DictMixin
 
 __all__ = ["Project", "KeyInfo", "Projects", "KEY_PREFIX", "parse_money", "parse_rate_limits",
-           "check_record"]
+           "check_record", "load_record"]
 
 KEY_PREFIX = "csk_"
 _ID_HEX = 12
@@ -120,14 +120,29 @@ def parse_rate_limits(value: Any, name: str = "rate_limits") -> dict[str, int] |
     return out or None
 
 
+def corrupt_record(where: str, what: str, why: str) -> ConfigurationError:
+    return ConfigurationError(f"{where}: {what} is corrupt or was tampered with ({why}); "
+                              "restore the store from a backup or recreate the record")
+
+
+def load_record(raw: Any, kind: str, what: str, where: str) -> dict[str, Any]:
+    """A stored JSON record parsed and checked (see :func:`check_record`)."""
+    import json
+
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise corrupt_record(where, what, f"not valid JSON: {exc}") from None
+    return check_record(data, kind, what, where)
+
+
 def check_record(data: Any, kind: str, what: str, where: str) -> dict[str, Any]:
     """A project or key record read from a store, checked field by field: a tampered or
     corrupt store is a :class:`ConfigurationError` naming the file (or Redis key) ``where``,
     never a KeyError or ValueError from deep inside a call."""
 
     def bad(why: str) -> ConfigurationError:
-        return ConfigurationError(f"{where}: {what} is corrupt or was tampered with ({why}); "
-                                  "restore the store from a backup or recreate the record")
+        return corrupt_record(where, what, why)
 
     if not isinstance(data, dict):
         raise bad(f"expected a JSON object, found {type(data).__name__}")
@@ -205,6 +220,7 @@ class Projects:
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._projects: dict[str, tuple[float, Project | None]] = {}
+        self._in_use: tuple[float, bool] = (0.0, False)
 
     # ------------------------------------------------------------------ administration
 
@@ -312,6 +328,31 @@ class Projects:
     def _changed(self, project: Project) -> None:
         with self._lock:
             self._projects[project.name] = (time.monotonic() + self._ttl, project)
+            self._in_use = (time.monotonic() + self._ttl, True)
+
+    def in_use(self) -> bool:
+        """Whether the store holds any project (through the cache): then a call's
+        ``project=`` must name one of them."""
+        now = time.monotonic()
+        until, used = self._in_use
+        if until > now:
+            return used
+        used = bool(self._store.list_projects())
+        self._in_use = (now + self._ttl, used)
+        return used
+
+    def require(self, name: str) -> Project | None:
+        """The project called ``name``; when projects are in use, an unknown name is an
+        :class:`AuthenticationError` (its budget and limits would silently not apply). Without
+        any project, ``name`` is only a label for usage records and None is returned."""
+        project = self.lookup(name)
+        if project is not None or not self.in_use():
+            return project
+        known = sorted(p["name"] for p in self._store.list_projects())
+        shown = ", ".join(repr(k) for k in known[:10]) + (", ..." if len(known) > 10 else "")
+        raise AuthenticationError(
+            f"unknown project {name!r}; known projects: {shown}. Create it with "
+            f"router.projects.create({name!r}) or `cencori keys create {name}`")
 
     # ------------------------------------------------------------------ the call path
 

@@ -140,7 +140,7 @@ class Accounting:
                 if not isinstance(project, str) or not project:
                     raise InvalidRequestError("project must be a non-empty string",
                                               param="project")
-                proj = self.projects.lookup(project)
+                proj = self.projects.require(project)
         except StoreUnavailable as exc:
             raise AuthenticationError(f"cannot check the project: {exc}") from exc
         ctx.project = proj.name if proj is not None else project

@@ -488,19 +488,11 @@ class RedisProjects:
         return True
 
     def _load(self, raw: Any, kind: str, what: str) -> dict[str, Any]:
-        """A stored JSON record, checked: tampering is a ConfigurationError naming the hash."""
-        from ..accounting.projects import check_record
+        """A stored record, checked: tampering is a ConfigurationError naming the hash."""
+        from ..accounting.projects import load_record
 
         table = self._projects if kind == "project" else self._keys
-        where = f"Redis at {self._store.describe()}, hash {table}"
-        try:
-            data = json.loads(raw)
-        except (ValueError, TypeError) as exc:
-            from ..errors import ConfigurationError
-
-            raise ConfigurationError(f"{where}: {what} is not valid JSON ({exc}); restore the "
-                                     "store from a backup or recreate the record") from None
-        return check_record(data, kind, what, where)
+        return load_record(raw, kind, what, f"Redis at {self._store.describe()}, hash {table}")
 
     def get_project(self, name: str) -> dict[str, Any] | None:
         raw = self._call(self._r.hget, self._projects, name)

@@ -76,14 +76,10 @@ class SqliteProjects:
         self._db = connect(path, schema=_SCHEMA)
 
     def _load(self, raw: str, kind: str, what: str) -> dict[str, Any]:
-        """A stored JSON record, checked: tampering is a ConfigurationError naming the file."""
-        from ..accounting.projects import check_record
+        """A stored record, checked: tampering is a ConfigurationError naming the file."""
+        from ..accounting.projects import load_record
 
-        try:
-            data = json.loads(raw)
-        except (ValueError, TypeError) as exc:
-            raise corrupt(self._path, f"{what} is not valid JSON: {exc}") from None
-        return check_record(data, kind, what, self._path)
+        return load_record(raw, kind, what, self._path)
 
     def create_project(self, data: dict[str, Any], key: dict[str, Any]) -> bool:
         with self._lock:
