@@ -144,7 +144,8 @@ def _clamped(usage: Usage, response: Any) -> Usage:
         "%s/%s reported impossible usage (%s); counted as 0",
         getattr(response, "provider", None) or "?", getattr(response, "model", None) or "?",
         ", ".join(f"{k}={v}" for k, v in bad.items()))
-    fixed = replace(usage, **{k: 0.0 if k == "audio_seconds" else 0 for k in bad})
+    zeros: dict[str, Any] = {k: 0.0 if k == "audio_seconds" else 0 for k in bad}
+    fixed = replace(usage, **zeros)
     # the provider's total cannot be trusted either: the sum of what is left
     return replace(fixed, total_tokens=fixed.prompt_tokens + fixed.completion_tokens)
 
