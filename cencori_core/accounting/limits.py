@@ -285,6 +285,9 @@ class Limiter:
         self.budget_fail_open = budget_fail_mode == "open"
         self.rate_limit_fail_open = rate_limit_fail_mode == "open"
         self.wait = float(rate_limit_wait)
+        # A store that reserves budget and rate limits in one script (Redis: one round trip
+        # each way instead of one per counter and window).
+        self._combined = hasattr(store, "reserve_all")
         self._items: dict[tuple[str, int, int], Any] = {}
         self._warned: dict[str, float] = {}
         self._pending: list[Unsettled] = []
@@ -391,6 +394,8 @@ class Limiter:
             self.retry_unsettled()
         rid = ctx.request_id
         expires_at = time.time() + RESERVATION_TTL
+        if self._combined:
+            return self._reserve_all(plan, rid, expires_at)
         reserved = False
         if plan.counters:
             try:
@@ -434,6 +439,8 @@ class Limiter:
             await self.aretry_unsettled()
         rid = ctx.request_id
         expires_at = time.time() + RESERVATION_TTL
+        if self._combined:
+            return await self._areserve_all(plan, rid, expires_at)
         reserved = False
         if plan.counters:
             try:
@@ -466,6 +473,66 @@ class Limiter:
             raise
         return res
 
+    def _reserve_all(self, plan: _Plan, rid: str, expires_at: float) -> Reservation:
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                out = self.store.reserve_all(plan.counters, rid, plan.amount, expires_at,
+                                             plan.hits)
+            except StoreUnavailable as exc:
+                return self._all_down(plan, rid, expires_at, exc)
+            if out is None:
+                return self._reservation(plan, rid, True, expires_at)
+            retry_after = self._all_refused(plan, out, deadline)
+            time.sleep(retry_after)
+
+    async def _areserve_all(self, plan: _Plan, rid: str, expires_at: float) -> Reservation:
+        import asyncio
+
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                out = await self.store.areserve_all(plan.counters, rid, plan.amount, expires_at,
+                                                    plan.hits)
+            except StoreUnavailable as exc:
+                return self._all_down(plan, rid, expires_at, exc)
+            if out is None:
+                return self._reservation(plan, rid, True, expires_at)
+            item, scope, _, rule = plan.hits[out] if isinstance(out, int) else (None,) * 4
+            window = None
+            if item is not None:
+                try:
+                    window = await self.store.awindow(item, scope, rule == "tpm")
+                except StoreUnavailable:
+                    window = (time.time(), 0)
+            await asyncio.sleep(self._all_refused(plan, out, deadline, window))
+
+    def _all_down(self, plan: _Plan, rid: str, expires_at: float,
+                  exc: StoreUnavailable) -> Reservation:
+        """The store is unreachable: each side fails open or closed as configured."""
+        if plan.counters:
+            self._budget_store_down(exc)
+        if plan.hits:
+            self._rate_store_down(exc)
+        return self._reservation(plan, rid, False, expires_at)
+
+    def _all_refused(self, plan: _Plan, out: Any, deadline: float,
+                     window: tuple[float, int] | None = None) -> float:
+        """Raise the refusal of a combined reservation, or return how long to wait before
+        trying it again (``rate_limit_wait``)."""
+        if not isinstance(out, int):
+            raise self._budget_error(plan, out)
+        item, scope, cost, rule = plan.hits[out]
+        if window is None:
+            try:
+                window = self.store.window(item, scope, rule == "tpm")
+            except StoreUnavailable:
+                window = (time.time(), 0)
+        retry_after = self._retry_after(window)
+        if cost > item.amount or not self._may_wait(retry_after, deadline):
+            raise self._rate_error(item, scope, cost, rule, retry_after)
+        return retry_after
+
     def settle(self, res: Reservation, release: bool = False) -> None:
         """Replace the reservation by the actual cost (``release``: by nothing). A store that
         fails is retried (:data:`SETTLE_RETRIES` times); if it still fails the charge goes to
@@ -475,6 +542,22 @@ class Limiter:
             return
         res.done = True
         actual, extra = self._actuals(res, release)
+        if self._combined:
+            tpm = [(item, scope, extra) for item, scope in res.tpm] if extra > 0 else []
+            if not (res.keys or tpm):
+                return
+            for delay in (*_SETTLE_BACKOFF, None):
+                try:
+                    self.store.settle_all(res.keys, res.rid, actual, self._late(res), tpm)
+                    return
+                except StoreUnavailable as exc:
+                    if delay is None:
+                        if res.keys:
+                            self._unsettled(res, actual, exc)
+                        if tpm:
+                            self._rate_store_down(exc, settling=True)
+                        return
+                    time.sleep(delay)
         if res.keys:
             for delay in (*_SETTLE_BACKOFF, None):
                 try:
@@ -503,6 +586,23 @@ class Limiter:
 
         res.done = True
         actual, extra = self._actuals(res, release)
+        if self._combined:
+            tpm = [(item, scope, extra) for item, scope in res.tpm] if extra > 0 else []
+            if not (res.keys or tpm):
+                return
+            for delay in (*_SETTLE_BACKOFF, None):
+                try:
+                    await self.store.asettle_all(res.keys, res.rid, actual, self._late(res),
+                                                 tpm)
+                    return
+                except StoreUnavailable as exc:
+                    if delay is None:
+                        if res.keys:
+                            self._unsettled(res, actual, exc)
+                        if tpm:
+                            self._rate_store_down(exc, settling=True)
+                        return
+                    await asyncio.sleep(delay)
         if res.keys:
             for delay in (*_SETTLE_BACKOFF, None):
                 try:
@@ -532,20 +632,24 @@ class Limiter:
         return time.time() >= res.expires_at
 
     def _unsettled(self, res: Reservation, actual: int, exc: StoreUnavailable) -> None:
+        entry = self._journal(res, actual, str(exc))
+        log.error("could not settle the budget of call %s ($%s): %s; kept in "
+                  "router.usage.unsettled() (%d pending) and retried when the store answers",
+                  res.rid, entry.cost, exc, len(self._pending))
+
+    def _journal(self, res: Reservation, actual: int, why: str) -> Unsettled:
         entry = Unsettled(request_id=res.rid, keys=res.keys, cost=to_usd(actual),
-                          expires_at=res.expires_at, error=str(exc), since=time.time())
+                          expires_at=res.expires_at, error=why, since=time.time())
         with self._pending_lock:
             self._pending.append(entry)
             dropped = len(self._pending) > MAX_UNSETTLED
             if dropped:
                 lost = self._pending.pop(0)
-        log.error("could not settle the budget of call %s ($%s): %s; kept in "
-                  "router.usage.unsettled() (%d pending) and retried when the store answers",
-                  res.rid, entry.cost, exc, len(self._pending))
         if dropped:
             log.error("the unsettled-charge journal is full (%d); gave up on call %s ($%s): its "
                       "reservation expires after %d s and its cost is not charged",
                       MAX_UNSETTLED, lost.request_id, lost.cost, int(RESERVATION_TTL))
+        return entry
 
     def unsettled(self) -> list[Unsettled]:
         """Charges whose settle failed and have not been applied yet (oldest first)."""
@@ -572,7 +676,7 @@ class Limiter:
                 self._keep_pending(entries[i:])
                 break
             else:
-                log.warning("settled call %s ($%s) after the store came back", e.request_id,
+                log.warning("settled the pending charge of call %s ($%s)", e.request_id,
                             e.cost)
         return len(self._pending)
 
@@ -586,16 +690,24 @@ class Limiter:
                 self._keep_pending(entries[i:])
                 break
             else:
-                log.warning("settled call %s ($%s) after the store came back", e.request_id,
+                log.warning("settled the pending charge of call %s ($%s)", e.request_id,
                             e.cost)
         return len(self._pending)
 
     def settle_dropped(self, res: Reservation) -> None:
         """Settle for an async stream dropped without ``aclose()`` (from its finalizer, where
-        nothing can be awaited): in-process stores settle now; a Redis reservation expires
-        after :data:`RESERVATION_TTL` rather than block the finalizer on the network."""
+        nothing can be awaited and no network call should block): in-process stores settle
+        now; otherwise the charge goes to the pending journal, applied before the next
+        reservation, so the reservation does not hold the budget until it expires."""
         if self.store.name == "memory":
             self.settle(res)
+            return
+        if res.done:
+            return
+        res.done = True
+        if res.keys:
+            actual, _ = self._actuals(res, False)
+            self._journal(res, actual, "an async stream was dropped without aclose()")
 
     # ------------------------------------------------------------------ shared steps
 

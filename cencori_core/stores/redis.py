@@ -1,8 +1,11 @@
 """The Redis store: budgets, rate limits and project keys shared by every process.
 
-Budget reserve and settle are Lua scripts (atomic on the server); rate limits are `limits`'
-windows on its Redis storage. The sync driver uses redis-py's client, the async driver its
-asyncio client (one per event loop: an asyncio connection belongs to the loop that opened it).
+A call's reservation (its budget counters and its rate-limit windows, all or nothing) is one
+Lua script, and so is its settle: one round trip each way. The windows are `limits`' (same keys
+and algorithms: a moving window for requests, a sliding window counter for tokens), whose
+storage still answers window reads (``window()``, for ``retry_after``). The sync driver uses
+redis-py's client, the async driver its asyncio client (one per event loop: an asyncio
+connection belongs to the loop that opened it).
 
 A budget counter is a hash ``<prefix>b:<counter>`` with ``spent``, ``reserved`` and one
 ``r:<id>`` field per open reservation, plus a sorted set ``<prefix>b:<counter>:r`` of reservation
@@ -38,15 +41,44 @@ __all__ = ["RedisStore", "RedisProjects", "mask_url"]
 
 PREFIX = "cencori:"
 
-# KEYS: (hash, zset) per counter. ARGV: amount, rid, now, expires_at, then (limit, ttl) per
-# counter. Returns 0, or {index, spent, reserved} of the first counter that cannot take it.
-# Amounts stay strings on their way to HINCRBY: Lua numbers are doubles and print with 14
-# significant digits.
-_RESERVE = """
+# The weighted count of a sliding window counter (previous, current), after rolling the window
+# over when its period has passed, as limits' acquire_sliding_window.lua does.
+_SLIDING = """
+local function weighted(prev, cur, ms)
+  local cur_ttl = tonumber(redis.call('PTTL', cur))
+  if cur_ttl > 0 and cur_ttl < ms then
+    redis.call('RENAME', cur, prev)
+    redis.call('SET', cur, 0, 'PX', cur_ttl + ms)
+  end
+  local pc = tonumber(redis.call('GET', prev)) or 0
+  local pt = tonumber(redis.call('PTTL', prev)) or 0
+  if pt < 0 then pt = 0 end
+  return math.floor(pc * pt / ms) + (tonumber(redis.call('GET', cur)) or 0)
+end
+local function add(cur, n, ms)
+  if redis.call('EXISTS', cur) == 1 then
+    redis.call('INCRBY', cur, n)
+  else
+    redis.call('SET', cur, n, 'PX', ms * 2)
+  end
+end
+"""
+
+# One round trip for a call's whole reservation: its budget counters and its rate-limit windows,
+# all or nothing. KEYS: (hash, zset) per budget counter, then per rate hit its window keys (one
+# list for a moving window, previous and current counters for a sliding window counter: the keys
+# and algorithms of `limits`, whose scripts acquire_moving_window.lua and
+# acquire_sliding_window.lua these steps follow, so its window reads stay valid).
+# ARGV: amount, rid, now, expires_at, nb, (limit, ttl) per counter, nh, (kind, limit, expiry,
+# cost) per hit. Returns 0, {1, index, spent, reserved} for a budget that cannot take it, or
+# {2, index} for a full rate window.
+_RESERVE_ALL = _SLIDING + """
 local amount = tonumber(ARGV[1])
 local now = tonumber(ARGV[3])
-local n = #KEYS / 2
-for i = 1, n do
+local nb = tonumber(ARGV[5])
+local h0 = 6 + 2 * nb
+local nh = tonumber(ARGV[h0])
+for i = 1, nb do
   local h, z = KEYS[2 * i - 1], KEYS[2 * i]
   local stale = redis.call('ZRANGEBYSCORE', z, '-inf', now)
   for _, r in ipairs(stale) do
@@ -58,33 +90,65 @@ for i = 1, n do
   end
   if #stale > 0 then redis.call('ZREMRANGEBYSCORE', z, '-inf', now) end
 end
-for i = 1, n do
+for i = 1, nb do
   local h = KEYS[2 * i - 1]
   local spent = redis.call('HGET', h, 'spent') or '0'
   local reserved = redis.call('HGET', h, 'reserved') or '0'
-  if tonumber(spent) + tonumber(reserved) + amount > tonumber(ARGV[3 + 2 * i]) then
-    return {i, spent, reserved}
+  if tonumber(spent) + tonumber(reserved) + amount > tonumber(ARGV[4 + 2 * i]) then
+    return {1, i, spent, reserved}
   end
 end
-for i = 1, n do
+local k = 2 * nb + 1
+for j = 1, nh do
+  local b = h0 + 4 * (j - 1)
+  local limit, expiry, cost = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  if cost > limit then return {2, j} end
+  if ARGV[b + 1] == 'm' then
+    local entry = redis.call('LINDEX', KEYS[k], limit - cost)
+    if entry and tonumber(entry) >= now - expiry then return {2, j} end
+    k = k + 1
+  else
+    if weighted(KEYS[k], KEYS[k + 1], expiry * 1000) + cost > limit then return {2, j} end
+    k = k + 2
+  end
+end
+for i = 1, nb do
   local h, z = KEYS[2 * i - 1], KEYS[2 * i]
   redis.call('HINCRBY', h, 'reserved', ARGV[1])
   redis.call('HSET', h, 'r:' .. ARGV[2], ARGV[1])
   redis.call('ZADD', z, ARGV[4], ARGV[2])
-  if tonumber(ARGV[4 + 2 * i]) > 0 then
-    redis.call('EXPIRE', h, ARGV[4 + 2 * i])
-    redis.call('EXPIRE', z, ARGV[4 + 2 * i])
+  if tonumber(ARGV[5 + 2 * i]) > 0 then
+    redis.call('EXPIRE', h, ARGV[5 + 2 * i])
+    redis.call('EXPIRE', z, ARGV[5 + 2 * i])
+  end
+end
+k = 2 * nb + 1
+for j = 1, nh do
+  local b = h0 + 4 * (j - 1)
+  local limit, expiry, cost = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  if ARGV[b + 1] == 'm' then
+    for _ = 1, cost do redis.call('LPUSH', KEYS[k], ARGV[3]) end
+    redis.call('LTRIM', KEYS[k], 0, limit - 1)
+    redis.call('EXPIRE', KEYS[k], expiry)
+    k = k + 1
+  else
+    add(KEYS[k + 1], cost, expiry * 1000)
+    k = k + 2
   end
 end
 return 0
 """
 
-# KEYS: (hash, zset) per counter. ARGV: rid, actual, late. Drops the reservation (if it has
-# not expired) and adds the actual spend. A settle retried after a lost reply finds its
-# reservation gone and must not charge twice, so the spend is added only with the reservation,
-# or when the caller says it may have expired (late = '1').
-_SETTLE = """
-for i = 1, #KEYS / 2 do
+# One round trip for a call's settle: each budget counter's reservation replaced by the actual
+# cost, and the tokens its usage had beyond what was taken up front added to each
+# tokens-per-minute window, up to what the window has left. A settle retried after a lost reply
+# finds its reservation gone and must not charge twice, so the spend is added only with the
+# reservation, or when the caller says it may have expired (late = '1').
+# KEYS: (hash, zset) per budget counter, then (previous, current) per window. ARGV: rid, actual,
+# late, nb, then (limit, expiry, extra) per window.
+_SETTLE_ALL = _SLIDING + """
+local nb = tonumber(ARGV[4])
+for i = 1, nb do
   local h, z = KEYS[2 * i - 1], KEYS[2 * i]
   local a = redis.call('HGET', h, 'r:' .. ARGV[1])
   if a then
@@ -95,6 +159,15 @@ for i = 1, #KEYS / 2 do
   if ARGV[2] ~= '0' and (a or ARGV[3] == '1') then
     redis.call('HINCRBY', h, 'spent', ARGV[2])
   end
+end
+local k = 2 * nb + 1
+local b = 5
+while ARGV[b] do
+  local limit, extra, ms = tonumber(ARGV[b]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 1]) * 1000
+  local n = math.min(extra, limit - weighted(KEYS[k], KEYS[k + 1], ms))
+  if n > 0 then add(KEYS[k + 1], n, ms) end
+  k = k + 2
+  b = b + 3
 end
 return 0
 """
@@ -184,8 +257,8 @@ class _Async:
         self.pool = aioredis.BlockingConnectionPool.from_url(url, retry=retry,
                                                              **_pool_defaults(url))
         self.client = aioredis.Redis(connection_pool=self.pool, retry=retry)
-        self.reserve = self.client.register_script(_RESERVE)
-        self.settle = self.client.register_script(_SETTLE)
+        self.reserve_all = self.client.register_script(_RESERVE_ALL)
+        self.settle_all = self.client.register_script(_SETTLE_ALL)
         self.storage = RedisStorage("async+" + url, implementation="redispy",
                                     key_prefix=PREFIX + "rl", wrap_exceptions=True,
                                     connection_pool=self.pool,  # type: ignore[arg-type]
@@ -248,8 +321,8 @@ class RedisStore:
                                      f"({type(exc).__name__}); expected "
                                      "redis://[:password@]host[:port][/db]") from None
         self.client = redis.Redis(connection_pool=self._pool, retry=retry)
-        self._reserve = self.client.register_script(_RESERVE)
-        self._settle = self.client.register_script(_SETTLE)
+        self._reserve_all = self.client.register_script(_RESERVE_ALL)
+        self._settle_all = self.client.register_script(_SETTLE_ALL)
         self._storage = RedisStorage(url, key_prefix=prefix + "rl", wrap_exceptions=True,
                                      connection_pool=self._pool,
                                      retry=retry)  # type: ignore[arg-type]
@@ -316,54 +389,107 @@ class RedisStore:
             out += [h, h + ":r"]
         return out
 
-    @staticmethod
-    def _reserve_args(counters: Sequence[Counter], rid: str, amount: int, expires_at: float,
-                      now: float) -> list[Any]:
-        args: list[Any] = [amount, rid, repr(now), repr(expires_at)]
-        for c in counters:
-            args += [c.limit, c.ttl]
-        return args
-
-    @staticmethod
-    def _refused(counters: Sequence[Counter], out: Any) -> Refused | None:
-        if not out:
-            return None
-        index, spent, reserved = out
-        return Refused(counters[int(index) - 1], int(spent), int(reserved))
-
     def reserve(self, counters: Sequence[Counter], rid: str, amount: int, expires_at: float,
                 now: float | None = None) -> Refused | None:
-        now = time.time() if now is None else now
-        try:
-            out = self._reserve(keys=self._budget_keys([c.key for c in counters]),
-                                args=self._reserve_args(counters, rid, amount, expires_at, now))
-        except self._errors as exc:
-            raise self._unavailable(exc) from exc
-        return self._refused(counters, out)
+        out = self.reserve_all(counters, rid, amount, expires_at, (), now)
+        assert not isinstance(out, int)
+        return out
 
     async def areserve(self, counters: Sequence[Counter], rid: str, amount: int,
                        expires_at: float, now: float | None = None) -> Refused | None:
-        now = time.time() if now is None else now
-        try:
-            aio = self._aio_for_loop()
-            out = await aio.reserve(keys=self._budget_keys([c.key for c in counters]),
-                                    args=self._reserve_args(counters, rid, amount, expires_at,
-                                                            now))
-        except self._errors as exc:
-            raise self._unavailable(exc) from exc
-        return self._refused(counters, out)
+        out = await self.areserve_all(counters, rid, amount, expires_at, (), now)
+        assert not isinstance(out, int)
+        return out
 
     def settle(self, keys: Sequence[str], rid: str, actual: int, late: bool = True) -> None:
-        try:
-            self._settle(keys=self._budget_keys(keys), args=[rid, actual, int(late)])
-        except self._errors as exc:
-            raise self._unavailable(exc) from exc
+        self.settle_all(keys, rid, actual, late, ())
 
     async def asettle(self, keys: Sequence[str], rid: str, actual: int,
                       late: bool = True) -> None:
+        await self.asettle_all(keys, rid, actual, late, ())
+
+    # ------------------------------------------------------------------ one round trip
+
+    def _window_keys(self, item: Any, scope: str, sliding: bool) -> list[str]:
+        """The keys `limits` keeps ``item``'s window of ``scope`` under."""
+        st = self._storage
+        key = item.key_for(scope)
+        if not sliding:
+            return [st.prefixed_key(key)]
+        return [st.prefixed_key(st._previous_window_key(key)),
+                st.prefixed_key(st._current_window_key(key))]
+
+    def _all_args(self, counters: Sequence[Counter], rid: str, amount: int, expires_at: float,
+                  hits: Sequence[tuple[Any, str, int, str]],
+                  now: float) -> tuple[list[str], list[Any]]:
+        keys = self._budget_keys([c.key for c in counters])
+        args: list[Any] = [amount, rid, repr(now), repr(expires_at), len(counters)]
+        for c in counters:
+            args += [c.limit, c.ttl]
+        args.append(len(hits))
+        for item, scope, cost, rule in hits:
+            sliding = rule == "tpm"
+            keys += self._window_keys(item, scope, sliding)
+            args += ["s" if sliding else "m", item.amount, item.get_expiry(), cost]
+        return keys, args
+
+    @staticmethod
+    def _all_result(counters: Sequence[Counter], out: Any) -> Refused | int | None:
+        if not out:
+            return None
+        if int(out[0]) == 1:
+            return Refused(counters[int(out[1]) - 1], int(out[2]), int(out[3]))
+        return int(out[1]) - 1
+
+    def reserve_all(self, counters: Sequence[Counter], rid: str, amount: int,
+                    expires_at: float, hits: Sequence[tuple[Any, str, int, str]],
+                    now: float | None = None) -> Refused | int | None:
+        """Reserve ``amount`` on every budget counter and take every rate-limit hit
+        ``(item, scope, cost, rule)``, in one atomic script, or nothing: None when done, the
+        :class:`Refused` budget, or the index of the first hit whose window is full."""
+        keys, args = self._all_args(counters, rid, amount, expires_at, hits,
+                                    time.time() if now is None else now)
         try:
-            await self._aio_for_loop().settle(keys=self._budget_keys(keys),
-                                              args=[rid, actual, int(late)])
+            out = self._reserve_all(keys=keys, args=args)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        return self._all_result(counters, out)
+
+    async def areserve_all(self, counters: Sequence[Counter], rid: str, amount: int,
+                           expires_at: float, hits: Sequence[tuple[Any, str, int, str]],
+                           now: float | None = None) -> Refused | int | None:
+        keys, args = self._all_args(counters, rid, amount, expires_at, hits,
+                                    time.time() if now is None else now)
+        try:
+            out = await self._aio_for_loop().reserve_all(keys=keys, args=args)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+        return self._all_result(counters, out)
+
+    def _settle_args(self, keys: Sequence[str], rid: str, actual: int, late: bool,
+                     tpm: Sequence[tuple[Any, str, int]]) -> tuple[list[str], list[Any]]:
+        all_keys = self._budget_keys(keys)
+        args: list[Any] = [rid, actual, int(late), len(keys)]
+        for item, scope, extra in tpm:
+            all_keys += self._window_keys(item, scope, True)
+            args += [item.amount, item.get_expiry(), extra]
+        return all_keys, args
+
+    def settle_all(self, keys: Sequence[str], rid: str, actual: int, late: bool,
+                   tpm: Sequence[tuple[Any, str, int]]) -> None:
+        """Settle the budget counters ``keys`` and add each ``(item, scope, extra)`` to its
+        tokens window (up to what it has left), in one script."""
+        all_keys, args = self._settle_args(keys, rid, actual, late, tpm)
+        try:
+            self._settle_all(keys=all_keys, args=args)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    async def asettle_all(self, keys: Sequence[str], rid: str, actual: int, late: bool,
+                          tpm: Sequence[tuple[Any, str, int]]) -> None:
+        all_keys, args = self._settle_args(keys, rid, actual, late, tpm)
+        try:
+            await self._aio_for_loop().settle_all(keys=all_keys, args=args)
         except self._errors as exc:
             raise self._unavailable(exc) from exc
 

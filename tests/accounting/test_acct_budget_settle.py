@@ -214,3 +214,29 @@ def test_async_unsettled_drained_by_areserve(redis_url):
     run_async(router.achat(model="cheap", messages=MSG, max_tokens=10))
     assert router.usage.unsettled() == [] and spent(router) == 25
     router.close()
+
+
+def test_a_dropped_async_stream_does_not_hold_the_budget(redis_url):
+    # An async stream dropped without aclose(): its finalizer cannot await Redis, so the charge
+    # goes to the journal and the next reservation applies it (it held $20 of budget for 15
+    # minutes before).
+    import gc
+
+    fn = FunctionProvider(lambda req: "one two three", name="local", models=["cheap"])
+    router = Router(providers={"local": fn}, load_entrypoints=False, prices=PRICES,
+                    redis_url=redis_url, budgets=[{"limit": "100"}])
+
+    async def drop() -> None:
+        s = router.achat_stream(model="cheap", messages=MSG, max_tokens=20)
+        await s.__anext__()  # one chunk, then the stream is let go
+        del s
+        gc.collect()
+
+    run_async(drop())
+    (pending,) = router.usage.unsettled()
+    assert "dropped" in pending.error
+    assert router.usage.budget().reserved == 20
+    run_async(router.achat(model="cheap", messages=MSG, max_tokens=1))
+    state = router.usage.budget()
+    assert router.usage.unsettled() == [] and state.reserved == 0 and state.spent > 0
+    router.close()

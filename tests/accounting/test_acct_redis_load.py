@@ -163,3 +163,53 @@ def test_restartable_server_fixture():
         assert _connections(url) == 0
     finally:
         server.stop()
+
+
+def _scripts_run(url: str) -> int:
+    watch = redis_py.Redis.from_url(url)
+    try:
+        return int(watch.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+    finally:
+        watch.close()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_one_round_trip_to_reserve_and_one_to_settle(redis_url, mode):
+    # DESIGN: "Redis-backed key + budget + rpm/tpm: one round trip to reserve, one to settle".
+    # Counted as scripts the server ran (each is one round trip); it was 5 (budget, rpm, tpm,
+    # settle, the tokens beyond the estimate).
+    router = _router(redis_url)
+    key = router.projects.create("acme", budget="1000000",
+                                 rate_limits={"rpm": 1_000_000, "tpm": 100_000_000})
+
+    def calls(n: int) -> None:
+        for _ in range(n):
+            if mode == "sync":
+                router.chat(model="m", messages=[{"role": "user", "content": "hi"}],
+                            api_key=key)
+            else:
+                asyncio.run(router.achat(model="m", messages=[{"role": "user", "content": "hi"}],
+                                         api_key=key))
+
+    calls(2)  # the key and project are cached from here on
+    before = _scripts_run(redis_url)
+    calls(20)
+    assert _scripts_run(redis_url) - before == 2 * 20
+    router.close()
+
+
+def test_a_refused_call_takes_nothing_from_the_other_limits(redis_url):
+    # all or nothing: a call refused by its tokens-per-minute window takes no request from the
+    # requests-per-minute window, nor any budget
+    router = _router(redis_url, budgets=[{"limit": "100"}],
+                     rate_limits=[{"rpm": 5}, {"tpm": 100}])
+    big = "x" * 500  # 125 tokens estimated: more than the whole window
+    for _ in range(10):
+        with pytest.raises(RateLimitExceededError, match="tokens"):
+            router.chat(model="m", messages=[{"role": "user", "content": big}], max_tokens=10)
+    assert router.usage.budget().reserved == 0
+    for _ in range(5):  # the 5 requests of the minute are all still there (10 tokens each)
+        router.chat(model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=1)
+    with pytest.raises(RateLimitExceededError, match="requests"):
+        router.chat(model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=1)
+    router.close()
