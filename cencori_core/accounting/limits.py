@@ -552,22 +552,14 @@ class Limiter:
                     return
                 except StoreUnavailable as exc:
                     if delay is None:
-                        if res.keys:
-                            self._unsettled(res, actual, exc)
-                        if tpm:
-                            self._rate_store_down(exc, settling=True)
-                        return
+                        return self._gave_up(res, actual, tpm, exc)
                     time.sleep(delay)
-        if res.keys:
-            for delay in (*_SETTLE_BACKOFF, None):
-                try:
-                    self.store.settle(res.keys, res.rid, actual, late=self._late(res))
-                    break
-                except StoreUnavailable as exc:
-                    if delay is None:
-                        self._unsettled(res, actual, exc)
-                        return
-                    time.sleep(delay)
+        # A store without one-script settles (in memory): nothing to retry.
+        try:
+            if res.keys:
+                self.store.settle(res.keys, res.rid, actual)
+        except StoreUnavailable as exc:
+            return self._gave_up(res, actual, (), exc)
         try:
             for item, scope in res.tpm if extra > 0 else ():
                 if not self.store.hit(item, scope, min(extra, item.amount), True):
@@ -597,22 +589,13 @@ class Limiter:
                     return
                 except StoreUnavailable as exc:
                     if delay is None:
-                        if res.keys:
-                            self._unsettled(res, actual, exc)
-                        if tpm:
-                            self._rate_store_down(exc, settling=True)
-                        return
+                        return self._gave_up(res, actual, tpm, exc)
                     await asyncio.sleep(delay)
-        if res.keys:
-            for delay in (*_SETTLE_BACKOFF, None):
-                try:
-                    await self.store.asettle(res.keys, res.rid, actual, late=self._late(res))
-                    break
-                except StoreUnavailable as exc:
-                    if delay is None:
-                        self._unsettled(res, actual, exc)
-                        return
-                    await asyncio.sleep(delay)
+        try:
+            if res.keys:
+                await self.store.asettle(res.keys, res.rid, actual)
+        except StoreUnavailable as exc:
+            return self._gave_up(res, actual, (), exc)
         try:
             for item, scope in res.tpm if extra > 0 else ():
                 if not await self.store.ahit(item, scope, min(extra, item.amount), True):
@@ -620,6 +603,12 @@ class Limiter:
                     if remaining > 0:
                         await self.store.ahit(item, scope, remaining, True)
         except StoreUnavailable as exc:
+            self._rate_store_down(exc, settling=True)
+
+    def _gave_up(self, res: Reservation, actual: int, tpm: Any, exc: StoreUnavailable) -> None:
+        if res.keys:
+            self._unsettled(res, actual, exc)
+        if tpm:
             self._rate_store_down(exc, settling=True)
 
     # ------------------------------------------------------------------ the pending journal
