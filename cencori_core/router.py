@@ -43,6 +43,7 @@ from .accounting.usage import finalize_usage
 from .catalog import CAPABILITIES, OPERATION_CAPABILITY, Catalog, ModelInfo
 from .config import ProviderConfig, Secret, load_toml
 from .errors import (
+    CencoriError,
     ConfigurationError,
     InvalidRequestError,
     MissingDependencyError,
@@ -696,6 +697,34 @@ class Router:
         plan = AttemptPlan(self, ctx, ctx.route, retry)
         return plan, plan.first()
 
+    def _attempt_routes(self, ctx: CallContext) -> Iterator[Route]:
+        """Every route this call may attempt, in order: its own, the deployments of a
+        group, context-window fallbacks, the fallback chain (each with its deployments and
+        context-window fallback). Lazy: the limiter iterates it only when a budget applies, to
+        reserve for the dearest (issue 13, item 5). A name that does not resolve cannot be
+        attempted and is skipped."""
+        first = ctx.route
+        assert first is not None
+        first_name = first.requested or first.model
+        names = [first_name]
+        fb = self._fallbacks
+        names += fb.get(first_name) or fb.get("*") or ()
+        seen: set[str] = set()
+        for i, start in enumerate(names):
+            name: str | None = start
+            while name and name not in seen:
+                seen.add(name)
+                try:
+                    route = first if i == 0 and name == first_name \
+                        else self._route_for(name, ctx)
+                except CencoriError:
+                    break
+                yield route
+                for dep in self._deployments.get(name) or ():
+                    yield Route(alias=route.alias, model=dep.model, provider=dep.provider,
+                                deployment=dep.name, via="deployment", requested=name)
+                name = self._context_window_fallbacks.get(name)
+
     def _target_request(self, ctx: CallContext, target: Target, plan: AttemptPlan) -> Any:
         req = ctx.request
         if req.model != target.route.model:
@@ -857,7 +886,7 @@ class Router:
         if ctx.response is not None:
             return self._complete(ctx, ctx.response, None)
         try:
-            ctx.reservation = self._limiter.reserve(ctx)
+            ctx.reservation = self._limiter.reserve(ctx, self._attempt_routes(ctx))
             plan, target = self._plan(ctx)
             while True:
                 if target.delay:
@@ -890,7 +919,7 @@ class Router:
         if ctx.response is not None:
             return self._complete(ctx, ctx.response, None)
         try:
-            ctx.reservation = await self._limiter.areserve(ctx)
+            ctx.reservation = await self._limiter.areserve(ctx, self._attempt_routes(ctx))
             plan, target = self._plan(ctx)
             while True:
                 if target.delay:
@@ -1285,7 +1314,7 @@ class ChatStream(_StreamCore):
         ctx, router = self._ctx, self._router
         if ctx.response is not None:
             return self._replay()
-        ctx.reservation = router._limiter.reserve(ctx)
+        ctx.reservation = router._limiter.reserve(ctx, router._attempt_routes(ctx))
         plan, target = router._plan(ctx)
         while True:
             if target.delay:
@@ -1438,7 +1467,7 @@ class AsyncChatStream(_StreamCore):
         ctx, router = self._ctx, self._router
         if ctx.response is not None:
             return _aiter_sync(self._replay())
-        ctx.reservation = await router._limiter.areserve(ctx)
+        ctx.reservation = await router._limiter.areserve(ctx, router._attempt_routes(ctx))
         plan, target = router._plan(ctx)
         while True:
             if target.delay:
