@@ -113,13 +113,14 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast
 
 from ._scrub import MASK, Scrubber, secrets_of
 from .errors import (
@@ -153,7 +154,7 @@ __all__ = [
     "Provider", "ProviderSpec", "parse_retry_after", "should_retry_header", "provider_options",
     # the toolkit
     "SDKProvider", "ClientHolder", "ErrorBoundary", "MapError", "Scrubber", "secrets_of", "MASK",
-    "StreamState", "malformed", "CONVERTER_ERRORS", "twins", "stream_twins",
+    "StreamState", "malformed", "CONVERTER_ERRORS", "twins", "stream_twins", "Operation",
 ]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -787,33 +788,45 @@ class SDKProvider(Provider):
 # ---------------------------------------------------------------------------- operation twins
 
 _Call = Callable[[Any, Any, Any], Any]
-_Read = Callable[[Any, Any, Any], Any]
+Q = TypeVar("Q")
+Q_in = TypeVar("Q_in", contravariant=True)
+R_out = TypeVar("R_out", covariant=True)
 
 
-def twins(call: _Call, read: _Read, *, what: str = "answer") -> tuple[
-        Callable[[Any, Any], Any], Callable[[Any, Any], Awaitable[Any]]]:
+class Operation(Protocol[Q_in, R_out]):
+    """How a method made by :func:`twins` / :func:`stream_twins` is typed (the class attribute
+    stands for the bound method, so type checkers accept it where the base class has a
+    method)."""
+
+    def __call__(self, request: Q_in) -> R_out: ...
+
+
+def twins(call: Callable[[Any, Any, Q], Any], read: Callable[[Any, Q, Any], R], *,
+          what: str = "answer", request: type[Q] | None = None) -> tuple[Operation[Q, R],
+                                         Operation[Q, Coroutine[Any, Any, R]]]:
     """The sync and async methods of one operation of an :class:`SDKProvider`.
 
     ``call(provider, client, request)`` sends (its result is awaited with the async client);
     ``read(provider, request, answer)`` converts. ``what`` names the answer in
-    malformed-answer errors.
+    malformed-answer errors. ``request`` (the request class) only informs type checkers, so
+    that they type lambdas given as ``call`` and ``read``.
     """
 
-    def sync(self: SDKProvider, request: Any) -> Any:
-        model = request.model
+    def sync(self: SDKProvider, request: Q) -> R:
+        model = request.model  # type: ignore[attr-defined]
         with _Guard(self.boundary, model, None):
             answer = call(self, self.clients.sync_client(), request)
         with _Guard(self.boundary, model, what):
             return read(self, request, answer)
 
-    async def asynchronous(self: SDKProvider, request: Any) -> Any:
-        model = request.model
+    async def asynchronous(self: SDKProvider, request: Q) -> R:
+        model = request.model  # type: ignore[attr-defined]
         with _Guard(self.boundary, model, None):
             answer = await call(self, self.clients.async_client(), request)
         with _Guard(self.boundary, model, what):
             return read(self, request, answer)
 
-    return sync, asynchronous
+    return cast(Operation[Q, R], sync), cast(Operation[Q, Coroutine[Any, Any, R]], asynchronous)
 
 
 def _close_opened(opened: Any) -> None:
@@ -842,8 +855,7 @@ def stream_twins(
     state: Callable[[Any, Any], StreamState],
     *,
     aevents: Callable[[Any, Any, Any], Any] | None = None,
-) -> tuple[Callable[[Any, Any], Iterator[ChatChunk]],
-           Callable[[Any, Any], AsyncIterator[ChatChunk]]]:
+) -> tuple[Operation[Any, Iterator[ChatChunk]], Operation[Any, AsyncIterator[ChatChunk]]]:
     """The ``chat_stream`` and ``achat_stream`` methods of an :class:`SDKProvider`.
 
     ``open(provider, client, request)`` starts the stream (awaited with the async client);
@@ -885,4 +897,5 @@ def stream_twins(
         finally:
             await _aclose_opened(opened)
 
-    return sync, asynchronous
+    return (cast(Operation[Any, Iterator[ChatChunk]], sync),
+            cast(Operation[Any, AsyncIterator[ChatChunk]], asynchronous))
