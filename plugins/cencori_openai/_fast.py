@@ -19,6 +19,7 @@ import inspect
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 
 __all__ = ["AVAILABLE", "post_chat", "stream_chat", "events", "aevents"]
 
@@ -61,8 +62,6 @@ def _options(timeout: float | None, raw: bool) -> dict[str, Any]:
 def post_chat(client: Any, body: dict[str, Any], timeout: float | None) -> Any:
     """POST a chat body; the SDK's raw response (``.http_response``), awaitable with an async
     client. Status errors and transport errors are the SDK's."""
-    from openai.types.chat import ChatCompletion
-
     return client.post(CHAT_PATH, body=body, options=_options(timeout, True),
                        cast_to=ChatCompletion)
 
