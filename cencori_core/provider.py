@@ -51,9 +51,12 @@ What every SDK-backed plugin needs, written once (in-tree plugins and third part
     Subclass per provider: ``fold(event) -> ChatChunk | list[ChatChunk] | None`` turns one
     provider event into chunks and sets ``self.done = True`` on the provider's closing event
     (``closing_event`` names it for messages). ``end()`` returns final chunks (``finish()``
-    hook) or raises :class:`StreamInterruptedError` (``retryable=True``, ``.partial`` = what
-    was folded so far) when the closing event never came. ``decode(text)`` parses event JSON
-    (:class:`ProviderResponseError` when malformed).
+    hook) or, when the closing event never came, raises the error of a dropped connection
+    (:class:`ProviderConnectionError`, retryable): the router retries it before the first
+    chunk and, after chunks reached the caller, raises :class:`StreamInterruptedError` with
+    its own ``.partial`` (what the caller was shown, after policies; a partial built here
+    would bypass output redaction). ``partial()`` is what was folded so far.
+    ``decode(text)`` parses event JSON (:class:`ProviderResponseError` when malformed).
 ``twins(call, read, what=...)`` / ``stream_twins(open, events, state, aevents=None)``
     One line per operation makes its sync and async methods::
 
@@ -126,9 +129,9 @@ from ._scrub import MASK, Scrubber, secrets_of
 from .errors import (
     CencoriError,
     InvalidRequestError,
+    ProviderConnectionError,
     ProviderError,
     ProviderResponseError,
-    StreamInterruptedError,
 )
 from .types import ChatChunk
 
@@ -698,10 +701,10 @@ class StreamState:
         return None
 
     def end(self) -> list[ChatChunk]:
-        """The last chunks, or :class:`StreamInterruptedError` (retryable, with ``.partial``)
-        when the stream ended without the closing event."""
+        """The last chunks, or :meth:`truncated` when the stream ended without the closing
+        event."""
         if not self.done:
-            raise self.interrupted(f"the stream ended without {self.closing_event}")
+            raise self.truncated()
         out = self.finish()
         if out is None:
             return []
@@ -716,9 +719,14 @@ class StreamState:
             acc.add(chunk)
         return acc.response(provider=self.provider, model=self.model)
 
-    def interrupted(self, reason: str) -> StreamInterruptedError:
-        return StreamInterruptedError(reason, partial=self.partial(), provider=self.provider,
-                                      model=self.model, retryable=True)
+    def truncated(self) -> ProviderConnectionError:
+        """The error of a stream that ended without its closing event: the same as a dropped
+        connection (retryable; the router turns it into :class:`StreamInterruptedError` with
+        the partial response once chunks reached the caller). It carries no partial text on
+        purpose: the router's partial is the one that went through the output policies."""
+        return ProviderConnectionError(
+            f"the stream ended without {self.closing_event}", provider=self.provider,
+            model=self.model, retryable=True)
 
     def malformed(self, exc: BaseException) -> ProviderResponseError:
         return malformed(exc, provider=self.provider, model=self.model, what=self.what,
@@ -862,7 +870,7 @@ def stream_twins(
     ``events(provider, client, opened)`` iterates its events (``aevents`` async-iterates them,
     default ``events``); ``state(provider, request)`` is the :class:`StreamState` folding them.
     SDK errors go through the error boundary, converter errors become
-    :class:`ProviderResponseError`, a missing closing event :class:`StreamInterruptedError`;
+    :class:`ProviderResponseError`, a missing closing event :meth:`StreamState.truncated`;
     ``opened`` is closed when the stream ends or is closed early.
     """
     aevents_: Callable[[Any, Any, Any], Any] = aevents or events

@@ -25,6 +25,7 @@ from openai_wire import OpenAIWire, openai_wire
 
 from cencori_core import (
     ProviderAuthError,
+    ProviderConnectionError,
     ProviderResponseError,
     RetryPolicy,
     Router,
@@ -181,7 +182,24 @@ async def test_stream_ended_without_finish_reason_is_interrupted(make, openai_wi
         await stream_all(router, mode)
     err = info.value
     assert err.partial is not None and err.partial.content == "abcdefghi"
-    assert "finish_reason" in str(err)
+    assert "finish_reason" in str(err) and isinstance(err.__cause__, ProviderConnectionError)
+
+
+async def test_truncated_stream_partial_keeps_output_redaction(make, openai_wire, mode, path):
+    # The partial of an interrupted stream is the router's (what the caller was shown, after
+    # the output policies), never the provider's raw text.
+    from cencori_core.policies import Secrets
+
+    aws_key = "AKIAIOSFODNN7EXAMPLE"
+    router = make(policies=[Secrets(responses=True)])
+    text = "Some words before it. " * 20 + f"Here is the key {aws_key} and more text."
+    openai_wire.chat_reply(text, chunk_size=5, end_after=len(text) // 5 - 1)
+    with pytest.raises(StreamInterruptedError) as info:
+        await stream_all(router, mode)
+    assert aws_key not in shown(info.value)
+    partial = info.value.partial
+    assert partial is not None and partial.content.startswith("Some words before it.")
+    assert aws_key not in partial.content
 
 
 async def test_stream_ended_before_any_chunk_is_retried(make, openai_wire, mode, path):
@@ -190,7 +208,7 @@ async def test_stream_ended_before_any_chunk_is_retried(make, openai_wire, mode,
     openai_wire.chat_reply("second try")
     chunks, resp = await stream_all(router, mode)
     assert resp.content == "second try" and openai_wire.hits == 2
-    assert [a.status for a in resp.attempts] == ["StreamInterruptedError", "ok"]
+    assert [a.status for a in resp.attempts] == ["ProviderConnectionError", "ok"]
 
 
 # ---------------------------------------------------------------------------- wrong shapes
@@ -324,6 +342,22 @@ def test_key_echoed_in_request_id_not_on_the_cli_stderr(openai_wire, tmp_path):
         [sys.executable, "-m", "cencori_core.cli", "--config", str(config), "chat", "Hi",
          "-m", "gpt-4o", "--no-stream"],
         capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode != 0 and "ProviderAuthError" in done.stderr + done.stdout \
-        or "401" in done.stderr
+    assert done.returncode == 2 and "status 401, request id ***" in done.stderr
     assert KEY not in done.stderr and KEY not in done.stdout
+
+
+async def test_key_given_as_a_header_is_scrubbed_too(openai_wire, mode):
+    # Azure-style servers take the key in an `api-key` header (no api_key at all).
+    header_key = "hk-header-key-77a1b2c3d4e5"
+    router = Router(providers={"local": {
+        "type": "openai_compatible", "base_url": openai_wire.base_url, "models": ["m1"],
+        "headers": {"api-key": header_key}}}, plugins=["openai"],
+        retry=RetryPolicy(max_attempts=1))
+    openai_wire.fail(401, f"Incorrect API key provided: {header_key}", request_id=header_key)
+    try:
+        with pytest.raises(ProviderAuthError) as info:
+            await chat(router, mode, model="local/m1")
+    finally:
+        await router.aclose()
+    assert openai_wire.last().headers["api-key"] == header_key  # it was sent
+    assert header_key not in shown(info.value) and info.value.request_id == "***"
