@@ -278,14 +278,15 @@ class WordStream(StreamState):
 
 def test_stream_state_end_without_closing_event_is_a_dropped_stream() -> None:
     st = WordStream(provider="fake", model="m")
-    st.feed({"text": "Hel"})  # remembered in st.sent
+    assert [c.delta for c in st.feed({"text": "Hel"})] == ["Hel"]
     with pytest.raises(ProviderConnectionError) as info:
         st.end()
     err = info.value
     # retryable, and without the partial text: the router builds that from what it showed
     assert err.retryable is True and "a 'done' event" in str(err)
     assert not hasattr(err, "partial")
-    assert st.partial().content == "Hel"
+    with pytest.raises(ProviderResponseError):
+        st.feed("not a dict")  # the converter boundary of feed()
     st.fold("done")
     assert st.end() == []
 
