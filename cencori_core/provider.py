@@ -57,8 +57,9 @@ What every SDK-backed plugin needs, written once (in-tree plugins and third part
     its own ``.partial`` (what the caller was shown, after policies; a partial built here
     would bypass output redaction).
     ``decode(text)`` parses event JSON (:class:`ProviderResponseError` when malformed).
-``twins(call, read, what=...)`` / ``stream_twins(open, events, state, aevents=None)``
-    One line per operation makes its sync and async methods::
+``twins(call, read, what=..., request=Cls)`` / ``stream_twins(open, events, state, aevents=)``
+    One line per operation makes its sync and async methods (``request``, the request class,
+    only helps type checkers type the lambdas)::
 
         embed, aembed = twins(lambda p, c, r: c.embeddings.create(**kw(r)), read_embedding)
 

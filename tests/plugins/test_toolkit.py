@@ -378,6 +378,31 @@ def test_async_clients_one_per_loop_closed_with_their_loop() -> None:
     assert holder.async_clients == 0 and FakeAsyncClient.live == 0
 
 
+def test_async_clients_of_loops_in_several_threads() -> None:
+    FakeAsyncClient.live = FakeAsyncClient.closed = 0
+    holder: ClientHolder[Any, FakeAsyncClient] = ClientHolder(None, FakeAsyncClient)
+    seen: list[int] = []
+
+    async def use() -> None:
+        a = holder.async_client()
+        await asyncio.sleep(0)
+        assert holder.async_client() is a  # still this loop's, whatever the other threads do
+        seen.append(id(a))
+
+    def worker() -> None:
+        for _ in range(25):
+            asyncio.run(use())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    gc.collect()
+    assert len(seen) == 100 and FakeAsyncClient.closed == 100
+    assert holder.async_clients == 0 and FakeAsyncClient.live == 0
+
+
 def test_async_client_of_a_loop_closed_without_shutdown_is_dropped() -> None:
     FakeAsyncClient.live = FakeAsyncClient.closed = 0
     holder: ClientHolder[Any, FakeAsyncClient] = ClientHolder(None, FakeAsyncClient)
