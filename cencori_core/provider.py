@@ -632,12 +632,12 @@ class _Guard:
         if exc is None or not isinstance(exc, Exception) or isinstance(exc, _PASS_THROUGH):
             return False
         b = self._b
-        if self._what is not None:
-            if isinstance(exc, CencoriError) or not isinstance(exc, CONVERTER_ERRORS):
-                err: BaseException = b.translate(exc, self._model)
-            else:
-                err = malformed(exc, provider=b.provider, model=self._model, what=self._what,
-                                scrubber=b.scrubber)
+        if (self._what is not None and isinstance(exc, CONVERTER_ERRORS)
+                and not isinstance(exc, ProviderError)):
+            # An InvalidRequestError (a ValueError) raised while reading an answer is the
+            # answer's fault too, not the caller's.
+            err: BaseException = malformed(exc, provider=b.provider, model=self._model,
+                                           what=self._what, scrubber=b.scrubber)
         else:
             err = b.translate(exc, self._model)
         if err is exc:
@@ -685,7 +685,7 @@ class StreamState:
         try:
             out = self.fold(event)
         except CONVERTER_ERRORS as exc:
-            if isinstance(exc, CencoriError):
+            if isinstance(exc, ProviderError):
                 raise
             raise self.malformed(exc) from exc
         if out is None:

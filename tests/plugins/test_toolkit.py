@@ -251,6 +251,14 @@ def test_converter_boundary_makes_retryable_response_errors(exc: Exception) -> N
     assert KEY not in everything(err)
 
 
+def test_converter_boundary_blames_the_answer_for_invalid_values() -> None:
+    # a value the answer carried that our types refuse is a malformed answer, not a bad request
+    with pytest.raises(ProviderResponseError) as info:
+        with boundary().reading("m", "chat completion"):
+            raise InvalidRequestError("arguments must be a string")
+    assert info.value.retryable is True
+
+
 def test_converter_boundary_leaves_our_errors_alone() -> None:
     ours = ProviderResponseError("already ours", provider="fake")
     with pytest.raises(ProviderResponseError) as info:
