@@ -10,12 +10,13 @@ from .types import ChatChunk, ChatResponse, ToolCall, Usage
 class StreamAccumulator:
     """Collects what the caller has been sent: text, reasoning, tool calls by index, usage."""
 
-    __slots__ = ("text", "reasoning", "calls", "finish_reason", "usage", "id", "model",
+    __slots__ = ("text", "reasoning", "refusal", "calls", "finish_reason", "usage", "id", "model",
                  "provider_data", "chunks")
 
     def __init__(self) -> None:
         self.text: list[str] = []
         self.reasoning: list[str] = []
+        self.refusal: list[str] = []
         self.calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
@@ -43,7 +44,8 @@ class StreamAccumulator:
         is (no stream hooks); False when it carries nothing for the caller."""
         delta = chunk.delta
         if (delta and chunk.usage is None and chunk.finish_reason is None
-                and not chunk.tool_calls and not chunk.reasoning and not chunk.provider_data):
+                and not chunk.tool_calls and not chunk.reasoning and not chunk.provider_data
+                and not chunk.refusal):
             # The bulk of every stream: a text delta and nothing else.
             if chunk.id and not self.id:
                 self.id = chunk.id
@@ -65,6 +67,8 @@ class StreamAccumulator:
             self.text.append(chunk.delta)
         if chunk.reasoning:
             self.reasoning.append(chunk.reasoning)
+        if chunk.refusal:
+            self.refusal.append(chunk.refusal)
         for d in chunk.tool_calls:
             slot = self.calls.get(d.index)
             if slot is None:
@@ -92,7 +96,7 @@ class StreamAccumulator:
         calls = self.tool_calls()
         finish = self.finish_reason or ("tool_calls" if calls else "stop")
         return ChatResponse(
-            content="".join(self.text) if (self.text or not calls) else None,
+            content="".join(self.text) if (self.text or not (calls or self.refusal)) else None,
             tool_calls=calls,
             finish_reason=finish,
             usage=self.usage if self.usage is not None else Usage(source="estimated"),
@@ -101,6 +105,7 @@ class StreamAccumulator:
             id=self.id or "",
             reasoning="".join(self.reasoning) or None,
             provider_data=self.provider_data,
+            refusal="".join(self.refusal) or None,
         )
 
 

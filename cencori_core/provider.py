@@ -1,4 +1,4 @@
-"""The provider contract: what a plugin's provider implements, and how it is registered.
+"""The provider contract, and the toolkit every SDK-backed provider is built from.
 
 A provider plugin registers a :class:`ProviderSpec` through the ``cencori_register_providers``
 hook (``register(name, factory, prefixes=..., models=..., aliases=..., env_keys=..., extra=...)``).
@@ -14,21 +14,132 @@ leave it ``None``/empty otherwise and the router estimates it. Errors must be ma
 Streams are generators of :class:`~cencori_core.types.ChatChunk`: text and reasoning deltas,
 tool-call deltas with a stable ``index``, a chunk with ``finish_reason``, and one with ``usage``.
 The router assembles the final response; closing the generator must close the HTTP response.
+
+The toolkit
+-----------
+What every SDK-backed plugin needs, written once (in-tree plugins and third parties alike):
+
+``SDKProvider(Provider)``
+    Base class. Subclasses set ``map_error = staticmethod(map_error)`` and implement
+    ``new_client()`` / ``new_async_client()`` (build an SDK client; pass
+    ``config.http_client`` / ``config.async_http_client`` through when set). It provides
+    ``self.clients`` (a :class:`ClientHolder`), ``self.scrubber`` (a :class:`Scrubber` of the
+    config's key and credential headers), ``self.errors(model)`` (the error boundary),
+    ``self.reading(model, what)`` (the converter boundary), and ``close()`` / ``aclose()``.
+``ClientHolder(new_sync, new_async, *, owns_sync=True, owns_async=True)``
+    ``.sync_client()``: one lazily built client. ``.async_client()``: one per running event
+    loop, closed (inside that loop) when ``asyncio.run()`` shuts the loop down, dropped when
+    a loop is found closed, and on ``.close()`` / ``await .aclose()``. Thread-safe. Clients
+    wrapping a user's http client (``owns_* = False``) are never closed, only dropped.
+``ErrorBoundary(provider=, map_error=, scrubber=)``; ``provider.errors(model)``
+    ``boundary(model)`` is a context manager (``with``; also around ``await``, and inside
+    generators and async generators): an exception from the block goes through
+    ``map_error(exc, *, provider, model) -> ProviderError | None`` (None: a generic
+    :class:`ProviderError`), is raised ``from exc``, and the new error and its whole
+    cause/context chain are scrubbed. A :class:`CencoriError` raised in the block is scrubbed
+    and re-raised as is. ``boundary.translate(exc, model)`` does the same in ``except`` blocks.
+``provider.reading(model, what)`` / ``ErrorBoundary.reading(model, what)``
+    The converter boundary: ``AttributeError``, ``KeyError``, ``TypeError``, ``ValueError``, ...
+    raised while reading the provider's answer become :class:`ProviderResponseError`
+    (``retryable=True``) naming the provider, the model and what was malformed, never the body.
+    :func:`malformed` builds that error.
+``Scrubber(secrets)``, ``secrets_of(config)``
+    The one scrubber: ``.text(s)``, ``.value(obj)``, ``.exception(exc)`` (message, args,
+    ``__notes__``, ``.body``, ``.code``, ``.request_id``, headers, URL and content of HTTP
+    objects, the whole chain; pickles follow since they are built from args and ``__dict__``).
+``StreamState(provider=, model=)``
+    Subclass per provider: ``fold(event) -> ChatChunk | list[ChatChunk] | None`` turns one
+    provider event into chunks and sets ``self.done = True`` on the provider's closing event
+    (``closing_event`` names it for messages). ``end()`` returns final chunks (``finish()``
+    hook) or, when the closing event never came, raises the error of a dropped connection
+    (:class:`ProviderConnectionError`, retryable): the router retries it before the first
+    chunk and, after chunks reached the caller, raises :class:`StreamInterruptedError` with
+    its own ``.partial`` (what the caller was shown, after policies; a partial built here
+    would bypass output redaction).
+    ``decode(text)`` parses event JSON (:class:`ProviderResponseError` when malformed).
+``twins(call, read, what=..., request=Cls)`` / ``stream_twins(open, events, state, aevents=)``
+    One line per operation makes its sync and async methods (``request``, the request class,
+    only helps type checkers type the lambdas)::
+
+        embed, aembed = twins(lambda p, c, r: c.embeddings.create(**kw(r)), read_embedding)
+
+    ``call(provider, client, request)`` runs in the error boundary with the sync client (and is
+    awaited with the async one); ``read(provider, request, answer)`` in the converter boundary.
+    ``open(provider, client, request)`` starts a stream (awaited on the async side),
+    ``events(provider, client, opened)`` (``aevents`` for the async side) iterates its events,
+    ``state(provider, request)`` builds the :class:`StreamState`; the opened response is closed
+    when the generator ends or is closed (``close()``, or ``aclose()``/``close()`` awaited).
+
+Example (a complete provider over a made-up ``acme`` SDK)::
+
+    from cencori_core.provider import SDKProvider, StreamState, stream_twins, twins
+
+    def map_error(exc, *, provider, model):          # _errors.py
+        status = getattr(exc, "status_code", None)
+        if status is None:
+            return None                                 # generic ProviderError
+        return error_for_status(status)(str(exc), provider=provider, model=model,
+                                        status_code=status)
+
+    class AcmeStream(StreamState):                      # _convert.py
+        closing_event = "a 'done' event"
+        def fold(self, event):
+            if event["type"] == "done":
+                self.done = True
+                return ChatChunk(finish_reason="stop")
+            return ChatChunk(delta=event["text"])
+
+    class AcmeProvider(SDKProvider):                    # _provider.py
+        map_error = staticmethod(map_error)
+        def new_client(self):
+            return acme.Client(api_key=self.secret(), http_client=self.config.http_client)
+        def new_async_client(self):
+            return acme.AsyncClient(api_key=self.secret(),
+                                    http_client=self.config.async_http_client)
+        chat, achat = twins(lambda p, c, r: c.complete(**cv.chat_request(r)),
+                            lambda p, r, data: cv.chat_response(data, provider=p.name,
+                                                                model=r.model, raw=data))
+        chat_stream, achat_stream = stream_twins(
+            lambda p, c, r: c.stream(**cv.chat_request(r)),
+            lambda p, c, opened: opened,
+            lambda p, r: AcmeStream(provider=p.name, model=r.model))
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+import asyncio
+import inspect
+import json
+import threading
+import weakref
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast
 
-from .errors import InvalidRequestError
+from ._scrub import MASK, Scrubber, secrets_of
+from .errors import (
+    CencoriError,
+    InvalidRequestError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderResponseError,
+)
+from .types import ChatChunk
 
 if TYPE_CHECKING:
     from .catalog import ModelInfo
     from .config import ProviderConfig
     from .types import (
-        ChatChunk,
         ChatRequest,
         ChatResponse,
         EmbeddingRequest,
@@ -43,8 +154,12 @@ if TYPE_CHECKING:
         TranscriptionRequest,
     )
 
-__all__ = ["Provider", "ProviderSpec", "parse_retry_after", "should_retry_header",
-           "provider_options"]
+__all__ = [
+    "Provider", "ProviderSpec", "parse_retry_after", "should_retry_header", "provider_options",
+    # the toolkit
+    "SDKProvider", "ClientHolder", "ErrorBoundary", "MapError", "Scrubber", "secrets_of", "MASK",
+    "StreamState", "malformed", "CONVERTER_ERRORS", "twins", "stream_twins", "Operation",
+]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProviderSpec:
@@ -194,3 +309,601 @@ def should_retry_header(headers: Any) -> bool | None:
     if val == "false":
         return False
     return None
+
+
+
+# ============================================================================ the toolkit
+
+S = TypeVar("S")
+A = TypeVar("A")
+R = TypeVar("R")
+
+#: ``map_error(exc, *, provider, model) -> ProviderError | None``: a plugin's SDK exceptions
+#: mapped to ours (None: not recognized, the boundary raises a generic :class:`ProviderError`).
+MapError = Callable[..., "ProviderError | None"]
+
+
+# ---------------------------------------------------------------------------- SDK clients
+
+
+class _LoopEntry:
+    """One event loop's async client, and the async generator that closes it with the loop."""
+
+    __slots__ = ("loop", "client", "agen", "dropped")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, client: Any) -> None:
+        self.loop = loop
+        self.client = client
+        self.agen: Any = None
+        self.dropped = False
+
+
+async def _closes_with_loop(entry: _LoopEntry, holder_ref: Any) -> AsyncGenerator[None, None]:
+    # Registered with the loop's async-generator hooks on first iteration: asyncio.run() (and
+    # every runner that calls loop.shutdown_asyncgens()) closes it while the loop still runs,
+    # which is the last moment the client's connections can be closed cleanly.
+    try:
+        yield
+    finally:
+        holder = holder_ref()
+        if not entry.dropped and holder is not None:
+            holder._forget(entry)
+            if holder.owns_async:
+                await _aclose_quietly(entry.client, holder._close_async)
+
+
+def _finish_agen(entry: _LoopEntry) -> None:
+    """Finish an entry's loop-closing generator synchronously, without touching its loop (a
+    generator left unfinished would be handed to a closed loop's finalizer when collected)."""
+    entry.dropped = True
+    agen, entry.agen = entry.agen, None
+    if agen is None:
+        return
+    try:
+        agen.aclose().send(None)
+    except StopIteration:
+        pass
+    except RuntimeError:  # being closed by its loop right now, in another thread
+        pass
+
+
+def _finish_all(entries: dict[Any, _LoopEntry]) -> None:
+    for entry in list(entries.values()):
+        _finish_agen(entry)
+    entries.clear()
+
+
+def _close_sync_default(client: Any) -> None:
+    close = getattr(client, "close", None)
+    if close is not None:
+        close()
+
+
+async def _close_async_default(client: Any) -> None:
+    close = getattr(client, "aclose", None) or getattr(client, "close", None)
+    if close is not None:
+        result = close()
+        if inspect.isawaitable(result):
+            await result
+
+
+async def _aclose_quietly(client: Any, close: Callable[[Any], Awaitable[None]]) -> None:
+    try:
+        await close(client)
+    except Exception:  # noqa: BLE001 - closing must never fail a call or a shutdown
+        pass
+
+
+class ClientHolder(Generic[S, A]):
+    """SDK clients of one provider: one sync client, one async client per running event loop.
+
+    Async SDK clients hold connections bound to the loop that opened them, so a router used from
+    successive loops (``asyncio.run()`` per job, a test runner's loop per test) needs one client
+    per loop. A loop's client is closed inside that loop when the loop shuts down its async
+    generators (``asyncio.run()`` does), and dropped (its sockets closed by the collector) when
+    the loop is found closed otherwise; nothing here keeps a finished loop alive.
+
+    ``new_sync()`` / ``new_async()`` build a client. ``owns_sync`` / ``owns_async`` False (a
+    user-supplied ``http_client`` / ``async_http_client`` inside) means we never close them.
+    ``close_sync(client)`` / ``close_async(client)`` default to ``client.close()`` and
+    ``await client.aclose()`` (or ``close()``, awaited when it returns an awaitable).
+    """
+
+    def __init__(
+        self,
+        new_sync: Callable[[], S] | None,
+        new_async: Callable[[], A] | None,
+        *,
+        owns_sync: bool = True,
+        owns_async: bool = True,
+        close_sync: Callable[[S], None] | None = None,
+        close_async: Callable[[A], Awaitable[None]] | None = None,
+    ) -> None:
+        self._new_sync = new_sync
+        self._new_async = new_async
+        self.owns_sync = owns_sync
+        self.owns_async = owns_async
+        self._close_sync: Callable[[Any], None] = close_sync or _close_sync_default
+        self._close_async: Callable[[Any], Awaitable[None]] = (
+            close_async or _close_async_default)
+        self._lock = threading.Lock()
+        self._sync: S | None = None
+        self._entries: dict[asyncio.AbstractEventLoop, _LoopEntry] = {}
+        # The hot path: the last loop and its client, read without the lock (one tuple).
+        self._last: tuple[Any, Any] = (None, None)
+        weakref.finalize(self, _finish_all, self._entries)
+
+    def __repr__(self) -> str:
+        return f"<ClientHolder sync={self._sync is not None} async_loops={len(self._entries)}>"
+
+    @property
+    def async_clients(self) -> int:
+        """How many async clients are alive (one per event loop in use)."""
+        return len(self._entries)
+
+    def sync_client(self) -> S:
+        """The sync client, built on first use."""
+        client = self._sync
+        if client is None:
+            with self._lock:
+                client = self._sync
+                if client is None:
+                    if self._new_sync is None:
+                        raise InvalidRequestError("this provider has no sync client")
+                    client = self._sync = self._new_sync()
+        return client
+
+    def async_client(self) -> A:
+        """The async client of the running event loop, built on first use in that loop."""
+        loop = asyncio.get_running_loop()
+        last_loop, client = self._last
+        if last_loop is loop:
+            return client  # type: ignore[no-any-return]
+        with self._lock:
+            self._sweep()
+            entry = self._entries.get(loop)
+            if entry is None:
+                if self._new_async is None:
+                    raise InvalidRequestError("this provider has no async client")
+                entry = _LoopEntry(loop, self._new_async())
+                self._entries[loop] = entry
+                self._watch(entry)
+            self._last = (loop, entry.client)
+            return entry.client  # type: ignore[no-any-return]
+
+    def _watch(self, entry: _LoopEntry) -> None:
+        agen = _closes_with_loop(entry, weakref.ref(self))
+        entry.agen = agen
+        try:  # run it to its yield: the loop's firstiter hook registers it
+            agen.asend(None).send(None)
+        except StopIteration:
+            pass
+
+    def _sweep(self) -> None:
+        """Drop the clients of loops that were closed without shutting their generators down."""
+        dead = [e for loop, e in self._entries.items() if loop.is_closed()]
+        for entry in dead:
+            self._entries.pop(entry.loop, None)
+            _finish_agen(entry)
+        if dead and self._last[0] is not None and self._last[0].is_closed():
+            self._last = (None, None)
+
+    def _forget(self, entry: _LoopEntry) -> None:
+        with self._lock:
+            entry.dropped = True
+            if self._entries.get(entry.loop) is entry:
+                del self._entries[entry.loop]
+            if self._last[0] is entry.loop:
+                self._last = (None, None)
+
+    def _take_all(self) -> list[_LoopEntry]:
+        with self._lock:
+            entries = list(self._entries.values())
+            self._entries.clear()
+            self._last = (None, None)
+        for entry in entries:
+            entry.dropped = True
+        return entries
+
+    def _close_elsewhere(self, entry: _LoopEntry) -> None:
+        """Close a client of another loop: in that loop when it still runs, else drop it."""
+        loop = entry.loop
+        if self.owns_async and loop.is_running() and not loop.is_closed():
+            try:
+                asyncio.run_coroutine_threadsafe(
+                    _aclose_quietly(entry.client, self._close_async), loop)
+            except RuntimeError:  # closed in the meantime
+                pass
+        _finish_agen(entry)
+
+    def close(self) -> None:
+        """Close the sync client and schedule the close of async clients whose loops still
+        run (an async client cannot be closed outside its loop); drop the others."""
+        with self._lock:
+            sync, self._sync = self._sync, None
+        if sync is not None and self.owns_sync:
+            self._close_sync(sync)
+        for entry in self._take_all():
+            self._close_elsewhere(entry)
+
+    async def aclose(self) -> None:
+        """Close every client: the running loop's async client here, the others as
+        :meth:`close` does."""
+        current = asyncio.get_running_loop()
+        mine = None
+        for entry in self._take_all():
+            if entry.loop is current:
+                mine = entry
+            else:
+                self._close_elsewhere(entry)
+        if mine is not None:
+            _finish_agen(mine)
+            if self.owns_async:
+                await self._close_async(mine.client)
+        self.close()
+
+
+# ---------------------------------------------------------------------------- errors
+
+#: What a converter raises on an answer of the wrong shape.
+CONVERTER_ERRORS: tuple[type[Exception], ...] = (
+    AttributeError, LookupError, TypeError, ValueError, ArithmeticError, RecursionError)
+
+# Exceptions that are control flow, never an SDK failure.
+_PASS_THROUGH = (StopIteration, StopAsyncIteration)
+
+
+def malformed(exc: BaseException, *, provider: str, model: str, what: str = "answer",
+              scrubber: Scrubber | None = None) -> ProviderResponseError:
+    """The :class:`ProviderResponseError` (retryable) for ``exc``, raised by a converter while
+    reading the provider's ``what``. Its message names the exception type and, for structural
+    errors (attribute, key, index, type), their text; never a value from the body."""
+    kind = type(exc).__name__
+    detail = ""
+    if isinstance(exc, (AttributeError, KeyError, IndexError, TypeError)):
+        text = str(exc)
+        detail = f": {text[:200]}" if text else ""
+        if scrubber:
+            detail = scrubber.text(detail)
+    if isinstance(exc, json.JSONDecodeError):
+        message = f"{provider} sent a {what} that is not valid JSON"
+    else:
+        message = f"{provider} sent a {what} of an unexpected shape ({kind}{detail})"
+    err = ProviderResponseError(message, provider=provider, model=model, retryable=True)
+    err.__cause__ = exc
+    if scrubber:
+        scrubber.exception(err)
+    return err
+
+
+class ErrorBoundary:
+    """Maps SDK exceptions to cencori errors at one place: ``with boundary(model): ...``.
+
+    ``map_error(exc, *, provider, model)`` returns the :class:`ProviderError` (or None for a
+    generic one). The result is raised ``from exc``; it and the whole chain behind it are
+    scrubbed first. :class:`CencoriError` instances pass through (scrubbed); ``StopIteration``
+    and ``BaseException`` (cancellation, ``GeneratorExit``) are never touched.
+    """
+
+    __slots__ = ("provider", "map_error", "scrubber")
+
+    def __init__(self, *, provider: str, map_error: MapError,
+                 scrubber: Scrubber | None = None) -> None:
+        self.provider = provider
+        self.map_error = map_error
+        self.scrubber = scrubber or Scrubber()
+
+    def __call__(self, model: str) -> _Guard:
+        return _Guard(self, model, None)
+
+    def reading(self, model: str, what: str = "answer") -> _Guard:
+        """The converter boundary: :data:`CONVERTER_ERRORS` become :func:`malformed`."""
+        return _Guard(self, model, what)
+
+    def translate(self, exc: BaseException, model: str) -> BaseException:
+        """The scrubbed error to raise for ``exc`` (``exc`` itself when it is ours)."""
+        if isinstance(exc, CencoriError):
+            return self.scrubber.exception(exc)
+        try:
+            err = self.map_error(exc, provider=self.provider, model=model)
+        except Exception as bug:  # noqa: BLE001 - a broken mapper must not leak the SDK error
+            err = ProviderError(f"could not map {type(exc).__name__} ({type(bug).__name__} in "
+                                "map_error)", provider=self.provider, model=model)
+        if err is None:
+            err = ProviderError(f"{type(exc).__name__}: {exc}", provider=self.provider,
+                                model=model)
+        err.__cause__ = exc
+        err.__suppress_context__ = True
+        return self.scrubber.exception(err)
+
+
+class _Guard:
+    __slots__ = ("_b", "_model", "_what")
+
+    def __init__(self, boundary: ErrorBoundary, model: str, what: str | None) -> None:
+        self._b = boundary
+        self._model = model
+        self._what = what
+
+    def __enter__(self) -> _Guard:
+        return self
+
+    def __exit__(self, typ: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
+        if exc is None or not isinstance(exc, Exception) or isinstance(exc, _PASS_THROUGH):
+            return False
+        b = self._b
+        if (self._what is not None and isinstance(exc, CONVERTER_ERRORS)
+                and not isinstance(exc, ProviderError)):
+            # An InvalidRequestError (a ValueError) raised while reading an answer is the
+            # answer's fault too, not the caller's.
+            err: BaseException = malformed(exc, provider=b.provider, model=self._model,
+                                           what=self._what, scrubber=b.scrubber)
+        else:
+            err = b.translate(exc, self._model)
+        if err is exc:
+            return False  # re-raised as it is (scrubbed)
+        raise err from exc
+
+    async def __aenter__(self) -> _Guard:
+        return self
+
+    async def __aexit__(self, typ: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
+        return self.__exit__(typ, exc, tb)
+
+
+# ---------------------------------------------------------------------------- streams
+
+
+class StreamState:
+    """Folds one provider stream's events into :class:`ChatChunk` objects.
+
+    Subclasses implement :meth:`fold` and set ``self.done = True`` when the provider's closing
+    event arrives (OpenAI: a ``finish_reason``; Anthropic: ``message_stop``; ...). The stream
+    drivers (:func:`stream_twins`, or a plugin's own loop) call :meth:`fold` for each event,
+    and call :meth:`end` when the events run out. Partial responses are the router's business
+    (it builds them from what the caller was shown), so the state keeps no copy of the chunks.
+    """
+
+    #: What the provider's closing event is, for the interruption message.
+    closing_event: ClassVar[str] = "its closing event"
+    #: Which answer the events make up, for malformed-answer messages.
+    what: ClassVar[str] = "stream event"
+
+    def __init__(self, *, provider: str, model: str, scrubber: Scrubber | None = None) -> None:
+        self.provider = provider
+        self.model = model
+        self.scrubber = scrubber
+        self.done = False
+
+    def fold(self, event: Any) -> ChatChunk | list[ChatChunk] | None:
+        """The chunk(s) for one provider event, or None when it carries nothing."""
+        raise NotImplementedError
+
+    def feed(self, event: Any) -> Sequence[ChatChunk]:
+        """:meth:`fold` inside the converter boundary (what it raises on a malformed event
+        becomes :class:`ProviderResponseError`), as a sequence: for drivers of your own."""
+        try:
+            out = self.fold(event)
+        except CONVERTER_ERRORS as exc:
+            if isinstance(exc, ProviderError):
+                raise
+            raise self.malformed(exc) from exc
+        if out is None:
+            return ()
+        if type(out) is ChatChunk:
+            return (out,)
+        return out  # type: ignore[return-value]
+
+    def finish(self) -> ChatChunk | list[ChatChunk] | None:
+        """Chunks still held back when the stream ended after its closing event (a usage
+        event that comes after the finish reason, ...). Default: none."""
+        return None
+
+    def end(self) -> list[ChatChunk]:
+        """The last chunks, or :meth:`truncated` when the stream ended without the closing
+        event."""
+        if not self.done:
+            raise self.truncated()
+        out = self.finish()
+        if out is None:
+            return []
+        return [out] if type(out) is ChatChunk else list(out)  # type: ignore[arg-type]
+
+    def truncated(self) -> ProviderConnectionError:
+        """The error of a stream that ended without its closing event: the same as a dropped
+        connection (retryable; the router turns it into :class:`StreamInterruptedError` with
+        the partial response once chunks reached the caller). It carries no partial text on
+        purpose: the router's partial is the one that went through the output policies."""
+        return ProviderConnectionError(
+            f"the stream ended without {self.closing_event}", provider=self.provider,
+            model=self.model, retryable=True)
+
+    def malformed(self, exc: BaseException) -> ProviderResponseError:
+        return malformed(exc, provider=self.provider, model=self.model, what=self.what,
+                         scrubber=self.scrubber)
+
+    def decode(self, data: str | bytes) -> Any:
+        """The JSON of one event; :class:`ProviderResponseError` when it is not JSON."""
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise self.malformed(exc) from exc
+
+
+# ---------------------------------------------------------------------------- the base class
+
+
+class SDKProvider(Provider):
+    """Base of providers built on a vendor SDK: clients, boundaries, scrubbing, closing.
+
+    Subclasses set ``map_error`` (a staticmethod with the :data:`MapError` signature) and
+    implement :meth:`new_client` and/or :meth:`new_async_client`.
+    """
+
+    map_error: ClassVar[MapError] = staticmethod(lambda exc, *, provider, model: None)
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        self.scrubber = Scrubber.for_config(config)
+        self.boundary = ErrorBoundary(provider=self.name, map_error=type(self).map_error,
+                                      scrubber=self.scrubber)
+        cls = type(self)
+        self.clients: ClientHolder[Any, Any] = ClientHolder(
+            self.new_client if cls.new_client is not SDKProvider.new_client else None,
+            (self.new_async_client
+             if cls.new_async_client is not SDKProvider.new_async_client else None),
+            owns_sync=config.http_client is None,
+            owns_async=config.async_http_client is None)
+
+    def secret(self) -> str | None:
+        """The API key in clear text (for building clients only), or None."""
+        key = self.config.api_key
+        return key.get_secret_value() if key else None
+
+    def new_client(self) -> Any:
+        """A new sync SDK client (use ``self.config.http_client`` when set)."""
+        raise NotImplementedError
+
+    def new_async_client(self) -> Any:
+        """A new async SDK client for the running loop (``self.config.async_http_client``)."""
+        raise NotImplementedError
+
+    def errors(self, model: str) -> _Guard:
+        """The error boundary for a call to ``model``."""
+        return _Guard(self.boundary, model, None)
+
+    def reading(self, model: str, what: str = "answer") -> _Guard:
+        """The converter boundary while reading ``model``'s ``what``."""
+        return _Guard(self.boundary, model, what)
+
+    def close(self) -> None:
+        self.clients.close()
+
+    async def aclose(self) -> None:
+        await self.clients.aclose()
+
+
+# ---------------------------------------------------------------------------- operation twins
+
+_Call = Callable[[Any, Any, Any], Any]
+Q = TypeVar("Q")
+Q_in = TypeVar("Q_in", contravariant=True)
+R_out = TypeVar("R_out", covariant=True)
+
+
+class Operation(Protocol[Q_in, R_out]):
+    """How a method made by :func:`twins` / :func:`stream_twins` is typed (the class attribute
+    stands for the bound method, so type checkers accept it where the base class has a
+    method)."""
+
+    def __call__(self, request: Q_in) -> R_out: ...
+
+
+def twins(call: Callable[[Any, Any, Q], Any], read: Callable[[Any, Q, Any], R], *,
+          what: str = "answer", request: type[Q] | None = None) -> tuple[Operation[Q, R],
+                                         Operation[Q, Coroutine[Any, Any, R]]]:
+    """The sync and async methods of one operation of an :class:`SDKProvider`.
+
+    ``call(provider, client, request)`` sends (its result is awaited with the async client);
+    ``read(provider, request, answer)`` converts. ``what`` names the answer in
+    malformed-answer errors. ``request`` (the request class) only informs type checkers, so
+    that they type lambdas given as ``call`` and ``read``.
+    """
+
+    def sync(self: SDKProvider, request: Q) -> R:
+        model = request.model  # type: ignore[attr-defined]
+        with _Guard(self.boundary, model, None):
+            answer = call(self, self.clients.sync_client(), request)
+        with _Guard(self.boundary, model, what):
+            return read(self, request, answer)
+
+    async def asynchronous(self: SDKProvider, request: Q) -> R:
+        model = request.model  # type: ignore[attr-defined]
+        with _Guard(self.boundary, model, None):
+            answer = await call(self, self.clients.async_client(), request)
+        with _Guard(self.boundary, model, what):
+            return read(self, request, answer)
+
+    return cast(Operation[Q, R], sync), cast(Operation[Q, Coroutine[Any, Any, R]], asynchronous)
+
+
+def _close_opened(opened: Any) -> None:
+    close = getattr(opened, "close", None)
+    if close is not None:
+        close()
+
+
+async def _aclose_opened(opened: Any) -> None:
+    await _close_async_default(opened)
+
+
+def _stream_start(provider: SDKProvider, state: Callable[[Any, Any], StreamState],
+                  request: Any) -> tuple[_Guard, StreamState]:
+    guard = _Guard(provider.boundary, request.model, None)
+    with guard:
+        st = state(provider, request)
+    if st.scrubber is None:
+        st.scrubber = provider.scrubber
+    return guard, st
+
+
+def stream_twins(
+    open: _Call,
+    events: Callable[[Any, Any, Any], Iterable[Any]],
+    state: Callable[[Any, Any], StreamState],
+    *,
+    aevents: Callable[[Any, Any, Any], Any] | None = None,
+) -> tuple[Operation[Any, Iterator[ChatChunk]], Operation[Any, AsyncIterator[ChatChunk]]]:
+    """The ``chat_stream`` and ``achat_stream`` methods of an :class:`SDKProvider`.
+
+    ``open(provider, client, request)`` starts the stream (awaited with the async client);
+    ``events(provider, client, opened)`` iterates its events (``aevents`` async-iterates them,
+    default ``events``); ``state(provider, request)`` is the :class:`StreamState` folding them.
+    SDK errors go through the error boundary, converter errors become
+    :class:`ProviderResponseError`, a missing closing event :meth:`StreamState.truncated`;
+    ``opened`` is closed when the stream ends or is closed early.
+    """
+    aevents_: Callable[[Any, Any, Any], Any] = aevents or events
+
+    def sync(self: SDKProvider, request: Any) -> Iterator[ChatChunk]:
+        guard, st = _stream_start(self, state, request)
+        with guard:
+            client = self.clients.sync_client()
+            opened = open(self, client, request)
+        try:
+            # One boundary around the loop (per event would cost a frame each): converter
+            # errors become ProviderResponseError, the SDK's own go through map_error.
+            with _Guard(self.boundary, request.model, st.what):
+                fold = st.fold
+                for event in events(self, client, opened):
+                    out = fold(event)
+                    if type(out) is ChatChunk:
+                        yield out
+                    elif out is not None:
+                        yield from out  # type: ignore[misc]
+                yield from st.end()
+        finally:
+            _close_opened(opened)
+
+    async def asynchronous(self: SDKProvider, request: Any) -> AsyncIterator[ChatChunk]:
+        guard, st = _stream_start(self, state, request)
+        with guard:
+            client = self.clients.async_client()
+            opened = await open(self, client, request)
+        try:
+            with _Guard(self.boundary, request.model, st.what):
+                fold = st.fold
+                async for event in aevents_(self, client, opened):
+                    out = fold(event)
+                    if type(out) is ChatChunk:
+                        yield out
+                    elif out is not None:
+                        for chunk in out:  # type: ignore[union-attr]
+                            yield chunk
+                for chunk in st.end():
+                    yield chunk
+        finally:
+            await _aclose_opened(opened)
+
+    return (cast(Operation[Any, Iterator[ChatChunk]], sync),
+            cast(Operation[Any, AsyncIterator[ChatChunk]], asynchronous))

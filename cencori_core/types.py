@@ -367,13 +367,16 @@ class ChatChunk(_DictMixin):
     model: str | None = None
     provider_data: dict[str, Any] | None = None
     """Opaque state to keep on the final message (e.g. a thinking signature)."""
+    refusal: str = ""
+    """Refusal text delta (OpenAI ``delta.refusal``)."""
     final: bool = False
     """True on the router's last event of a stream (policies flush held-back text on it)."""
     raw: Any = field(default=None, repr=False, compare=False)
 
     @property
     def is_empty(self) -> bool:
-        return not (self.delta or self.tool_calls or self.reasoning or self.finish_reason)
+        return not (self.delta or self.tool_calls or self.reasoning or self.finish_reason
+                    or self.refusal)
 
 
 @frozen_type
@@ -396,6 +399,10 @@ class ChatResponse(_DictMixin):
     created: int = 0
     provider_data: dict[str, Any] | None = None
     """Opaque provider state carried to ``message`` (thinking signatures and the like)."""
+    refusal: str | None = None
+    """The model's refusal text (OpenAI ``message.refusal``), else None. Providers that signal a
+    refusal only by a stop reason (Anthropic ``refusal``) set ``finish_reason="content_filter"``
+    and leave this None unless they also send text explaining it."""
     raw: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -411,6 +418,8 @@ class ChatResponse(_DictMixin):
             msg["tool_calls"] = [tc.to_openai() for tc in self.tool_calls]
         if self.reasoning:
             msg["reasoning_content"] = self.reasoning
+        if self.refusal is not None:
+            msg["refusal"] = self.refusal
         u = self.usage
         usage: dict[str, Any] = {
             "prompt_tokens": u.prompt_tokens,
