@@ -144,6 +144,7 @@ def usage_table(con: Console, rows: Sequence[SummaryRow], by: str) -> None:
     go first (completion, prompt, errors, unpriced, calls), never the cost or the chart."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     from .cli import can_draw, money
 
@@ -194,7 +195,8 @@ def usage_table(con: Console, rows: Sequence[SummaryRow], by: str) -> None:
     table.add_column(chart, no_wrap=True, width=bar_width, style="blue")
     blocks = can_draw(con)
     for i, v in enumerate(values):
-        table.add_row(*(c[1][i] for c in columns), _bar(v / top, bar_width, blocks))
+        # Text cells: a user or project named "[/]" is data, never rich markup
+        table.add_row(*(Text(c[1][i]) for c in columns), Text(_bar(v / top, bar_width, blocks)))
     con.print(table)
 
 

@@ -320,6 +320,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
         return 0
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     con = console()
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
@@ -330,15 +331,17 @@ def _cmd_models(args: argparse.Namespace) -> int:
     table.add_column("CONTEXT", justify="right", no_wrap=True)
     for i in rows:
         ok = bool(configured.get(i.provider))
-        table.add_row(i.name, i.provider, "[green]yes[/]" if ok else "[red]no[/]",
-                      _flags(i.capabilities), _tokens(i.context_window))
+        # Text cells: names come from plugins and are data, never rich markup
+        table.add_row(Text(i.name), Text(i.provider),
+                      Text("yes", style="green") if ok else Text("no", style="red"),
+                      Text(_flags(i.capabilities)), Text(_tokens(i.context_window)))
     if rows:
         con.print(table)
         legend = " ".join(f"{flag}={name.replace('_', ' ')}" for name, flag in CAPABILITY_FLAGS)
-        con.print(f"CAPS: {legend}", style="dim")
+        con.print(f"CAPS: {legend}", style="dim", markup=False)
     else:
         con.print(f"no catalog models for provider {args.provider!r} (names it serves are "
-                  f"sent as written: cencori chat -m {args.provider}/<model>)")
+                  f"sent as written: cencori chat -m {args.provider}/<model>)", markup=False)
     con.print("providers: " + ", ".join(
         f"{p} ({'configured' if ok else 'no key'})" for p, ok in sorted(configured.items())),
         markup=False)

@@ -130,6 +130,7 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
 def _cmd_keys_list(args: argparse.Namespace) -> int:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     from ..cli import console, dump_json
 
@@ -153,10 +154,10 @@ def _cmd_keys_list(args: argparse.Namespace) -> int:
         budget = f"${p.budget} / {p.budget_window}" if p.budget is not None else "-"
         limits = ",".join(f"{k}={v}" for k, v in (p.rate_limits or {}).items()) or "-"
         for k in p.keys or ():
-            revoked = _when(k.revoked)
-            table.add_row(k.id, p.name, _when(k.created),
-                          revoked if k.revoked is None else f"[red]{revoked}[/]",
-                          providers, budget, limits)
+            # Text cells: names are data, never rich markup
+            table.add_row(Text(k.id), Text(p.name), Text(_when(k.created)),
+                          Text(_when(k.revoked), style="red" if k.revoked else ""),
+                          Text(providers), Text(budget), Text(limits))
     con.print(table)
     return 0
 

@@ -265,3 +265,19 @@ def test_html_report_renders_its_charts_in_chromium(tmp_path, cencori):
                    str(empty)).returncode == 0
     _, _, rows = _screenshot(tmp_path, empty)
     assert all(_coloured(rows, b) < 50 for b in (OVER_TIME, BY_MODEL, BY_PROJECT))
+
+
+def test_names_are_printed_as_written_never_as_markup(tmp_path, cencori):
+    """Users, projects and models are data: ``[/]`` in a user id is printed, not parsed as the
+    terminal library's markup (it raised MarkupError)."""
+    from cencori_core import Router
+
+    path = tmp_path / "ledger.db"
+    with Router(ledger_path=path, load_entrypoints=False) as router:
+        for user in ("[/]", "[bold]ann[/bold]", "bob"):
+            router.chat(model="echo/echo", messages=[{"role": "user", "content": "hi"}],
+                        user=user)
+    out = cencori("usage", "--ledger", str(path), "--by", "user")
+    assert out.returncode == 0, out.stderr
+    keys = [line.split()[0] for line in out.stdout.splitlines()[2:] if line.strip()]
+    assert keys[:3] == ["[/]", "[bold]ann[/bold]", "bob"]
