@@ -281,3 +281,20 @@ def test_names_are_printed_as_written_never_as_markup(tmp_path, cencori):
     assert out.returncode == 0, out.stderr
     keys = [line.split()[0] for line in out.stdout.splitlines()[2:] if line.strip()]
     assert keys[:3] == ["[/]", "[bold]ann[/bold]", "bob"]
+
+
+def test_html_report_escapes_names(tmp_path, cencori):
+    path = tmp_path / "ledger.db"
+    ledger = SqliteLedger(path)
+    ledger.add(UsageRecord(
+        request_id="x1", project="<script>alert(1)</script>", provider="echo",
+        model='m"<b>', operation="chat", usage=Usage(prompt_tokens=1, completion_tokens=1,
+                                                     total_tokens=2),
+        cost=Cost(input=Decimal("0.001"), output=Decimal("0.001"), total=Decimal("0.002")),
+        status="ok", latency_ms=1.0, attempts=[], time=T0))
+    ledger.close()
+    report = tmp_path / "r.html"
+    assert cencori("usage", "--ledger", str(path), "--html", str(report)).returncode == 0
+    text = report.read_text()
+    assert "<script" not in text and 'm"<b>' not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "m&quot;&lt;b&gt;" in text
