@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import sys
+import time
 from typing import Any
 
 from .ledger import BY
@@ -65,13 +67,33 @@ def _projects(args: argparse.Namespace) -> Any:
     return Projects(SqliteProjects(os.fspath(config.get("ledger_path") or db_path())))
 
 
+_AGO = re.compile(r"(\d+)([mhdw])")
+_UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _when_arg(value: str | None, name: str) -> float | None:
+    """An ISO date or time, or a time ago: ``30m``, ``24h``, ``7d``, ``2w``."""
+    from ..cli import UserError
+    from ..errors import InvalidRequestError
+    from .ledger import timestamp
+
+    m = _AGO.fullmatch(value.strip()) if value else None
+    if m is not None:
+        return time.time() - int(m.group(1)) * _UNIT[m.group(2)]
+    try:
+        return timestamp(value, name)
+    except InvalidRequestError:
+        raise UserError(f"--{name} {value!r}: give an ISO 8601 date or time (2026-01-31, "
+                        "2026-01-31T12:00) or a time ago (30m, 24h, 7d, 2w)") from None
+
+
 def _cmd_usage(args: argparse.Namespace) -> int:
     from .. import _report
     from ..cli import UserError, console, dump_json
-    from .ledger import SqliteLedger, timestamp
+    from .ledger import SqliteLedger
 
     path = _ledger_path(args)
-    since, until = timestamp(args.since, "since"), timestamp(args.until, "until")
+    since, until = _when_arg(args.since, "since"), _when_arg(args.until, "until")
     if args.html:
         groups, has_saved = _report.read_groups(path, since, until)
         document = _report.html_report(groups, has_saved=has_saved, source=path,
@@ -181,8 +203,9 @@ def add_subcommands(subparsers: Any) -> None:
                                   "($CENCORI_HOME/cencori.db)")
     usage.add_argument("--by", choices=BY, default="model",
                        help="group rows by (default: model); --by day charts cost over time")
-    usage.add_argument("--since", help="ISO date or time (UTC unless it says otherwise)")
-    usage.add_argument("--until", help="ISO date or time, excluded")
+    usage.add_argument("--since", help="ISO date or time (UTC unless it says otherwise), or a "
+                       "time ago: 30m, 24h, 7d, 2w")
+    usage.add_argument("--until", help="the same forms, excluded")
     usage.add_argument("--json", action="store_true", help="rows as one JSON array")
     usage.add_argument("--html", metavar="FILE",
                        help="write a self-contained HTML report with charts (cost over time, "

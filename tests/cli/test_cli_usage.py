@@ -298,3 +298,22 @@ def test_html_report_escapes_names(tmp_path, cencori):
     text = report.read_text()
     assert "<script" not in text and 'm"<b>' not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "m&quot;&lt;b&gt;" in text
+
+
+def test_since_takes_a_time_ago(tmp_path, cencori):
+    from cencori_core import Router
+
+    path = tmp_path / "ledger.db"
+    fill_ledger(path)  # ten days in a fixed past
+    with Router(ledger_path=path, load_entrypoints=False) as router:
+        router.chat(model="echo/echo", messages=[{"role": "user", "content": "now"}])
+    total = sum(r["calls"] for r in json.loads(cencori("usage", "--ledger", str(path),
+                                                        "--json").stdout))
+    (recent,) = json.loads(cencori("usage", "--ledger", str(path), "--json", "--since",
+                                   "2h").stdout)
+    assert recent["calls"] == 1 and total > 1
+    old = json.loads(cencori("usage", "--ledger", str(path), "--json", "--until", "1d").stdout)
+    assert sum(r["calls"] for r in old) == total - 1
+    out = cencori("usage", "--ledger", str(path), "--since", "7 days")
+    assert out.returncode == 2 and len(out.stderr.splitlines()) == 1
+    assert "ISO 8601" in out.stderr and "7d" in out.stderr
