@@ -118,6 +118,13 @@ def test_continue_on_echo_keeps_growing(home, cencori):
     saved = json.loads((home / "conversation.json").read_text())
     assert [m["content"] for m in saved["messages"]] == [
         "one", "echo: one", "two", "echo: two", "three", "echo: three"]
+    # a new --system replaces the conversation's, first in line
+    assert cencori("chat", "-c", "four", "-s", "terse").returncode == 0
+    assert cencori("chat", "-c", "five", "-s", "verbose").returncode == 0
+    saved = json.loads((home / "conversation.json").read_text())
+    assert saved["messages"][0] == {"role": "system", "content": "verbose"}
+    assert [m["role"] for m in saved["messages"]].count("system") == 1
+    assert len(saved["messages"]) == 11
 
 
 def test_stream_is_written_as_it_arrives(tmp_path, home, openai_wire):  # noqa: F811
