@@ -63,9 +63,11 @@ def test_usage_prints_the_ledger_summary(home, capsys):
     assert main(["usage", "--by", "user"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:3] == ["USER", "CALLS", "ERRORS"]
-    assert out[1].split()[:2] == ["ann", "2"] and out[2].split()[:2] == ["bob", "1"]
+    assert out[2].split()[:2] == ["ann", "2"] and out[3].split()[:2] == ["bob", "1"]
+    assert out[-1].split()[:2] == ["TOTAL", "3"]
     assert main(["usage", "--json", "--since", "2000-01-01"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["key"] == "echo" and row["calls"] == 3 and row["unpriced"] == 3
+    assert row["cost"] == 0 and isinstance(row["cost"], float)
     assert main(["usage", "--since", "not a date"]) == 2
     assert "ISO 8601" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The ``cencori`` command, run as a user would (a subprocess, no key, no network)."""
+"""``python -m cencori_core.cli``, run as a user would (a subprocess, no key, no network); the
+installed ``cencori`` script is tested in tests/cli/."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ def run(*args, env=None, stdin=None):
 def test_chat_streams_then_prints_usage_and_cost(tmp_path):
     out = run("chat", "Hello", "-m", "echo/echo", env=str(tmp_path))
     assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
-    assert lines[0] == "echo: Hello"
-    assert "tokens: 1 in, 2 out" in lines[1] and "cost: unpriced" in lines[1]
+    assert out.stdout == "echo: Hello\n"
+    # the summary goes to stderr: `cencori chat ... > answer.txt` keeps the answer alone
+    assert "tokens: 1 in, 2 out" in out.stderr and "cost: unpriced" in out.stderr
 
 
 def test_chat_json_prints_one_object_only(tmp_path):
@@ -55,3 +56,4 @@ def test_models_lists_catalog(tmp_path):
     assert echo["provider"] == "echo" and echo["configured"] is True
     out = run("models", env=str(tmp_path))
     assert out.stdout.startswith("MODEL") and "echo (configured)" in out.stdout
+    assert echo["context_window"] is None or isinstance(echo["context_window"], int)

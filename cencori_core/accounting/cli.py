@@ -1,8 +1,10 @@
 """``cencori usage`` and ``cencori keys create|list|revoke``.
 
-Both work on ``$CENCORI_HOME/cencori.db`` (default ``~/.cencori/``), the SQLite file that holds
-the ledger, projects and keys, so they persist between runs. ``--redis-url`` puts the keys in
-Redis instead, where workers sharing ``Router(redis_url=...)`` see them. Errors are
+Both work where a Router built from the same ``--config`` would: the config's ``[ledger] path``
+and ``[redis] url``, else ``$CENCORI_HOME/cencori.db`` (default ``~/.cencori/``), the SQLite file
+that holds the ledger, projects and keys, so they persist between runs. ``--redis-url`` puts the
+keys in Redis, where workers sharing ``Router(redis_url=...)`` see them. ``cencori usage`` prints
+a table with a bar chart, ``--json`` rows, or ``--html FILE`` a report with charts. Errors are
 :class:`~cencori_core.errors.CencoriError`\\ s: the ``cencori`` command prints them as one line
 and exits with 2.
 """
@@ -11,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
+import re
 import sys
+import time
 from typing import Any
 
 from .ledger import BY
@@ -22,8 +25,10 @@ __all__ = ["add_subcommands", "db_path"]
 
 
 def db_path() -> str:
-    home = os.environ.get("CENCORI_HOME") or os.path.join(os.path.expanduser("~"), ".cencori")
-    return os.path.join(home, "cencori.db")
+    """``$CENCORI_HOME/cencori.db``: the ledger and keys when no config file names others."""
+    from ..cli import default_db
+
+    return default_db()
 
 
 def _when(t: float | None) -> str:
@@ -32,51 +37,103 @@ def _when(t: float | None) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def _table(rows: list[tuple[Any, ...]]) -> str:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                     for r in rows)
+def _ledger_path(args: argparse.Namespace) -> str:
+    """``--ledger``, else the config file's ``[ledger] path``, else ``$CENCORI_HOME``'s file."""
+    from ..cli import UserError, config_kwargs
+
+    given = getattr(args, "ledger", None)
+    if given:
+        if "://" in given:
+            raise UserError(f"--ledger {given.split('://')[0]}://...: only SQLite ledger files "
+                            "are supported (give a path such as ./cencori.db)")
+        return os.path.expanduser(str(given))
+    return os.fspath(config_kwargs(args).get("ledger_path") or db_path())
 
 
 def _projects(args: argparse.Namespace) -> Any:
+    """The key store a Router built from the same config would use: ``--redis-url`` or the
+    config's ``[redis] url``, else the config's ledger file, else ``$CENCORI_HOME``'s."""
+    from ..cli import config_kwargs
     from .projects import Projects
 
-    if args.redis_url:
+    config = config_kwargs(args)
+    redis_url = args.redis_url or config.get("redis_url")
+    if redis_url:
         from ..stores.redis import RedisProjects, RedisStore
 
-        return Projects(RedisProjects(RedisStore(args.redis_url)))
+        return Projects(RedisProjects(RedisStore(redis_url)))
     from ..stores.sqlite import SqliteProjects
 
-    return Projects(SqliteProjects(db_path()))
+    return Projects(SqliteProjects(os.fspath(config.get("ledger_path") or db_path())))
+
+
+_AGO = re.compile(r"(\d+)([mhdw])")
+_UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _when_arg(value: str | None, name: str) -> float | None:
+    """An ISO date or time, or a time ago: ``30m``, ``24h``, ``7d``, ``2w``."""
+    from ..cli import UserError
+    from ..errors import InvalidRequestError
+    from .ledger import timestamp
+
+    m = _AGO.fullmatch(value.strip()) if value else None
+    if m is not None:
+        return time.time() - int(m.group(1)) * _UNIT[m.group(2)]
+    try:
+        return timestamp(value, name)
+    except InvalidRequestError:
+        raise UserError(f"--{name} {value!r}: give an ISO 8601 date or time (2026-01-31, "
+                        "2026-01-31T12:00) or a time ago (30m, 24h, 7d, 2w)") from None
 
 
 def _cmd_usage(args: argparse.Namespace) -> int:
+    from .. import _report
+    from ..cli import UserError, console, dump_json
     from .ledger import SqliteLedger
 
-    ledger = SqliteLedger(db_path())
-    try:
-        rows = ledger.summary(by=args.by, since=args.since, until=args.until)
-    finally:
-        ledger.close()
+    path = _ledger_path(args)
+    since, until = _when_arg(args.since, "since"), _when_arg(args.until, "until")
+    if args.html:
+        groups, has_saved = _report.read_groups(path, since, until)
+        document = _report.html_report(groups, has_saved=has_saved, source=path,
+                                       period=_report.period_text(args.since, args.until))
+        try:
+            _report.write_report(args.html, document)
+        except OSError as exc:
+            raise UserError(f"cannot write the report to {args.html}: "
+                            f"{exc.strerror or exc} ({exc.filename or args.html})") from None
+        calls = sum(g.calls for g in groups)
+        console(stderr=True).print(f"wrote {args.html} ({calls} calls)", markup=False,
+                                   soft_wrap=True)
+        return 0
+    rows = []
+    if os.path.exists(path):  # reading must not create a ledger (a typo in --ledger)
+        ledger = SqliteLedger(path)
+        try:
+            rows = ledger.summary(by=args.by, since=since, until=until)
+        finally:
+            ledger.close()
     if args.json:
-        sys.stdout.write(json.dumps([r.to_dict() for r in rows]) + "\n")
+        dump_json([r.to_dict() for r in rows], rows)
         return 0
+    con = console()
     if not rows:
-        sys.stdout.write(f"no usage recorded in {db_path()}\n")
+        con.print(f"no usage recorded in {path}", markup=False)
         return 0
-    table: list[tuple[Any, ...]] = [(args.by.upper(), "CALLS", "ERRORS", "PROMPT", "COMPLETION",
-                                     "TOTAL", "COST_USD")]
-    for r in rows:
-        cost = f"{r.cost}" + (f" (+{r.unpriced} unpriced)" if r.unpriced else "")
-        table.append((r.key if r.key is not None else "-", r.calls, r.errors, r.prompt_tokens,
-                      r.completion_tokens, r.total_tokens, cost))
-    sys.stdout.write(_table(table) + "\n")
+    _report.usage_table(con, rows, args.by)
     return 0
 
 
 def _cmd_keys_create(args: argparse.Namespace) -> int:
+    from ..cli import UserError
+
     projects = _projects(args)
     try:
+        if not args.existing and projects.get(args.project) is not None:
+            raise UserError(f"project {args.project!r} already exists; add a key with: "
+                            f"cencori keys create {args.project} --existing (see its keys: "
+                            "cencori keys list)")
         if args.existing:
             key = projects.add_key(args.project)
         else:
@@ -93,27 +150,37 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
 
 
 def _cmd_keys_list(args: argparse.Namespace) -> int:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..cli import console, dump_json
+
     projects = _projects(args)
     try:
         listed = projects.list()
     finally:
         projects.close()
     if args.json:
-        sys.stdout.write(json.dumps([p.to_dict() for p in listed]) + "\n")
+        dump_json([p.to_dict() for p in listed], listed)
         return 0
-    table: list[tuple[Any, ...]] = [("KEY", "PROJECT", "CREATED", "REVOKED", "PROVIDERS",
-                                     "BUDGET_USD", "RATE_LIMITS")]
+    con = console()
+    if not any(p.keys for p in listed):
+        con.print("no project keys yet: cencori keys create <project>", markup=False)
+        return 0
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for name in ("KEY", "PROJECT", "CREATED", "REVOKED", "PROVIDERS", "BUDGET", "LIMITS"):
+        table.add_column(name, overflow="fold", no_wrap=name in ("KEY", "CREATED", "REVOKED"))
     for p in listed:
         providers = ",".join(p.providers) if p.providers is not None else "all"
-        budget = f"{p.budget} / {p.budget_window}" if p.budget is not None else "-"
+        budget = f"${p.budget} / {p.budget_window}" if p.budget is not None else "-"
         limits = ",".join(f"{k}={v}" for k, v in (p.rate_limits or {}).items()) or "-"
         for k in p.keys or ():
-            table.append((k.id, p.name, _when(k.created), _when(k.revoked), providers, budget,
-                          limits))
-    if len(table) == 1:
-        sys.stdout.write("no project keys yet: cencori keys create <project>\n")
-        return 0
-    sys.stdout.write(_table(table) + "\n")
+            # Text cells: names are data, never rich markup
+            table.add_row(Text(k.id), Text(p.name), Text(_when(k.created)),
+                          Text(_when(k.revoked), style="red" if k.revoked else ""),
+                          Text(providers), Text(budget), Text(limits))
+    con.print(table)
     return 0
 
 
@@ -130,21 +197,34 @@ def _cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 def add_subcommands(subparsers: Any) -> None:
     """Add ``usage`` and ``keys`` to the ``cencori`` command's subparsers."""
+    from ..cli import add_config_option
+
     usage = subparsers.add_parser("usage", help="usage and cost from the ledger "
                                   "($CENCORI_HOME/cencori.db)")
-    usage.add_argument("--by", choices=BY, default="model", help="group rows by (default: model)")
-    usage.add_argument("--since", help="ISO date or time (UTC unless it says otherwise)")
-    usage.add_argument("--until", help="ISO date or time, excluded")
+    usage.add_argument("--by", choices=BY, default="model",
+                       help="group rows by (default: model); --by day charts cost over time")
+    usage.add_argument("--since", help="ISO date or time (UTC unless it says otherwise), or a "
+                       "time ago: 30m, 24h, 7d, 2w")
+    usage.add_argument("--until", help="the same forms, excluded")
     usage.add_argument("--json", action="store_true", help="rows as one JSON array")
+    usage.add_argument("--html", metavar="FILE",
+                       help="write a self-contained HTML report with charts (cost over time, "
+                       "by model, by project) to FILE")
+    usage.add_argument("--ledger", metavar="PATH",
+                       help="the SQLite ledger to read (default: the config's [ledger] path, "
+                       "else $CENCORI_HOME/cencori.db)")
+    add_config_option(usage)
     usage.set_defaults(func=_cmd_usage)
 
     keys = subparsers.add_parser("keys", help="project keys: create, list, revoke")
+    add_config_option(keys)
     keys.set_defaults(func=lambda args: (keys.print_help(sys.stderr), 2)[1])
     keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION")
 
     def store_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--redis-url", help="keep keys in this Redis (as Router(redis_url=...))"
-                       " instead of $CENCORI_HOME/cencori.db")
+                       " instead of the config's store or $CENCORI_HOME/cencori.db")
+        add_config_option(p)
 
     create = keys_sub.add_parser("create", help="create a project and print its key (once)")
     create.add_argument("project", help="the project name")
