@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
+import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
@@ -17,7 +20,8 @@ from ..errors import ConfigurationError, PolicyViolationError
 from ..types import ChatChunk, ChatResponse, Message, ToolCall, ToolCallDelta, Transcription
 
 __all__ = ["Policy", "guarded", "Finding", "Scan", "rewrite_request", "rewrite_response",
-           "redact", "merge", "text_classes", "HoldBack", "StreamFilter"]
+           "redact", "merge", "text_classes", "HoldBack", "StreamFilter", "METER", "Meter",
+           "normalize", "normalizing", "TextMap"]
 
 log = logging.getLogger("cencori_core.policies")
 
@@ -113,6 +117,130 @@ def redact(text: str, found: list[Finding], placeholder: Callable[[str], str]) -
         pos = end
     parts.append(text[pos:])
     return "".join(parts)
+
+
+# ---------------------------------------------------------------------------- work meter
+
+
+class Meter:
+    """Characters the scanners examined, summed over every scan since the last ``reset()``.
+
+    Each pass of a regex or ``str`` search over a whole text adds the text's length, a search
+    in a window adds the window, an anchored match adds what it consumed (or its bound when it
+    fails). The scanners are written so that this total is linear in their input; the tests
+    read it to prove so (no wall clock), and it costs one addition per pass.
+    """
+
+    __slots__ = ("chars",)
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def reset(self) -> int:
+        chars, self.chars = self.chars, 0
+        return chars
+
+
+#: The process-wide meter every built-in scanner adds to.
+METER = Meter()
+
+
+# ---------------------------------------------------------------------------- normalization
+
+# Invisible characters a value can be split with: soft hyphen, combining grapheme joiner,
+# Mongolian vowel separator, zero-width space/joiners, direction marks, word joiner and the
+# invisible operators, the BOM.
+_INVISIBLE = "\u00ad\u034f\u180e\u200b-\u200f\u2060-\u2064\ufeff"
+# What NFKC leaves alone but a scanner must not: invisibles and non-ASCII decimal digits.
+_SPECIAL = re.compile(f"[{_INVISIBLE}]|(?![0-9])\\d")
+_STRIP = re.compile(f"[{_INVISIBLE}]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold(ch: str) -> str:
+    """One character as the scanners see it: NFKC, invisibles dropped, digits made ASCII."""
+    if _STRIP.fullmatch(ch):
+        return ""
+    out = unicodedata.normalize("NFKC", ch)
+    if not out.isascii():
+        out = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in out)
+    return out
+
+
+class TextMap:
+    """Maps spans of a normalized text back to the original: piece ``i`` covers normalized
+    ``[starts[i], starts[i+1])``, made from original ``[origs[i], origs[i+1])``, character for
+    character when ``same[i]`` (else one original character became the piece, or none)."""
+
+    __slots__ = ("starts", "origs", "same")
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.origs: list[int] = []
+        self.same: list[bool] = []
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        i = bisect_right(self.starts, start) - 1
+        orig_start = self.origs[i] + (start - self.starts[i] if self.same[i] else 0)
+        j = bisect_right(self.starts, end - 1) - 1
+        orig_end = self.origs[j] + (end - self.starts[j]) if self.same[j] else self.origs[j + 1]
+        return orig_start, orig_end
+
+
+def normalize(text: str) -> tuple[str, TextMap | None]:
+    """``text`` as the scanners see it (NFKC, zero-width and other invisible characters
+    removed, non-ASCII digits as ASCII) and the map back to ``text``; ``None`` when the text is
+    already in that form (always for ASCII, which costs one C-speed check)."""
+    if text.isascii():
+        return text, None
+    METER.chars += len(text)
+    if unicodedata.is_normalized("NFKC", text) and not _SPECIAL.search(text):
+        return text, None
+    tmap = TextMap()
+    starts, origs, same = tmap.starts, tmap.origs, tmap.same
+    parts: list[str] = []
+    size = 0
+    pos = 0
+
+    def keep(orig: int, piece: str, one_to_one: bool) -> None:
+        nonlocal size
+        if one_to_one and same and same[-1]:
+            pass  # extends the previous 1:1 piece
+        else:
+            starts.append(size)
+            origs.append(orig)
+            same.append(one_to_one)
+        parts.append(piece)
+        size += len(piece)
+
+    # ASCII stretches map 1:1; only the non-ASCII characters are folded one by one.
+    for run in _NON_ASCII.finditer(text):
+        if run.start() > pos:
+            keep(pos, text[pos:run.start()], True)
+        for k, ch in enumerate(run.group(), run.start()):
+            folded = _fold(ch)
+            keep(k, folded, folded == ch)
+        pos = run.end()
+    if pos < len(text):
+        keep(pos, text[pos:], True)
+    starts.append(size)
+    origs.append(len(text))
+    same.append(True)
+    return "".join(parts), tmap
+
+
+def normalizing(scan: Scan) -> Scan:
+    """``scan`` run on the normalized text, its findings mapped back to the original (so the
+    redaction covers the invisible characters inside a value, and the original digits)."""
+
+    def wrapped(text: str) -> list[Finding]:
+        norm, tmap = normalize(text)
+        if tmap is None:
+            return scan(text)
+        return [(*tmap.span(start, end), rule) for start, end, rule in scan(norm)]
+
+    return wrapped
 
 
 # ---------------------------------------------------------------------------- class map
@@ -257,8 +385,11 @@ def rewrite_response(response: Any, fn: TextFn) -> Any:
 # ---------------------------------------------------------------------------- streams
 
 # Characters that end a token: text after the last of them may still grow into a match (a long
-# e-mail local part, a JWT whose header came first), so it is held back whatever its length.
+# e-mail address, a JWT whose header came first), so it is held back, up to _TOKEN_CAP
+# characters (the longest e-mail address, a JWT header): a longer run without a break is
+# released but for the last ``hold`` characters, so a stream of one endless token still flows.
 _TOKEN_ENDS = (" ", "\n", "\t", '"', "'", "<", ">", "`")
+_TOKEN_CAP = 1024
 _CONTEXT = 8  # characters of already-emitted text kept for look-behind checks
 _SLACK = 24  # release text at least this many characters at a time
 
@@ -269,43 +400,54 @@ class HoldBack:
 
     Text is released only when no match can still start in it: the last ``hold`` characters
     (``hold`` covers the longest bounded pattern and its look-ahead), the trailing unfinished
-    token, and any match that touches the end of the buffer (it may still grow) stay behind.
-    ``flush()`` releases the rest at the end of the stream. Released findings go to
-    ``on_found(text, findings)``, which returns the text to emit (redacted) or raises (block).
+    token (up to ``_TOKEN_CAP``), and any match that touches the end of the buffer (it may
+    still grow) stay behind. ``flush()`` releases the rest at the end of the stream. Released
+    findings go to ``on_found(text, findings)``, which returns the text to emit (redacted) or
+    raises (block).
+
+    Linear work: each scan covers the text held back plus what came since, and the next scan
+    waits until the new text is at least half of what is held (and ``_SLACK``). So what is
+    held is scanned a bounded number of times, and a match that keeps growing (a 1 MB key) is
+    rescanned at doubling sizes: the total is at most ~3x the stream's length.
     """
 
-    __slots__ = ("scan", "hold", "on_found", "pending", "before")
+    __slots__ = ("scan", "hold", "on_found", "parts", "size", "before", "next_at")
 
     def __init__(self, scan: Scan, hold: int,
                  on_found: Callable[[str, list[Finding]], str]) -> None:
         self.scan = scan
         self.hold = hold
         self.on_found = on_found
-        self.pending = ""
+        self.parts: list[str] = []  # joined once per scan: += on a long buffer is quadratic
+        self.size = 0
         self.before = ""
+        self.next_at = hold + _SLACK
 
     def feed(self, text: str) -> str:
         if not text:
             return ""
-        self.pending += text
+        self.parts.append(text)
+        self.size += len(text)
         # Scanning costs the same for 1 or 40 new characters: wait until a release is worth it.
-        if len(self.pending) < self.hold + _SLACK:
+        if self.size < self.next_at:
             return ""
         return self._release(final=False)
 
     def flush(self) -> str:
-        return self._release(final=True) if self.pending else ""
+        return self._release(final=True) if self.size else ""
 
     def _release(self, final: bool) -> str:
-        buf = self.pending
+        parts = self.parts
+        buf = parts[0] if len(parts) == 1 else "".join(parts)
         n = len(self.before)
         found = self.scan(self.before + buf)
         size = len(buf)
         if final:
             cut = size
         else:
-            tail = max(buf.rfind(c) for c in _TOKEN_ENDS) + 1
-            cut = min(size - self.hold, tail)
+            low = max(0, size - _TOKEN_CAP)
+            tail = max(buf.rfind(c, low) for c in _TOKEN_ENDS) + 1
+            cut = min(size - self.hold, tail or low)
         keep: list[Finding] = []
         for start, end, rule in found:
             start -= n
@@ -319,10 +461,15 @@ class HoldBack:
                 break
             keep.append((start, end, rule))
             cut = max(cut, end)
-        if cut <= 0:
+        cut = max(cut, 0)
+        rest = buf[cut:]
+        self.parts = [rest] if rest else []
+        self.size = len(rest)
+        self.next_at = self.size + max(_SLACK, self.size // 2)
+        if cut == 0:
             return ""
-        out, self.pending = buf[:cut], buf[cut:]
-        self.before = (self.before + out)[-_CONTEXT:]
+        out = buf[:cut]
+        self.before = (self.before[-_CONTEXT:] + out[-_CONTEXT:])[-_CONTEXT:]
         return self.on_found(out, keep) if keep else out
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from ..errors import ConfigurationError
-from ._base import Finding, Scan, merge, text_classes
+from ._base import METER, Finding, Scan, merge, normalize, text_classes
 from ._scanning import ScanningPolicy
 
 __all__ = ["PII", "RULES", "scan"]
@@ -32,10 +32,12 @@ _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[
 
 
 def _emails(text: str, out: list[Finding]) -> None:
+    METER.chars += len(text)
     at = text.find("@")
     while at != -1:
         start = at
         low = max(0, at - 64)
+        METER.chars += 64 + 600  # the local part's walk and the domain's bounded match
         while start > low and text[start - 1] in _LOCAL_CHARS:
             start -= 1
         while start < at and text[start] == ".":
@@ -58,7 +60,7 @@ _IBAN_START = re.compile(rb"AA00")
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _DIGITS = re.compile(rf"""
   (?P<ssn>(?<![\w-])(?!000|666|9\d\d)\d{{3}}-(?!00)\d{{2}}-(?!0000)\d{{4}}(?![\w-]))
-| (?P<credit_card>(?<![\w-])\d(?:[ -]?\d){{12,18}}(?![\w-]))
+| (?P<credit_card>(?<![\w-])\d(?:[ ./-]?\d){{12,18}}(?![\w-]))
 | (?P<ip_address>(?<![\w.])(?:{_OCTET}\.){{3}}{_OCTET}(?![\w]|\.\d))
 | (?P<phone>(?<![\w+])(?:\+\d{{1,3}}[ .-]?)?(?:\(\d{{1,4}}\)[ .-]?|\d{{1,4}}[ .-])
             (?:\d{{2,4}}[ .-]){{1,3}}\d{{2,4}}(?![\w-]))
@@ -111,12 +113,14 @@ def _card_end(text: str, start: int, end: int) -> int | None:
 
 
 def _digit_rules(text: str, classes: bytes, out: list[Finding]) -> None:
+    METER.chars += len(text)
     last = 0
     for c in _CLUSTER.finditer(classes):
         if c.end() <= last:
             continue
         pos = max(last, c.start() - 1)
         stop = min(len(text), c.end() + 1)
+        METER.chars += stop - pos  # the searches below move forward through this window
         while True:
             m = _DIGITS.search(text, pos, stop)
             if m is None:
@@ -160,8 +164,10 @@ def iban_ok(compact: str) -> bool:
 
 
 def _ibans(text: str, classes: bytes, out: list[Finding]) -> None:
+    METER.chars += len(text)
     for hit in _IBAN_START.finditer(classes):
         start = hit.start()
+        METER.chars += 64  # the bounded IBAN match
         if start and text[start - 1].isalnum():
             continue
         m = _IBAN.match(text, start)
@@ -190,31 +196,53 @@ _V6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|"
 
 
 def _ipv6(text: str, out: list[Finding]) -> None:
-    last = 0
-    for hint in _V6_HINT.finditer(text):
-        if hint.start() < last:
-            continue
-        lo = max(last, hint.start() - 40)
-        m = _V6.search(text, lo, min(len(text), hint.end() + 46))
-        if not m or m.start() > hint.start():
-            continue
-        value = m.group()
-        last = m.end()
-        groups = [g for g in value.split(":") if g]
-        if len(groups) < 2 or not any(c.isdigit() for c in value):
-            continue
-        try:
-            ipaddress.IPv6Address(value)
-        except ValueError:
-            continue
-        out.append((m.start(), m.end(), "ip_address"))
+    # The windows around the hints are merged first and searched once each: dense colons
+    # ("::::") cost one pass, not one window per colon. Every match holds a hint.
+    windows = [(max(0, h.start() - 40), min(len(text), h.end() + 46))
+               for h in _V6_HINT.finditer(text)]
+    METER.chars += len(text)
+    if not windows:
+        return
+    regions = []
+    lo, hi = windows[0]
+    for w_lo, w_hi in windows[1:]:
+        if w_lo <= hi:
+            hi = max(hi, w_hi)
+        else:
+            regions.append((lo, hi))
+            lo, hi = w_lo, w_hi
+    regions.append((lo, hi))
+    for lo, hi in regions:
+        METER.chars += hi - lo
+        for m in _V6.finditer(text, lo, hi):
+            value = m.group()
+            groups = [g for g in value.split(":") if g]
+            if len(groups) < 2 or not any(c.isdigit() for c in value):
+                continue
+            try:
+                ipaddress.IPv6Address(value)
+            except ValueError:
+                continue
+            out.append((m.start(), m.end(), "ip_address"))
 
 
 # ---------------------------------------------------------------------------- scan
 
 
 def scan(text: str, rules: frozenset[str] = frozenset(RULES)) -> list[Finding]:
-    """Every PII finding in ``text``, sorted and non-overlapping."""
+    """Every PII finding in ``text``, sorted and non-overlapping.
+
+    The detectors read the normalized text (NFKC, invisible characters removed, non-ASCII
+    digits as ASCII: a card written in Arabic-Indic digits or split by zero-width spaces is
+    still a card); the spans are mapped back to ``text``."""
+    norm, tmap = normalize(text)
+    found = _scan(norm, rules)
+    if tmap is None or not found:
+        return found
+    return [(*tmap.span(start, end), rule) for start, end, rule in found]
+
+
+def _scan(text: str, rules: frozenset[str]) -> list[Finding]:
     out: list[Finding] = []
     if "@" in text and "email" in rules:
         _emails(text, out)
