@@ -8,6 +8,7 @@ value itself never leaves the policy: decisions and errors carry only rule ids a
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import unicodedata
@@ -21,13 +22,13 @@ from ..types import ChatChunk, ChatResponse, Message, ToolCall, ToolCallDelta, T
 
 __all__ = ["Policy", "guarded", "Finding", "Scan", "rewrite_request", "rewrite_response",
            "redact", "merge", "text_classes", "HoldBack", "StreamFilter", "METER", "Meter",
-           "normalize", "normalizing", "TextMap"]
+           "normalize", "normalizing", "TextMap", "chat_texts", "split_findings"]
 
 log = logging.getLogger("cencori_core.policies")
 
 Finding = tuple[int, int, str]
 Scan = Callable[[str], list[Finding]]
-TextFn = Callable[[str], str]
+TextFn = Callable[..., str]  # fn(text) or fn(text, extra findings)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -188,15 +189,40 @@ class TextMap:
         return orig_start, orig_end
 
 
+# A JSON escape (``\u0073``, or any other escaped character, kept whole so that ``\\u0041`` is
+# an escaped backslash and a letter, not an escape) or a run of non-ASCII characters.
+_PIECES = re.compile(r"\\(?:u[0-9a-fA-F]{4}(?:\\u[0-9a-fA-F]{4})?|.)|[^\x00-\x7f]+", re.S)
+
+
+def _unescape(seq: str) -> str | None:
+    r"""The character(s) of a ``\uXXXX`` escape (a surrogate pair as one character), or None."""
+    try:
+        out = json.loads(f'"{seq}"')
+    except ValueError:
+        return None
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in out):
+        return None  # a lone surrogate: left as written
+    return out
+
+
 def normalize(text: str) -> tuple[str, TextMap | None]:
-    """``text`` as the scanners see it (NFKC, zero-width and other invisible characters
-    removed, non-ASCII digits as ASCII) and the map back to ``text``; ``None`` when the text is
-    already in that form (always for ASCII, which costs one C-speed check)."""
+    r"""``text`` as the scanners see it and the map back to ``text``; ``None`` when the text is
+    already in that form (always for ASCII without ``\u`` escapes: two C-speed checks).
+
+    The form: NFKC, zero-width and other invisible characters removed, non-ASCII digits as
+    ASCII, and JSON ``\uXXXX`` escapes decoded (tool-call arguments are JSON text: a key
+    written ``\u0073k-...`` is the key the tool will read). Characters are folded one by one
+    so that every span maps back to whole original characters and escapes.
+    """
     if text.isascii():
-        return text, None
+        if "\\u" not in text:
+            return text, None
+    else:
+        METER.chars += len(text)
+        if ("\\u" not in text and unicodedata.is_normalized("NFKC", text)
+                and not _SPECIAL.search(text)):
+            return text, None
     METER.chars += len(text)
-    if unicodedata.is_normalized("NFKC", text) and not _SPECIAL.search(text):
-        return text, None
     tmap = TextMap()
     starts, origs, same = tmap.starts, tmap.origs, tmap.same
     parts: list[str] = []
@@ -205,25 +231,33 @@ def normalize(text: str) -> tuple[str, TextMap | None]:
 
     def keep(orig: int, piece: str, one_to_one: bool) -> None:
         nonlocal size
-        if one_to_one and same and same[-1]:
-            pass  # extends the previous 1:1 piece
-        else:
+        if not (one_to_one and same and same[-1]):  # else it extends the previous 1:1 piece
             starts.append(size)
             origs.append(orig)
             same.append(one_to_one)
         parts.append(piece)
         size += len(piece)
 
-    # ASCII stretches map 1:1; only the non-ASCII characters are folded one by one.
-    for run in _NON_ASCII.finditer(text):
-        if run.start() > pos:
-            keep(pos, text[pos:run.start()], True)
-        for k, ch in enumerate(run.group(), run.start()):
-            folded = _fold(ch)
-            keep(k, folded, folded == ch)
-        pos = run.end()
+    # ASCII stretches map 1:1; only escapes and non-ASCII characters are looked at one by one.
+    for m in _PIECES.finditer(text):
+        if m.start() > pos:
+            keep(pos, text[pos:m.start()], True)
+        piece = m.group()
+        if piece[0] == "\\":
+            decoded = _unescape(piece) if piece[1:2] == "u" else None
+            if decoded is None:
+                keep(m.start(), piece, True)
+            else:
+                keep(m.start(), "".join(_fold(c) for c in decoded), False)
+        else:
+            for k, ch in enumerate(piece, m.start()):
+                folded = _fold(ch)
+                keep(k, folded, folded == ch)
+        pos = m.end()
     if pos < len(text):
         keep(pos, text[pos:], True)
+    if tmap.starts == [0] and tmap.same == [True]:
+        return text, None  # nothing changed (escapes of quotes and newlines only)
     starts.append(size)
     origs.append(len(text))
     same.append(True)
@@ -274,17 +308,23 @@ def text_classes(text: str) -> bytes:
 
 # ---------------------------------------------------------------------------- request texts
 
+# Where a text sits in a chat request: (message index, content part index or -1 for a string).
+Where = tuple[int, int]
 
-def _rewrite_message(m: Message, fn: TextFn) -> Message:
+
+def _rewrite_message(m: Message, fn: TextFn, extra: dict[Where, list[Finding]] | None = None,
+                     index: int = 0) -> Message:
     content = m.content
     if isinstance(content, str):
-        new_content: Any = fn(content)
+        more = extra.get((index, -1)) if extra else None
+        new_content: Any = fn(content, more) if more else fn(content)
     elif content:
         new_content = content
         for i, part in enumerate(content):
             text = part.get("text") if part.get("type") == "text" else None
             if isinstance(text, str):
-                new = fn(text)
+                more = extra.get((index, i)) if extra else None
+                new = fn(text, more) if more else fn(text)
                 if new is not text:
                     if new_content is content:
                         new_content = list(content)
@@ -294,15 +334,19 @@ def _rewrite_message(m: Message, fn: TextFn) -> Message:
     calls = m.tool_calls
     new_calls = calls
     for i, tc in enumerate(calls):
+        # The raw JSON text: normalization decodes its \uXXXX escapes for the scanners and the
+        # redaction replaces whole escapes, so the arguments stay valid JSON.
         new = fn(tc.arguments_raw)
         if new is not tc.arguments_raw:
             if new_calls is calls:
                 new_calls = list(calls)
             new_calls[i] = ToolCall.from_raw(id=tc.id, name=tc.name, arguments_raw=new,
                                              provider_data=tc.provider_data)
-    if new_content is content and new_calls is calls:
+    name = m.name
+    new_name = fn(name) if name else name
+    if new_content is content and new_calls is calls and new_name is name:
         return m
-    return replace(m, content=new_content, tool_calls=new_calls)
+    return replace(m, content=new_content, tool_calls=new_calls, name=new_name)
 
 
 def _rewrite_list(items: list[str], fn: TextFn) -> list[str]:
@@ -316,14 +360,88 @@ def _rewrite_list(items: list[str], fn: TextFn) -> list[str]:
     return out
 
 
-def rewrite_request(request: Any, fn: TextFn, roles: frozenset[str] | None = None) -> Any:
+def _rewrite_json(value: Any, fn: TextFn) -> Any:
+    """``value`` (JSON-like: a tool's declaration, a response schema) with ``fn`` applied to
+    every string in it, keys included; the same object when nothing changed."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        out: dict[Any, Any] | None = None
+        for i, (key, item) in enumerate(value.items()):
+            new_key = fn(key) if isinstance(key, str) else key
+            new_item = _rewrite_json(item, fn)
+            if out is None and (new_key is not key or new_item is not item):
+                out = dict(list(value.items())[:i])
+            if out is not None:
+                out[new_key] = new_item
+        return value if out is None else out
+    if isinstance(value, (list, tuple)):
+        items = [_rewrite_json(item, fn) for item in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return type(value)(items)
+    return value
+
+
+def chat_texts(messages: list[Message]) -> list[tuple[Where, str]]:
+    """The texts of a chat conversation in order: each message's content string or text parts."""
+    out: list[tuple[Where, str]] = []
+    for i, m in enumerate(messages):
+        content = m.content
+        if isinstance(content, str):
+            if content:
+                out.append(((i, -1), content))
+        elif content:
+            for k, part in enumerate(content):
+                text = part.get("text") if part.get("type") == "text" else None
+                if isinstance(text, str) and text:
+                    out.append(((i, k), text))
+    return out
+
+
+def split_findings(messages: list[Message], scan: Scan, reach: int) -> dict[Where, list[Finding]]:
+    """Values split between two consecutive texts of a conversation (two content parts, or the
+    end of one message and the start of the next), as the two pieces to redact: the first
+    carries the rule, the second the rule ``""`` (it is removed, not replaced).
+
+    Each boundary is scanned in a window of ``reach`` characters on either side (and the whole
+    unfinished token before it: a shape is recognised from its token's start), widened to the
+    whole text on a side where a value touches the window's edge: linear in the texts."""
+    texts = chat_texts(messages)
+    extra: dict[Where, list[Finding]] = {}
+    for (where_a, a), (where_b, b) in zip(texts, texts[1:], strict=False):
+        token = max(a.rfind(c) for c in _TOKEN_ENDS) + 1
+        low, high = max(0, min(len(a) - reach, token)), min(len(b), reach)
+        while True:
+            window = a[low:] + b[:high]
+            cut = len(a) - low
+            found = [f for f in scan(window) if f[0] < cut < f[1]]
+            wider = False
+            if low and any(f[0] == 0 for f in found):
+                low, wider = 0, True
+            if high < len(b) and any(f[1] == len(window) for f in found):
+                high, wider = len(b), True
+            if not wider:
+                break
+        for start, end, rule in found:
+            extra.setdefault(where_a, []).append((low + start, len(a), rule))
+            extra.setdefault(where_b, []).append((0, end - cut, ""))
+    return extra
+
+
+def rewrite_request(request: Any, fn: TextFn, roles: frozenset[str] | None = None,
+                    extra: dict[Where, list[Finding]] | None = None) -> Any:
     """Apply ``fn`` to every text the request sends; returns the same object when nothing changed.
 
-    Chat: message text, text content parts, tool results and the arguments of earlier tool calls
-    (``roles`` limits the messages). Embeddings and moderation: every input. Images: the prompt.
-    Speech: the input. Transcription: the prompt. ``fn`` returns its argument unchanged (the same
-    object) when it has nothing to change. Reasoning text and provider data are left alone: they
-    carry provider signatures that would no longer verify.
+    Chat: message text, text content parts, message names, tool results and the arguments of
+    earlier tool calls (``roles`` limits the messages); and the request's own texts: the
+    tools' declarations (names, descriptions, parameter schemas), ``stop``, the
+    ``response_format`` schema and ``user``. Embeddings and moderation: every input. Images:
+    the prompt. Speech: the input. Transcription: the prompt. ``fn`` returns its argument
+    unchanged (the same object) when it has nothing to change; ``extra`` (from
+    :func:`split_findings`) is passed as ``fn(text, findings)`` for the texts it names.
+    Reasoning text and provider data are left alone: they carry provider signatures that would
+    no longer verify.
     """
     messages = getattr(request, "messages", None)
     if messages is not None:
@@ -331,12 +449,32 @@ def rewrite_request(request: Any, fn: TextFn, roles: frozenset[str] | None = Non
         for i, m in enumerate(messages):
             if roles is not None and m.role not in roles:
                 continue
-            new = _rewrite_message(m, fn)
+            new = _rewrite_message(m, fn, extra, i)
             if new is not m:
                 if new_messages is messages:
                     new_messages = list(messages)
                 new_messages[i] = new
-        return request if new_messages is messages else replace(request, messages=new_messages)
+        fields: dict[str, Any] = {}
+        if new_messages is not messages:
+            fields["messages"] = new_messages
+        if roles is None:
+            for attr in ("tools", "response_format"):
+                value = getattr(request, attr, None)
+                if value:
+                    new_value = _rewrite_json(value, fn)
+                    if new_value is not value:
+                        fields[attr] = new_value
+            stop = getattr(request, "stop", None)
+            if stop:
+                new_stop = _rewrite_list(stop, fn)
+                if new_stop is not stop:
+                    fields["stop"] = new_stop
+            user = getattr(request, "user", None)
+            if isinstance(user, str) and user:
+                new_user = fn(user)
+                if new_user is not user:
+                    fields["user"] = new_user
+        return replace(request, **fields) if fields else request
     inp = getattr(request, "input", None)
     if isinstance(inp, list):
         new_list = _rewrite_list(inp, fn)
