@@ -50,7 +50,8 @@ def prompt(size: int = 2000, *, seed: int = 7) -> str:
     """Deterministic prose with numbers and punctuation, as a user would write it."""
     rnd = random.Random(seed)
     words: list[str] = []
-    while sum(len(w) + 1 for w in words) < size:
+    total = 0
+    while total < size:
         w = rnd.choice(_WORDS)
         r = rnd.random()
         if r < 0.04:
@@ -58,6 +59,7 @@ def prompt(size: int = 2000, *, seed: int = 7) -> str:
         elif r < 0.10:
             w += rnd.choice(".,;:?!")
         words.append(w)
+        total += len(w) + 1
     return " ".join(words)[:size]
 
 

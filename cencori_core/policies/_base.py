@@ -18,7 +18,15 @@ from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
 from ..errors import ConfigurationError, PolicyViolationError
-from ..types import ChatChunk, ChatResponse, Message, ToolCall, ToolCallDelta, Transcription
+from ..types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    Message,
+    ToolCall,
+    ToolCallDelta,
+    Transcription,
+)
 
 __all__ = ["Policy", "guarded", "Finding", "Scan", "rewrite_request", "rewrite_response",
            "redact", "merge", "text_classes", "HoldBack", "StreamFilter", "METER", "Meter",
@@ -215,7 +223,8 @@ def normalize(text: str) -> tuple[str, TextMap | None]:
     so that every span maps back to whole original characters and escapes.
     """
     if text.isascii():
-        if "\\u" not in text:
+        # One character is found by memchr; "\\u" is a slower two-character search.
+        if "\\" not in text or "\\u" not in text:
             return text, None
     else:
         METER.chars += len(text)
@@ -457,19 +466,20 @@ def rewrite_request(request: Any, fn: TextFn, roles: frozenset[str] | None = Non
         fields: dict[str, Any] = {}
         if new_messages is not messages:
             fields["messages"] = new_messages
-        if roles is None:
+        if roles is None and isinstance(request, ChatRequest) and (
+                request.tools or request.response_format or request.stop or request.user):
             for attr in ("tools", "response_format"):
-                value = getattr(request, attr, None)
+                value = getattr(request, attr)
                 if value:
                     new_value = _rewrite_json(value, fn)
                     if new_value is not value:
                         fields[attr] = new_value
-            stop = getattr(request, "stop", None)
+            stop = request.stop
             if stop:
                 new_stop = _rewrite_list(stop, fn)
                 if new_stop is not stop:
                     fields["stop"] = new_stop
-            user = getattr(request, "user", None)
+            user = request.user
             if isinstance(user, str) and user:
                 new_user = fn(user)
                 if new_user is not user:

@@ -166,7 +166,7 @@ def detect(text: str) -> dict[str, int]:
     "ig<zero-width space>nore previous instructions" or full-width letters still match; the
     invisible characters themselves are counted on the original."""
     out: dict[str, int] = {}
-    norm = normalize(text)[0]
+    norm = text if text.isascii() and "\\" not in text else normalize(text)[0]
     _text_rules(norm, out)
     if not text.isascii():
         _unicode_rules(text, out)

@@ -235,6 +235,8 @@ def scan(text: str, rules: frozenset[str] = frozenset(RULES)) -> list[Finding]:
     The detectors read the normalized text (NFKC, invisible characters removed, non-ASCII
     digits as ASCII: a card written in Arabic-Indic digits or split by zero-width spaces is
     still a card); the spans are mapped back to ``text``."""
+    if text.isascii() and "\\" not in text:  # the common case, without a call
+        return _scan(text, rules)
     norm, tmap = normalize(text)
     found = _scan(norm, rules)
     if tmap is None or not found:

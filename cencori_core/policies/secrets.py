@@ -88,7 +88,8 @@ _KEY_TABLE = bytes(ord("k") if chr(i) in _KEY_CHARS else ord(" ") for i in range
 def _shapes(text: str, rules: frozenset[str], out: list[Finding]) -> None:
     hits: list[int] = []
     for hint in _HINTS:
-        hits.extend(m.start() for m in hint.finditer(text))
+        for m in hint.finditer(text):  # a loop, not a generator: cheaper when nothing is found
+            hits.append(m.start())
     METER.chars += len(text) * len(_HINTS)
     pems: list[int] = []
     at = text.find(_PEM)
@@ -147,10 +148,15 @@ def _assignments(text: str, out: list[Finding]) -> None:
     while at != -1:
         ops.append(at)
         at = text.find("=", at + 1)
-    colons = [m.start() for m in _COLON_QUOTE.finditer(text)]
+    colons = False
+    for m in _COLON_QUOTE.finditer(text):
+        ops.append(m.start())
+        colons = True
     METER.chars += 2 * len(text)
+    if not ops:
+        return
     if colons:
-        ops = sorted(ops + colons)
+        ops.sort()
     done = 0
     for at in ops:
         if at < done:

@@ -10,11 +10,14 @@ import json
 
 import pytest
 from fixtures.policy_kit import decisions, make, user
+from openai_wire import OpenAIWire, openai_wire
 from parity import MODES, call, stream
 
-from cencori_core import PolicyViolationError
+from cencori_core import PolicyViolationError, RetryPolicy, Router
 from cencori_core.policies import PII, OutputGuard, PromptInjection, Secrets
 from cencori_core.testing import reply, tool_call
+
+__all__ = ["openai_wire"]  # the fixture, imported for pytest
 
 CARD = "4111111111111111"
 KEY = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8t"
@@ -230,3 +233,43 @@ def test_canary_spelled_with_zero_width_spaces(mode):
     fake.script(f"the marker is {ZWSP.join(canary)}!")
     r = call(router, mode, "chat", model="m", messages=user("hi"))
     assert r.content == "the marker is [REDACTED_CANARY]!"
+
+
+# ---------------------------------------------------------------------------- real SDK
+
+
+@pytest.fixture
+async def routers():
+    built: list[Router] = []
+    yield built
+    for r in built:
+        await r.aclose()
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_what_the_openai_sdk_sends(openai_wire: OpenAIWire, routers, mode):
+    router = Router(providers={"openai": {"api_key": "sk-test-0123456789abcdefghij",
+                                          "base_url": openai_wire.base_url}},
+                    plugins=["openai"], retry=RetryPolicy(max_attempts=1),
+                    policies=[Secrets(mode="redact"), PII()])
+    routers.append(router)
+    messages = _escaped_call_messages() + [
+        {"role": "user", "content": [{"type": "text", "text": f"and {KEY[:9]}"},
+                                     {"type": "text", "text": f"{KEY[9:]} ok"}]}]
+    tools = [{"type": "function", "function": {
+        "name": "pay", "description": "card on file: 4111.1111.1111.1111",
+        "parameters": {"type": "object", "properties": {"card": {"type": "string"}}}}}]
+    kw = {"model": "gpt-4o", "messages": messages, "tools": tools}
+    r = router.chat(**kw) if mode == "sync" else await router.achat(**kw)
+    wire = openai_wire.last("/chat/completions")
+    body = wire.body.decode()
+    for value in (KEY, KEY[9:], "4111.1111", _escaped(CARD)[:30], _escaped(KEY)[:30]):
+        assert value not in body
+    sent = wire.json
+    assert json.loads(sent["messages"][1]["tool_calls"][0]["function"]["arguments"]) == {
+        "card": "[REDACTED_CREDIT_CARD]", "key": "[REDACTED_OPENAI_KEY]"}
+    assert [p["text"] for p in sent["messages"][3]["content"]] == [
+        "and [REDACTED_OPENAI_KEY]", " ok"]
+    assert sent["tools"][0]["function"]["description"] == "card on file: [REDACTED_CREDIT_CARD]"
+    assert ("secrets", "openai_key", "redact", 2) in decisions(r)
+    _assert_no_value(r, KEY, CARD)
