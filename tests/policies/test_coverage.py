@@ -238,21 +238,19 @@ def test_canary_spelled_with_zero_width_spaces(mode):
 # ---------------------------------------------------------------------------- real SDK
 
 
-@pytest.fixture
-async def routers():
-    built: list[Router] = []
-    yield built
-    for r in built:
-        await r.aclose()
-
-
 @pytest.mark.parametrize("mode", MODES)
-async def test_what_the_openai_sdk_sends(openai_wire: OpenAIWire, routers, mode):
+async def test_what_the_openai_sdk_sends(openai_wire: OpenAIWire, mode):
     router = Router(providers={"openai": {"api_key": "sk-test-0123456789abcdefghij",
                                           "base_url": openai_wire.base_url}},
                     plugins=["openai"], retry=RetryPolicy(max_attempts=1),
                     policies=[Secrets(mode="redact"), PII()])
-    routers.append(router)
+    try:
+        await _send_through_openai(router, openai_wire, mode)
+    finally:
+        await router.aclose()
+
+
+async def _send_through_openai(router: Router, openai_wire: OpenAIWire, mode: str) -> None:
     messages = _escaped_call_messages() + [
         {"role": "user", "content": [{"type": "text", "text": f"and {KEY[:9]}"},
                                      {"type": "text", "text": f"{KEY[9:]} ok"}]}]
