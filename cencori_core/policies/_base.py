@@ -180,21 +180,43 @@ def _fold(ch: str) -> str:
 class TextMap:
     """Maps spans of a normalized text back to the original: piece ``i`` covers normalized
     ``[starts[i], starts[i+1])``, made from original ``[origs[i], origs[i+1])``, character for
-    character when ``same[i]`` (else one original character became the piece, or none)."""
+    character when ``same[i]`` (else one original character became the piece, or none).
 
-    __slots__ = ("starts", "origs", "same")
+    Built on first use: most normalized texts have no finding, and the map is the one part
+    of normalization that walks the non-ASCII characters one by one in Python."""
 
-    def __init__(self) -> None:
+    __slots__ = ("text", "starts", "origs", "same")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
         self.starts: list[int] = []
         self.origs: list[int] = []
         self.same: list[bool] = []
 
     def span(self, start: int, end: int) -> tuple[int, int]:
+        if not self.starts:
+            _build(self.text, self)
         i = bisect_right(self.starts, start) - 1
         orig_start = self.origs[i] + (start - self.starts[i] if self.same[i] else 0)
         j = bisect_right(self.starts, end - 1) - 1
         orig_end = self.origs[j] + (end - self.starts[j]) if self.same[j] else self.origs[j + 1]
         return orig_start, orig_end
+
+
+class _FoldTable(dict[int, Any]):
+    """``str.translate`` table folding each character as :func:`_fold` does, filled on demand
+    (the translation then runs at C speed over characters already seen)."""
+
+    def __missing__(self, code: int) -> Any:
+        if len(self) > 65_536:
+            self.clear()
+        ch = chr(code)
+        out = _fold(ch)
+        value = self[code] = code if out == ch else out
+        return value
+
+
+_FOLD = _FoldTable()
 
 
 # A JSON escape (``\u0073``, or any other escaped character, kept whole so that ``\\u0041`` is
@@ -228,11 +250,23 @@ def normalize(text: str) -> tuple[str, TextMap | None]:
             return text, None
     else:
         METER.chars += len(text)
-        if ("\\u" not in text and unicodedata.is_normalized("NFKC", text)
-                and not _SPECIAL.search(text)):
-            return text, None
+        if "\\u" not in text:
+            if unicodedata.is_normalized("NFKC", text) and not _SPECIAL.search(text):
+                return text, None
+            # Without escapes the folding is one translate; the map waits until needed.
+            norm = text.translate(_FOLD)
+            return (text, None) if norm == text else (norm, TextMap(text))
     METER.chars += len(text)
-    tmap = TextMap()
+    tmap = TextMap(text)
+    norm = _build(text, tmap)
+    if tmap.starts == [0, len(norm)] and tmap.same == [True, True]:
+        return text, None  # nothing changed (escapes of quotes and newlines only)
+    return norm, tmap
+
+
+def _build(text: str, tmap: TextMap) -> str:
+    """Fold ``text`` piece by piece, filling ``tmap``; returns the folded text."""
+    METER.chars += len(text)
     starts, origs, same = tmap.starts, tmap.origs, tmap.same
     parts: list[str] = []
     size = 0
@@ -263,14 +297,12 @@ def normalize(text: str) -> tuple[str, TextMap | None]:
                 folded = _fold(ch)
                 keep(k, folded, folded == ch)
         pos = m.end()
-    if pos < len(text):
+    if pos < len(text) or not starts:
         keep(pos, text[pos:], True)
-    if tmap.starts == [0] and tmap.same == [True]:
-        return text, None  # nothing changed (escapes of quotes and newlines only)
     starts.append(size)
     origs.append(len(text))
     same.append(True)
-    return "".join(parts), tmap
+    return "".join(parts)
 
 
 def normalizing(scan: Scan) -> Scan:

@@ -65,8 +65,8 @@ _TAGS = re.compile("[\U000e0000-\U000e007f]")
 _FLAG = re.compile("\U0001f3f4[\U000e0020-\U000e007e]{1,8}\U000e007f")  # e.g. England's flag
 
 _B64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
-_TOKEN_ENDS = (" ", "\n", "\t", '"', "'", "(", ")", "<", ">", "[", "]", ",")
 _TOKEN_END = re.compile(r"[ \n\t\"'()<>\[\],]")
+_LAST_END = re.compile(r".*[ \n\t\"'()<>\[\],]", re.S)  # up to the last token end
 _B64_MAX = 20_000  # longer tokens are data (images, files), not instructions
 
 
@@ -143,11 +143,12 @@ def _base64_rules(text: str, out: dict[str, int]) -> None:
     at = classes.find(b"aA")
     prev_end = 0
     while at != -1:
-        start = max(text.rfind(c, prev_end, at) for c in _TOKEN_ENDS) + 1 or prev_end
+        last = _LAST_END.match(text, prev_end, at)
+        start = last.end() if last else prev_end
         m_end = _TOKEN_END.search(text, at)
         end = m_end.start() if m_end else len(text)
-        METER.chars += (end - prev_end) * (len(_TOKEN_ENDS) + 1)  # rfinds and the search
-        m = _B64_TOKEN.search(text, start, end)
+        METER.chars += 2 * (end - prev_end)
+        m = _B64_TOKEN.search(text, start, end) if end - start >= 24 else None
         if m and m.end() - m.start() <= _B64_MAX:
             decoded = _decode(m.group())
             if decoded:

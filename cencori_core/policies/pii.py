@@ -72,16 +72,13 @@ _NOT_PHONE = re.compile(r"\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}|\d{1,2}[-./ ]\d{1,2}[-
                         r"|\d{3}-\d{2}-\d{4}")
 
 
+_DOUBLED = str.maketrans("0123456789", "0246813579")  # each digit doubled, digits summed
+
+
 def luhn(digits: str) -> bool:
-    """The Luhn checksum of a string of digits."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+    """The Luhn checksum of a string of digits (slices and a translate: no per-digit loop)."""
+    rev = digits[::-1]
+    total = sum(map(int, rev[0::2])) + sum(map(int, rev[1::2].translate(_DOUBLED)))
     return total % 10 == 0
 
 
@@ -102,13 +99,21 @@ def _card_end(text: str, start: int, end: int) -> int | None:
     """
     if _IBAN_HEAD.fullmatch(text, max(0, start - 5), start):
         return None  # the digits after an IBAN's "DE89 " are the IBAN's, not a card's
-    groups = [(m.end(), m.group()) for m in _GROUP.finditer(text, start, end)]
-    for i in range(len(groups), 0, -1):
-        digits = "".join(g for _, g in groups[:i])
-        if len(digits) < 13:
+    ends = []
+    counts = []  # digits up to the end of each group
+    n = 0
+    for m in _GROUP.finditer(text, start, end):
+        ends.append(m.end())
+        n += m.end() - m.start()
+        counts.append(n)
+    digits = text[start:end]
+    if len(digits) != n:
+        digits = "".join(_GROUP.findall(digits))
+    for i in range(len(ends) - 1, -1, -1):
+        if counts[i] < 13:
             break
-        if luhn(digits):
-            return groups[i - 1][0]
+        if luhn(digits[:counts[i]]):
+            return ends[i]
     return None
 
 
@@ -155,6 +160,9 @@ _IBAN_LENGTH = {
     "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
 }
 _IBAN = re.compile(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}")
+# The same, exactly as long as one country's IBAN (characters, spaces not counted).
+_IBAN_OF = {n: re.compile(rf"[A-Z]{{2}}\d{{2}}(?: ?[A-Z0-9]){{{n - 4}}}")
+            for n in set(_IBAN_LENGTH.values())}
 
 
 def iban_ok(compact: str) -> bool:
@@ -174,14 +182,13 @@ def _ibans(text: str, classes: bytes, out: list[Finding]) -> None:
         if not m:
             continue
         want = _IBAN_LENGTH.get(text[start:start + 2])
-        # Walk the match to the country's length: a trailing word in capitals is not part of it.
-        end, n = start, 0
-        limit = want or 34
-        while end < m.end() and n < limit:
-            if text[end] != " ":
-                n += 1
-            end += 1
-        if want and n < want or end < len(text) and text[end].isalnum():
+        # Cut the match at the country's length: a trailing word in capitals is not part of it.
+        if want:
+            m = _IBAN_OF[want].match(text, start)
+            if not m:
+                continue
+        end = m.end()
+        if end < len(text) and text[end].isalnum():
             continue
         compact = text[start:end].replace(" ", "")
         if iban_ok(compact):
