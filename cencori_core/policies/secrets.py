@@ -88,8 +88,8 @@ _KEY_TABLE = bytes(ord("k") if chr(i) in _KEY_CHARS else ord(" ") for i in range
 def _shapes(text: str, rules: frozenset[str], out: list[Finding]) -> None:
     hits: list[int] = []
     for hint in _HINTS:
-        for m in hint.finditer(text):  # a loop, not a generator: cheaper when nothing is found
-            hits.append(m.start())
+        for hit in hint.finditer(text):  # a loop, not a generator: cheaper when none is found
+            hits.append(hit.start())
     METER.chars += len(text) * len(_HINTS)
     pems: list[int] = []
     at = text.find(_PEM)
@@ -149,8 +149,8 @@ def _assignments(text: str, out: list[Finding]) -> None:
         ops.append(at)
         at = text.find("=", at + 1)
     colons = False
-    for m in _COLON_QUOTE.finditer(text):
-        ops.append(m.start())
+    for hit in _COLON_QUOTE.finditer(text):
+        ops.append(hit.start())
         colons = True
     METER.chars += 2 * len(text)
     if not ops:
