@@ -30,7 +30,7 @@ from ..types import (
 
 __all__ = ["Policy", "guarded", "Finding", "Scan", "rewrite_request", "rewrite_response",
            "redact", "merge", "text_classes", "HoldBack", "StreamFilter", "METER", "Meter",
-           "normalize", "normalizing", "TextMap", "chat_texts", "split_findings"]
+           "normalize", "normalizing", "TextMap", "chat_texts", "split_findings", "SPLIT_GATE"]
 
 log = logging.getLogger("cencori_core.policies")
 
@@ -440,21 +440,32 @@ def chat_texts(messages: list[Message]) -> list[tuple[Where, str]]:
     return out
 
 
-def split_findings(messages: list[Message], scan: Scan, reach: int) -> dict[Where, list[Finding]]:
+# Every value a built-in scanner finds holds one of these: a digit or a symbol of the key,
+# e-mail, assignment and PEM shapes, a letters-only key prefix, or a character that
+# normalization may turn into one. A boundary window without any cannot hold a split value.
+SPLIT_GATE = re.compile(r"[0-9@_=:/+\\-]|[^\x00-\x7f]|AIza|A[KSBC][IC]A|eyJ")
+_LAST_TOKEN_END = re.compile(r".*[ \n\t\"'<>`]", re.S)
+
+
+def split_findings(messages: list[Message], scan: Scan, reach: int,
+                   gate: re.Pattern[str] | None = SPLIT_GATE) -> dict[Where, list[Finding]]:
     """Values split between two consecutive texts of a conversation (two content parts, or the
     end of one message and the start of the next), as the two pieces to redact: the first
     carries the rule, the second the rule ``""`` (it is removed, not replaced).
 
     Each boundary is scanned in a window of ``reach`` characters on either side (and the whole
     unfinished token before it: a shape is recognised from its token's start), widened to the
-    whole text on a side where a value touches the window's edge: linear in the texts."""
+    whole text on a side where a value touches the window's edge: linear in the texts. A
+    window in which ``gate`` finds nothing is not scanned (prose on both sides)."""
     texts = chat_texts(messages)
     extra: dict[Where, list[Finding]] = {}
     for (where_a, a), (where_b, b) in zip(texts, texts[1:], strict=False):
-        token = max(a.rfind(c) for c in _TOKEN_ENDS) + 1
-        low, high = max(0, min(len(a) - reach, token)), min(len(b), reach)
+        last = _LAST_TOKEN_END.match(a)
+        low, high = max(0, min(len(a) - reach, last.end() if last else 0)), min(len(b), reach)
+        window = a[low:] + b[:high]
+        if gate is not None and not gate.search(window):
+            continue
         while True:
-            window = a[low:] + b[:high]
             cut = len(a) - low
             found = [f for f in scan(window) if f[0] < cut < f[1]]
             wider = False
@@ -464,6 +475,7 @@ def split_findings(messages: list[Message], scan: Scan, reach: int) -> dict[Wher
                 high, wider = len(b), True
             if not wider:
                 break
+            window = a[low:] + b[:high]
         for start, end, rule in found:
             extra.setdefault(where_a, []).append((low + start, len(a), rule))
             extra.setdefault(where_b, []).append((0, end - cut, ""))

@@ -3,11 +3,13 @@ responses and streams."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ..hookspecs import hookimpl
 from ._base import (
+    SPLIT_GATE,
     Finding,
     HoldBack,
     Policy,
@@ -42,6 +44,11 @@ class ScanningPolicy(Policy):
     def scanner(self, context: Any) -> tuple[Scan, int]:
         """The scan function for this call and its hold-back length (the longest pattern)."""
         raise NotImplementedError
+
+    def split_gate(self, context: Any) -> re.Pattern[str] | None:
+        """What a window around the boundary of two texts must contain to be scanned for a
+        value split between them (``None``: always scan)."""
+        return SPLIT_GATE
 
     def placeholder(self, rule: str) -> str:
         return f"[REDACTED_{rule.upper()}]"
@@ -85,8 +92,8 @@ class ScanningPolicy(Policy):
         messages = getattr(context.request, "messages", None)
         # Values split between two content parts or two messages: the boundaries, scanned in
         # a bounded window (only conversations of several texts pay for it).
-        extra = split_findings(messages, scan, hold) if messages and len(messages) > 1 or (
-            messages and isinstance(messages[0].content, list)) else None
+        extra = split_findings(messages, scan, hold, self.split_gate(context)) if messages and (
+            len(messages) > 1 or isinstance(messages[0].content, list)) else None
         new = rewrite_request(context.request, fn, extra=extra)
         self._decide(context, counts)
         if new is not context.request:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from ..errors import ConfigurationError
-from ._base import METER, Finding, Scan, merge, normalizing
+from ._base import METER, SPLIT_GATE, Finding, Scan, merge, normalizing
 from ._scanning import ScanningPolicy
 
 __all__ = ["Secrets", "RULES"]
@@ -234,6 +234,7 @@ class Secrets(ScanningPolicy):
         # Per router: the scan with that router's keys, computed at its first call.
         self._by_router: weakref.WeakKeyDictionary[Any, tuple[Scan, int]] = (
             weakref.WeakKeyDictionary())
+        self._gate_keys: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
     def scanner(self, context: Any) -> tuple[Scan, int]:
         router = context.router
@@ -247,6 +248,17 @@ class Secrets(ScanningPolicy):
             hold = max([HOLD, *(len(k) + 1 for k in ordered)])
             hit = self._by_router[router] = (make_scan(self.rules, ordered), hold)
         return hit
+
+    def split_gate(self, context: Any) -> re.Pattern[str] | None:
+        # A known key without a digit or symbol could be split across texts in plain prose.
+        keys = self._gate_keys.get(context.router)
+        if keys is None:
+            known = set(self._known)
+            known_secrets = getattr(context.router, "known_secrets", None)
+            if known_secrets is not None:
+                known.update(known_secrets())
+            keys = self._gate_keys[context.router] = all(SPLIT_GATE.search(k) for k in known)
+        return SPLIT_GATE if keys else None
 
     def __repr__(self) -> str:  # never show the known secrets
         return f"<Secrets mode={self.mode!r} known={len(self._known)}>"

@@ -271,3 +271,18 @@ async def _send_through_openai(router: Router, openai_wire: OpenAIWire, mode: st
     assert sent["tools"][0]["function"]["description"] == "card on file: [REDACTED_CREDIT_CARD]"
     assert ("secrets", "openai_key", "redact", 2) in decisions(r)
     _assert_no_value(r, KEY, CARD)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_split_values_in_prose_and_a_letters_only_known_key(mode):
+    # Prose on both sides of a boundary is not scanned twice; a known key made of letters only
+    # turns that shortcut off, so it is still found when split.
+    secret = "zqxjkvbwpfmgltrhzqxjkvbwpfmgltrh"
+    router, fake, _ = make([Secrets(mode="redact", known=[secret])])
+    messages = [{"role": "user", "content": f"use {secret[:10]}"},
+                {"role": "user", "content": f"{secret[10:]} please"},
+                {"role": "user", "content": "and thanks"}]
+    r = call(router, mode, "chat", model="m", messages=messages)
+    sent = [m.content for m in fake.last_request.messages]
+    assert sent == ["use [REDACTED_ROUTER_KEY]", " please", "and thanks"]
+    assert decisions(r) == [("secrets", "router_key", "redact", 1)]
