@@ -30,7 +30,8 @@ from ..types import (
 
 __all__ = ["Policy", "guarded", "Finding", "Scan", "rewrite_request", "rewrite_response",
            "redact", "merge", "text_classes", "HoldBack", "StreamFilter", "METER", "Meter",
-           "normalize", "normalizing", "TextMap", "chat_texts", "split_findings", "SPLIT_GATE"]
+           "normalize", "normalizing", "TextMap", "chat_texts", "split_findings", "SPLIT_GATE",
+           "may_split"]
 
 log = logging.getLogger("cencori_core.policies")
 
@@ -424,6 +425,17 @@ def _rewrite_json(value: Any, fn: TextFn) -> Any:
     return value
 
 
+def may_split(messages: list[Message]) -> bool:
+    """Whether a value can be split between two texts: a message made of content parts, or two
+    consecutive messages of one role (the common system, user, assistant, ... turns cannot)."""
+    role = None
+    for m in messages:
+        if m.role == role or isinstance(m.content, list):
+            return True
+        role = m.role
+    return False
+
+
 def chat_texts(messages: list[Message]) -> list[tuple[Where, str]]:
     """The texts of a chat conversation in order: each message's content string or text parts."""
     out: list[tuple[Where, str]] = []
@@ -448,23 +460,37 @@ _LAST_TOKEN_END = re.compile(r".*[ \n\t\"'<>`]", re.S)
 
 
 def split_findings(messages: list[Message], scan: Scan, reach: int,
-                   gate: re.Pattern[str] | None = SPLIT_GATE) -> dict[Where, list[Finding]]:
+                   gate: re.Pattern[str] | None = SPLIT_GATE,
+                   state: dict[str, Any] | None = None) -> dict[Where, list[Finding]]:
     """Values split between two consecutive texts of a conversation (two content parts, or the
-    end of one message and the start of the next), as the two pieces to redact: the first
-    carries the rule, the second the rule ``""`` (it is removed, not replaced).
+    end of one message and the start of the next message of the same role), as the two pieces
+    to redact: the first carries the rule, the second the rule ``""`` (it is removed, not
+    replaced).
 
     Each boundary is scanned in a window of ``reach`` characters on either side (and the whole
     unfinished token before it: a shape is recognised from its token's start), widened to the
     whole text on a side where a value touches the window's edge: linear in the texts. A
-    window in which ``gate`` finds nothing is not scanned (prose on both sides)."""
-    texts = chat_texts(messages)
+    window in which ``gate`` finds nothing is not scanned (prose on both sides). With the
+    call's ``state``, the next policy with the same gate and no longer reach reuses that
+    verdict (Secrets then PII on one conversation look at its boundaries once)."""
+    shared = state.get("split_gate") if state is not None and gate is SPLIT_GATE else None
+    if shared is not None and shared[0] is messages and shared[1] >= reach:
+        texts, boundaries = shared[2], shared[3]
+    else:
+        texts = chat_texts(messages)
+        boundaries = range(len(texts) - 1)
+    passed: list[int] = []
     extra: dict[Where, list[Finding]] = {}
-    for (where_a, a), (where_b, b) in zip(texts, texts[1:], strict=False):
+    for i in boundaries:
+        (where_a, a), (where_b, b) = texts[i], texts[i + 1]
+        if where_a[0] != where_b[0] and messages[where_a[0]].role != messages[where_b[0]].role:
+            continue  # another speaker's turn: the model reads them apart
         last = _LAST_TOKEN_END.match(a)
         low, high = max(0, min(len(a) - reach, last.end() if last else 0)), min(len(b), reach)
         window = a[low:] + b[:high]
         if gate is not None and not gate.search(window):
             continue
+        passed.append(i)
         while True:
             cut = len(a) - low
             found = [f for f in scan(window) if f[0] < cut < f[1]]
@@ -479,6 +505,8 @@ def split_findings(messages: list[Message], scan: Scan, reach: int,
         for start, end, rule in found:
             extra.setdefault(where_a, []).append((low + start, len(a), rule))
             extra.setdefault(where_b, []).append((0, end - cut, ""))
+    if state is not None and gate is SPLIT_GATE:
+        state["split_gate"] = (messages, reach, texts, passed)
     return extra
 
 

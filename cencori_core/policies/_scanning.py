@@ -16,6 +16,7 @@ from ._base import (
     Scan,
     StreamFilter,
     guarded,
+    may_split,
     merge,
     redact,
     rewrite_request,
@@ -90,10 +91,10 @@ class ScanningPolicy(Policy):
         scan, hold = self.scanner(context)
         fn, counts = self._text_fn(context, scan, "request")
         messages = getattr(context.request, "messages", None)
-        # Values split between two content parts or two messages: the boundaries, scanned in
-        # a bounded window (only conversations of several texts pay for it).
-        extra = split_findings(messages, scan, hold, self.split_gate(context)) if messages and (
-            len(messages) > 1 or isinstance(messages[0].content, list)) else None
+        # Values split between two content parts or two messages of one role: the boundaries,
+        # scanned in a bounded window (only such conversations pay for it).
+        extra = split_findings(messages, scan, hold, self.split_gate(context),
+                               context.state) if messages and may_split(messages) else None
         new = rewrite_request(context.request, fn, extra=extra)
         self._decide(context, counts)
         if new is not context.request:
