@@ -8,22 +8,36 @@ value itself never leaves the policy: decisions and errors carry only rule ids a
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import re
+import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
 from ..errors import ConfigurationError, PolicyViolationError
-from ..types import ChatChunk, ChatResponse, Message, ToolCall, ToolCallDelta, Transcription
+from ..types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    Message,
+    ToolCall,
+    ToolCallDelta,
+    Transcription,
+)
 
 __all__ = ["Policy", "guarded", "Finding", "Scan", "rewrite_request", "rewrite_response",
-           "redact", "merge", "text_classes", "HoldBack", "StreamFilter"]
+           "redact", "merge", "text_classes", "HoldBack", "StreamFilter", "METER", "Meter",
+           "normalize", "normalizing", "TextMap", "chat_texts", "split_findings", "SPLIT_GATE",
+           "may_split"]
 
 log = logging.getLogger("cencori_core.policies")
 
 Finding = tuple[int, int, str]
 Scan = Callable[[str], list[Finding]]
-TextFn = Callable[[str], str]
+TextFn = Callable[..., str]  # fn(text) or fn(text, extra findings)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -115,6 +129,196 @@ def redact(text: str, found: list[Finding], placeholder: Callable[[str], str]) -
     return "".join(parts)
 
 
+# ---------------------------------------------------------------------------- work meter
+
+
+class Meter:
+    """Characters the scanners examined, summed over every scan since the last ``reset()``.
+
+    Each pass of a regex or ``str`` search over a whole text adds the text's length, a search
+    in a window adds the window, an anchored match adds what it consumed (or its bound when it
+    fails). The scanners are written so that this total is linear in their input; the tests
+    read it to prove so (no wall clock), and it costs one addition per pass.
+    """
+
+    __slots__ = ("chars",)
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def reset(self) -> int:
+        chars, self.chars = self.chars, 0
+        return chars
+
+
+#: The process-wide meter every built-in scanner adds to.
+METER = Meter()
+
+
+# ---------------------------------------------------------------------------- normalization
+
+# Invisible characters a value can be split with: soft hyphen, combining grapheme joiner,
+# Mongolian vowel separator, zero-width space/joiners, direction marks, word joiner and the
+# invisible operators, the BOM.
+_INVISIBLE = "\u00ad\u034f\u180e\u200b-\u200f\u2060-\u2064\ufeff"
+# What NFKC leaves alone but a scanner must not: invisibles and non-ASCII decimal digits.
+_SPECIAL = re.compile(f"[{_INVISIBLE}]|(?![0-9])\\d")
+_STRIP = re.compile(f"[{_INVISIBLE}]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold(ch: str) -> str:
+    """One character as the scanners see it: NFKC, invisibles dropped, digits made ASCII."""
+    if _STRIP.fullmatch(ch):
+        return ""
+    out = unicodedata.normalize("NFKC", ch)
+    if not out.isascii():
+        out = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in out)
+    return out
+
+
+class TextMap:
+    """Maps spans of a normalized text back to the original: piece ``i`` covers normalized
+    ``[starts[i], starts[i+1])``, made from original ``[origs[i], origs[i+1])``, character for
+    character when ``same[i]`` (else one original character became the piece, or none).
+
+    Built on first use: most normalized texts have no finding, and the map is the one part
+    of normalization that walks the non-ASCII characters one by one in Python."""
+
+    __slots__ = ("text", "starts", "origs", "same")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts: list[int] = []
+        self.origs: list[int] = []
+        self.same: list[bool] = []
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        if not self.starts:
+            _build(self.text, self)
+        i = bisect_right(self.starts, start) - 1
+        orig_start = self.origs[i] + (start - self.starts[i] if self.same[i] else 0)
+        j = bisect_right(self.starts, end - 1) - 1
+        orig_end = self.origs[j] + (end - self.starts[j]) if self.same[j] else self.origs[j + 1]
+        return orig_start, orig_end
+
+
+class _FoldTable(dict[int, Any]):
+    """``str.translate`` table folding each character as :func:`_fold` does, filled on demand
+    (the translation then runs at C speed over characters already seen)."""
+
+    def __missing__(self, code: int) -> Any:
+        if len(self) > 65_536:
+            self.clear()
+        ch = chr(code)
+        out = _fold(ch)
+        value = self[code] = code if out == ch else out
+        return value
+
+
+_FOLD = _FoldTable()
+
+
+# A JSON escape (``\u0073``, or any other escaped character, kept whole so that ``\\u0041`` is
+# an escaped backslash and a letter, not an escape) or a run of non-ASCII characters.
+_PIECES = re.compile(r"\\(?:u[0-9a-fA-F]{4}(?:\\u[0-9a-fA-F]{4})?|.)|[^\x00-\x7f]+", re.S)
+
+
+def _unescape(seq: str) -> str | None:
+    r"""The character(s) of a ``\uXXXX`` escape (a surrogate pair as one character), or None."""
+    try:
+        out = json.loads(f'"{seq}"')
+    except ValueError:
+        return None
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in out):
+        return None  # a lone surrogate: left as written
+    return out
+
+
+def normalize(text: str) -> tuple[str, TextMap | None]:
+    r"""``text`` as the scanners see it and the map back to ``text``; ``None`` when the text is
+    already in that form (always for ASCII without ``\u`` escapes: two C-speed checks).
+
+    The form: NFKC, zero-width and other invisible characters removed, non-ASCII digits as
+    ASCII, and JSON ``\uXXXX`` escapes decoded (tool-call arguments are JSON text: a key
+    written ``\u0073k-...`` is the key the tool will read). Characters are folded one by one
+    so that every span maps back to whole original characters and escapes.
+    """
+    if text.isascii():
+        # One character is found by memchr; "\\u" is a slower two-character search.
+        if "\\" not in text or "\\u" not in text:
+            return text, None
+    else:
+        METER.chars += len(text)
+        if "\\u" not in text:
+            if unicodedata.is_normalized("NFKC", text) and not _SPECIAL.search(text):
+                return text, None
+            # Without escapes the folding is one translate; the map waits until needed.
+            norm = text.translate(_FOLD)
+            return (text, None) if norm == text else (norm, TextMap(text))
+    METER.chars += len(text)
+    tmap = TextMap(text)
+    norm = _build(text, tmap)
+    if tmap.starts == [0, len(norm)] and tmap.same == [True, True]:
+        return text, None  # nothing changed (escapes of quotes and newlines only)
+    return norm, tmap
+
+
+def _build(text: str, tmap: TextMap) -> str:
+    """Fold ``text`` piece by piece, filling ``tmap``; returns the folded text."""
+    METER.chars += len(text)
+    starts, origs, same = tmap.starts, tmap.origs, tmap.same
+    parts: list[str] = []
+    size = 0
+    pos = 0
+
+    def keep(orig: int, piece: str, one_to_one: bool) -> None:
+        nonlocal size
+        if not (one_to_one and same and same[-1]):  # else it extends the previous 1:1 piece
+            starts.append(size)
+            origs.append(orig)
+            same.append(one_to_one)
+        parts.append(piece)
+        size += len(piece)
+
+    # ASCII stretches map 1:1; only escapes and non-ASCII characters are looked at one by one.
+    for m in _PIECES.finditer(text):
+        if m.start() > pos:
+            keep(pos, text[pos:m.start()], True)
+        piece = m.group()
+        if piece[0] == "\\":
+            decoded = _unescape(piece) if piece[1:2] == "u" else None
+            if decoded is None:
+                keep(m.start(), piece, True)
+            else:
+                keep(m.start(), "".join(_fold(c) for c in decoded), False)
+        else:
+            for k, ch in enumerate(piece, m.start()):
+                folded = _fold(ch)
+                keep(k, folded, folded == ch)
+        pos = m.end()
+    if pos < len(text) or not starts:
+        keep(pos, text[pos:], True)
+    starts.append(size)
+    origs.append(len(text))
+    same.append(True)
+    return "".join(parts)
+
+
+def normalizing(scan: Scan) -> Scan:
+    """``scan`` run on the normalized text, its findings mapped back to the original (so the
+    redaction covers the invisible characters inside a value, and the original digits)."""
+
+    def wrapped(text: str) -> list[Finding]:
+        norm, tmap = normalize(text)
+        if tmap is None:
+            return scan(text)
+        return [(*tmap.span(start, end), rule) for start, end, rule in scan(norm)]
+
+    return wrapped
+
+
 # ---------------------------------------------------------------------------- class map
 
 _CLASSES = bytes.maketrans(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
@@ -146,17 +350,23 @@ def text_classes(text: str) -> bytes:
 
 # ---------------------------------------------------------------------------- request texts
 
+# Where a text sits in a chat request: (message index, content part index or -1 for a string).
+Where = tuple[int, int]
 
-def _rewrite_message(m: Message, fn: TextFn) -> Message:
+
+def _rewrite_message(m: Message, fn: TextFn, extra: dict[Where, list[Finding]] | None = None,
+                     index: int = 0) -> Message:
     content = m.content
     if isinstance(content, str):
-        new_content: Any = fn(content)
+        more = extra.get((index, -1)) if extra else None
+        new_content: Any = fn(content, more) if more else fn(content)
     elif content:
         new_content = content
         for i, part in enumerate(content):
             text = part.get("text") if part.get("type") == "text" else None
             if isinstance(text, str):
-                new = fn(text)
+                more = extra.get((index, i)) if extra else None
+                new = fn(text, more) if more else fn(text)
                 if new is not text:
                     if new_content is content:
                         new_content = list(content)
@@ -166,15 +376,19 @@ def _rewrite_message(m: Message, fn: TextFn) -> Message:
     calls = m.tool_calls
     new_calls = calls
     for i, tc in enumerate(calls):
+        # The raw JSON text: normalization decodes its \uXXXX escapes for the scanners and the
+        # redaction replaces whole escapes, so the arguments stay valid JSON.
         new = fn(tc.arguments_raw)
         if new is not tc.arguments_raw:
             if new_calls is calls:
                 new_calls = list(calls)
             new_calls[i] = ToolCall.from_raw(id=tc.id, name=tc.name, arguments_raw=new,
                                              provider_data=tc.provider_data)
-    if new_content is content and new_calls is calls:
+    name = m.name
+    new_name = fn(name) if name else name
+    if new_content is content and new_calls is calls and new_name is name:
         return m
-    return replace(m, content=new_content, tool_calls=new_calls)
+    return replace(m, content=new_content, tool_calls=new_calls, name=new_name)
 
 
 def _rewrite_list(items: list[str], fn: TextFn) -> list[str]:
@@ -188,14 +402,127 @@ def _rewrite_list(items: list[str], fn: TextFn) -> list[str]:
     return out
 
 
-def rewrite_request(request: Any, fn: TextFn, roles: frozenset[str] | None = None) -> Any:
+def _rewrite_json(value: Any, fn: TextFn) -> Any:
+    """``value`` (JSON-like: a tool's declaration, a response schema) with ``fn`` applied to
+    every string in it, keys included; the same object when nothing changed."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        out: dict[Any, Any] | None = None
+        for i, (key, item) in enumerate(value.items()):
+            new_key = fn(key) if isinstance(key, str) else key
+            new_item = _rewrite_json(item, fn)
+            if out is None and (new_key is not key or new_item is not item):
+                out = dict(list(value.items())[:i])
+            if out is not None:
+                out[new_key] = new_item
+        return value if out is None else out
+    if isinstance(value, (list, tuple)):
+        items = [_rewrite_json(item, fn) for item in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return type(value)(items)
+    return value
+
+
+def may_split(messages: list[Message]) -> bool:
+    """Whether a value can be split between two texts: a message made of content parts, or two
+    consecutive messages of one role (the common system, user, assistant, ... turns cannot)."""
+    role = None
+    for m in messages:
+        if m.role == role or isinstance(m.content, list):
+            return True
+        role = m.role
+    return False
+
+
+def chat_texts(messages: list[Message]) -> list[tuple[Where, str]]:
+    """The texts of a chat conversation in order: each message's content string or text parts."""
+    out: list[tuple[Where, str]] = []
+    for i, m in enumerate(messages):
+        content = m.content
+        if isinstance(content, str):
+            if content:
+                out.append(((i, -1), content))
+        elif content:
+            for k, part in enumerate(content):
+                text = part.get("text") if part.get("type") == "text" else None
+                if isinstance(text, str) and text:
+                    out.append(((i, k), text))
+    return out
+
+
+# Every value a built-in scanner finds holds one of these: a digit or a symbol of the key,
+# e-mail, assignment and PEM shapes, a letters-only key prefix, or a character that
+# normalization may turn into one. A boundary window without any cannot hold a split value.
+SPLIT_GATE = re.compile(r"[0-9@_=:/+\\-]|[^\x00-\x7f]|AIza|A[KSBC][IC]A|eyJ")
+_LAST_TOKEN_END = re.compile(r".*[ \n\t\"'<>`]", re.S)
+
+
+def split_findings(messages: list[Message], scan: Scan, reach: int,
+                   gate: re.Pattern[str] | None = SPLIT_GATE,
+                   state: dict[str, Any] | None = None) -> dict[Where, list[Finding]]:
+    """Values split between two consecutive texts of a conversation (two content parts, or the
+    end of one message and the start of the next message of the same role), as the two pieces
+    to redact: the first carries the rule, the second the rule ``""`` (it is removed, not
+    replaced).
+
+    Each boundary is scanned in a window of ``reach`` characters on either side (and the whole
+    unfinished token before it: a shape is recognised from its token's start), widened to the
+    whole text on a side where a value touches the window's edge: linear in the texts. A
+    window in which ``gate`` finds nothing is not scanned (prose on both sides). With the
+    call's ``state``, the next policy with the same gate and no longer reach reuses that
+    verdict (Secrets then PII on one conversation look at its boundaries once)."""
+    shared = state.get("split_gate") if state is not None and gate is SPLIT_GATE else None
+    if shared is not None and shared[0] is messages and shared[1] >= reach:
+        texts, boundaries = shared[2], shared[3]
+    else:
+        texts = chat_texts(messages)
+        boundaries = range(len(texts) - 1)
+    passed: list[int] = []
+    extra: dict[Where, list[Finding]] = {}
+    for i in boundaries:
+        (where_a, a), (where_b, b) = texts[i], texts[i + 1]
+        if where_a[0] != where_b[0] and messages[where_a[0]].role != messages[where_b[0]].role:
+            continue  # another speaker's turn: the model reads them apart
+        last = _LAST_TOKEN_END.match(a)
+        low, high = max(0, min(len(a) - reach, last.end() if last else 0)), min(len(b), reach)
+        window = a[low:] + b[:high]
+        if gate is not None and not gate.search(window):
+            continue
+        passed.append(i)
+        while True:
+            cut = len(a) - low
+            found = [f for f in scan(window) if f[0] < cut < f[1]]
+            wider = False
+            if low and any(f[0] == 0 for f in found):
+                low, wider = 0, True
+            if high < len(b) and any(f[1] == len(window) for f in found):
+                high, wider = len(b), True
+            if not wider:
+                break
+            window = a[low:] + b[:high]
+        for start, end, rule in found:
+            extra.setdefault(where_a, []).append((low + start, len(a), rule))
+            extra.setdefault(where_b, []).append((0, end - cut, ""))
+    if state is not None and gate is SPLIT_GATE:
+        state["split_gate"] = (messages, reach, texts, passed)
+    return extra
+
+
+def rewrite_request(request: Any, fn: TextFn, roles: frozenset[str] | None = None,
+                    extra: dict[Where, list[Finding]] | None = None) -> Any:
     """Apply ``fn`` to every text the request sends; returns the same object when nothing changed.
 
-    Chat: message text, text content parts, tool results and the arguments of earlier tool calls
-    (``roles`` limits the messages). Embeddings and moderation: every input. Images: the prompt.
-    Speech: the input. Transcription: the prompt. ``fn`` returns its argument unchanged (the same
-    object) when it has nothing to change. Reasoning text and provider data are left alone: they
-    carry provider signatures that would no longer verify.
+    Chat: message text, text content parts, message names, tool results and the arguments of
+    earlier tool calls (``roles`` limits the messages); and the request's own texts: the
+    tools' declarations (names, descriptions, parameter schemas), ``stop``, the
+    ``response_format`` schema and ``user``. Embeddings and moderation: every input. Images:
+    the prompt. Speech: the input. Transcription: the prompt. ``fn`` returns its argument
+    unchanged (the same object) when it has nothing to change; ``extra`` (from
+    :func:`split_findings`) is passed as ``fn(text, findings)`` for the texts it names.
+    Reasoning text and provider data are left alone: they carry provider signatures that would
+    no longer verify.
     """
     messages = getattr(request, "messages", None)
     if messages is not None:
@@ -203,12 +530,33 @@ def rewrite_request(request: Any, fn: TextFn, roles: frozenset[str] | None = Non
         for i, m in enumerate(messages):
             if roles is not None and m.role not in roles:
                 continue
-            new = _rewrite_message(m, fn)
+            new = _rewrite_message(m, fn, extra, i)
             if new is not m:
                 if new_messages is messages:
                     new_messages = list(messages)
                 new_messages[i] = new
-        return request if new_messages is messages else replace(request, messages=new_messages)
+        fields: dict[str, Any] = {}
+        if new_messages is not messages:
+            fields["messages"] = new_messages
+        if roles is None and isinstance(request, ChatRequest) and (
+                request.tools or request.response_format or request.stop or request.user):
+            for attr in ("tools", "response_format"):
+                value = getattr(request, attr)
+                if value:
+                    new_value = _rewrite_json(value, fn)
+                    if new_value is not value:
+                        fields[attr] = new_value
+            stop = request.stop
+            if stop:
+                new_stop = _rewrite_list(stop, fn)
+                if new_stop is not stop:
+                    fields["stop"] = new_stop
+            user = request.user
+            if isinstance(user, str) and user:
+                new_user = fn(user)
+                if new_user is not user:
+                    fields["user"] = new_user
+        return replace(request, **fields) if fields else request
     inp = getattr(request, "input", None)
     if isinstance(inp, list):
         new_list = _rewrite_list(inp, fn)
@@ -257,8 +605,11 @@ def rewrite_response(response: Any, fn: TextFn) -> Any:
 # ---------------------------------------------------------------------------- streams
 
 # Characters that end a token: text after the last of them may still grow into a match (a long
-# e-mail local part, a JWT whose header came first), so it is held back whatever its length.
+# e-mail address, a JWT whose header came first), so it is held back, up to _TOKEN_CAP
+# characters (the longest e-mail address, a JWT header): a longer run without a break is
+# released but for the last ``hold`` characters, so a stream of one endless token still flows.
 _TOKEN_ENDS = (" ", "\n", "\t", '"', "'", "<", ">", "`")
+_TOKEN_CAP = 1024
 _CONTEXT = 8  # characters of already-emitted text kept for look-behind checks
 _SLACK = 24  # release text at least this many characters at a time
 
@@ -269,43 +620,54 @@ class HoldBack:
 
     Text is released only when no match can still start in it: the last ``hold`` characters
     (``hold`` covers the longest bounded pattern and its look-ahead), the trailing unfinished
-    token, and any match that touches the end of the buffer (it may still grow) stay behind.
-    ``flush()`` releases the rest at the end of the stream. Released findings go to
-    ``on_found(text, findings)``, which returns the text to emit (redacted) or raises (block).
+    token (up to ``_TOKEN_CAP``), and any match that touches the end of the buffer (it may
+    still grow) stay behind. ``flush()`` releases the rest at the end of the stream. Released
+    findings go to ``on_found(text, findings)``, which returns the text to emit (redacted) or
+    raises (block).
+
+    Linear work: each scan covers the text held back plus what came since, and the next scan
+    waits until the new text is at least half of what is held (and ``_SLACK``). So what is
+    held is scanned a bounded number of times, and a match that keeps growing (a 1 MB key) is
+    rescanned at doubling sizes: the total is at most ~3x the stream's length.
     """
 
-    __slots__ = ("scan", "hold", "on_found", "pending", "before")
+    __slots__ = ("scan", "hold", "on_found", "parts", "size", "before", "next_at")
 
     def __init__(self, scan: Scan, hold: int,
                  on_found: Callable[[str, list[Finding]], str]) -> None:
         self.scan = scan
         self.hold = hold
         self.on_found = on_found
-        self.pending = ""
+        self.parts: list[str] = []  # joined once per scan: += on a long buffer is quadratic
+        self.size = 0
         self.before = ""
+        self.next_at = hold + _SLACK
 
     def feed(self, text: str) -> str:
         if not text:
             return ""
-        self.pending += text
+        self.parts.append(text)
+        self.size += len(text)
         # Scanning costs the same for 1 or 40 new characters: wait until a release is worth it.
-        if len(self.pending) < self.hold + _SLACK:
+        if self.size < self.next_at:
             return ""
         return self._release(final=False)
 
     def flush(self) -> str:
-        return self._release(final=True) if self.pending else ""
+        return self._release(final=True) if self.size else ""
 
     def _release(self, final: bool) -> str:
-        buf = self.pending
+        parts = self.parts
+        buf = parts[0] if len(parts) == 1 else "".join(parts)
         n = len(self.before)
         found = self.scan(self.before + buf)
         size = len(buf)
         if final:
             cut = size
         else:
-            tail = max(buf.rfind(c) for c in _TOKEN_ENDS) + 1
-            cut = min(size - self.hold, tail)
+            low = max(0, size - _TOKEN_CAP)
+            tail = max(buf.rfind(c, low) for c in _TOKEN_ENDS) + 1
+            cut = min(size - self.hold, tail or low)
         keep: list[Finding] = []
         for start, end, rule in found:
             start -= n
@@ -319,10 +681,15 @@ class HoldBack:
                 break
             keep.append((start, end, rule))
             cut = max(cut, end)
-        if cut <= 0:
+        cut = max(cut, 0)
+        rest = buf[cut:]
+        self.parts = [rest] if rest else []
+        self.size = len(rest)
+        self.next_at = self.size + max(_SLACK, self.size // 2)
+        if cut == 0:
             return ""
-        out, self.pending = buf[:cut], buf[cut:]
-        self.before = (self.before + out)[-_CONTEXT:]
+        out = buf[:cut]
+        self.before = (self.before[-_CONTEXT:] + out[-_CONTEXT:])[-_CONTEXT:]
         return self.on_found(out, keep) if keep else out
 
 

@@ -3,20 +3,25 @@ responses and streams."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ..hookspecs import hookimpl
 from ._base import (
+    SPLIT_GATE,
     Finding,
     HoldBack,
     Policy,
     Scan,
     StreamFilter,
     guarded,
+    may_split,
+    merge,
     redact,
     rewrite_request,
     rewrite_response,
+    split_findings,
 )
 
 __all__ = ["ScanningPolicy"]
@@ -41,6 +46,11 @@ class ScanningPolicy(Policy):
         """The scan function for this call and its hold-back length (the longest pattern)."""
         raise NotImplementedError
 
+    def split_gate(self, context: Any) -> re.Pattern[str] | None:
+        """What a window around the boundary of two texts must contain to be scanned for a
+        value split between them (``None``: always scan)."""
+        return SPLIT_GATE
+
     def placeholder(self, rule: str) -> str:
         return f"[REDACTED_{rule.upper()}]"
 
@@ -50,16 +60,24 @@ class ScanningPolicy(Policy):
         counts: dict[str, int] = {}
         mode = self.mode
 
-        def fn(text: str) -> str:
+        def placeholder(rule: str) -> str:
+            # "": the second piece of a value split between two texts; the first piece
+            # carries the placeholder.
+            return self.placeholder(rule) if rule else ""
+
+        def fn(text: str, extra: list[Finding] | None = None) -> str:
             found = scan(text)
+            if extra:
+                found = merge(found + extra)
             if not found:
                 return text
+            rules = [rule for _, _, rule in found if rule]
             if mode == "block":
-                raise self.block(context, found[0][2], len(found),
+                raise self.block(context, rules[0] if rules else "split_value", len(found),
                                  f"the {where} contains {self.what}")
-            for _, _, rule in found:
+            for rule in rules:
                 counts[rule] = counts.get(rule, 0) + 1
-            return redact(text, found, self.placeholder) if mode == "redact" else text
+            return redact(text, found, placeholder) if mode == "redact" else text
 
         return fn, counts
 
@@ -70,9 +88,14 @@ class ScanningPolicy(Policy):
     @hookimpl
     @guarded
     def cencori_pre_request(self, context: Any) -> None:
-        scan, _ = self.scanner(context)
+        scan, hold = self.scanner(context)
         fn, counts = self._text_fn(context, scan, "request")
-        new = rewrite_request(context.request, fn)
+        messages = getattr(context.request, "messages", None)
+        # Values split between two content parts or two messages of one role: the boundaries,
+        # scanned in a bounded window (only such conversations pay for it).
+        extra = split_findings(messages, scan, hold, self.split_gate(context),
+                               context.state) if messages and may_split(messages) else None
+        new = rewrite_request(context.request, fn, extra=extra)
         self._decide(context, counts)
         if new is not context.request:
             context.request = new

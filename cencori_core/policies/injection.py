@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from ..errors import ConfigurationError
 from ..hookspecs import hookimpl
-from ._base import Policy, guarded, text_classes
+from ._base import METER, Policy, guarded, normalize, text_classes
 
 __all__ = ["PromptInjection", "RULES", "detect"]
 
@@ -65,23 +65,34 @@ _TAGS = re.compile("[\U000e0000-\U000e007f]")
 _FLAG = re.compile("\U0001f3f4[\U000e0020-\U000e007e]{1,8}\U000e007f")  # e.g. England's flag
 
 _B64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
-_TOKEN_ENDS = (" ", "\n", "\t", '"', "'", "(", ")", "<", ">", "[", "]", ",")
+_TOKEN_END = re.compile(r"[ \n\t\"'()<>\[\],]")
+_LAST_END = re.compile(r".*[ \n\t\"'()<>\[\],]", re.S)  # up to the last token end
 _B64_MAX = 20_000  # longer tokens are data (images, files), not instructions
 
 
 def _near(low: str, words: Iterable[str], pattern: re.Pattern[str], back: int) -> int:
-    """Matches of ``pattern`` in windows starting ``back`` characters before each keyword."""
-    found = 0
-    last = -1
+    """Matches of ``pattern`` in the windows from ``back`` characters before each keyword to 160
+    after it. Overlapping windows are merged first, so each character is searched once however
+    densely the keywords repeat ("ignore ignore ignore ...")."""
+    windows: list[tuple[int, int]] = []
     for word in words:
         at = low.find(word)
         while at != -1:
-            if at > last:
-                m = pattern.search(low, max(0, at - back), min(len(low), at + 160))
-                if m:
-                    found += 1
-                    last = m.end()
+            windows.append((max(0, at - back), min(len(low), at + 160)))
             at = low.find(word, at + 1)
+    METER.chars += len(low) * len(tuple(words))
+    if not windows:
+        return 0
+    windows.sort()
+    found = 0
+    lo, hi = windows[0]
+    for w_lo, w_hi in windows[1:] + [(len(low) + 1, 0)]:
+        if w_lo <= hi:
+            hi = max(hi, w_hi)
+            continue
+        METER.chars += hi - lo
+        found += sum(1 for _ in pattern.finditer(low, lo, hi))
+        lo, hi = w_lo, w_hi
     return found
 
 
@@ -94,6 +105,7 @@ def _text_rules(text: str, out: dict[str, int]) -> None:
         if n:
             out[rule] = out.get(rule, 0) + n
     if "<" in text or "[" in text:
+        METER.chars += len(text)
         n = len(_DELIMITER.findall(low))
         if n:
             out["delimiter"] = out.get("delimiter", 0) + n
@@ -123,14 +135,20 @@ def _decode(token: str) -> str | None:
 
 def _base64_rules(text: str, out: dict[str, int]) -> None:
     # Base64 of text switches between lower and upper case inside a token ("aWdub3Jl"), which
-    # prose rarely does: that pair on the character-class map is the cheap hint.
+    # prose rarely does: that pair on the character-class map is the cheap hint. The token
+    # around a hint is bounded by the last token end since the previous token (each character
+    # is looked at once) and the next one.
     classes = text_classes(text)
+    METER.chars += 2 * len(text)
     at = classes.find(b"aA")
+    prev_end = 0
     while at != -1:
-        start = max(text.rfind(c, 0, at) for c in _TOKEN_ENDS) + 1
-        ends = [e for e in (text.find(c, at) for c in _TOKEN_ENDS) if e != -1]
-        end = min(ends) if ends else len(text)
-        m = _B64_TOKEN.search(text, start, end)
+        last = _LAST_END.match(text, prev_end, at)
+        start = last.end() if last else prev_end
+        m_end = _TOKEN_END.search(text, at)
+        end = m_end.start() if m_end else len(text)
+        METER.chars += 2 * (end - prev_end)
+        m = _B64_TOKEN.search(text, start, end) if end - start >= 24 else None
         if m and m.end() - m.start() <= _B64_MAX:
             decoded = _decode(m.group())
             if decoded:
@@ -138,17 +156,23 @@ def _base64_rules(text: str, out: dict[str, int]) -> None:
                 _text_rules(decoded, inner)
                 if inner:
                     out["base64_instructions"] = out.get("base64_instructions", 0) + 1
+        prev_end = end
         at = classes.find(b"aA", end)
 
 
 def detect(text: str) -> dict[str, int]:
-    """Rule id → number of hits in ``text`` (empty when clean)."""
+    """Rule id → number of hits in ``text`` (empty when clean).
+
+    The text rules read the normalized text (NFKC, invisible characters removed), so
+    "ig<zero-width space>nore previous instructions" or full-width letters still match; the
+    invisible characters themselves are counted on the original."""
     out: dict[str, int] = {}
-    _text_rules(text, out)
+    norm = text if text.isascii() and "\\" not in text else normalize(text)[0]
+    _text_rules(norm, out)
     if not text.isascii():
         _unicode_rules(text, out)
-    if len(text) >= 24:
-        _base64_rules(text, out)
+    if len(norm) >= 24:
+        _base64_rules(norm, out)
     return out
 
 

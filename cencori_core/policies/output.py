@@ -10,7 +10,17 @@ from typing import Any, ClassVar
 from ..errors import ConfigurationError
 from ..hookspecs import hookimpl
 from ..types import Message, ToolCall, ToolCallDelta
-from ._base import Finding, HoldBack, Policy, StreamFilter, guarded, redact, rewrite_response
+from ._base import (
+    METER,
+    Finding,
+    HoldBack,
+    Policy,
+    StreamFilter,
+    guarded,
+    normalize,
+    redact,
+    rewrite_response,
+)
 from ._schema import errors
 
 __all__ = ["OutputGuard"]
@@ -70,13 +80,19 @@ class OutputGuard(Policy):
 
     # --- response
     def _scan_canary(self, text: str) -> list[Finding]:
+        # On the normalized text: a canary spelled in full-width letters or split by zero-width
+        # spaces is still the canary.
         canary = self.canary
         assert canary is not None
+        norm, tmap = normalize(text)
+        METER.chars += len(norm)
         out = []
-        at = text.find(canary)
+        at = norm.find(canary)
         while at != -1:
             out.append((at, at + len(canary), "canary"))
-            at = text.find(canary, at + len(canary))
+            at = norm.find(canary, at + len(canary))
+        if tmap is not None:
+            out = [(*tmap.span(start, end), rule) for start, end, rule in out]
         return out
 
     def _tool_problems(self, request: Any, calls: list[ToolCall]) -> dict[str, int]:

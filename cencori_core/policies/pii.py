@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from ..errors import ConfigurationError
-from ._base import Finding, Scan, merge, text_classes
+from ._base import METER, Finding, Scan, merge, normalize, text_classes
 from ._scanning import ScanningPolicy
 
 __all__ = ["PII", "RULES", "scan"]
@@ -32,10 +32,12 @@ _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[
 
 
 def _emails(text: str, out: list[Finding]) -> None:
+    METER.chars += len(text)
     at = text.find("@")
     while at != -1:
         start = at
         low = max(0, at - 64)
+        METER.chars += 64 + 600  # the local part's walk and the domain's bounded match
         while start > low and text[start - 1] in _LOCAL_CHARS:
             start -= 1
         while start < at and text[start] == ".":
@@ -58,7 +60,7 @@ _IBAN_START = re.compile(rb"AA00")
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _DIGITS = re.compile(rf"""
   (?P<ssn>(?<![\w-])(?!000|666|9\d\d)\d{{3}}-(?!00)\d{{2}}-(?!0000)\d{{4}}(?![\w-]))
-| (?P<credit_card>(?<![\w-])\d(?:[ -]?\d){{12,18}}(?![\w-]))
+| (?P<credit_card>(?<![\w-])\d(?:[ ./-]?\d){{12,18}}(?![\w-]))
 | (?P<ip_address>(?<![\w.])(?:{_OCTET}\.){{3}}{_OCTET}(?![\w]|\.\d))
 | (?P<phone>(?<![\w+])(?:\+\d{{1,3}}[ .-]?)?(?:\(\d{{1,4}}\)[ .-]?|\d{{1,4}}[ .-])
             (?:\d{{2,4}}[ .-]){{1,3}}\d{{2,4}}(?![\w-]))
@@ -70,16 +72,13 @@ _NOT_PHONE = re.compile(r"\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}|\d{1,2}[-./ ]\d{1,2}[-
                         r"|\d{3}-\d{2}-\d{4}")
 
 
+_DOUBLED = str.maketrans("0123456789", "0246813579")  # each digit doubled, digits summed
+
+
 def luhn(digits: str) -> bool:
-    """The Luhn checksum of a string of digits."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+    """The Luhn checksum of a string of digits (slices and a translate: no per-digit loop)."""
+    rev = digits[::-1]
+    total = sum(map(int, rev[0::2])) + sum(map(int, rev[1::2].translate(_DOUBLED)))
     return total % 10 == 0
 
 
@@ -100,23 +99,33 @@ def _card_end(text: str, start: int, end: int) -> int | None:
     """
     if _IBAN_HEAD.fullmatch(text, max(0, start - 5), start):
         return None  # the digits after an IBAN's "DE89 " are the IBAN's, not a card's
-    groups = [(m.end(), m.group()) for m in _GROUP.finditer(text, start, end)]
-    for i in range(len(groups), 0, -1):
-        digits = "".join(g for _, g in groups[:i])
-        if len(digits) < 13:
+    ends = []
+    counts = []  # digits up to the end of each group
+    n = 0
+    for m in _GROUP.finditer(text, start, end):
+        ends.append(m.end())
+        n += m.end() - m.start()
+        counts.append(n)
+    digits = text[start:end]
+    if len(digits) != n:
+        digits = "".join(_GROUP.findall(digits))
+    for i in range(len(ends) - 1, -1, -1):
+        if counts[i] < 13:
             break
-        if luhn(digits):
-            return groups[i - 1][0]
+        if luhn(digits[:counts[i]]):
+            return ends[i]
     return None
 
 
 def _digit_rules(text: str, classes: bytes, out: list[Finding]) -> None:
+    METER.chars += len(text)
     last = 0
     for c in _CLUSTER.finditer(classes):
         if c.end() <= last:
             continue
         pos = max(last, c.start() - 1)
         stop = min(len(text), c.end() + 1)
+        METER.chars += stop - pos  # the searches below move forward through this window
         while True:
             m = _DIGITS.search(text, pos, stop)
             if m is None:
@@ -151,6 +160,9 @@ _IBAN_LENGTH = {
     "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
 }
 _IBAN = re.compile(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}")
+# The same, exactly as long as one country's IBAN (characters, spaces not counted).
+_IBAN_OF = {n: re.compile(rf"[A-Z]{{2}}\d{{2}}(?: ?[A-Z0-9]){{{n - 4}}}")
+            for n in set(_IBAN_LENGTH.values())}
 
 
 def iban_ok(compact: str) -> bool:
@@ -160,22 +172,23 @@ def iban_ok(compact: str) -> bool:
 
 
 def _ibans(text: str, classes: bytes, out: list[Finding]) -> None:
+    METER.chars += len(text)
     for hit in _IBAN_START.finditer(classes):
         start = hit.start()
+        METER.chars += 64  # the bounded IBAN match
         if start and text[start - 1].isalnum():
             continue
         m = _IBAN.match(text, start)
         if not m:
             continue
         want = _IBAN_LENGTH.get(text[start:start + 2])
-        # Walk the match to the country's length: a trailing word in capitals is not part of it.
-        end, n = start, 0
-        limit = want or 34
-        while end < m.end() and n < limit:
-            if text[end] != " ":
-                n += 1
-            end += 1
-        if want and n < want or end < len(text) and text[end].isalnum():
+        # Cut the match at the country's length: a trailing word in capitals is not part of it.
+        if want:
+            m = _IBAN_OF[want].match(text, start)
+            if not m:
+                continue
+        end = m.end()
+        if end < len(text) and text[end].isalnum():
             continue
         compact = text[start:end].replace(" ", "")
         if iban_ok(compact):
@@ -190,31 +203,55 @@ _V6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|"
 
 
 def _ipv6(text: str, out: list[Finding]) -> None:
-    last = 0
-    for hint in _V6_HINT.finditer(text):
-        if hint.start() < last:
-            continue
-        lo = max(last, hint.start() - 40)
-        m = _V6.search(text, lo, min(len(text), hint.end() + 46))
-        if not m or m.start() > hint.start():
-            continue
-        value = m.group()
-        last = m.end()
-        groups = [g for g in value.split(":") if g]
-        if len(groups) < 2 or not any(c.isdigit() for c in value):
-            continue
-        try:
-            ipaddress.IPv6Address(value)
-        except ValueError:
-            continue
-        out.append((m.start(), m.end(), "ip_address"))
+    # The windows around the hints are merged first and searched once each: dense colons
+    # ("::::") cost one pass, not one window per colon. Every match holds a hint.
+    windows = [(max(0, h.start() - 40), min(len(text), h.end() + 46))
+               for h in _V6_HINT.finditer(text)]
+    METER.chars += len(text)
+    if not windows:
+        return
+    regions = []
+    lo, hi = windows[0]
+    for w_lo, w_hi in windows[1:]:
+        if w_lo <= hi:
+            hi = max(hi, w_hi)
+        else:
+            regions.append((lo, hi))
+            lo, hi = w_lo, w_hi
+    regions.append((lo, hi))
+    for lo, hi in regions:
+        METER.chars += hi - lo
+        for m in _V6.finditer(text, lo, hi):
+            value = m.group()
+            groups = [g for g in value.split(":") if g]
+            if len(groups) < 2 or not any(c.isdigit() for c in value):
+                continue
+            try:
+                ipaddress.IPv6Address(value)
+            except ValueError:
+                continue
+            out.append((m.start(), m.end(), "ip_address"))
 
 
 # ---------------------------------------------------------------------------- scan
 
 
 def scan(text: str, rules: frozenset[str] = frozenset(RULES)) -> list[Finding]:
-    """Every PII finding in ``text``, sorted and non-overlapping."""
+    """Every PII finding in ``text``, sorted and non-overlapping.
+
+    The detectors read the normalized text (NFKC, invisible characters removed, non-ASCII
+    digits as ASCII: a card written in Arabic-Indic digits or split by zero-width spaces is
+    still a card); the spans are mapped back to ``text``."""
+    if text.isascii() and "\\" not in text:  # the common case, without a call
+        return _scan(text, rules)
+    norm, tmap = normalize(text)
+    found = _scan(norm, rules)
+    if tmap is None or not found:
+        return found
+    return [(*tmap.span(start, end), rule) for start, end, rule in found]
+
+
+def _scan(text: str, rules: frozenset[str]) -> list[Finding]:
     out: list[Finding] = []
     if "@" in text and "email" in rules:
         _emails(text, out)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from ..errors import ConfigurationError
-from ._base import Finding, Scan, merge
+from ._base import METER, SPLIT_GATE, Finding, Scan, merge, normalizing
 from ._scanning import ScanningPolicy
 
 __all__ = ["Secrets", "RULES"]
@@ -41,9 +41,11 @@ _SHAPES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("groq_key", ("gsk_",), r"gsk_[A-Za-z0-9]{16,}"),
     ("jwt", ("eyJ",), rf"eyJ{_KEY}{{8,}}\.eyJ{_KEY}{{8,}}\.{_KEY}*"),
     # The BEGIN line alone is a hit; the body (also JSON-escaped newlines) up to END goes with it.
+    # The body stops at the first "-----" (a lone '-' may not start five), so a search for END
+    # never runs past the next PEM line: each one costs the distance to the next.
     ("private_key", ("-----BEGIN ",),
-     r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:[A-Za-z0-9+/=\s\\:,-]*?"
-     r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|[A-Za-z0-9+/=\s\\]*)"),
+     r"-----BEGIN (?:[A-Z0-9]+ ){0,4}PRIVATE KEY-----(?:(?:[A-Za-z0-9+/=\s\\:,]|-(?!----))*"
+     r"-----END (?:[A-Z0-9]+ ){0,4}PRIVATE KEY-----|[A-Za-z0-9+/=\s\\]*)"),
 )
 _COMPILED = tuple((rule, prefixes, re.compile(p)) for rule, prefixes, p in _SHAPES)
 
@@ -72,26 +74,59 @@ _HINTS = (
     re.compile(r"eyJ"),
 )
 _PEM = "-----BEGIN "  # str.find: re's search for a literal of repeated characters is slow
+_NO_MATCH = 32  # what a failed anchored match is counted as (it stops within a few characters)
+# Key characters (and nothing else) as b"k": the start of the token around a hint is the last
+# non-key character before it, found by bytes.rfind at C speed.
+def _key_map(text: str) -> bytes:
+    # Non-ASCII characters become '?' first: not key characters.
+    return text.encode("ascii", "replace").translate(_KEY_TABLE)
+
+
+_KEY_TABLE = bytes(ord("k") if chr(i) in _KEY_CHARS else ord(" ") for i in range(256))
 
 
 def _shapes(text: str, rules: frozenset[str], out: list[Finding]) -> None:
-    starts = set()
+    hits: list[int] = []
     for hint in _HINTS:
-        for hit in hint.finditer(text):
-            start = hit.start()
-            while start and text[start - 1] in _KEY_CHARS:  # back to the token's start
-                start -= 1
-            starts.add(start)
+        for hit in hint.finditer(text):  # a loop, not a generator: cheaper when none is found
+            hits.append(hit.start())
+    METER.chars += len(text) * len(_HINTS)
+    pems: list[int] = []
     at = text.find(_PEM)
     while at != -1:
-        starts.add(at)
+        pems.append(at)
         at = text.find(_PEM, at + 1)
-    for start in sorted(starts):
+    if not hits and not pems:
+        return
+    # Each hint's token start, found once per token: a later hint in the same token (nothing
+    # but key characters since the previous hint) shares the previous hint's start, so every
+    # character is looked at once however many hints a token holds.
+    starts: list[int] = []
+    if hits:
+        hits.sort()
+        keys = _key_map(text)
+        METER.chars += len(text)
+        prev = prev_start = 0
+        for at in hits:
+            gap = keys.rfind(b" ", prev, at)
+            start = gap + 1 if gap != -1 else prev_start
+            METER.chars += at - prev
+            if not starts or starts[-1] != start:
+                starts.append(start)
+            prev, prev_start = at, start
+    if pems:  # a PEM line starts where it is found ('-' is a key character: no walk-back)
+        starts = sorted(set(starts).union(pems))
+    end = 0
+    for start in starts:
+        if start < end:  # inside the previous match: it is part of that value
+            continue
         for rule, prefixes, pattern in _COMPILED:
             if rule in rules and text.startswith(prefixes, start):
                 m = pattern.match(text, start)
+                METER.chars += m.end() - start if m else _NO_MATCH
                 if m:
                     out.append((start, m.end(), rule))
+                    end = m.end()
                     break
 
 
@@ -100,30 +135,52 @@ _ASSIGN_KEY = re.compile(r"[a-z0-9_-]*?(?:password|passwd|passphrase|pwd|secret|
                          r"(?:access|auth|refresh|session|bearer|api|id)[_-]?token)", re.I)
 
 
+_KEYWORD_MAX = 16  # the longest keyword ("refresh_token") and a separator before it
+
+
 def _assignments(text: str, out: list[Finding]) -> None:
     # Found from the operator ('=' by str.find, ':' by a regex with a literal first character,
-    # both at C speed), then the keyword before it.
+    # both at C speed), then the keyword just before it. The keyword must end the identifier,
+    # so only its last few characters are read, and an operator inside a value already found
+    # (password=a=b=c...) is part of that value: nothing is read twice.
     ops = []
     at = text.find("=")
     while at != -1:
         ops.append(at)
         at = text.find("=", at + 1)
-    ops.extend(m.start() for m in _COLON_QUOTE.finditer(text))
+    colons = False
+    for hit in _COLON_QUOTE.finditer(text):
+        ops.append(hit.start())
+        colons = True
+    METER.chars += 2 * len(text)
+    if not ops:
+        return
+    if colons:
+        ops.sort()
+    done = 0
     for at in ops:
+        if at < done:
+            continue
         key_end = at
-        while key_end and text[key_end - 1] in " \t\"'":
+        low = max(0, at - 4)  # a closing quote and up to three blanks
+        while key_end > low and text[key_end - 1] in " \t\"'":
             key_end -= 1
         start = key_end
-        while start and (text[start - 1].isalnum() or text[start - 1] in "_-"):
+        low = max(0, key_end - _KEYWORD_MAX)
+        while start > low and (text[start - 1].isalnum() or text[start - 1] in "_-"):
             start -= 1
+        METER.chars += at - start
         if start == key_end or not _ASSIGN_KEY.fullmatch(text, start, key_end):
             continue
         m = _ASSIGN.match(text, start)
+        METER.chars += m.end() - start if m else _NO_MATCH
         if m:
             out.append((m.start("value"), m.end("value"), "password"))
+            done = m.end()
 
 
 def _exact(text: str, keys: tuple[str, ...], out: list[Finding]) -> None:
+    METER.chars += len(text) * len(keys)
     for key in keys:
         at = text.find(key)
         while at != -1:
@@ -146,7 +203,9 @@ def make_scan(rules: frozenset[str], keys: tuple[str, ...]) -> Scan:
         # A router key is reported as such even when it also has a public key shape.
         return merge(out) if out else out
 
-    return scan
+    # On the normalized text: a key written in full-width letters or split by a zero-width
+    # space is still that key.
+    return normalizing(scan)
 
 
 class Secrets(ScanningPolicy):
@@ -175,6 +234,7 @@ class Secrets(ScanningPolicy):
         # Per router: the scan with that router's keys, computed at its first call.
         self._by_router: weakref.WeakKeyDictionary[Any, tuple[Scan, int]] = (
             weakref.WeakKeyDictionary())
+        self._gate_keys: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
     def scanner(self, context: Any) -> tuple[Scan, int]:
         router = context.router
@@ -188,6 +248,17 @@ class Secrets(ScanningPolicy):
             hold = max([HOLD, *(len(k) + 1 for k in ordered)])
             hit = self._by_router[router] = (make_scan(self.rules, ordered), hold)
         return hit
+
+    def split_gate(self, context: Any) -> re.Pattern[str] | None:
+        # A known key without a digit or symbol could be split across texts in plain prose.
+        keys = self._gate_keys.get(context.router)
+        if keys is None:
+            known = set(self._known)
+            known_secrets = getattr(context.router, "known_secrets", None)
+            if known_secrets is not None:
+                known.update(known_secrets())
+            keys = self._gate_keys[context.router] = all(SPLIT_GATE.search(k) for k in known)
+        return SPLIT_GATE if keys else None
 
     def __repr__(self) -> str:  # never show the known secrets
         return f"<Secrets mode={self.mode!r} known={len(self._known)}>"
