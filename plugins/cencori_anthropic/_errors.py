@@ -94,8 +94,9 @@ def map_error(exc: BaseException, *, provider: str, model: str) -> ProviderError
             f"the connection to Anthropic failed: {type(exc).__name__}", provider=provider,
             model=model)
     if isinstance(exc, json.JSONDecodeError):
+        # Retryable, as the toolkit's converter boundary makes every malformed answer.
         return ProviderResponseError("Anthropic's answer (or a stream event) is not JSON",
-                                     provider=provider, model=model)
+                                     provider=provider, model=model, retryable=True)
     return None
 
 

@@ -100,6 +100,4 @@ PUBLIC: SDKPath = SDKPath()
 
 def select() -> SDKPath:
     """The path a new provider uses: fast when available, unless ``CENCORI_SDK_INTERNALS=0``."""
-    if AVAILABLE and os.environ.get("CENCORI_SDK_INTERNALS", "1").strip() != "0":
-        return FAST
-    return PUBLIC
+    return FAST if AVAILABLE and os.environ.get("CENCORI_SDK_INTERNALS") != "0" else PUBLIC

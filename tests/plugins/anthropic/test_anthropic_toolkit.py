@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import pickle
 import subprocess
 import sys
-import traceback
 
 import pytest
 from anthropic_wire import AnthropicServer, Turn, error_body, message_json, stream_events
+from fixtures.policy_kit import Records
 from loopback import Reply
 from parity import MODES, call, stream
+from plugin_checks import leaks
 from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
 from cencori_core import (
@@ -23,7 +23,6 @@ from cencori_core import (
     RetryPolicy,
     Router,
     StreamInterruptedError,
-    hookimpl,
 )
 
 KEY = "sk-ant-echoed-0123456789abcdef"
@@ -36,14 +35,6 @@ def server():
     with AnthropicServer() as s:
         yield s
 
-
-class Records:
-    def __init__(self) -> None:
-        self.records: list = []
-
-    @hookimpl
-    def cencori_record_usage(self, context, record) -> None:
-        self.records.append(record)
 
 
 def router_for(server: AnthropicServer, attempts: int = 1, **kw) -> Router:
@@ -197,17 +188,6 @@ def test_wrong_shape_stream_event_before_any_chunk_is_retried(server, mode, even
 # ---------------------------------------------------------------------------- secrets
 
 
-def _leaks(err: BaseException) -> list[str]:
-    """Where the key shows: str, repr, the whole traceback chain, the pickle."""
-    places = {"str": str(err), "repr": repr(err),
-              "traceback": "".join(traceback.format_exception(err)),
-              "pickle": repr(pickle.dumps(err))}
-    chain: BaseException | None = err
-    while chain is not None:
-        places[f"chain {type(chain).__name__}"] = repr(vars(chain)) + repr(chain.args)
-        chain = chain.__cause__ or chain.__context__
-    return [where for where, text in places.items() if KEY in text]
-
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["chat", "stream"])
 @pytest.mark.parametrize("mode", MODES)
@@ -222,7 +202,7 @@ def test_key_echoed_in_request_id_header_and_body_never_shows(server, mode, stre
         else:
             call(router, mode, "chat", model=MODEL, messages=HI)
     err = info.value
-    assert _leaks(err) == []
+    assert leaks(err, KEY) == []
     assert err.status_code == 401 and "***" in str(err)
     [record] = records.records
     assert KEY not in json.dumps(record.to_dict(), default=str)
@@ -236,7 +216,7 @@ def test_key_echoed_in_an_in_band_stream_error_never_shows(server, mode):
     server.queue(_sse(events))
     with pytest.raises(StreamInterruptedError) as info:
         stream(router_for(server), mode, model=MODEL, messages=HI)
-    assert _leaks(info.value) == []
+    assert leaks(info.value, KEY) == []
 
 
 # ---------------------------------------------------------------------------- refusals
