@@ -18,8 +18,8 @@ from cencori_core import (
     ContentFilterError,
     InvalidRequestError,
     Message,
+    ProviderConnectionError,
     ProviderResponseError,
-    StreamInterruptedError,
     ToolCall,
 )
 from cencori_core.types import EmbeddingRequest, ImageRequest
@@ -312,12 +312,13 @@ def test_stream_state_usage_at_end_and_signature_chunk() -> None:
     assert end.usage.total_tokens == 3
 
 
-def test_stream_state_without_a_finish_reason_is_interrupted() -> None:
+def test_stream_state_without_a_finish_reason_is_truncated() -> None:
     state = cv.GeminiStream(provider="google", model="m")
     state.feed(gen(response([{"text": "half"}], finish=None, use=usage(2, 1))))
-    with pytest.raises(StreamInterruptedError) as info:
+    # Like a dropped connection: the router makes it StreamInterruptedError with its partial.
+    with pytest.raises(ProviderConnectionError) as info:
         state.end()
-    assert "finishReason" in str(info.value) and info.value.partial.content == "half"
+    assert "finishReason" in str(info.value) and info.value.retryable
 
 
 def test_stream_state_blocked_prompt_raises() -> None:

@@ -104,7 +104,8 @@ def test_empty_stream_is_retried(wire, mode):
     wire.reply("streamGenerateContent", sse([]))
     chunks, s = stream(router_for(wire, attempts=2), mode, model=MODEL, messages=MSG)
     assert s.response.content == "echo: hello"
-    assert [a.status for a in s.response.attempts] == ["StreamInterruptedError", "ok"]
+    # Before any chunk, a stream without its closing event fails like a dropped connection.
+    assert [a.status for a in s.response.attempts] == ["ProviderConnectionError", "ok"]
 
 
 # ---------------------------------------------------------------------------- malformed answers
@@ -153,8 +154,8 @@ def test_wrong_shape_stream_event_before_any_chunk_is_retried(wire, mode, payloa
     assert s.response.content == "echo: hello"
     first, ok = s.response.attempts
     # The public path's SDK drops some events it cannot read: that stream then ends without
-    # its finishReason, which is retried the same way.
-    assert first.status in ("ProviderResponseError", "StreamInterruptedError")
+    # its finishReason, which is retried as a dropped connection.
+    assert first.status in ("ProviderResponseError", "ProviderConnectionError")
     assert ok.status == "ok"
 
 
