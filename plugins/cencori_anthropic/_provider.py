@@ -75,15 +75,13 @@ class AnthropicProvider(SDKProvider):
         return params
 
     # ------------------------------------------------------------------ operations
-    # (The ignores: twins() returns plain callables, which mypy does not accept in place of
-    # methods whose parameter can be passed by name.)
 
-    chat, achat = twins(  # type: ignore[assignment]
+    chat, achat = twins(
         lambda p, c, r: p.sdk.create(c, p.params(r)),
         lambda p, r, answer: cv.chat_response(p.sdk.message(answer), provider=p.name,
                                               model=r.model, raw=answer),
-        what="Messages API message")
-    chat_stream, achat_stream = stream_twins(  # type: ignore[assignment]
+        what="Messages API message", request=ChatRequest)
+    chat_stream, achat_stream = stream_twins(
         lambda p, c, r: p.sdk.open_stream(c, {**p.params(r), "stream": True}),
         lambda p, c, opened: opened,
         lambda p, r: cv.AnthropicStream(provider=p.name, model=r.model))

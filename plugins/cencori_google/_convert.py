@@ -16,7 +16,12 @@ Conventions of the Gemini API that shape this module:
 - thought signatures (``thought_signature`` bytes on a part) must go back on the same part in the
   next turn or Gemini 3 rejects the conversation: a function call's signature is kept on its
   :class:`ToolCall` / :class:`ToolCallDelta` (``provider_data["google"]["thought_signature"]``,
-  base64 text so messages stay JSON-safe), a text part's on the message's ``provider_data``.
+  base64 text so messages stay JSON-safe), a text part's on the message's ``provider_data``;
+- refusals: Gemini has no refusal text. A blocked prompt (``promptFeedback.blockReason``) is a
+  :class:`ContentFilterError`; an answer stopped by a safety-like finish reason (``SAFETY``,
+  ``RECITATION``, ``PROHIBITED_CONTENT``, ...) is ``finish_reason="content_filter"`` with
+  ``refusal`` None and whatever text came before it in ``content``, as the toolkit defines for
+  providers that signal a refusal only by a stop reason.
 """
 
 from __future__ import annotations

@@ -184,21 +184,19 @@ class GoogleProvider(SDKProvider):
         return cv.image_response(resp, model=request.model, provider=self.name)
 
     # ------------------------------------------------------------------ operations
-    # (The ignores: twins() returns plain callables, which mypy does not accept in place of
-    # methods whose parameter can be passed by name.)
 
-    chat, achat = twins(  # type: ignore[assignment]
+    chat, achat = twins(
         lambda p, c, r: p.sdk.generate(c, *p.chat_args(r)), _read_chat,
-        what="generateContent response")
-    chat_stream, achat_stream = stream_twins(  # type: ignore[assignment]
+        what="generateContent response", request=ChatRequest)
+    chat_stream, achat_stream = stream_twins(
         lambda p, c, r: p.sdk.open_stream(c, *p.chat_args(r, stream=True)),
         lambda p, c, opened: opened,
         lambda p, r: cv.GeminiStream(provider=p.name, model=r.model))
-    embed, aembed = twins(  # type: ignore[assignment]
+    embed, aembed = twins(
         lambda p, c, r: c.models.embed_content(**p.embed_args(r)),
         lambda p, r, resp: cv.embed_response(resp, model=r.model, provider=p.name,
                                              count=len(r.input)),
-        what="embedContent response")
-    generate_image, agenerate_image = twins(  # type: ignore[assignment]
+        what="embedContent response", request=EmbeddingRequest)
+    generate_image, agenerate_image = twins(
         lambda p, c, r: p.image_call(c, r), lambda p, r, resp: p.image_result(r, resp),
-        what="image response")
+        what="image response", request=ImageRequest)
