@@ -187,7 +187,9 @@ class _Fast(SDKPath):
     name = "fast"
 
     def generate(self, client: Any, model: str, contents: Any, config: Any) -> Any:
-        api = client._api_client
+        api = getattr(client, "_api_client", None)
+        if api is None:  # an instance attribute, so not detectable at import
+            return PUBLIC.generate(client, model, contents, config)
         params, path, body, http_options = _wire(api, model, contents, config, False)
         if isinstance(client, AsyncClient):
             return self._agenerate_raw(client, api, params, path, body, http_options)
@@ -213,10 +215,13 @@ class _Fast(SDKPath):
         return more.merged()
 
     def answer(self, answer: Any) -> tuple[Any, Any]:
-        return answer  # type: ignore[no-any-return]
+        # (data, raw) from generate(); the public path's response object when it fell back
+        return answer if type(answer) is tuple else (answer, answer)
 
     def open_stream(self, client: Any, model: str, contents: Any, config: Any) -> Any:
-        api = client._api_client
+        api = getattr(client, "_api_client", None)
+        if api is None:
+            return PUBLIC.open_stream(client, model, contents, config)
         _, path, body, http_options = _wire(api, model, contents, config, True)
         if isinstance(client, AsyncClient):
             async def start() -> Any:

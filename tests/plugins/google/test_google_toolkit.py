@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fixtures.policy_kit import Records
@@ -212,3 +214,41 @@ def test_safety_finish_is_content_filter_without_refusal_text(wire, mode, stream
                                                use=usage(5, 2)))
         r = call(router_for(wire), mode, "chat", model=MODEL, messages=MSG)
     assert (r.finish_reason, r.content, r.refusal) == ("content_filter", "Sure, ", None)
+
+
+def test_clients_without_the_private_api_client_take_the_public_path():
+    # ``_api_client`` is an instance attribute (not detectable at import): a release that
+    # renames it must degrade to the public path per call, never fail.
+    code = f"""
+import asyncio, sys
+sys.path.insert(0, {str(Path(__file__).parents[2])!r})
+from google.genai import client as gc
+from google_wire import API_KEY, GeminiWire
+from cencori_core import Router
+
+def hide(cls):
+    init = cls.__init__
+    def patched(self, *a, **k):
+        init(self, *a, **k)
+        self.__dict__["_renamed"] = self.__dict__.pop("_api_client")
+    cls.__init__ = patched
+
+hide(gc.Client)
+hide(gc.AsyncClient)
+with GeminiWire() as wire:
+    r = Router(plugins=["google"], providers={{"google": {{"api_key": API_KEY,
+                                                          "base_url": wire.base_url}}}})
+    assert r.provider("google").sdk.name == "fast"
+    def ask(text):
+        return dict(model="gemini-2.5-flash", messages=[{{"role": "user", "content": text}}])
+    out = [r.chat(**ask("a")).content]
+    with r.chat_stream(**ask("b")) as s:
+        list(s)
+    out.append(s.response.content)
+    out.append(asyncio.run(r.achat(**ask("c"))).content)
+    print(out)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "CENCORI_SDK_INTERNALS"}  # fast path
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "['echo: a', 'echo: b', 'echo: c']"
