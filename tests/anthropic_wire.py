@@ -66,6 +66,9 @@ class Turn:
     error_type: str = "overloaded_error"
     cut_after: int | None = None
     """Stream: drop the connection after this many events."""
+    end_after: int | None = None
+    """Stream: end the response cleanly after this many events, without the rest (a stream
+    that never sends its closing ``message_stop``)."""
     chunk: int = 0
     """Stream: characters per text / JSON fragment (0 = words for text, 7 for JSON)."""
     id: str = field(default_factory=lambda: "msg_" + uuid.uuid4().hex[:24])
@@ -152,6 +155,8 @@ def stream_events(t: Turn, model: str) -> list[tuple[str, dict[str, Any]]]:
     events.append(("message_stop", {"type": "message_stop"}))
     if t.error_after is not None:
         events = events[:t.error_after] + [("error", error_body(t.error_type, "Overloaded"))]
+    if t.end_after is not None:
+        events = events[:t.end_after]
     return events
 
 

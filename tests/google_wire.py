@@ -177,6 +177,7 @@ class GeminiWire:
         self.http = LoopbackServer()
         self.http.route("POST", "/", self._dispatch)
         self._queues: dict[str, deque[Reply | Handler | dict[str, Any]]] = defaultdict(deque)
+        self._any: deque[Handler] = deque()
         self._lock = threading.Lock()
         self.defaults: dict[str, Handler] = {
             "generateContent": self._echo,
@@ -211,6 +212,12 @@ class GeminiWire:
         with self._lock:
             self._queues[method].extend(replies)
 
+    def reply_any(self, *handlers: Handler) -> None:
+        """Queue handlers ``f(recorded) -> Reply`` for the next requests, whatever their method
+        (served after faults, before the per-method replies)."""
+        with self._lock:
+            self._any.extend(handlers)
+
     def fail(self, reply: Reply, times: int = 1) -> None:
         """Answer the next ``times`` requests, whatever the method, with ``reply``."""
         self.http.queue(reply, times)
@@ -239,6 +246,8 @@ class GeminiWire:
         if method == "streamGenerateContent" and rec.query.get("alt") != ["sse"]:
             return error(400, "INVALID_ARGUMENT", "this server streams with alt=sse only")
         with self._lock:
+            if self._any:
+                return self._any.popleft()(rec)
             queue = self._queues.get(method)
             scripted = queue.popleft() if queue else None
         if scripted is None:

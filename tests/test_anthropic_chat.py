@@ -14,6 +14,7 @@ import pytest
 from anthropic_wire import AnthropicServer, Turn
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
+from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
 from cencori_core import (
     InvalidRequestError,
@@ -301,8 +302,9 @@ async def test_sdk_clients_are_built_once_and_closed(server):
     await r.achat(model="claude-haiku-4-5", messages=HI)
     await r.achat(model="claude-haiku-4-5", messages=HI)
     provider = r.provider("anthropic")
-    sync, aio = provider._client(), provider._aclient()
-    assert provider._client() is sync and provider._aclient() is aio
+    sync, aio = provider.clients.sync_client(), provider.clients.async_client()
+    assert provider.clients.sync_client() is sync and provider.clients.async_client() is aio
+    assert provider.clients.async_clients == 1
     assert all(rec.headers["x-team"] == "search" for rec in server.requests)
     await r.aclose()
     assert sync.is_closed() and aio.is_closed()

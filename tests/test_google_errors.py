@@ -27,6 +27,7 @@ from google_wire import (
 )
 from loopback import Reply
 from parity import MODES, call, raises, stream
+from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
 from cencori_core import (
     AllAttemptsFailedError,
@@ -43,6 +44,7 @@ from cencori_core import (
     Router,
     StreamInterruptedError,
 )
+from cencori_core.provider import ErrorBoundary, Scrubber
 
 MSG = [{"role": "user", "content": "hello"}]
 ONCE = RetryPolicy(max_attempts=1)
@@ -61,8 +63,8 @@ def api_error(code: int, status: str | None, message: str = "boom", details: lis
     return cls(code, body, resp)
 
 
-def mapped(exc: BaseException, secret: str | None = None) -> ProviderError:
-    err = map_error(exc, provider="google", model="gemini-2.5-flash", secret=secret)
+def mapped(exc: BaseException) -> ProviderError:
+    err = map_error(exc, provider="google", model="gemini-2.5-flash")
     assert err is not None
     return err
 
@@ -147,7 +149,7 @@ def test_vertex_list_body_and_non_json_body() -> None:
 def test_transport_and_parse_errors(exc: BaseException, cls: type) -> None:
     err = mapped(exc)
     assert type(err) is cls
-    assert err.retryable is (cls is not ProviderResponseError)
+    assert err.retryable
 
 
 def test_foreign_exceptions_are_not_mapped() -> None:
@@ -156,7 +158,10 @@ def test_foreign_exceptions_are_not_mapped() -> None:
 
 def test_key_is_scrubbed_from_our_message_and_the_chained_sdk_error() -> None:
     exc = api_error(400, "INVALID_ARGUMENT", f"bad key {API_KEY}")
-    err = mapped(exc, secret=API_KEY)
+    # The toolkit's error boundary (the provider's) scrubs what map_error returns and the chain.
+    boundary = ErrorBoundary(provider="google", map_error=map_error, scrubber=Scrubber([API_KEY]))
+    err = boundary.translate(exc, "gemini-2.5-flash")
+    assert isinstance(err, ProviderError) and err.__cause__ is exc
     assert API_KEY not in str(err)
     assert API_KEY not in str(exc) and API_KEY not in repr(exc.args)
     assert API_KEY not in json.dumps(exc.details)

@@ -14,6 +14,7 @@ import pytest
 from cencori_google import MODELS
 from google_wire import API_KEY, GeminiWire, response, sse, usage
 from parity import MODES, call, raises, run_async, stream
+from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
 from cencori_core import (
     InvalidRequestError,
@@ -154,15 +155,16 @@ def test_key_is_not_in_reprs(wire: GeminiWire) -> None:
 # ---------------------------------------------------------------------------- clients
 
 
-def test_one_sdk_client_reused_by_sync_and_async_calls(wire: GeminiWire) -> None:
+def test_sdk_clients_reused_one_per_event_loop(wire: GeminiWire) -> None:
     router = router_for(wire)
     provider = router.provider("google")
     router.chat(model="gemini-2.5-flash", messages=MSG)
-    client = provider.client
+    client = provider.clients.sync_client()
     router.chat(model="gemini-2.5-flash", messages=MSG)
     call(router, "async", "chat", model="gemini-2.5-flash", messages=MSG)
     stream(router, "async", model="gemini-2.5-flash", messages=MSG)
-    assert provider.client is client
+    assert provider.clients.sync_client() is client
+    assert provider.clients.async_clients == 1  # the parity loop's, reused by both calls
     assert len(wire.requests) == 4
 
 
@@ -187,15 +189,20 @@ def test_given_http_clients_are_used_and_left_open(wire: GeminiWire) -> None:
 def test_close_and_aclose_close_the_sdk_clients(wire: GeminiWire) -> None:
     router = router_for(wire)
     router.chat(model="gemini-2.5-flash", messages=MSG)
-    api = router.provider("google").client._api_client
+    api = router.provider("google").clients.sync_client()._api_client
     router.close()
     assert api._httpx_client.is_closed
 
     router = router_for(wire)
     call(router, "async", "chat", model="gemini-2.5-flash", messages=MSG)
-    api = router.provider("google").client._api_client
+    provider = router.provider("google")
+
+    async def the_loops_client() -> object:
+        return provider.clients.async_client()._api_client
+
+    api = run_async(the_loops_client())
     run_async(router.aclose())
-    assert api._async_httpx_client.is_closed and api._httpx_client.is_closed
+    assert api._async_httpx_client.is_closed and provider.clients.async_clients == 0
 
 
 def _long_stream() -> object:
@@ -236,8 +243,13 @@ def test_async_stream_closes_its_response_on_the_sdk_owned_client(wire: GeminiWi
 
     # No public handle on the SDK's own async client: add a spy to the kwargs its per-loop
     # clients are built from (the first request builds one).
-    api = router.provider("google").client._api_client
-    api._async_httpx_client._client_kwargs["event_hooks"]["response"].append(spy)
+    provider = router.provider("google")
+
+    async def spy_on_the_loops_client() -> None:
+        api = provider.clients.async_client()._api_client
+        api._async_httpx_client._client_kwargs["event_hooks"]["response"].append(spy)
+
+    run_async(spy_on_the_loops_client())
     stream(router, "async", limit=1, model="gemini-2.5-flash", messages=MSG)
     [response] = seen
     assert response.is_closed

@@ -26,6 +26,7 @@ from google_wire import (
 )
 from loopback import Recorded, Reply
 from parity import MODES, call, stream
+from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
 from cencori_core import Router
 
@@ -357,8 +358,11 @@ def test_response_to_dict_and_openai_shape(router: Router, wire: GeminiWire) -> 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_raw_answers_continuation_and_url_safe_signatures(router: Router, wire: GeminiWire,
-                                                         mode: str) -> None:
+                                                         mode: str,
+                                                         request: pytest.FixtureRequest) -> None:
     from google.genai import types
+
+    fast = request.node.callspec.params["sdk_path"] == "fast"
 
     # an answer cut off with a continuation token is completed by the SDK's own helpers
     first = response([{"text": "one "}], finish="CONTINUATION", use=usage(4, 1))
@@ -367,13 +371,14 @@ def test_raw_answers_continuation_and_url_safe_signatures(router: Router, wire: 
     r = call(router, mode, "chat", model="gemini-2.5-flash", messages=MSG)
     assert (r.content, r.finish_reason, r.usage.total_tokens) == ("one two", "stop", 11)
     assert len(wire.requests) == 2
-    # a plain answer is parsed from the API's JSON; raw is the SDK's HttpResponse
+    # fast: a plain answer is parsed from the API's JSON, raw is the SDK's HttpResponse;
+    # public: the SDK's response object
     sig = b"\xff\xfe-sig"
     part = fc_part("f", {"x": 1}, signature=sig)
     part["thoughtSignature"] = base64.urlsafe_b64encode(sig).decode()  # "__4tc2ln"
     wire.reply("generateContent", response([part]))
     r = call(router, mode, "chat", model="gemini-2.5-flash", messages=MSG)
-    assert isinstance(r.raw, types.HttpResponse)
+    assert isinstance(r.raw, types.HttpResponse if fast else types.GenerateContentResponse)
     assert r.tool_calls[0].arguments == {"x": 1}
     # the signature is kept in the standard base64 alphabet ("//4tc2ln"), as the SDK would
     assert r.tool_calls[0].provider_data == {

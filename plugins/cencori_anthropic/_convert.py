@@ -1,8 +1,10 @@
 """Pure translation between cencori's normalized types and the Anthropic Messages API.
 
-Request side: :func:`build_params` turns a :class:`ChatRequest` into keyword arguments for
-``client.messages.create``. Response side: :func:`to_response` reads a ``message`` and
-:class:`StreamTranslator` turns stream events into :class:`ChatChunk` objects. No I/O happens here;
+Request side: :func:`chat_request` turns a :class:`ChatRequest` into keyword arguments for
+``client.messages.create``. Response side: :func:`chat_response` reads a ``message`` and
+:class:`AnthropicStream` folds stream events into :class:`ChatChunk` objects (``message_stop``
+closes a stream: without it the stream was cut, see
+:class:`~cencori_core.provider.StreamState`). No I/O happens here;
 answers are read from the JSON the API sent (the provider skips building the SDK's models, most
 of the SDK's cost per call and per event); SDK objects are accepted too.
 
@@ -14,7 +16,13 @@ Anthropic's shapes that differ from OpenAI's:
 * extended thinking comes back as ``thinking`` blocks carrying a ``signature``; they are kept in
   ``provider_data["anthropic"]["thinking_blocks"]`` and sent back first in the assistant turn,
   exactly as received, because the API verifies them when tool use continues;
-* ``usage.input_tokens`` excludes cache reads and writes, which we count in ``prompt_tokens``.
+* ``usage.input_tokens`` excludes cache reads and writes, which we count in ``prompt_tokens``;
+* a refusal is only a stop reason (``refusal``): it becomes ``finish_reason="content_filter"``
+  with ``refusal`` left None (the API sends no refusal text apart from the content); whatever
+  text came before it stays in ``content``.
+
+Readers raise plain ``AttributeError`` / ``KeyError`` / ``TypeError`` on an answer of another
+shape: the toolkit's converter boundary turns them into ``ProviderResponseError``.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from functools import cache
 from typing import Any
 
 from cencori_core.errors import InvalidRequestError, ProviderResponseError
-from cencori_core.provider import provider_options
+from cencori_core.provider import StreamState, provider_options
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
@@ -36,8 +44,8 @@ from cencori_core.types import (
     Usage,
 )
 
-__all__ = ["PROVIDER_KEY", "STOP_REASONS", "build_params", "convert_messages", "convert_tool",
-           "convert_tool_choice", "to_response", "to_usage", "StreamTranslator"]
+__all__ = ["PROVIDER_KEY", "STOP_REASONS", "chat_request", "convert_messages", "convert_tool",
+           "convert_tool_choice", "chat_response", "usage_from", "AnthropicStream"]
 
 PROVIDER_KEY = "anthropic"
 """Our key in ``provider_data`` (namespaced, so a conversation can move between providers)."""
@@ -69,7 +77,7 @@ def _create_params() -> frozenset[str]:
 # ---------------------------------------------------------------------------- request
 
 
-def build_params(request: ChatRequest, *, max_tokens: int,
+def chat_request(request: ChatRequest, *, max_tokens: int,
                  sampling: bool = False) -> dict[str, Any]:
     """``messages.create`` keyword arguments for ``request`` (without ``stream``/``timeout``).
 
@@ -295,10 +303,12 @@ def convert_tool_choice(choice: str | Mapping[str, Any]) -> dict[str, Any]:
 def _wire(obj: Any) -> Any:
     """The wire JSON of an SDK object (the readers below take the JSON the API sent, which is
     what the provider parses; SDK objects are accepted for callers that hold one)."""
-    return obj if obj is None or type(obj) is dict else obj.to_dict()
+    # warnings off: a malformed answer the SDK built leniently is reported by the converter
+    # boundary, not by pydantic warnings on the way.
+    return obj if obj is None or type(obj) is dict else obj.to_dict(warnings=False)
 
 
-def to_usage(u: Any) -> Usage:
+def usage_from(u: Any) -> Usage:
     """Anthropic usage (JSON or the SDK's object) → ours: ``input_tokens`` excludes cache reads
     and writes, our ``prompt_tokens`` includes them (so cost counts each token once, at its own
     price)."""
@@ -313,8 +323,8 @@ def to_usage(u: Any) -> Usage:
                  reasoning_tokens=(details.get("thinking_tokens") or 0) if details else 0)
 
 
-def to_response(message: Any, *, provider: str, model: str = "",
-                raw: Any = None) -> ChatResponse:
+def chat_response(message: Any, *, provider: str, model: str = "",
+                  raw: Any = None) -> ChatResponse:
     """A Messages API ``message`` (the JSON the API sent, or the SDK's ``Message``) as a
     :class:`ChatResponse`; ``raw`` (default: ``message``) is kept on it.
 
@@ -325,7 +335,7 @@ def to_response(message: Any, *, provider: str, model: str = "",
     if type(data) is not dict or not isinstance(data.get("content"), list) \
             or not isinstance(data.get("usage"), dict):
         raise ProviderResponseError("Anthropic's answer is not a Messages API message",
-                                    provider=provider, model=model)
+                                    provider=provider, model=model, retryable=True)
     texts: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
@@ -350,7 +360,7 @@ def to_response(message: Any, *, provider: str, model: str = "",
         content="".join(texts) if texts or not calls else None,
         tool_calls=calls,
         finish_reason=STOP_REASONS.get(data.get("stop_reason") or "end_turn", "stop"),
-        usage=to_usage(data["usage"]),
+        usage=usage_from(data["usage"]),
         model=data.get("model") or "",
         provider=provider,
         id=data.get("id") or "",
@@ -360,32 +370,35 @@ def to_response(message: Any, *, provider: str, model: str = "",
     )
 
 
-class StreamTranslator:
+class AnthropicStream(StreamState):
     """Stream events of the Messages API (the JSON of each SSE event, or the SDK's event
-    objects) → :class:`ChatChunk` objects (one event at a time).
+    objects) folded into :class:`ChatChunk` objects, one event at a time.
 
     Text, thinking and tool-argument deltas pass through as deltas; tool calls are numbered in
     order of appearance. The message id and model ride on the first chunk that carries content,
     so an in-band ``error`` event before any content still fails the attempt (and is retried).
     Usage is the ``message_start`` usage updated by the cumulative ``message_delta`` usage.
+    ``message_stop`` closes the stream.
     """
 
-    __slots__ = ("_id", "_model", "_tools", "_blocks", "_parts", "_start")
+    closing_event = "message_stop"
+    what = "Messages API stream event"
 
-    def __init__(self) -> None:
+    def __init__(self, *, provider: str, model: str, scrubber: Any = None) -> None:
+        super().__init__(provider=provider, model=model, scrubber=scrubber)
         self._id: str | None = None
         self._model: str | None = None
         self._tools: dict[int, int] = {}
-        """Content block index → our tool-call index."""
+        """Content block index -> our tool-call index."""
         self._blocks: dict[int, dict[str, Any]] = {}
-        """Content block index → thinking or redacted thinking block, in stream order."""
+        """Content block index -> thinking or redacted thinking block, in stream order."""
         self._parts: dict[int, list[str]] = {}
         self._start: dict[str, Any] | None = None
 
-    def feed(self, event: Any) -> ChatChunk | None:
+    def fold(self, event: Any) -> ChatChunk | None:
         """The chunk for ``event``, or None when it carries nothing for the caller yet."""
         if type(event) is not dict:
-            event = event.to_dict()
+            event = event.to_dict(warnings=False)
         kind = event.get("type")
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
@@ -399,17 +412,17 @@ class StreamTranslator:
             index = event.get("index")
             if dk == "input_json_delta":
                 # Server tool blocks (web search, ...) stream their input too: not our calls.
-                n = self._tools.get(index)  # type: ignore[arg-type]
+                n = self._tools.get(index)
                 partial = delta.get("partial_json")
                 if n is None or not partial:
                     return None
                 return self._chunk(tool_calls=[ToolCallDelta(index=n, arguments=partial)])
             if dk == "thinking_delta":
                 text = delta.get("thinking") or ""
-                self._parts.setdefault(index, []).append(text)  # type: ignore[arg-type]
+                self._parts.setdefault(index, []).append(text)
                 return self._chunk(reasoning=text) if text else None
             if dk == "signature_delta":
-                block = self._blocks.get(index)  # type: ignore[arg-type]
+                block = self._blocks.get(index)
                 if block is not None:
                     block["signature"] += delta.get("signature") or ""
             return None
@@ -417,10 +430,10 @@ class StreamTranslator:
             return self._start_block(event.get("index"), event.get("content_block") or {})
         if kind == "content_block_stop":
             index = event.get("index")
-            block = self._blocks.get(index)  # type: ignore[arg-type]
+            block = self._blocks.get(index)
             if block is None or block["type"] != "thinking":
                 return None
-            block["thinking"] += "".join(self._parts.pop(index, ()))  # type: ignore[arg-type]
+            block["thinking"] += "".join(self._parts.pop(index, ()))
             # The whole list each time: provider_data is merged by key, the last one wins.
             return self._chunk(provider_data=self.provider_data())
         if kind == "message_start":
@@ -432,6 +445,8 @@ class StreamTranslator:
             reason = (event.get("delta") or {}).get("stop_reason")
             return self._chunk(finish_reason=STOP_REASONS.get(reason or "end_turn", "stop"),
                                usage=self._usage(event.get("usage") or {}))
+        if kind == "message_stop":
+            self.done = True
         return None
 
     def _start_block(self, index: Any, block: dict[str, Any]) -> ChatChunk | None:

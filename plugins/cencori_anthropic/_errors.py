@@ -65,15 +65,16 @@ SPEND_LIMIT_CODES = frozenset({
 money or over its spend limit (a 429 or 402)."""
 
 
-def map_error(exc: BaseException, *, provider: str, model: str,
-              secret: str | None = None) -> ProviderError | None:
-    """The cencori error for an SDK (or transport) exception; None when ``exc`` is not one."""
+def map_error(exc: BaseException, *, provider: str, model: str) -> ProviderError | None:
+    """The cencori error for an SDK (or transport) exception; None when ``exc`` is not one.
+
+    Keys are not this function's concern: the toolkit's error boundary scrubs the error it
+    returns and the whole chain behind it."""
     import anthropic
     import httpx2
 
     if isinstance(exc, anthropic.APIStatusError):
-        _scrub_cause(exc, secret)
-        return _status_error(exc, provider=provider, model=model, secret=secret)
+        return _status_error(exc, provider=provider, model=model)
     if isinstance(exc, anthropic.APITimeoutError):
         return ProviderTimeoutError("the request to Anthropic timed out", provider=provider,
                                     model=model)
@@ -93,31 +94,10 @@ def map_error(exc: BaseException, *, provider: str, model: str,
             f"the connection to Anthropic failed: {type(exc).__name__}", provider=provider,
             model=model)
     if isinstance(exc, json.JSONDecodeError):
+        # Retryable, as the toolkit's converter boundary makes every malformed answer.
         return ProviderResponseError("Anthropic's answer (or a stream event) is not JSON",
-                                     provider=provider, model=model)
+                                     provider=provider, model=model, retryable=True)
     return None
-
-
-def _scrub(value: Any, secret: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(secret, "***") if secret in value else value
-    if isinstance(value, dict):
-        return {k: _scrub(v, secret) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, secret) for v in value]
-    return value
-
-
-def _scrub_cause(exc: Any, secret: str | None) -> None:
-    """Remove the key from the SDK exception we chain as ``__cause__``: a server (or proxy) that
-    echoes the key in its error body would otherwise put it in every logged traceback."""
-    if not secret:
-        return
-    exc.args = tuple(_scrub(a, secret) for a in exc.args)
-    if isinstance(getattr(exc, "message", None), str):
-        exc.message = _scrub(exc.message, secret)
-    if getattr(exc, "body", None) is not None:
-        exc.body = _scrub(exc.body, secret)
 
 
 def _cause_name(exc: BaseException) -> str:
@@ -125,7 +105,7 @@ def _cause_name(exc: BaseException) -> str:
     return type(cause).__name__ if cause is not None else type(exc).__name__
 
 
-def _status_error(exc: Any, *, provider: str, model: str, secret: str | None) -> ProviderError:
+def _status_error(exc: Any, *, provider: str, model: str) -> ProviderError:
     kind = exc.type if isinstance(exc.type, str) else None
     code = exc.error_code
     status = exc.status_code
@@ -141,8 +121,6 @@ def _status_error(exc: Any, *, provider: str, model: str, secret: str | None) ->
     if code in SPEND_LIMIT_CODES or kind == "billing_error":
         cls, retryable = ProviderRateLimitError, False
     text = exc.api_message or f"HTTP {status}"
-    if secret and secret in text:
-        text = text.replace(secret, "***")
     message = f"{kind}: {text}" if kind else text
     if code:
         message += f" [{code}]"

@@ -9,6 +9,10 @@ from ``GOOGLE_API_KEY`` or ``GEMINI_API_KEY``, the base URL from ``GOOGLE_GEMINI
 
 This module imports no SDK: ``google.genai`` is imported by the factory, the first time the
 provider is used (``pip install "cencori-core[google]"``).
+
+Layout (the shape every in-tree plugin has): ``_catalog`` (models), ``_provider`` (the
+:class:`~cencori_core.provider.SDKProvider`), ``_convert`` (pure translation), ``_errors``
+(``map_error``) and ``_fast`` (every google-genai internal, with the public fallback).
 """
 
 from __future__ import annotations
@@ -17,66 +21,25 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cencori_core import hookimpl
-from cencori_core.catalog import ModelInfo
+
+from ._catalog import MODELS
 
 if TYPE_CHECKING:
     from cencori_core import Provider, ProviderConfig
 
-__all__ = ["cencori_register_providers", "MODELS"]
+__all__ = ["cencori_register_providers", "make_provider", "MODELS"]
 
-_CHAT = frozenset({"chat", "streaming", "tools", "json", "vision", "audio_input"})
-_THINKING = _CHAT | {"reasoning"}
-_IMAGE_CHAT = frozenset({"chat", "streaming", "vision", "images"})
-_EMBED = frozenset({"embeddings"})
-_IMAGEN = frozenset({"images"})
-_M = 1_048_576
+def make_provider(config: ProviderConfig) -> Provider:
+    """The provider for ``config`` (imports the SDK)."""
+    from ._provider import GoogleProvider
 
-MODELS: tuple[ModelInfo, ...] = (
-    # Gemini 3 (previews at the time of writing)
-    ModelInfo(name="gemini-3.1-pro-preview", capabilities=_THINKING, context_window=_M,
-              max_output_tokens=65_536),
-    ModelInfo(name="gemini-3-pro-preview", capabilities=_THINKING, context_window=_M,
-              max_output_tokens=65_536),
-    ModelInfo(name="gemini-3-flash-preview", capabilities=_THINKING, context_window=_M,
-              max_output_tokens=65_536),
-    # Gemini 2.5
-    ModelInfo(name="gemini-2.5-pro", capabilities=_THINKING, context_window=_M,
-              max_output_tokens=65_536),
-    ModelInfo(name="gemini-2.5-flash", capabilities=_THINKING, context_window=_M,
-              max_output_tokens=65_536),
-    ModelInfo(name="gemini-2.5-flash-lite", capabilities=_THINKING, context_window=_M,
-              max_output_tokens=65_536),
-    # Gemini 2.0
-    ModelInfo(name="gemini-2.0-flash", capabilities=_CHAT, context_window=_M,
-              max_output_tokens=8_192),
-    ModelInfo(name="gemini-2.0-flash-lite", capabilities=_CHAT, context_window=_M,
-              max_output_tokens=8_192),
-    # Image output through generate_content ("Nano Banana")
-    ModelInfo(name="gemini-2.5-flash-image", capabilities=_IMAGE_CHAT, context_window=32_768,
-              max_output_tokens=32_768),
-    ModelInfo(name="gemini-3-pro-image-preview", capabilities=_IMAGE_CHAT,
-              context_window=65_536, max_output_tokens=32_768),
-    # Embeddings
-    ModelInfo(name="gemini-embedding-001", capabilities=_EMBED, context_window=2_048),
-    ModelInfo(name="text-embedding-004", capabilities=_EMBED, context_window=2_048),
-    # Imagen: Vertex AI only (options={"vertexai": True}); priced per image, so unpriced here
-    ModelInfo(name="imagen-4.0-generate-001", capabilities=_IMAGEN),
-    ModelInfo(name="imagen-4.0-ultra-generate-001", capabilities=_IMAGEN),
-    ModelInfo(name="imagen-4.0-fast-generate-001", capabilities=_IMAGEN),
-    ModelInfo(name="imagen-3.0-generate-002", capabilities=_IMAGEN),
-)
-
-
-def _make(config: ProviderConfig) -> Provider:
-    from ._provider import make_provider
-
-    return make_provider(config)
+    return GoogleProvider(config)
 
 
 @hookimpl
 def cencori_register_providers(register: Callable[..., None]) -> None:
     register(
-        "google", _make, prefixes=("gemini-", "imagen-"), models=MODELS,
+        "google", make_provider, prefixes=("gemini-", "imagen-"), models=MODELS,
         env_keys=("GOOGLE_API_KEY", "GEMINI_API_KEY"), env_base_url="GOOGLE_GEMINI_BASE_URL",
         extra="google",
     )

@@ -16,7 +16,12 @@ Conventions of the Gemini API that shape this module:
 - thought signatures (``thought_signature`` bytes on a part) must go back on the same part in the
   next turn or Gemini 3 rejects the conversation: a function call's signature is kept on its
   :class:`ToolCall` / :class:`ToolCallDelta` (``provider_data["google"]["thought_signature"]``,
-  base64 text so messages stay JSON-safe), a text part's on the message's ``provider_data``.
+  base64 text so messages stay JSON-safe), a text part's on the message's ``provider_data``;
+- refusals: Gemini has no refusal text. A blocked prompt (``promptFeedback.blockReason``) is a
+  :class:`ContentFilterError`; an answer stopped by a safety-like finish reason (``SAFETY``,
+  ``RECITATION``, ``PROHIBITED_CONTENT``, ...) is ``finish_reason="content_filter"`` with
+  ``refusal`` None and whatever text came before it in ``content``, as the toolkit defines for
+  providers that signal a refusal only by a stop reason.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from math import ceil, log
 from typing import Any
 
 from cencori_core.errors import ContentFilterError, InvalidRequestError, ProviderResponseError
+from cencori_core.provider import StreamState
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
@@ -49,7 +55,7 @@ from cencori_core.types import (
 __all__ = [
     "PROVIDER_KEY", "SYNTHETIC_ID_PREFIX", "FINISH_REASONS", "ASPECT_RATIOS", "TASK_TYPES",
     "chat_request", "contents_from", "chat_response", "check_prompt_feedback", "finish_reason",
-    "StreamState", "usage_from", "timeout_ms", "embed_request", "embed_response", "task_type",
+    "GeminiStream", "usage_from", "timeout_ms", "embed_request", "embed_response", "task_type",
     "aspect_ratio", "image_request", "image_response", "imagen_request", "imagen_response",
 ]
 
@@ -461,6 +467,13 @@ def check_prompt_feedback(resp: Any, *, provider: str, model: str) -> None:
                                  provider=provider, model=model, status_code=200, code=reason)
 
 
+def _empty_candidate(provider: str, model: str) -> ProviderResponseError:
+    # A final answer always says why it finished: a candidate with neither content nor a
+    # finish reason is not one (the SDK makes such a candidate of JSON it cannot read).
+    return ProviderResponseError("Gemini returned a candidate without content or finish reason",
+                                 provider=provider, model=model, retryable=True)
+
+
 def chat_response(resp: Any, *, model: str, provider: str, raw: Any = None) -> ChatResponse:
     """A non-streamed ``GenerateContentResponse`` as our :class:`ChatResponse`: the SDK object
     or the API's JSON (a dict; ``raw`` is then what the response keeps as ``raw``)."""
@@ -470,8 +483,10 @@ def chat_response(resp: Any, *, model: str, provider: str, raw: Any = None) -> C
     cands = resp.candidates
     if not cands:
         raise ProviderResponseError("Gemini returned no candidate", provider=provider,
-                                    model=model)
+                                    model=model, retryable=True)
     cand = cands[0]
+    if cand.content is None and cand.finish_reason is None:
+        raise _empty_candidate(provider, model)
     text: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
@@ -510,8 +525,10 @@ def _chat_response_json(resp: dict[str, Any], *, model: str, provider: str,
     cands = resp.get("candidates")
     if not cands:
         raise ProviderResponseError("Gemini returned no candidate", provider=provider,
-                                    model=model)
+                                    model=model, retryable=True)
     cand = cands[0]
+    if cand.get("content") is None and cand.get("finishReason") is None:
+        raise _empty_candidate(provider, model)
     text: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
@@ -547,27 +564,32 @@ def _chat_response_json(resp: dict[str, Any], *, model: str, provider: str,
     )
 
 
-class StreamState:
-    """Turns streamed ``GenerateContentResponse`` chunks into our chunks.
+class GeminiStream(StreamState):
+    """Folds streamed ``GenerateContentResponse`` events into our chunks.
 
-    Gemini streams text as deltas and function calls whole; every chunk repeats the running
-    ``usage_metadata``, so usage is reported once, on the finishing chunk (or at the end).
+    An event is the API's JSON (a dict, or its text, which is decoded here so that a malformed
+    event is a :class:`ProviderResponseError`) or the SDK's object. Gemini streams text as
+    deltas and function calls whole; every event repeats the running ``usage_metadata``, so
+    usage is reported once, on the finishing chunk (or after it). A candidate's
+    ``finishReason`` closes the stream: a stream that ends without one was cut.
     """
 
-    __slots__ = ("provider", "model", "calls", "usage", "usage_sent", "id")
+    closing_event = "a finishReason"
+    what = "streamGenerateContent event"
 
-    def __init__(self, *, provider: str, model: str) -> None:
-        self.provider = provider
-        self.model = model
+    def __init__(self, *, provider: str, model: str, scrubber: Any = None) -> None:
+        super().__init__(provider=provider, model=model, scrubber=scrubber)
         self.calls = 0
         self.usage: Any = None
         self.usage_sent = False
         self.id: str | None = None
 
-    def chunk(self, resp: Any, raw: Any = None) -> ChatChunk | None:
-        """Our chunk for one SDK chunk (None when it carries nothing for the caller)."""
-        if isinstance(resp, dict):
-            return self._chunk_json(resp, resp if raw is None else raw)
+    def fold(self, resp: Any) -> ChatChunk | None:
+        """Our chunk for one event (None when it carries nothing for the caller)."""
+        if type(resp) is str:
+            resp = self.decode(resp) if resp else {}
+        if type(resp) is dict:
+            return self._chunk_json(resp, resp)
         if resp.usage_metadata is not None:
             self.usage = resp.usage_metadata
         rid = None
@@ -579,6 +601,9 @@ class StreamState:
             return ChatChunk(id=rid) if rid else None
         cand = cands[0]
         content = cand.content
+        if content is None and cand.finish_reason is None:
+            # Nothing for the caller (the SDK makes such a candidate of JSON it cannot read).
+            return ChatChunk(id=rid) if rid else None
         parts: list[Any] = (content.parts or []) if content is not None else []
         if len(parts) == 1 and cand.finish_reason is None:
             # The common chunk, one plain text delta, on a short path (it is per chunk).
@@ -609,6 +634,7 @@ class StreamState:
         if cand.finish_reason is not None:
             finish = finish_reason(cand.finish_reason, self.calls > 0)
             usage = self._usage()
+            self.done = True
         return ChatChunk(delta="".join(text), reasoning="".join(reasoning), tool_calls=deltas,
                          finish_reason=finish, usage=usage, id=rid,
                          provider_data=_signature_data(signature), raw=resp)
@@ -629,8 +655,10 @@ class StreamState:
             return ChatChunk(id=rid) if rid else None
         cand = cands[0]
         content = cand.get("content")
-        parts: list[Any] = (content.get("parts") or []) if content else []
         fin = cand.get("finishReason")
+        if content is None and fin is None:
+            return ChatChunk(id=rid) if rid else None
+        parts: list[Any] = (content.get("parts") or []) if content else []
         if len(parts) == 1 and fin is None:
             # The common chunk, one plain text delta, on a short path (it is per chunk).
             part = parts[0]
@@ -662,6 +690,7 @@ class StreamState:
         if fin is not None:
             finish = finish_reason(fin, self.calls > 0)
             usage = self._usage()
+            self.done = True
         return ChatChunk(delta="".join(text), reasoning="".join(reasoning), tool_calls=deltas,
                          finish_reason=finish, usage=usage, id=rid,
                          provider_data=_json_signature(signature), raw=raw)
@@ -672,8 +701,8 @@ class StreamState:
         self.usage_sent = True
         return usage_from(self.usage)
 
-    def end(self) -> ChatChunk | None:
-        """The last chunk after the SDK stream ended: usage not yet reported, if any."""
+    def finish(self) -> ChatChunk | None:
+        """The last chunk after the stream ended: usage not yet reported, if any."""
         if self.usage_sent or self.usage is None:
             return None
         return ChatChunk(usage=self._usage())

@@ -15,7 +15,7 @@ The class comes from ``status`` (the google.rpc code name), then from the HTTP s
 Gemini reports an over-long prompt as a plain ``INVALID_ARGUMENT`` without a structured code, so it
 stays a :class:`ProviderBadRequestError` (no :class:`ContextWindowExceededError` guessed from
 text). Transport failures of httpx / httpx2 (and aiohttp, when the SDK uses it) become timeout or
-connection errors. The API key is scrubbed from our messages and from the SDK exception we chain.
+connection errors.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from cencori_core.errors import (
     error_for_status,
 )
 from cencori_core.provider import parse_retry_after, should_retry_header
+
+from ._fast import UnreadableAnswer
 
 __all__ = ["map_error", "retry_delay"]
 
@@ -83,28 +85,6 @@ _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 _QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
 
 
-def _scrub(text: str, secret: str | None) -> str:
-    if secret and secret in text:
-        return text.replace(secret, "***")
-    return text
-
-
-def _scrub_exception(exc: BaseException, secret: str | None) -> None:
-    """Remove the key from the SDK exception we chain as ``__cause__`` (a proxy may echo it)."""
-    if not secret:
-        return
-    if any(isinstance(a, str) and secret in a for a in exc.args):
-        exc.args = tuple(_scrub(a, secret) if isinstance(a, str) else a for a in exc.args)
-    if isinstance(exc, genai_errors.APIError):
-        if isinstance(exc.message, str):
-            exc.message = _scrub(exc.message, secret)
-        details = exc.details
-        if isinstance(details, (dict, list)):
-            dumped = json.dumps(details)
-            if secret in dumped:
-                exc.details = json.loads(dumped.replace(secret, "***"))
-
-
 def _error_body(details: Any) -> dict[str, Any]:
     """The ``error`` object of an error body (the SDK keeps the whole body, or one list item)."""
     if isinstance(details, list) and details:
@@ -142,8 +122,7 @@ def _daily_quota(details: list[Any]) -> bool:
     return False
 
 
-def _map_api_error(exc: genai_errors.APIError, provider: str, model: str,
-                   secret: str | None) -> ProviderError:
+def _map_api_error(exc: genai_errors.APIError, provider: str, model: str) -> ProviderError:
     body = _error_body(exc.details)
     status = body.get("status") if isinstance(body.get("status"), str) else exc.status
     raw_details = body.get("details")
@@ -166,28 +145,32 @@ def _map_api_error(exc: genai_errors.APIError, provider: str, model: str,
         retryable = server_says
     message = body.get("message") if isinstance(body.get("message"), str) else exc.message
     text = f"{status or code}: {message}" if message else f"{status or code}"
-    return cls(_scrub(text, secret), provider=provider, model=model, status_code=code,
+    return cls(text, provider=provider, model=model, status_code=code,
                retryable=retryable, retry_after=retry_after,
                code=status or (sorted(reasons)[0] if reasons else None))
 
 
-def map_error(exc: BaseException, *, provider: str, model: str,
-              secret: str | None = None) -> ProviderError | None:
-    """The cencori error for an exception raised by an SDK call (raise it ``from exc``), or None
-    for exceptions that are not the provider's doing (they propagate unchanged)."""
-    _scrub_exception(exc, secret)
+def map_error(exc: BaseException, *, provider: str, model: str) -> ProviderError | None:
+    """The cencori error for an exception raised by an SDK call, or None for exceptions that
+    are not the provider's doing. The toolkit's error boundary raises it ``from exc`` and
+    scrubs the key from it and from the whole chain behind it."""
     if isinstance(exc, genai_errors.APIError):
-        return _map_api_error(exc, provider, model, secret)
+        return _map_api_error(exc, provider, model)
     name = type(exc).__name__
     if isinstance(exc, _TIMEOUTS):
         return ProviderTimeoutError(f"the request timed out ({name})", provider=provider,
                                     model=model)
     if isinstance(exc, _TRANSPORT) or _is_aiohttp_error(exc):
-        return ProviderConnectionError(_scrub(f"connection failed: {name}: {exc}", secret),
+        return ProviderConnectionError(f"connection failed: {name}: {exc}",
                                        provider=provider, model=model)
+    if isinstance(exc, UnreadableAnswer):
+        return ProviderResponseError(
+            f"Gemini sent an answer of an unexpected shape (the SDK raised {exc})",
+            provider=provider, model=model, retryable=True)
     if isinstance(exc, _UNPARSEABLE):
+        # Retryable, as the toolkit's converter boundary makes every malformed answer.
         return ProviderResponseError(f"Gemini's answer could not be parsed ({name})",
-                                     provider=provider, model=model)
+                                     provider=provider, model=model, retryable=True)
     return None
 
 
