@@ -80,7 +80,7 @@ def test_no_color_is_honoured_on_a_terminal(home):
 
 
 def test_errors_on_a_terminal_are_one_red_line(home):
-    long = "x" * 300  # longer than the terminal: still one line (the terminal wraps it)
+    long = "x" * 200  # longer than the terminal: still one line (the terminal wraps it)
     out = run_in_terminal(home, "chat", "-m", long, "hi", columns=60)
     assert out.returncode == 2
     lines = [line for line in out.stdout.splitlines() if line.strip()]
