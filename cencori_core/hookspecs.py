@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .router import CallContext
-    from .types import ChatChunk, UsageRecord
+    from .types import ChatChunk, Route, UsageRecord
 
 PROJECT = "cencori"
 
@@ -88,6 +88,24 @@ def cencori_pre_request(context: CallContext) -> None:
 
     :param context: the call's context; ``context.operation`` says which operation
         (``chat``, ``embed``, ``generate_image``, ``transcribe``, ``speech``, ``moderate``).
+    """
+
+
+@hookspec
+def cencori_check_route(context: CallContext, route: Route, names: frozenset[str]) -> None:
+    """Allow or refuse one route (model, provider, deployment) the call is about to use.
+
+    Called for every distinct route the call may reach, before anything is sent to it: the
+    resolved model (before ``cencori_pre_request``), and each fallback, context-window fallback and
+    deployment before its first attempt. A route that is refused is never tried.
+
+    Raise :class:`~cencori_core.errors.PolicyViolationError` to block: a block ends the call (no
+    further retry or fallback) and the usage record says ``blocked``.
+
+    :param context: the call's context (``context.route`` is the route first resolved).
+    :param route: the route about to be tried (``route.deployment`` set for a deployment).
+    :param names: every name of the route's model, casefolded: its id, ``provider/id``, every
+        alias of it and the name the caller used. Match a deny list against all of them.
     """
 
 

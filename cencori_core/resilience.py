@@ -25,7 +25,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -266,10 +266,13 @@ class AttemptPlan:
     """The attempt plan of one logical call: the model, its retries, then its fallbacks."""
 
     __slots__ = ("router", "ctx", "routes", "retry", "errors", "deadline", "_tried_models",
-                 "_failed_deps")
+                 "_failed_deps", "check")
 
-    def __init__(self, router: Router, ctx: CallContext, route: Route, retry: RetryPolicy):
+    def __init__(self, router: Router, ctx: CallContext, route: Route, retry: RetryPolicy,
+                 check: Callable[[Route], None] | None = None):
         self.router = router
+        self.check = check
+        """Called with every concrete route before its first attempt; raises to refuse it."""
         self.ctx = ctx
         self.retry = retry
         self.routes: list[Route] = [route]
@@ -285,11 +288,15 @@ class AttemptPlan:
         deps = self.router._deployments.get(route.requested) if route.via == "deployment" \
             else None
         if not deps:
+            if self.check is not None:
+                self.check(route)
             return Target(route=route, retry=retry, tries=tries, delay=delay, key=route.provider)
         dep, all_cooling = self.router._balancer.choose(deps, self._failed_deps,
                                                         time.monotonic())
         concrete = Route(alias=route.alias, model=dep.model, provider=dep.provider,
                          deployment=dep.name, via="deployment", requested=route.requested)
+        if self.check is not None:
+            self.check(concrete)  # before acquire: a refused deployment holds no slot
         self.router._dep_state.acquire(dep.key)
         return Target(route=concrete, retry=retry, tries=tries, delay=delay, key=dep.key,
                       deployment=dep, all_cooling=all_cooling)

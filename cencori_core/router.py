@@ -114,7 +114,7 @@ class CallContext:
     __slots__ = ("router", "operation", "request", "route", "model_info", "project", "user",
                  "metadata", "request_id", "response", "attempts", "decisions", "state",
                  "stream", "started", "time", "attempt_error", "retry", "reservation",
-                 "status", "error", "tags", "_record_sent", "span")
+                 "status", "error", "tags", "_record_sent", "span", "_checked")
 
     def __init__(self, router: Router, operation: str, request: Any, *, stream: bool = False,
                  project: str | None = None, user: str | None = None,
@@ -143,6 +143,7 @@ class CallContext:
         self.tags: dict[str, Any] = {}
         self._record_sent = False
         self.span: Any = None
+        self._checked: set[tuple[str, str, str | None]] | None = None
 
     def decide(self, policy: str, rule: str, action: str, count: int = 1) -> None:
         """Record what a policy did (merged by policy, rule and action)."""
@@ -348,9 +349,9 @@ class Router:
             # models listed for a configured endpoint are the user's word: no capability limits
             spec_info = next((i for i in spec.models if not isinstance(i, str) and i.name == m),
                              None)
-            info = ModelInfo(name=m, provider=name, capabilities=spec_info.capabilities
-                             if spec_info is not None else CAPABILITIES)
-            self.catalog.by_provider[(name, m)] = info
+            self.catalog.add_model(ModelInfo(name=m, provider=name,
+                                             capabilities=spec_info.capabilities
+                                             if spec_info is not None else CAPABILITIES))
 
     def _add_deployments(self, group: str, deps: Iterable[Mapping[str, Any]]) -> None:
         if isinstance(deps, Mapping) or not isinstance(deps, Iterable):
@@ -454,6 +455,7 @@ class Router:
         self._pre_impls = _direct_impls(h.cencori_pre_request)
         self._post_impls = _direct_impls(h.cencori_post_response)
         self._record_impls = _direct_impls(h.cencori_record_usage)
+        self._has_route = bool(h.cencori_check_route.get_hookimpls())
         if not hasattr(self, "_plain_exec"):
             self._plain_exec = getattr(self._pm, "_inner_hookexec", None)
 
@@ -487,12 +489,9 @@ class Router:
     def _route_for(self, name: str, ctx: CallContext) -> Route:
         deps = self._deployments.get(name) if self._deployments else None
         if deps:
-            route = Route(alias=None, model=deps[0].model, provider=deps[0].provider,
-                          via="deployment", requested=name)
-            if ctx.state:
-                self._check_project_provider(ctx, route)
-            self._check_capability(route, ctx)
-            return route
+            # The deployment is chosen per attempt (AttemptPlan); each is checked then.
+            return Route(alias=None, model=deps[0].model, provider=deps[0].provider,
+                         via="deployment", requested=name)
         route = self.catalog.resolve(name)
         if route.provider not in self._configs and route.provider not in self._instances:
             spec = self._specs.get(route.provider)
@@ -500,27 +499,61 @@ class Router:
                 raise ProviderNotConfiguredError(
                     f"model {name!r} belongs to provider {route.provider!r}, which is not "
                     "configured", provider=route.provider)
-        if ctx.state:
-            self._check_project_provider(ctx, route)
-        self._check_capability(route, ctx)
         return route
 
-    def _check_capability(self, route: Route, ctx: CallContext) -> None:
+    def _check_route(self, ctx: CallContext, route: Route) -> None:
+        """Everything that must hold for one route before anything is sent to it: the model's
+        capabilities for this request, the project's provider list, and the route hooks
+        (Access). Run once per distinct route the call reaches: the primary route, each
+        fallback, each deployment. A refusal ends the call."""
+        key = (route.provider, route.model, route.deployment)
+        checked = ctx._checked
+        if checked is None:
+            checked = ctx._checked = set()
+        elif key in checked:
+            return
+        ptype = self._provider_type(route)
         info = self.catalog.info(route)
-        need = OPERATION_CAPABILITY[ctx.operation]
-        if info is not None and not info.supports(need):
-            raise InvalidRequestError(
-                f"model {route.model!r} ({route.provider}) does not support {need}; its "
-                f"capabilities: {', '.join(sorted(info.capabilities))}", param="model")
+        if info is None and ptype != route.provider:
+            # a configured endpoint (or deployment): the catalog knows the model by its type
+            info = self.catalog.info(replace(route, provider=ptype))
+        if info is not None:
+            self._check_request(ctx, route, info)
+        if ctx.state:
+            self._check_project_provider(ctx, route)
+        if self._has_route:
+            names = self.catalog.names(route)
+            if ptype != route.provider:
+                names = names | {f"{ptype}/{route.model}".casefold()}
+            self._check_results(self._pm.hook.cencori_check_route(
+                context=ctx, route=route, names=names), "cencori_check_route")
+        checked.add(key)
+
+    def _provider_type(self, route: Route) -> str:
+        """The provider type serving a route (``openai`` for a configured ``azure-east``
+        endpoint or a deployment on it)."""
+        key = route.provider
+        if route.deployment is not None:
+            for dep in self._deployments.get(route.requested, ()):
+                if dep.name == route.deployment:
+                    key = dep.key
+        cfg = self._configs.get(key)
+        return cfg.type if cfg is not None and cfg.type else route.provider
 
     def _retry_for(self, name: str, ctx: CallContext) -> RetryPolicy:
         if ctx.retry is not None:
             return ctx.retry
         return self._retry_per_model.get(name) or self.retry
 
-    def _check_request(self, ctx: CallContext, info: ModelInfo | None) -> None:
-        """Capability checks that depend on the request (tools, images)."""
-        if info is None or ctx.operation != "chat":
+    def _check_request(self, ctx: CallContext, route: Route, info: ModelInfo) -> None:
+        """The model's capabilities against the operation and the request (tools, streaming,
+        JSON output, images), so an unsupported request is refused before it is sent."""
+        need = OPERATION_CAPABILITY[ctx.operation]
+        if not info.supports(need):
+            raise InvalidRequestError(
+                f"model {route.model!r} ({route.provider}) does not support {need}; its "
+                f"capabilities: {', '.join(sorted(info.capabilities))}", param="model")
+        if ctx.operation != "chat":
             return
         req = ctx.request
         if req.tools and not info.supports("tools"):
@@ -529,6 +562,12 @@ class Router:
         if ctx.stream and not info.supports("streaming"):
             raise InvalidRequestError(f"model {info.name!r} does not support streaming",
                                       param="model")
+        if req.response_format is not None and req.response_format["type"] != "text" \
+                and not info.supports("json"):
+            raise InvalidRequestError(
+                f"model {info.name!r} ({route.provider}) does not support structured output "
+                "(no json capability): drop response_format or pick a model that has it",
+                param="response_format")
         if not info.supports("vision"):
             for m in req.messages:
                 if isinstance(m.content, list) and any(p.get("type") == "image_url"
@@ -663,8 +702,9 @@ class Router:
             ctx.retry = RetryPolicy.coerce(retry)
             self._scope(ctx, api_key, project)
             route = ctx.route = self._route_for(model, ctx)
-            info = ctx.model_info = self.catalog.info(route)
-            self._check_request(ctx, info)
+            ctx.model_info = self.catalog.info(route)
+            if route.via != "deployment":
+                self._check_route(ctx, route)
             if self._has_pre:
                 impls = self._direct(self._pre_impls)
                 self._check_results(
@@ -693,7 +733,8 @@ class Router:
     def _plan(self, ctx: CallContext) -> tuple[AttemptPlan, Target]:
         assert ctx.route is not None
         retry = self._retry_for(ctx.route.requested, ctx)
-        plan = AttemptPlan(self, ctx, ctx.route, retry)
+        plan = AttemptPlan(self, ctx, ctx.route, retry,
+                           check=lambda route: self._check_route(ctx, route))
         return plan, plan.first()
 
     def _target_request(self, ctx: CallContext, target: Target, plan: AttemptPlan) -> Any:
