@@ -568,13 +568,13 @@ class Router:
                 f"model {info.name!r} ({route.provider}) does not support structured output "
                 "(no json capability): drop response_format or pick a model that has it",
                 param="response_format")
-        if not info.supports("vision"):
-            for m in req.messages:
-                if isinstance(m.content, list) and any(p.get("type") == "image_url"
-                                                       for p in m.content):
-                    raise InvalidRequestError(
-                        f"model {info.name!r} does not accept images (no vision capability)",
-                        param="messages")
+        for part, capability, what in _PART_CAPABILITY:
+            if not info.supports(capability) and any(
+                    isinstance(m.content, list) and any(p.get("type") == part for p in m.content)
+                    for m in req.messages):
+                raise InvalidRequestError(
+                    f"model {info.name!r} does not accept {what} (no {capability} capability)",
+                    param="messages")
 
     # ------------------------------------------------------------------ providers
 
@@ -1205,6 +1205,10 @@ class Router:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+# Content parts a model must have a capability for: (part type, capability, what it is).
+# (input_audio is not enforced: the plugin catalogs do not mark audio_input yet.)
+_PART_CAPABILITY = (("image_url", "vision", "images"),)
 
 # The optional chat arguments and their checks, in the order they are checked. Every check maps
 # None to None, so arguments left unset (most of them, on most calls) are skipped.

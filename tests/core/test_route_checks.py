@@ -253,3 +253,19 @@ def test_tools_and_images_are_checked_for_each_deployment(wire, mode, streamed):
                   tools=tools)
     assert err.param == "tools"
     assert sent_models(wire) == ["gpt-4o"]
+
+
+
+IMAGE = [{"role": "user", "content": [
+    {"type": "text", "text": "what is this?"},
+    {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]
+
+
+@pytest.mark.parametrize(("mode", "streamed"), PATHS)
+def test_images_need_vision_on_each_fallback(wire, mode, streamed):
+    # gpt-4o has vision, grok-3 has none
+    router, _ = router_for(wire, fallbacks={"gpt-4o": ["grok-3"]})
+    wire.fail(500, times=2)
+    err = refused(router, mode, streamed, InvalidRequestError, model="gpt-4o", messages=IMAGE)
+    assert err.param == "messages" and "vision" in str(err)
+    assert sent_models(wire) == ["gpt-4o", "gpt-4o"]
