@@ -27,6 +27,17 @@ from . import _validate as v
 from ._callbacks import callback_plugins
 from ._logging import log_attempt_failed, log_call
 from ._network import NO_NETWORK
+from ._requests import (
+    chat_request,
+    check_extra,
+    common,
+    embed_request,
+    image_request,
+    moderation_request,
+    new_id,
+    speech_request,
+    transcription_request,
+)
 from ._stream import StreamAccumulator
 from .accounting.usage import finalize_usage
 from .catalog import CAPABILITIES, OPERATION_CAPABILITY, Catalog, ModelInfo
@@ -62,20 +73,14 @@ from .resilience import (
 from .telemetry import NO_SPAN, AttemptScope, make_telemetry
 from .types import (
     ChatChunk,
-    ChatRequest,
     ChatResponse,
-    EmbeddingRequest,
     EmbeddingResponse,
-    ImageRequest,
     ImageResponse,
-    ModerationRequest,
     ModerationResponse,
     PolicyDecision,
     Route,
     Speech,
-    SpeechRequest,
     Transcription,
-    TranscriptionRequest,
     Usage,
     UsageRecord,
 )
@@ -127,7 +132,7 @@ class CallContext:
         self.project = project
         self.user = user
         self.metadata = metadata or {}
-        self.request_id = request.idempotency_key or _new_id()
+        self.request_id = request.idempotency_key or new_id()
         self.response: Any = None
         self.attempts: list[Any] = []
         self.decisions: list[PolicyDecision] = []
@@ -161,11 +166,6 @@ class CallContext:
 
     def __repr__(self) -> str:
         return f"<CallContext {self.operation} {self.request_id} route={self.route}>"
-
-
-def _new_id() -> str:
-    # 128 random bits, like uuid4, at a tenth of its cost (this runs on every call)
-    return "req_" + os.urandom(16).hex()
 
 
 def _set(obj: Any, **fields: Any) -> None:
@@ -966,7 +966,7 @@ class Router:
                   op: str) -> CallContext:
         if unknown:
             v.unknown_kwargs(op, unknown, CHAT_ARGS)
-        req = _chat_request(kw, stream)
+        req = chat_request(kw, stream)
         return self._begin("chat", req.model, req, stream=stream, user=req.user,
                            metadata=req.metadata, retry=kw["retry"], api_key=kw["api_key"],
                            project=kw["project"])
@@ -1036,128 +1036,85 @@ class Router:
 
     def _embed_ctx(self, model: Any, input: Any, dimensions: Any, input_type: Any,
                    extra: dict[str, Any]) -> CallContext:
-        req = EmbeddingRequest(
-            model=_model(model), input=v.texts(input),
-            dimensions=v.positive_int(dimensions, "dimensions"),
-            input_type=v.optional_str(input_type, "input_type"),
-            user=v.optional_str(extra.get("user"), "user"),
-            timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
-            idempotency_key=_new_id())
-        return self._begin("embed", req.model, req, **_common(extra, req.user))
+        req = embed_request(model, input, dimensions, input_type, extra)
+        return self._begin("embed", req.model, req, **common(extra, req.user))
 
     def embed(self, model: str, input: str | list[str], *, dimensions: int | None = None,
               input_type: str | None = None, **kw: Any) -> EmbeddingResponse:
         """Embed one text or a list of texts; one vector per input, in order."""
-        _check_extra("embed", kw)
+        check_extra("embed", kw)
         return self._run(self._embed_ctx(model, input, dimensions, input_type, kw), "embed")  # type: ignore[no-any-return]
 
     async def aembed(self, model: str, input: str | list[str], *, dimensions: int | None = None,
                      input_type: str | None = None, **kw: Any) -> EmbeddingResponse:
-        _check_extra("aembed", kw)
+        check_extra("aembed", kw)
         return await self._arun(self._embed_ctx(model, input, dimensions, input_type, kw),  # type: ignore[no-any-return]
                                 "embed")
 
     def _image_ctx(self, model: Any, prompt: Any, size: Any, n: Any, quality: Any,
                    extra: dict[str, Any]) -> CallContext:
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise InvalidRequestError("prompt must be a non-empty string", param="prompt")
-        if size is not None and (not isinstance(size, str) or "x" not in size):
-            raise InvalidRequestError(f"size must look like '1024x1024', got {size!r}",
-                                      param="size")
-        req = ImageRequest(
-            model=_model(model), prompt=prompt, size=size,
-            n=v.positive_int(n, "n") or 1, quality=v.optional_str(quality, "quality"),
-            user=v.optional_str(extra.get("user"), "user"),
-            timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
-            idempotency_key=_new_id())
-        return self._begin("generate_image", req.model, req, **_common(extra, req.user))
+        req = image_request(model, prompt, size, n, quality, extra)
+        return self._begin("generate_image", req.model, req, **common(extra, req.user))
 
     def generate_image(self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
                        quality: str | None = None, **kw: Any) -> ImageResponse:
         """Generate ``n`` images from a prompt."""
-        _check_extra("generate_image", kw)
+        check_extra("generate_image", kw)
         return self._run(self._image_ctx(model, prompt, size, n, quality, kw), "generate_image")  # type: ignore[no-any-return]
 
     async def agenerate_image(self, model: str, prompt: str, *, size: str | None = None,
                               n: int = 1, quality: str | None = None,
                               **kw: Any) -> ImageResponse:
-        _check_extra("agenerate_image", kw)
+        check_extra("agenerate_image", kw)
         return await self._arun(self._image_ctx(model, prompt, size, n, quality, kw),  # type: ignore[no-any-return]
                                 "generate_image")
 
     def _transcribe_ctx(self, model: Any, file: Any, language: Any, prompt: Any,
                         extra: dict[str, Any]) -> CallContext:
-        data, filename = _read_file(file)
-        req = TranscriptionRequest(
-            model=_model(model), file=data, filename=filename,
-            language=v.optional_str(language, "language"),
-            prompt=v.optional_str(prompt, "prompt"),
-            timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
-            idempotency_key=_new_id())
-        return self._begin("transcribe", req.model, req, **_common(extra, None))
+        req = transcription_request(model, file, language, prompt, extra)
+        return self._begin("transcribe", req.model, req, **common(extra, None))
 
     def transcribe(self, model: str, file: Any, *, language: str | None = None,
                    prompt: str | None = None, **kw: Any) -> Transcription:
         """Transcribe audio given as a path, bytes or a binary file object."""
-        _check_extra("transcribe", kw)
+        check_extra("transcribe", kw)
         return self._run(self._transcribe_ctx(model, file, language, prompt, kw), "transcribe")  # type: ignore[no-any-return]
 
     async def atranscribe(self, model: str, file: Any, *, language: str | None = None,
                           prompt: str | None = None, **kw: Any) -> Transcription:
-        _check_extra("atranscribe", kw)
+        check_extra("atranscribe", kw)
         return await self._arun(self._transcribe_ctx(model, file, language, prompt, kw),  # type: ignore[no-any-return]
                                 "transcribe")
 
     def _speech_ctx(self, model: Any, input: Any, voice: Any, format: Any, speed: Any,
                     extra: dict[str, Any]) -> CallContext:
-        if not isinstance(input, str) or not input:
-            raise InvalidRequestError("input must be a non-empty string", param="input")
-        if not isinstance(voice, str) or not voice:
-            raise InvalidRequestError("voice must be a non-empty string such as 'alloy'",
-                                      param="voice")
-        fmt = v.optional_str(format, "format") or "mp3"
-        if speed is not None and (isinstance(speed, bool) or not isinstance(speed, (int, float))
-                                  or not 0.25 <= speed <= 4.0):
-            raise InvalidRequestError(f"speed must be a number from 0.25 to 4.0, got {speed!r}",
-                                      param="speed")
-        req = SpeechRequest(
-            model=_model(model), input=input, voice=voice, format=fmt,
-            speed=float(speed) if speed is not None else None,
-            timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
-            idempotency_key=_new_id())
-        return self._begin("speech", req.model, req, **_common(extra, None))
+        req = speech_request(model, input, voice, format, speed, extra)
+        return self._begin("speech", req.model, req, **common(extra, None))
 
     def speech(self, model: str, input: str, *, voice: str, format: str = "mp3",
                speed: float | None = None, **kw: Any) -> Speech:
         """Text to speech; ``Speech.audio`` holds the bytes."""
-        _check_extra("speech", kw)
+        check_extra("speech", kw)
         return self._run(self._speech_ctx(model, input, voice, format, speed, kw), "speech")  # type: ignore[no-any-return]
 
     async def aspeech(self, model: str, input: str, *, voice: str, format: str = "mp3",
                       speed: float | None = None, **kw: Any) -> Speech:
-        _check_extra("aspeech", kw)
+        check_extra("aspeech", kw)
         return await self._arun(self._speech_ctx(model, input, voice, format, speed, kw),  # type: ignore[no-any-return]
                                 "speech")
 
     def _moderate_ctx(self, model: Any, input: Any, extra: dict[str, Any]) -> CallContext:
-        req = ModerationRequest(
-            model=_model(model), input=v.texts(input), timeout=v.timeout(extra.get("timeout")),
-            provider_options=v.optional_dict(extra.get("provider_options"), "provider_options"),
-            idempotency_key=_new_id())
-        return self._begin("moderate", req.model, req, **_common(extra, None))
+        req = moderation_request(model, input, extra)
+        return self._begin("moderate", req.model, req, **common(extra, None))
 
     def moderate(self, model: str, input: str | list[str], **kw: Any) -> ModerationResponse:
         """Classify text with the provider's moderation model (its own category names)."""
-        _check_extra("moderate", kw)
+        check_extra("moderate", kw)
         return self._run(self._moderate_ctx(model, input, kw), "moderate")  # type: ignore[no-any-return]
 
     async def amoderate(self, model: str, input: str | list[str],
                         **kw: Any) -> ModerationResponse:
-        _check_extra("amoderate", kw)
+        check_extra("amoderate", kw)
         return await self._arun(self._moderate_ctx(model, input, kw), "moderate")  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ lifecycle
@@ -1210,42 +1167,6 @@ class Router:
 # (input_audio is not enforced: the plugin catalogs do not mark audio_input yet.)
 _PART_CAPABILITY = (("image_url", "vision", "images"),)
 
-# The optional chat arguments and their checks, in the order they are checked. Every check maps
-# None to None, so arguments left unset (most of them, on most calls) are skipped.
-_CHAT_CHECKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
-    ("temperature", v.temperature),
-    ("max_tokens", lambda x: v.positive_int(x, "max_tokens")),
-    ("response_format", v.response_format),
-    ("stop", v.stop),
-    ("top_p", v.top_p),
-    ("seed", lambda x: v.optional_int(x, "seed")),
-    ("user", lambda x: v.optional_str(x, "user")),
-    ("metadata", lambda x: v.optional_dict(x, "metadata")),
-    ("timeout", v.timeout),
-    ("provider_options", lambda x: v.optional_dict(x, "provider_options")),
-)
-
-
-def _chat_request(kw: dict[str, Any], stream: bool) -> ChatRequest:
-    """The validated :class:`ChatRequest` of a chat call's keyword arguments."""
-    model = kw["model"]
-    if not isinstance(model, str) or not model:
-        raise InvalidRequestError("model must be a non-empty string such as 'gpt-4o'",
-                                  param="model")
-    fields: dict[str, Any] = {}
-    tools, choice = kw["tools"], kw["tool_choice"]
-    if tools is not None or choice is not None:
-        fields["tools"] = t = v.tools(tools)
-        fields["tool_choice"] = v.tool_choice(choice, bool(t))
-    messages = v.messages(kw["messages"])
-    for name, check in _CHAT_CHECKS:
-        value = kw[name]
-        if value is not None:
-            fields[name] = check(value)
-    return ChatRequest(model=model, messages=messages, stream=stream,
-                       idempotency_key=_new_id(), **fields)
-
-
 # A hook's implementations in calling order: (function, takes context, takes record).
 _Impls = tuple[tuple[Callable[..., Any], bool, bool], ...]
 
@@ -1277,59 +1198,6 @@ def _call_direct(impls: _Impls, ctx: CallContext, record: Any = None) -> list[An
         if r is not None:
             results.append(r)
     return results
-
-_EXTRA = ("user", "metadata", "timeout", "retry", "api_key", "project", "provider_options")
-
-
-_OWN = {
-    "embed": ("model", "input", "dimensions", "input_type"),
-    "generate_image": ("model", "prompt", "size", "n", "quality"),
-    "transcribe": ("model", "file", "language", "prompt"),
-    "speech": ("model", "input", "voice", "format", "speed"),
-    "moderate": ("model", "input"),
-}
-
-
-def _check_extra(op: str, kw: dict[str, Any]) -> None:
-    unknown = {k: val for k, val in kw.items() if k not in _EXTRA}
-    if unknown:
-        v.unknown_kwargs(op, unknown, [*_OWN[op.removeprefix("a")], *_EXTRA])
-
-
-def _common(extra: dict[str, Any], user: str | None) -> dict[str, Any]:
-    return {"user": user, "metadata": v.optional_dict(extra.get("metadata"), "metadata"),
-            "retry": extra.get("retry"), "api_key": extra.get("api_key"),
-            "project": extra.get("project")}
-
-
-def _model(model: Any) -> str:
-    if not isinstance(model, str) or not model:
-        raise InvalidRequestError("model must be a non-empty string", param="model")
-    return model
-
-
-def _read_file(file: Any) -> tuple[bytes, str]:
-    if isinstance(file, (bytes, bytearray)):
-        if not file:
-            raise InvalidRequestError("file is empty", param="file")
-        return bytes(file), "audio.wav"
-    if isinstance(file, (str, os.PathLike)):
-        path = os.fspath(file)
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            raise InvalidRequestError(f"cannot read audio file {path!r}: {exc.strerror}",
-                                      param="file") from None
-        return data, os.path.basename(path)
-    read = getattr(file, "read", None)
-    if callable(read):
-        data = read()
-        if not isinstance(data, (bytes, bytearray)):
-            raise InvalidRequestError("file must be opened in binary mode ('rb')", param="file")
-        name = os.path.basename(str(getattr(file, "name", "") or "audio.wav"))
-        return bytes(data), name
-    raise InvalidRequestError("file must be a path, bytes or a binary file object", param="file")
 
 
 # ---------------------------------------------------------------------------- streams
