@@ -13,7 +13,6 @@ and ``achat`` differ only where they wait.
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 import threading
@@ -25,6 +24,7 @@ from typing import Any
 from . import _logging
 from . import _validate as v
 from ._callbacks import callback_plugins
+from ._hooks import Hooks
 from ._logging import log_attempt_failed, log_call
 from ._network import NO_NETWORK
 from ._requests import (
@@ -34,7 +34,6 @@ from ._requests import (
     embed_request,
     image_request,
     moderation_request,
-    new_id,
     speech_request,
     transcription_request,
 )
@@ -42,6 +41,7 @@ from ._stream import StreamAccumulator
 from .accounting.usage import finalize_usage
 from .catalog import CAPABILITIES, OPERATION_CAPABILITY, Catalog, ModelInfo
 from .config import ProviderConfig, Secret, load_toml
+from .context import CallContext
 from .errors import (
     ConfigurationError,
     InvalidRequestError,
@@ -77,7 +77,6 @@ from .types import (
     EmbeddingResponse,
     ImageResponse,
     ModerationResponse,
-    PolicyDecision,
     Route,
     Speech,
     Transcription,
@@ -107,65 +106,6 @@ async def _sleep(seconds: float) -> None:
 CHAT_ARGS = ["model", "messages", "temperature", "max_tokens", "tools", "tool_choice",
              "response_format", "stop", "top_p", "seed", "user", "metadata", "timeout", "retry",
              "api_key", "project", "provider_options"]
-
-
-class CallContext:
-    """The mutable state of one logical call, handed to every hook.
-
-    Requests and responses are frozen: replace ``request`` / ``response`` to change them.
-    ``state`` is free for plugins (key it by your plugin's name).
-    """
-
-    __slots__ = ("router", "operation", "request", "route", "model_info", "project", "user",
-                 "metadata", "request_id", "response", "attempts", "decisions", "state",
-                 "stream", "started", "time", "attempt_error", "retry", "reservation",
-                 "status", "error", "tags", "_record_sent", "span", "_checked")
-
-    def __init__(self, router: Router, operation: str, request: Any, *, stream: bool = False,
-                 project: str | None = None, user: str | None = None,
-                 metadata: dict[str, Any] | None = None) -> None:
-        self.router = router
-        self.operation = operation
-        self.request = request
-        self.route: Route | None = None
-        self.model_info: ModelInfo | None = None
-        self.project = project
-        self.user = user
-        self.metadata = metadata or {}
-        self.request_id = request.idempotency_key or new_id()
-        self.response: Any = None
-        self.attempts: list[Any] = []
-        self.decisions: list[PolicyDecision] = []
-        self.state: dict[str, Any] = {}
-        self.stream = stream
-        self.started = _perf()
-        self.time = time.time()
-        self.attempt_error = False
-        self.retry: RetryPolicy | None = None
-        self.reservation: Any = None
-        self.status = "ok"
-        self.error: BaseException | None = None
-        self.tags: dict[str, Any] = {}
-        self._record_sent = False
-        self.span: Any = None
-        self._checked: set[tuple[str, str, str | None]] | None = None
-
-    def decide(self, policy: str, rule: str, action: str, count: int = 1) -> None:
-        """Record what a policy did (merged by policy, rule and action)."""
-        for i, d in enumerate(self.decisions):
-            if d.policy == policy and d.rule == rule and d.action == action:
-                self.decisions[i] = PolicyDecision(policy=policy, rule=rule, action=action,
-                                                   count=d.count + count)
-                return
-        self.decisions.append(PolicyDecision(policy=policy, rule=rule, action=action,
-                                             count=count))
-
-    @property
-    def elapsed_ms(self) -> float:
-        return (_perf() - self.started) * 1000.0
-
-    def __repr__(self) -> str:
-        return f"<CallContext {self.operation} {self.request_id} route={self.route}>"
 
 
 def _set(obj: Any, **fields: Any) -> None:
@@ -273,10 +213,15 @@ class Router:
             self.catalog.add_provider(spec.name, prefixes=spec.prefixes, models=spec.models,
                                       aliases=spec.aliases, source=spec.plugin)
         self._configs: dict[str, ProviderConfig] = {}
+        """Provider name → its configuration (what ``configured_providers`` lists)."""
+        self._dep_configs: dict[str, ProviderConfig] = {}
+        """Deployment key (``group::name``) → that deployment's own configuration."""
         self._instances: dict[str, Provider] = {}
         for name, value in (providers or {}).items():
             self._add_provider_config(name, value)
         self._env_configs()
+        if self._telemetry is not None:
+            self._telemetry.config = self._config
         self._dep_state: Any = MemoryDeploymentState()
         self._balancer = Balancer(routing_strategy, Cooldown.coerce(cooldown), self._dep_state)
         self._deployments: dict[str, list[Deployment]] = {}
@@ -395,7 +340,7 @@ class Router:
                 self._fill_from_env(cfg, spec)
             if cfg.timeout is None:
                 cfg.timeout = self.timeout
-            self._configs[key] = cfg
+            self._dep_configs[key] = cfg
             out.append(Deployment(key=key, name=name, group=group, provider=provider,
                                   model=model, weight=float(weight), config=cfg))
         if not out:
@@ -443,28 +388,10 @@ class Router:
         return pname
 
     def _refresh_hooks(self) -> None:
-        h = self._pm.hook
-        self._has_pre = bool(h.cencori_pre_request.get_hookimpls())
-        self._has_short = bool(h.cencori_short_circuit.get_hookimpls())
-        self._has_post = bool(h.cencori_post_response.get_hookimpls())
-        self._has_error = bool(h.cencori_on_error.get_hookimpls())
-        self._has_record = bool(h.cencori_record_usage.get_hookimpls())
-        # Chained by hand: each implementation receives what the previous one returned.
-        self._stream_impls = list(reversed(h.cencori_stream_chunk.get_hookimpls()))
-        # The per-call hooks, called directly when pluggy's machinery would add nothing.
-        self._pre_impls = _direct_impls(h.cencori_pre_request)
-        self._post_impls = _direct_impls(h.cencori_post_response)
-        self._record_impls = _direct_impls(h.cencori_record_usage)
-        self._has_route = bool(h.cencori_check_route.get_hookimpls())
-        if not hasattr(self, "_plain_exec"):
-            self._plain_exec = getattr(self._pm, "_inner_hookexec", None)
-
-    def _direct(self, impls: _Impls | None) -> _Impls | None:
-        """``impls`` when they may be called directly now: pluggy's call monitoring or tracing
-        (which replace its inner executor) must see every call, so then None."""
-        if impls is not None and getattr(self._pm, "_inner_hookexec", 0) is self._plain_exec:
-            return impls
-        return None
+        if not hasattr(self, "_hooks"):
+            self._hooks = Hooks(self._pm)
+        else:
+            self._hooks.refresh()
 
     @property
     def plugin_manager(self) -> Any:
@@ -519,14 +446,13 @@ class Router:
             info = self.catalog.info(replace(route, provider=ptype))
         if info is not None:
             self._check_request(ctx, route, info)
-        if ctx.state:
+        if ctx.project_info is not None:
             self._check_project_provider(ctx, route)
-        if self._has_route:
+        if self._hooks.has_route:
             names = self.catalog.names(route)
             if ptype != route.provider:
                 names = names | {f"{ptype}/{route.model}".casefold()}
-            self._check_results(self._pm.hook.cencori_check_route(
-                context=ctx, route=route, names=names), "cencori_check_route")
+            self._hooks.check_route(ctx, route, names)
         checked.add(key)
 
     def _provider_type(self, route: Route) -> str:
@@ -537,8 +463,12 @@ class Router:
             for dep in self._deployments.get(route.requested, ()):
                 if dep.name == route.deployment:
                     key = dep.key
-        cfg = self._configs.get(key)
+        cfg = self._config(key)
         return cfg.type if cfg is not None and cfg.type else route.provider
+
+    def _config(self, key: str) -> ProviderConfig | None:
+        """The configuration of a provider name or a deployment key."""
+        return self._configs.get(key) or self._dep_configs.get(key)
 
     def _retry_for(self, name: str, ctx: CallContext) -> RetryPolicy:
         if ctx.retry is not None:
@@ -603,7 +533,7 @@ class Router:
         return inst
 
     def _build_provider(self, name: str) -> Provider:
-        cfg = self._configs.get(name)
+        cfg = self._config(name)
         spec = self._specs.get(cfg.type if cfg else name)
         if spec is None:
             raise ProviderNotConfiguredError(
@@ -653,7 +583,8 @@ class Router:
 
     def known_secrets(self) -> list[str]:
         """Every provider key visible to this router (arguments, config and environment)."""
-        keys = {cfg.api_key.get_secret_value() for cfg in self._configs.values() if cfg.api_key}
+        keys = {cfg.api_key.get_secret_value()
+                for cfg in (*self._configs.values(), *self._dep_configs.values()) if cfg.api_key}
         for spec in self._specs.values():
             for var in spec.env_keys:
                 val = os.environ.get(var)
@@ -664,14 +595,14 @@ class Router:
     # ------------------------------------------------------------------ shared pipeline
 
     def _scope(self, ctx: CallContext, api_key: str | None, project: str | None) -> None:
-        """api_key / project → ``ctx.project`` (and the Project in ``ctx.state``). An unknown
+        """api_key / project → ``ctx.project`` and ``ctx.project_info``. An unknown
         or revoked key is an AuthenticationError; without either the call has no project."""
         if api_key is not None or project is not None:
             self._accounting.scope(ctx, api_key, project)
 
     def _check_project_provider(self, ctx: CallContext, route: Route) -> None:
         """A project that lists its providers may use only those (fallbacks included)."""
-        proj = ctx.state.get("cencori.project")
+        proj = ctx.project_info
         if proj is not None and proj.providers is not None \
                 and route.provider not in proj.providers:
             enabled = [*proj.providers, route.provider]
@@ -705,30 +636,18 @@ class Router:
             ctx.model_info = self.catalog.info(route)
             if route.via != "deployment":
                 self._check_route(ctx, route)
-            if self._has_pre:
-                impls = self._direct(self._pre_impls)
-                self._check_results(
-                    _call_direct(impls, ctx) if impls is not None
-                    else self._pm.hook.cencori_pre_request(context=ctx), "cencori_pre_request")
-            if self._has_short:
-                hit = self._pm.hook.cencori_short_circuit(context=ctx)
+            hooks = self._hooks
+            if hooks.has_pre:
+                hooks.pre_request(ctx)
+            if hooks.has_short:
+                hit = hooks.short_circuit(ctx)
                 if hit is not None:
-                    self._check_results([hit], "cencori_short_circuit")
                     ctx.response = hit
                     ctx.tags["short_circuit"] = True
         except BaseException as exc:
             self._fail(ctx, exc)
             raise
         return ctx
-
-    @staticmethod
-    def _check_results(results: Any, hook: str) -> None:
-        for r in results or ():
-            if inspect.isawaitable(r):
-                if hasattr(r, "close"):
-                    r.close()
-                raise PluginError(f"a {hook} implementation returned an awaitable; cencori hooks "
-                                  "are synchronous and must not do I/O")
 
     def _plan(self, ctx: CallContext) -> tuple[AttemptPlan, Target]:
         assert ctx.route is not None
@@ -775,12 +694,8 @@ class Router:
         if reason:
             ctx.tags["cost_reason"] = reason
         try:
-            if self._has_post:
-                impls = self._direct(self._post_impls)
-                self._check_results(
-                    _call_direct(impls, ctx) if impls is not None
-                    else self._pm.hook.cencori_post_response(context=ctx),
-                    "cencori_post_response")
+            if self._hooks.has_post:
+                self._hooks.post_response(ctx)
         except BaseException as exc:
             self._fail(ctx, exc)
             raise
@@ -807,19 +722,11 @@ class Router:
         else:
             status = "error"
         ctx.error = exc
-        if self._has_error:
-            self._call_error_hooks(ctx, exc)
+        if self._hooks.has_error:
+            self._hooks.on_error(ctx, exc)
         # What the provider already charged for stays on the record: a response blocked by a
         # post-response policy, or what a broken stream delivered.
         self._record(ctx, status, getattr(exc, "partial", None) or ctx.response)
-
-    def _call_error_hooks(self, ctx: CallContext, exc: BaseException) -> None:
-        try:
-            self._pm.hook.cencori_on_error(context=ctx, error=exc)
-        except Exception:  # noqa: BLE001 - observers must not change the outcome
-            import logging
-
-            logging.getLogger("cencori_core").exception("a cencori_on_error hook failed")
 
     def _attempt_span(self, ctx: CallContext, target: Target) -> AttemptScope:
         """The context manager around one provider attempt (its span when telemetry is on)."""
@@ -828,10 +735,10 @@ class Router:
 
     def _attempt_failed(self, ctx: CallContext, exc: BaseException) -> None:
         log_attempt_failed(ctx, exc)
-        if self._has_error:
+        if self._hooks.has_error:
             ctx.attempt_error = True
             try:
-                self._call_error_hooks(ctx, exc)
+                self._hooks.on_error(ctx, exc)
             finally:
                 ctx.attempt_error = False
 
@@ -843,7 +750,8 @@ class Router:
         if self._telemetry is not None:
             self._telemetry.end(ctx, status, resp)
         log_call(ctx, status, resp)
-        if not self._has_record and ctx.reservation is None:
+        has_record = self._hooks.has_record
+        if not has_record and ctx.reservation is None:
             return
         route = ctx.route
         usage = getattr(resp, "usage", None) or Usage(source="estimated")
@@ -878,18 +786,8 @@ class Router:
         )
         if ctx.reservation is not None:
             ctx.reservation.observe(record)
-        if not self._has_record:
-            return
-        try:
-            impls = self._direct(self._record_impls)
-            if impls is not None:
-                _call_direct(impls, ctx, record)
-            else:
-                self._pm.hook.cencori_record_usage(context=ctx, record=record)
-        except Exception:  # noqa: BLE001 - a broken sink must not fail the call
-            import logging
-
-            logging.getLogger("cencori_core").exception("a cencori_record_usage hook failed")
+        if has_record:
+            self._hooks.record_usage(ctx, record)
 
     # ------------------------------------------------------------------ the two drivers
 
@@ -1167,39 +1065,6 @@ class Router:
 # (input_audio is not enforced: the plugin catalogs do not mark audio_input yet.)
 _PART_CAPABILITY = (("image_url", "vision", "images"),)
 
-# A hook's implementations in calling order: (function, takes context, takes record).
-_Impls = tuple[tuple[Callable[..., Any], bool, bool], ...]
-
-
-def _direct_impls(caller: Any) -> _Impls | None:
-    """The implementations of a per-call hook in pluggy's calling order, when they can be
-    called directly with the same outcome: plain implementations only (no wrappers, no
-    keyword-only arguments), taking ``context`` and/or ``record`` as the hookspecs order them."""
-    out = []
-    for impl in reversed(caller.get_hookimpls()):
-        names = tuple(impl.argnames)
-        if impl.wrapper or impl.hookwrapper or impl.kwargnames or names not in _ARGS:
-            return None
-        out.append((impl.function, "context" in names, "record" in names))
-    return tuple(out)
-
-
-_ARGS = frozenset({(), ("context",), ("record",), ("context", "record")})
-
-
-def _call_direct(impls: _Impls, ctx: CallContext, record: Any = None) -> list[Any]:
-    """Call each implementation (pluggy's order and arguments); the non-None results."""
-    results = []
-    for fn, with_ctx, with_record in impls:
-        if with_ctx:
-            r = fn(ctx, record) if with_record else fn(ctx)
-        else:
-            r = fn(record) if with_record else fn()
-        if r is not None:
-            results.append(r)
-    return results
-
-
 # ---------------------------------------------------------------------------- streams
 
 
@@ -1224,27 +1089,11 @@ class _StreamCore:
 
     def _process(self, chunk: ChatChunk) -> list[ChatChunk]:
         """Provider chunk → chunks for the caller (after the stream hooks)."""
-        impls = self._router._stream_impls
-        if not impls:
+        hooks = self._router._hooks
+        if not hooks.has_chunk:
             return [chunk] if self._acc.add(chunk) else []
         self._acc.meta(chunk)
-        out = [chunk]
-        for impl in impls:
-            nxt: list[ChatChunk] = []
-            for c in out:
-                r = impl.function(self._ctx, c)
-                if r is None:
-                    nxt.append(c)
-                elif isinstance(r, ChatChunk):
-                    nxt.append(r)
-                elif inspect.isawaitable(r):
-                    if hasattr(r, "close"):
-                        r.close()
-                    raise PluginError("a cencori_stream_chunk implementation returned an "
-                                      "awaitable; cencori hooks are synchronous")
-                else:
-                    nxt.extend(r)  # type: ignore[arg-type]
-            out = nxt
+        out = hooks.stream_chunk(self._ctx, chunk)
         ready = []
         for c in out:
             if c.is_empty:
