@@ -18,12 +18,15 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from . import _logging
 from . import _validate as v
 from ._callbacks import callback_plugins
+from ._flow import Flow, Step, run_async, run_sync
 from ._hooks import Hooks
 from ._logging import log_attempt_failed, log_call
 from ._network import NO_NETWORK
@@ -73,6 +76,7 @@ from .resilience import (
 from .telemetry import NO_SPAN, AttemptScope, make_telemetry
 from .types import (
     ChatChunk,
+    ChatRequest,
     ChatResponse,
     EmbeddingResponse,
     ImageResponse,
@@ -789,74 +793,72 @@ class Router:
         if has_record:
             self._hooks.record_usage(ctx, record)
 
-    # ------------------------------------------------------------------ the two drivers
+    # ------------------------------------------------------------------ the attempt flow
 
-    def _run(self, ctx: CallContext, op: str) -> Any:
-        """Sync driver: the attempt loop around ``provider.<op>(request)``."""
-        if ctx.response is not None:
-            return self._complete(ctx, ctx.response, None)
+    def _attempts(self, ctx: CallContext,
+                  fn: Callable[[Provider, Any], Any]) -> Flow[tuple[Any, Target]]:
+        """The attempt loop, written once: ``fn(provider, request)`` on each target the plan
+        gives (retries, fallbacks, deployments) until one succeeds or the plan gives up.
+        Driven by :func:`run_sync` (``fn`` returns the result) or :func:`run_async` (``fn``
+        returns an awaitable)."""
+        plan, target = self._plan(ctx)
+        while True:
+            call = partial(self._invoke, fn, ctx, target, plan)
+            outcome = yield Step(target.delay, self._attempt_span(ctx, target), call)
+            if outcome.error is None:
+                plan.succeeded(target, outcome.latency_ms)
+                return outcome.value, target
+            self._attempt_failed(ctx, outcome.error)
+            target = plan.failed(target, outcome.error, outcome.latency_ms)
+
+    def _invoke(self, fn: Callable[[Provider, Any], Any], ctx: CallContext, target: Target,
+                plan: AttemptPlan) -> Any:
+        # inside the attempt: a provider that cannot be built or a spent deadline is that
+        # attempt's failure, seen by the plan like any other
+        return fn(self._attempt_provider(target.key), self._target_request(ctx, target, plan))
+
+    @contextmanager
+    def _reserved(self, ctx: CallContext) -> Iterator[None]:
+        """Budgets and limits reserved for the call's duration: whatever happens inside, a
+        failure is recorded first and the reservation is then settled (never forgotten)."""
         try:
             ctx.reservation = self._limiter.reserve(ctx)
-            plan, target = self._plan(ctx)
-            while True:
-                if target.delay:
-                    time.sleep(target.delay)
-                t0 = _perf()
-                try:
-                    with self._attempt_span(ctx, target):
-                        provider = self._attempt_provider(target.key)
-                        resp = getattr(provider, op)(self._target_request(ctx, target, plan))
-                except Exception as exc:
-                    lat = (_perf() - t0) * 1000.0
-                    self._attempt_failed(ctx, exc)
-                    target = plan.failed(target, exc, lat)
-                    continue
-                plan.succeeded(target, (_perf() - t0) * 1000.0)
-                break
+            yield
         except BaseException as exc:
             self._fail(ctx, exc)
-            if ctx.reservation is not None:
-                self._limiter.settle(ctx.reservation)
             raise
-        try:
-            return self._complete(ctx, resp, target)
         finally:
             if ctx.reservation is not None:
                 self._limiter.settle(ctx.reservation)
 
-    async def _arun(self, ctx: CallContext, op: str) -> Any:
-        """Async driver: the same loop, awaiting the provider and the sleep."""
-        if ctx.response is not None:
-            return self._complete(ctx, ctx.response, None)
+    @asynccontextmanager
+    async def _areserved(self, ctx: CallContext) -> AsyncIterator[None]:
+        """:meth:`_reserved` on the event loop (the store calls are awaited)."""
         try:
             ctx.reservation = await self._limiter.areserve(ctx)
-            plan, target = self._plan(ctx)
-            while True:
-                if target.delay:
-                    await _sleep(target.delay)
-                t0 = _perf()
-                try:
-                    with self._attempt_span(ctx, target):
-                        provider = self._attempt_provider(target.key)
-                        request = self._target_request(ctx, target, plan)
-                        resp = await getattr(provider, "a" + op)(request)
-                except Exception as exc:
-                    lat = (_perf() - t0) * 1000.0
-                    self._attempt_failed(ctx, exc)
-                    target = plan.failed(target, exc, lat)
-                    continue
-                plan.succeeded(target, (_perf() - t0) * 1000.0)
-                break
+            yield
         except BaseException as exc:
             self._fail(ctx, exc)
-            if ctx.reservation is not None:
-                await self._limiter.asettle(ctx.reservation)
             raise
-        try:
-            return self._complete(ctx, resp, target)
         finally:
             if ctx.reservation is not None:
                 await self._limiter.asettle(ctx.reservation)
+
+    def _run(self, ctx: CallContext, op: str) -> Any:
+        """Sync driver of a non-stream call."""
+        if ctx.response is not None:
+            return self._complete(ctx, ctx.response, None)
+        with self._reserved(ctx):
+            resp, target = run_sync(self._attempts(ctx, _SYNC_CALLS[op]))
+            return self._complete(ctx, resp, target)
+
+    async def _arun(self, ctx: CallContext, op: str) -> Any:
+        """Async driver of a non-stream call."""
+        if ctx.response is not None:
+            return self._complete(ctx, ctx.response, None)
+        async with self._areserved(ctx):
+            resp, target = await run_async(self._attempts(ctx, _ASYNC_CALLS[op]))
+            return self._complete(ctx, resp, target)
 
     # ------------------------------------------------------------------ chat
 
@@ -1061,6 +1063,13 @@ class Router:
 
 # ---------------------------------------------------------------------------- helpers
 
+_OPS = ("chat", "embed", "generate_image", "transcribe", "speech", "moderate")
+# provider.<op>(request) and provider.a<op>(request), looked up once per attempt
+_SYNC_CALLS: dict[str, Callable[[Provider, Any], Any]] = {
+    op: (lambda name: lambda p, r: getattr(p, name)(r))(op) for op in _OPS}
+_ASYNC_CALLS: dict[str, Callable[[Provider, Any], Any]] = {
+    op: (lambda name: lambda p, r: getattr(p, name)(r))("a" + op) for op in _OPS}
+
 # Content parts a model must have a capability for: (part type, capability, what it is).
 # (input_audio is not enforced: the plugin catalogs do not mark audio_input yet.)
 _PART_CAPABILITY = (("image_url", "vision", "images"),)
@@ -1180,29 +1189,8 @@ class ChatStream(_StreamCore):
         if ctx.response is not None:
             return self._replay()
         ctx.reservation = router._limiter.reserve(ctx)
-        plan, target = router._plan(ctx)
-        while True:
-            if target.delay:
-                time.sleep(target.delay)
-            t0 = _perf()
-            gen = None
-            try:
-                with router._attempt_span(ctx, target):
-                    provider = router._attempt_provider(target.key)
-                    gen = provider.chat_stream(router._target_request(ctx, target, plan))
-                    first = next(gen)
-            except StopIteration:
-                first = None
-            except Exception as exc:
-                if gen is not None and hasattr(gen, "close"):
-                    gen.close()
-                router._attempt_failed(ctx, exc)
-                target = plan.failed(target, exc, (_perf() - t0) * 1000.0)
-                continue
-            assert gen is not None
-            plan.succeeded(target, (_perf() - t0) * 1000.0)
-            self._target = target
-            return _prepend(first, gen)
+        (first, gen), self._target = run_sync(router._attempts(ctx, _open_stream))
+        return _prepend(first, gen)
 
     def __next__(self) -> ChatChunk:
         while True:
@@ -1301,6 +1289,37 @@ def _set_partial_cancel(stream: _StreamCore) -> None:
     stream._router._record(ctx, "cancelled", partial)
 
 
+def _open_stream(provider: Provider, request: ChatRequest) -> tuple[ChatChunk | None, Any]:
+    """Open the provider's stream and pull its first chunk: an attempt succeeds only once the
+    stream has produced something (retry and fallback happen before anything reaches the
+    caller)."""
+    gen = provider.chat_stream(request)
+    try:
+        first = next(gen)
+    except StopIteration:
+        first = None
+    except Exception:
+        if hasattr(gen, "close"):
+            gen.close()
+        raise
+    return first, gen
+
+
+async def _aopen_stream(provider: Provider, request: ChatRequest) -> tuple[ChatChunk | None,
+                                                                          Any]:
+    """:func:`_open_stream` on the event loop."""
+    agen = provider.achat_stream(request)
+    try:
+        first = await agen.__anext__()
+    except StopAsyncIteration:
+        first = None
+    except Exception:
+        if hasattr(agen, "aclose"):
+            await agen.aclose()
+        raise
+    return first, agen
+
+
 def _prepend(first: ChatChunk | None, gen: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
     try:
         if first is not None:
@@ -1333,28 +1352,8 @@ class AsyncChatStream(_StreamCore):
         if ctx.response is not None:
             return _aiter_sync(self._replay())
         ctx.reservation = await router._limiter.areserve(ctx)
-        plan, target = router._plan(ctx)
-        while True:
-            if target.delay:
-                await _sleep(target.delay)
-            t0 = _perf()
-            agen = None
-            try:
-                with router._attempt_span(ctx, target):
-                    provider = router._attempt_provider(target.key)
-                    agen = provider.achat_stream(router._target_request(ctx, target, plan))
-                    first = await agen.__anext__()
-            except StopAsyncIteration:
-                first = None
-            except Exception as exc:
-                if agen is not None and hasattr(agen, "aclose"):
-                    await agen.aclose()
-                router._attempt_failed(ctx, exc)
-                target = plan.failed(target, exc, (_perf() - t0) * 1000.0)
-                continue
-            plan.succeeded(target, (_perf() - t0) * 1000.0)
-            self._target = target
-            return _aprepend(first, agen)
+        (first, agen), self._target = await run_async(router._attempts(ctx, _aopen_stream))
+        return _aprepend(first, agen)
 
     async def __anext__(self) -> ChatChunk:
         while True:
