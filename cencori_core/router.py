@@ -29,7 +29,7 @@ from ._callbacks import callback_plugins
 from ._flow import Flow, Step, run_async, run_sync
 from ._hooks import Hooks
 from ._logging import log_attempt_failed, log_call
-from ._network import NO_NETWORK
+from ._registry import Registry
 from ._requests import (
     chat_request,
     check_extra,
@@ -42,16 +42,13 @@ from ._requests import (
 )
 from ._stream import StreamAccumulator
 from .accounting.usage import finalize_usage
-from .catalog import CAPABILITIES, OPERATION_CAPABILITY, Catalog, ModelInfo
-from .config import ProviderConfig, Secret, load_toml
+from .catalog import OPERATION_CAPABILITY, ModelInfo
+from .config import load_toml
 from .context import CallContext
 from .errors import (
     ConfigurationError,
     InvalidRequestError,
-    MissingDependencyError,
-    PluginError,
     PolicyViolationError,
-    ProviderConnectionError,
     ProviderNotConfiguredError,
     StreamInterruptedError,
 )
@@ -63,14 +60,14 @@ from .plugins import (
     make_plugin_manager,
     register_plugin,
 )
-from .provider import Provider, ProviderSpec
+from .provider import Provider
 from .resilience import (
     AttemptPlan,
     Balancer,
     Cooldown,
-    Deployment,
     MemoryDeploymentState,
     RetryPolicy,
+    RoutingTable,
     Target,
 )
 from .telemetry import NO_SPAN, AttemptScope, make_telemetry
@@ -208,29 +205,23 @@ class Router:
                                          meter_provider=meter_provider)
         _logging.configure_from_env()
 
-        # --- providers and catalog
-        self._specs: dict[str, ProviderSpec] = collect_providers(self._pm)
-        self.catalog = Catalog()
-        for spec in self._specs.values():
-            if spec.type_only:
-                continue
-            self.catalog.add_provider(spec.name, prefixes=spec.prefixes, models=spec.models,
-                                      aliases=spec.aliases, source=spec.plugin)
-        self._configs: dict[str, ProviderConfig] = {}
-        """Provider name → its configuration (what ``configured_providers`` lists)."""
-        self._dep_configs: dict[str, ProviderConfig] = {}
-        """Deployment key (``group::name``) → that deployment's own configuration."""
-        self._instances: dict[str, Provider] = {}
+        # --- providers, deployments and the catalog (_registry.py)
+        self._registry = reg = Registry(collect_providers(self._pm), self.timeout)
+        self.catalog = reg.catalog
         for name, value in (providers or {}).items():
-            self._add_provider_config(name, value)
-        self._env_configs()
+            reg.add_provider_config(name, value)
+        reg.env_configs()
         if self._telemetry is not None:
-            self._telemetry.config = self._config
+            self._telemetry.config = reg.config
         self._dep_state: Any = MemoryDeploymentState()
         self._balancer = Balancer(routing_strategy, Cooldown.coerce(cooldown), self._dep_state)
-        self._deployments: dict[str, list[Deployment]] = {}
         for group, deps in (deployments or {}).items():
-            self._add_deployments(group, deps)
+            reg.add_deployments(group, deps)
+        self._deployments = reg.deployments
+        self._routing = RoutingTable(
+            deployments=reg.deployments, balancer=self._balancer, fallbacks=self._fallbacks,
+            context_window_fallbacks=self._context_window_fallbacks,
+            route_for=reg.route_for, retry_for=self._retry_for)
 
         from .accounting.pricing import Pricing
 
@@ -265,129 +256,13 @@ class Router:
         kwargs.update(overrides)
         return cls(**kwargs)
 
-    def _add_provider_config(self, name: str, value: Any) -> None:
-        if not isinstance(name, str) or not name or "/" in name:
-            raise ConfigurationError(f"provider name {name!r} must be a non-empty string "
-                                     "without '/'")
-        if isinstance(value, Provider):
-            value.name = name
-            self._instances[name] = value
-            self._configs[name] = getattr(value, "config", None) or ProviderConfig(name=name)
-            models = getattr(value, "models", ()) or ()
-            prefixes = getattr(value, "prefixes", ()) or ()
-            self.catalog.add_provider(name, prefixes=prefixes, models=models,
-                                      source=f"providers[{name!r}]", override=True)
-            return
-        cfg = value if isinstance(value, ProviderConfig) else ProviderConfig.from_mapping(name,
-                                                                                          value)
-        cfg.name = name
-        spec = self._specs.get(cfg.type)
-        if spec is None:
-            known = sorted(self._specs)
-            raise ConfigurationError(
-                f"providers[{name!r}]: no installed provider of type {cfg.type!r}; installed: "
-                f"{', '.join(known)}. Install its plugin (pip install \"cencori-core[{cfg.type}]\")"
-                " or set 'type' to one of them")
-        self._fill_from_env(cfg, spec)
-        if cfg.timeout is None:
-            cfg.timeout = self.timeout
-        self._configs[name] = cfg
-        if name not in self.catalog.providers:
-            self.catalog.providers.add(name)
-        for m in cfg.models:
-            # models listed for a configured endpoint are the user's word: no capability limits
-            spec_info = next((i for i in spec.models if not isinstance(i, str) and i.name == m),
-                             None)
-            self.catalog.add_model(ModelInfo(name=m, provider=name,
-                                             capabilities=spec_info.capabilities
-                                             if spec_info is not None else CAPABILITIES))
-
-    def _add_deployments(self, group: str, deps: Iterable[Mapping[str, Any]]) -> None:
-        if isinstance(deps, Mapping) or not isinstance(deps, Iterable):
-            raise ConfigurationError(f"deployments[{group!r}] must be a list of deployments")
-        out = []
-        names: set[str] = set()
-        for i, raw in enumerate(deps):
-            if not isinstance(raw, Mapping) or not raw.get("provider"):
-                raise ConfigurationError(f"deployments[{group!r}][{i}] needs 'provider' (and "
-                                         "api_key, base_url, model, weight, name as needed)")
-            d = dict(raw)
-            provider = d.pop("provider")
-            name = str(d.pop("name", None) or f"{group}#{i}")
-            if name in names:
-                raise ConfigurationError(f"deployments[{group!r}]: name {name!r} is used twice")
-            names.add(name)
-            model = str(d.pop("model", None) or group)
-            weight = d.pop("weight", 1)
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
-                raise ConfigurationError(f"deployments[{group!r}][{i}].weight must be > 0")
-            base = self._configs.get(provider)
-            if base is not None and base.type != provider:
-                # a configured provider name (e.g. an openai_compatible endpoint)
-                merged: dict[str, Any] = {"type": base.type, "base_url": base.base_url,
-                                          "timeout": base.timeout, "models": base.models,
-                                          **base.options}
-                if base.api_key:
-                    merged["api_key"] = base.api_key
-                merged.update(d)
-                d, ptype = merged, base.type
-            else:
-                ptype = d.pop("type", None) or provider
-            spec = self._specs.get(ptype)
-            if spec is None:
-                raise ConfigurationError(
-                    f"deployments[{group!r}][{i}]: no installed provider {provider!r}; "
-                    f"installed: {', '.join(sorted(self._specs))}")
-            key = f"{group}::{name}"
-            cfg = ProviderConfig.from_mapping(provider, {**d, "type": ptype})
-            if cfg.api_key is None and cfg.api_key_env is None:
-                self._fill_from_env(cfg, spec)
-            if cfg.timeout is None:
-                cfg.timeout = self.timeout
-            self._dep_configs[key] = cfg
-            out.append(Deployment(key=key, name=name, group=group, provider=provider,
-                                  model=model, weight=float(weight), config=cfg))
-        if not out:
-            raise ConfigurationError(f"deployments[{group!r}] is empty")
-        self._deployments[group] = out
-
-    def _fill_from_env(self, cfg: ProviderConfig, spec: ProviderSpec) -> None:
-        if cfg.api_key is None and cfg.api_key_env is None and cfg.name == spec.name:
-            for var in spec.env_keys:
-                val = os.environ.get(var)
-                if val:
-                    cfg.api_key = Secret(val)
-                    cfg.api_key_env = var
-                    break
-        if cfg.base_url is None and spec.env_base_url and cfg.name == spec.name:
-            cfg.base_url = os.environ.get(spec.env_base_url) or None
-        if cfg.base_url is None and spec.default_base_url:
-            cfg.base_url = spec.default_base_url
-
-    def _env_configs(self) -> None:
-        for spec in self._specs.values():
-            if spec.type_only or spec.name in self._configs:
-                continue
-            cfg = ProviderConfig(name=spec.name, timeout=self.timeout)
-            self._fill_from_env(cfg, spec)
-            self._configs[spec.name] = cfg
-
     def register(self, plugin: object, name: str | None = None) -> str:
         """Register a plugin object (hooks and/or providers) on this router."""
         pname = register_plugin(self._pm, plugin, name)
         impls = [i for i in self._pm.hook.cencori_register_providers.get_hookimpls()
                  if i.plugin_name == pname]
         if impls:
-            new = collect_providers(self._pm)
-            for spec_name, spec in new.items():
-                if spec_name in self._specs or spec.type_only:
-                    continue
-                self._specs[spec_name] = spec
-                self.catalog.add_provider(spec_name, prefixes=spec.prefixes, models=spec.models,
-                                          aliases=spec.aliases, source=spec.plugin)
-                cfg = ProviderConfig(name=spec_name, timeout=self.timeout)
-                self._fill_from_env(cfg, spec)
-                self._configs.setdefault(spec_name, cfg)
+            self._registry.add_specs(collect_providers(self._pm))
         self._refresh_hooks()
         return pname
 
@@ -417,20 +292,9 @@ class Router:
                          via="deployment", requested=name)
         return self.catalog.resolve(name)
 
-    def _route_for(self, name: str, ctx: CallContext) -> Route:
-        deps = self._deployments.get(name) if self._deployments else None
-        if deps:
-            # The deployment is chosen per attempt (AttemptPlan); each is checked then.
-            return Route(alias=None, model=deps[0].model, provider=deps[0].provider,
-                         via="deployment", requested=name)
-        route = self.catalog.resolve(name)
-        if route.provider not in self._configs and route.provider not in self._instances:
-            spec = self._specs.get(route.provider)
-            if spec is None:
-                raise ProviderNotConfiguredError(
-                    f"model {name!r} belongs to provider {route.provider!r}, which is not "
-                    "configured", provider=route.provider)
-        return route
+    def _price_provider(self, name: str) -> str:
+        # accounting/limits.py still asks the router (to become a price function it is given)
+        return self._registry.price_provider(name)
 
     def _check_route(self, ctx: CallContext, route: Route) -> None:
         """Everything that must hold for one route before anything is sent to it: the model's
@@ -443,7 +307,7 @@ class Router:
             checked = ctx._checked = set()
         elif key in checked:
             return
-        ptype = self._provider_type(route)
+        ptype = self._registry.provider_type(route)
         info = self.catalog.info(route)
         if info is None and ptype != route.provider:
             # a configured endpoint (or deployment): the catalog knows the model by its type
@@ -459,24 +323,23 @@ class Router:
             self._hooks.check_route(ctx, route, names)
         checked.add(key)
 
-    def _provider_type(self, route: Route) -> str:
-        """The provider type serving a route (``openai`` for a configured ``azure-east``
-        endpoint or a deployment on it)."""
-        key = route.provider
-        if route.deployment is not None:
-            for dep in self._deployments.get(route.requested, ()):
-                if dep.name == route.deployment:
-                    key = dep.key
-        cfg = self._config(key)
-        return cfg.type if cfg is not None and cfg.type else route.provider
+    def provider(self, name: str) -> Provider:
+        """The provider instance called ``name`` (built on first use)."""
+        return self._registry.provider(name)
 
-    def _config(self, key: str) -> ProviderConfig | None:
-        """The configuration of a provider name or a deployment key."""
-        return self._configs.get(key) or self._dep_configs.get(key)
+    def configured_providers(self) -> dict[str, bool]:
+        """Each provider name → whether it can be used now (has a key or needs none);
+        deployments are not providers and are not listed."""
+        return self._registry.configured_providers()
 
-    def _retry_for(self, name: str, ctx: CallContext) -> RetryPolicy:
-        if ctx.retry is not None:
-            return ctx.retry
+    def known_secrets(self) -> list[str]:
+        """Every provider key visible to this router (arguments, config and environment)."""
+        return self._registry.known_secrets()
+
+    def _retry_for(self, name: str, retry: RetryPolicy | None) -> RetryPolicy:
+        """The call's own policy, else the model's, else the router's."""
+        if retry is not None:
+            return retry
         return self._retry_per_model.get(name) or self.retry
 
     def _check_request(self, ctx: CallContext, route: Route, info: ModelInfo) -> None:
@@ -510,92 +373,6 @@ class Router:
                     f"model {info.name!r} does not accept {what} (no {capability} capability)",
                     param="messages")
 
-    # ------------------------------------------------------------------ providers
-
-    def provider(self, name: str) -> Provider:
-        """The provider instance called ``name`` (built on first use)."""
-        inst = self._instances.get(name)
-        if inst is not None:
-            return inst
-        return self._provider_slow(name)
-
-    def _attempt_provider(self, name: str) -> Provider:
-        """The provider for an attempt; refuses real providers inside ``no_network()``."""
-        inst = self._instances.get(name) or self._provider_slow(name)
-        if NO_NETWORK.get() and not inst.offline:
-            raise ProviderConnectionError(
-                f"provider {name!r} would use the network, but no_network() is active",
-                provider=name, retryable=False)
-        return inst
-
-    def _provider_slow(self, name: str) -> Provider:
-        with self._lock:
-            inst = self._instances.get(name)
-            if inst is None:
-                inst = self._build_provider(name)
-                self._instances[name] = inst
-        return inst
-
-    def _build_provider(self, name: str) -> Provider:
-        cfg = self._config(name)
-        spec = self._specs.get(cfg.type if cfg else name)
-        if spec is None:
-            raise ProviderNotConfiguredError(
-                f"provider {name!r} is not installed; installed: {', '.join(sorted(self._specs))}",
-                provider=name)
-        if cfg is None:
-            cfg = ProviderConfig(name=name, timeout=self.timeout)
-            self._fill_from_env(cfg, spec)
-            self._configs[name] = cfg
-        if spec.requires_key and not cfg.api_key:
-            if cfg.api_key_env:
-                where = f"set the environment variable {cfg.api_key_env}"
-                env: tuple[str, ...] = (cfg.api_key_env,)
-            elif cfg.name == spec.name and spec.env_keys:
-                where = "set " + " or ".join(spec.env_keys)
-                env = spec.env_keys
-            else:
-                where = "give it an api_key"
-                env = ()
-            raise ProviderNotConfiguredError(
-                f"provider {name!r} has no API key: {where}, or pass "
-                f"Router(providers={{{name!r}: {{'api_key': ...}}}})",
-                provider=name, env_vars=env)
-        try:
-            inst = spec.factory(cfg)
-        except ImportError as exc:
-            if isinstance(exc, MissingDependencyError):
-                raise
-            extra = spec.extra or spec.name
-            raise MissingDependencyError(
-                f"provider {name!r} needs a package that is not installed ({exc.name or exc}): "
-                f'pip install "cencori-core[{extra}]"', extra=extra) from None
-        if not isinstance(inst, Provider):
-            raise PluginError(f"the factory of provider {spec.name!r} (plugin {spec.plugin!r}) "
-                              f"returned {type(inst).__name__}, not a Provider")
-        inst.name = cfg.name
-        return inst
-
-    def configured_providers(self) -> dict[str, bool]:
-        """Each provider name → whether it can be used now (has a key or needs none)."""
-        out = {}
-        for name, cfg in self._configs.items():
-            spec = self._specs.get(cfg.type)
-            out[name] = name in self._instances or bool(
-                spec and (not spec.requires_key or cfg.api_key))
-        return out
-
-    def known_secrets(self) -> list[str]:
-        """Every provider key visible to this router (arguments, config and environment)."""
-        keys = {cfg.api_key.get_secret_value()
-                for cfg in (*self._configs.values(), *self._dep_configs.values()) if cfg.api_key}
-        for spec in self._specs.values():
-            for var in spec.env_keys:
-                val = os.environ.get(var)
-                if val:
-                    keys.add(val)
-        return sorted(k for k in keys if len(k) >= 8)
-
     # ------------------------------------------------------------------ shared pipeline
 
     def _scope(self, ctx: CallContext, api_key: str | None, project: str | None) -> None:
@@ -615,13 +392,6 @@ class Router:
                 f"{route.model!r}); enable it with router.projects.update({proj.name!r}, "
                 f"providers={enabled!r})", provider=route.provider)
 
-    def _price_provider(self, name: str) -> str:
-        """Whose prices apply to the provider called ``name``: its type when it was configured
-        under that name (``{"azure-east": {"type": "openai"}}`` has openai's prices), else the
-        name (a Provider object handed in as ``providers={"openai": obj}``)."""
-        cfg = self._configs.get(name)
-        return cfg.type if cfg is not None and cfg.name == name else name
-
     def _begin(self, operation: str, model: str, request: Any, *, stream: bool = False,
                user: str | None = None, metadata: dict[str, Any] | None = None,
                retry: Any = None, api_key: str | None = None,
@@ -636,7 +406,7 @@ class Router:
         try:
             ctx.retry = RetryPolicy.coerce(retry)
             self._scope(ctx, api_key, project)
-            route = ctx.route = self._route_for(model, ctx)
+            route = ctx.route = self._registry.route_for(model)
             ctx.model_info = self.catalog.info(route)
             if route.via != "deployment":
                 self._check_route(ctx, route)
@@ -655,8 +425,8 @@ class Router:
 
     def _plan(self, ctx: CallContext) -> tuple[AttemptPlan, Target]:
         assert ctx.route is not None
-        retry = self._retry_for(ctx.route.requested, ctx)
-        plan = AttemptPlan(self, ctx, ctx.route, retry,
+        retry = self._retry_for(ctx.route.requested, ctx.retry)
+        plan = AttemptPlan(self._routing, ctx, ctx.route, retry,
                            check=lambda route: self._check_route(ctx, route))
         return plan, plan.first()
 
@@ -691,7 +461,7 @@ class Router:
             store(resp, "created", int(ctx.time))
         if route.deployment is not None:
             store(resp, "deployment", route.deployment)
-        cost, reason = self.pricing.cost(self._price_provider(provider), model, usage,
+        cost, reason = self.pricing.cost(self._registry.price_provider(provider), model, usage,
                                          ctx.operation, ctx.model_info)
         store(resp, "cost", cost)
         ctx.response = resp
@@ -767,7 +537,7 @@ class Router:
         cost, reason = getattr(resp, "cost", None), ctx.tags.get("cost_reason")
         if cost is None and resp is not None and reason is None and provider and model:
             # What a cancelled or interrupted stream consumed before it stopped.
-            cost, reason = self.pricing.cost(self._price_provider(provider), model, usage,
+            cost, reason = self.pricing.cost(self._registry.price_provider(provider), model, usage,
                                              ctx.operation, ctx.model_info)
         record = UsageRecord(
             request_id=ctx.request_id,
@@ -815,7 +585,8 @@ class Router:
                 plan: AttemptPlan) -> Any:
         # inside the attempt: a provider that cannot be built or a spent deadline is that
         # attempt's failure, seen by the plan like any other
-        return fn(self._attempt_provider(target.key), self._target_request(ctx, target, plan))
+        provider = self._registry.attempt_provider(target.key)
+        return fn(provider, self._target_request(ctx, target, plan))
 
     @contextmanager
     def _reserved(self, ctx: CallContext) -> Iterator[None]:
@@ -1023,7 +794,7 @@ class Router:
         """Close every provider client this router created; write the ledger's queued
         records and close its stores."""
         self._closed = True
-        for inst in list(self._instances.values()):
+        for inst in list(self._registry.instances.values()):
             try:
                 inst.close()
             except Exception:  # noqa: BLE001
@@ -1036,7 +807,7 @@ class Router:
         """Close every provider client (async and sync) this router created, and the
         accounting stores."""
         self._closed = True
-        for inst in list(self._instances.values()):
+        for inst in list(self._registry.instances.values()):
             try:
                 await inst.aclose()
             except Exception:  # noqa: BLE001
@@ -1058,7 +829,7 @@ class Router:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"<Router providers={sorted(self._configs)}>"
+        return f"<Router providers={sorted(self._registry.configs)}>"
 
 
 # ---------------------------------------------------------------------------- helpers
