@@ -14,21 +14,18 @@ and ``achat`` differ only where they wait.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import replace
-from functools import partial
 from typing import Any
 
 from . import _logging
 from . import _validate as v
 from ._callbacks import callback_plugins
-from ._flow import Flow, Step, run_async, run_sync
+from ._flow import run_async, run_sync
 from ._hooks import Hooks
-from ._logging import log_attempt_failed, log_call
+from ._pipeline import Pipeline, is_cancel
+from ._pipeline import fill as _set
 from ._registry import Registry
 from ._requests import (
     chat_request,
@@ -41,15 +38,11 @@ from ._requests import (
     transcription_request,
 )
 from ._stream import StreamAccumulator
-from .accounting.usage import finalize_usage
-from .catalog import OPERATION_CAPABILITY, ModelInfo
 from .config import load_toml
 from .context import CallContext
 from .errors import (
     ConfigurationError,
-    InvalidRequestError,
     PolicyViolationError,
-    ProviderNotConfiguredError,
     StreamInterruptedError,
 )
 from .hookspecs import hookimpl
@@ -62,15 +55,13 @@ from .plugins import (
 )
 from .provider import Provider
 from .resilience import (
-    AttemptPlan,
     Balancer,
     Cooldown,
     MemoryDeploymentState,
     RetryPolicy,
-    RoutingTable,
     Target,
 )
-from .telemetry import NO_SPAN, AttemptScope, make_telemetry
+from .telemetry import make_telemetry
 from .types import (
     ChatChunk,
     ChatRequest,
@@ -81,22 +72,11 @@ from .types import (
     Route,
     Speech,
     Transcription,
-    Usage,
-    UsageRecord,
 )
 
 __all__ = ["Router", "CallContext", "ChatStream", "AsyncChatStream"]
 
 _perf = time.perf_counter
-
-
-def _is_cancel(exc: BaseException) -> bool:
-    """Cancellation of the call: task cancel, Ctrl-C, a closed generator. asyncio is imported
-    only by the async paths (it costs 30 ms to import), so look it up lazily."""
-    if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
-        return True
-    aio = sys.modules.get("asyncio")
-    return aio is not None and isinstance(exc, aio.CancelledError)
 
 
 async def _sleep(seconds: float) -> None:
@@ -107,12 +87,6 @@ async def _sleep(seconds: float) -> None:
 CHAT_ARGS = ["model", "messages", "temperature", "max_tokens", "tools", "tool_choice",
              "response_format", "stop", "top_p", "seed", "user", "metadata", "timeout", "retry",
              "api_key", "project", "provider_options"]
-
-
-def _set(obj: Any, **fields: Any) -> None:
-    """Fill fields of a response the router has not yet handed to anyone (frozen to users)."""
-    for k, val in fields.items():
-        object.__setattr__(obj, k, val)
 
 
 class _Builtin:
@@ -217,11 +191,6 @@ class Router:
         self._balancer = Balancer(routing_strategy, Cooldown.coerce(cooldown), self._dep_state)
         for group, deps in (deployments or {}).items():
             reg.add_deployments(group, deps)
-        self._deployments = reg.deployments
-        self._routing = RoutingTable(
-            deployments=reg.deployments, balancer=self._balancer, fallbacks=self._fallbacks,
-            context_window_fallbacks=self._context_window_fallbacks,
-            route_for=reg.route_for, retry_for=self._retry_for)
 
         from .accounting.pricing import Pricing
 
@@ -245,6 +214,11 @@ class Router:
             self._dep_state = self._balancer.state = RedisDeploymentState(self._accounting.store)
         register_plugin(self._pm, self._accounting.sink, self._accounting.sink.name)
         self._refresh_hooks()
+        self._pipe = Pipeline(
+            self, hooks=self._hooks, registry=reg, balancer=self._balancer,
+            fallbacks=self._fallbacks, context_window_fallbacks=self._context_window_fallbacks,
+            telemetry=self._telemetry, accounting=self._accounting, pricing=self.pricing,
+            retry=self.retry, retry_per_model=self._retry_per_model)
         _logging.watch(self)  # the log filter masks this router's keys
 
     # ------------------------------------------------------------------ construction helpers
@@ -285,7 +259,7 @@ class Router:
 
         For a model with several deployments, the deployment is the one the routing strategy
         would pick now."""
-        deps = self._deployments.get(name)
+        deps = self._registry.deployments.get(name)
         if deps:
             dep, _ = self._balancer.choose(deps, set(), time.monotonic())
             return Route(alias=None, model=dep.model, provider=dep.provider, deployment=dep.name,
@@ -295,33 +269,6 @@ class Router:
     def _price_provider(self, name: str) -> str:
         # accounting/limits.py still asks the router (to become a price function it is given)
         return self._registry.price_provider(name)
-
-    def _check_route(self, ctx: CallContext, route: Route) -> None:
-        """Everything that must hold for one route before anything is sent to it: the model's
-        capabilities for this request, the project's provider list, and the route hooks
-        (Access). Run once per distinct route the call reaches: the primary route, each
-        fallback, each deployment. A refusal ends the call."""
-        key = (route.provider, route.model, route.deployment)
-        checked = ctx._checked
-        if checked is None:
-            checked = ctx._checked = set()
-        elif key in checked:
-            return
-        ptype = self._registry.provider_type(route)
-        info = self.catalog.info(route)
-        if info is None and ptype != route.provider:
-            # a configured endpoint (or deployment): the catalog knows the model by its type
-            info = self.catalog.info(replace(route, provider=ptype))
-        if info is not None:
-            self._check_request(ctx, route, info)
-        if ctx.project_info is not None:
-            self._check_project_provider(ctx, route)
-        if self._hooks.has_route:
-            names = self.catalog.names(route)
-            if ptype != route.provider:
-                names = names | {f"{ptype}/{route.model}".casefold()}
-            self._hooks.check_route(ctx, route, names)
-        checked.add(key)
 
     def provider(self, name: str) -> Provider:
         """The provider instance called ``name`` (built on first use)."""
@@ -336,301 +283,6 @@ class Router:
         """Every provider key visible to this router (arguments, config and environment)."""
         return self._registry.known_secrets()
 
-    def _retry_for(self, name: str, retry: RetryPolicy | None) -> RetryPolicy:
-        """The call's own policy, else the model's, else the router's."""
-        if retry is not None:
-            return retry
-        return self._retry_per_model.get(name) or self.retry
-
-    def _check_request(self, ctx: CallContext, route: Route, info: ModelInfo) -> None:
-        """The model's capabilities against the operation and the request (tools, streaming,
-        JSON output, images), so an unsupported request is refused before it is sent."""
-        need = OPERATION_CAPABILITY[ctx.operation]
-        if not info.supports(need):
-            raise InvalidRequestError(
-                f"model {route.model!r} ({route.provider}) does not support {need}; its "
-                f"capabilities: {', '.join(sorted(info.capabilities))}", param="model")
-        if ctx.operation != "chat":
-            return
-        req = ctx.request
-        if req.tools and not info.supports("tools"):
-            raise InvalidRequestError(f"model {info.name!r} does not support tools",
-                                      param="tools")
-        if ctx.stream and not info.supports("streaming"):
-            raise InvalidRequestError(f"model {info.name!r} does not support streaming",
-                                      param="model")
-        if req.response_format is not None and req.response_format["type"] != "text" \
-                and not info.supports("json"):
-            raise InvalidRequestError(
-                f"model {info.name!r} ({route.provider}) does not support structured output "
-                "(no json capability): drop response_format or pick a model that has it",
-                param="response_format")
-        for part, capability, what in _PART_CAPABILITY:
-            if not info.supports(capability) and any(
-                    isinstance(m.content, list) and any(p.get("type") == part for p in m.content)
-                    for m in req.messages):
-                raise InvalidRequestError(
-                    f"model {info.name!r} does not accept {what} (no {capability} capability)",
-                    param="messages")
-
-    # ------------------------------------------------------------------ shared pipeline
-
-    def _scope(self, ctx: CallContext, api_key: str | None, project: str | None) -> None:
-        """api_key / project → ``ctx.project`` and ``ctx.project_info``. An unknown
-        or revoked key is an AuthenticationError; without either the call has no project."""
-        if api_key is not None or project is not None:
-            self._accounting.scope(ctx, api_key, project)
-
-    def _check_project_provider(self, ctx: CallContext, route: Route) -> None:
-        """A project that lists its providers may use only those (fallbacks included)."""
-        proj = ctx.project_info
-        if proj is not None and proj.providers is not None \
-                and route.provider not in proj.providers:
-            enabled = [*proj.providers, route.provider]
-            raise ProviderNotConfiguredError(
-                f"project {proj.name!r} has not enabled provider {route.provider!r} (model "
-                f"{route.model!r}); enable it with router.projects.update({proj.name!r}, "
-                f"providers={enabled!r})", provider=route.provider)
-
-    def _begin(self, operation: str, model: str, request: Any, *, stream: bool = False,
-               user: str | None = None, metadata: dict[str, Any] | None = None,
-               retry: Any = None, api_key: str | None = None,
-               project: str | None = None) -> CallContext:
-        """validate (done by the caller) → scope → resolve → pre hooks. Raises on refusal
-        (after recording the call as blocked or failed)."""
-        if self._closed:
-            raise ConfigurationError("this Router is closed")
-        ctx = CallContext(self, operation, request, stream=stream, user=user, metadata=metadata)
-        if self._telemetry is not None:
-            self._telemetry.start(ctx)
-        try:
-            ctx.retry = RetryPolicy.coerce(retry)
-            self._scope(ctx, api_key, project)
-            route = ctx.route = self._registry.route_for(model)
-            ctx.model_info = self.catalog.info(route)
-            if route.via != "deployment":
-                self._check_route(ctx, route)
-            hooks = self._hooks
-            if hooks.has_pre:
-                hooks.pre_request(ctx)
-            if hooks.has_short:
-                hit = hooks.short_circuit(ctx)
-                if hit is not None:
-                    ctx.response = hit
-                    ctx.tags["short_circuit"] = True
-        except BaseException as exc:
-            self._fail(ctx, exc)
-            raise
-        return ctx
-
-    def _plan(self, ctx: CallContext) -> tuple[AttemptPlan, Target]:
-        assert ctx.route is not None
-        retry = self._retry_for(ctx.route.requested, ctx.retry)
-        plan = AttemptPlan(self._routing, ctx, ctx.route, retry,
-                           check=lambda route: self._check_route(ctx, route))
-        return plan, plan.first()
-
-    def _target_request(self, ctx: CallContext, target: Target, plan: AttemptPlan) -> Any:
-        req = ctx.request
-        if req.model != target.route.model:
-            req = replace(req, model=target.route.model)
-        if plan.deadline is not None:
-            left = plan.timeout_left()
-            if req.timeout is None or req.timeout > left:
-                req = replace(req, timeout=left)
-        return req
-
-    def _complete(self, ctx: CallContext, resp: Any, target: Target | None) -> Any:
-        """normalize → post hooks → cost → record. Returns the final response."""
-        route = target.route if target is not None else ctx.route
-        assert route is not None
-        usage = self._estimate_usage(ctx, resp)
-        # Filled in place (the response is not yet anyone else's): one store per field.
-        store = object.__setattr__
-        store(resp, "usage", usage)
-        store(resp, "latency_ms", ctx.elapsed_ms)
-        store(resp, "attempts", list(ctx.attempts))
-        provider, model = resp.provider, resp.model
-        if not provider:
-            store(resp, "provider", provider := route.provider)
-        if not model:
-            store(resp, "model", model := route.model)
-        if not resp.id:
-            store(resp, "id", ctx.request_id)
-        if getattr(resp, "created", None) == 0:
-            store(resp, "created", int(ctx.time))
-        if route.deployment is not None:
-            store(resp, "deployment", route.deployment)
-        cost, reason = self.pricing.cost(self._registry.price_provider(provider), model, usage,
-                                         ctx.operation, ctx.model_info)
-        store(resp, "cost", cost)
-        ctx.response = resp
-        if reason:
-            ctx.tags["cost_reason"] = reason
-        try:
-            if self._hooks.has_post:
-                self._hooks.post_response(ctx)
-        except BaseException as exc:
-            self._fail(ctx, exc)
-            raise
-        resp = ctx.response
-        if ctx.decisions:
-            _set(resp, policy_decisions=list(ctx.decisions))
-        self._record(ctx, "ok", resp)
-        return resp
-
-    def _estimate_usage(self, ctx: CallContext, resp: Any) -> Usage:
-        """The provider's usage made consistent, else an estimate (accounting/usage.py)."""
-        return finalize_usage(ctx.operation, ctx.request, resp)
-
-    def _fail(self, ctx: CallContext, exc: BaseException) -> None:
-        """Record a failed logical call (exactly once) and tell the error hooks."""
-        if ctx._record_sent:
-            return
-        if isinstance(exc, PolicyViolationError):
-            status = "blocked"
-        elif _is_cancel(exc):
-            status = "cancelled"
-        elif isinstance(exc, StreamInterruptedError):
-            status = "interrupted"
-        else:
-            status = "error"
-        ctx.error = exc
-        if self._hooks.has_error:
-            self._hooks.on_error(ctx, exc)
-        # What the provider already charged for stays on the record: a response blocked by a
-        # post-response policy, or what a broken stream delivered.
-        self._record(ctx, status, getattr(exc, "partial", None) or ctx.response)
-
-    def _attempt_span(self, ctx: CallContext, target: Target) -> AttemptScope:
-        """The context manager around one provider attempt (its span when telemetry is on)."""
-        tel = self._telemetry
-        return NO_SPAN if tel is None else tel.attempt(ctx, target)
-
-    def _attempt_failed(self, ctx: CallContext, exc: BaseException) -> None:
-        log_attempt_failed(ctx, exc)
-        if self._hooks.has_error:
-            ctx.attempt_error = True
-            try:
-                self._hooks.on_error(ctx, exc)
-            finally:
-                ctx.attempt_error = False
-
-    def _record(self, ctx: CallContext, status: str, resp: Any) -> None:
-        if ctx._record_sent:
-            return
-        ctx._record_sent = True
-        ctx.status = status
-        if self._telemetry is not None:
-            self._telemetry.end(ctx, status, resp)
-        log_call(ctx, status, resp)
-        has_record = self._hooks.has_record
-        if not has_record and ctx.reservation is None:
-            return
-        route = ctx.route
-        usage = getattr(resp, "usage", None) or Usage(source="estimated")
-        last = ctx.attempts[-1] if ctx.attempts else None
-        provider = getattr(resp, "provider", None) or (last.provider if last else None) \
-            or (route.provider if route else None)
-        model = getattr(resp, "model", None) or (last.model if last else None) \
-            or (route.model if route else getattr(ctx.request, "model", None))
-        cost, reason = getattr(resp, "cost", None), ctx.tags.get("cost_reason")
-        if cost is None and resp is not None and reason is None and provider and model:
-            # What a cancelled or interrupted stream consumed before it stopped.
-            cost, reason = self.pricing.cost(self._registry.price_provider(provider), model, usage,
-                                             ctx.operation, ctx.model_info)
-        record = UsageRecord(
-            request_id=ctx.request_id,
-            project=ctx.project,
-            user=ctx.user,
-            provider=provider,
-            model=model,
-            operation=ctx.operation,
-            usage=usage,
-            cost=cost,
-            status=status,
-            latency_ms=ctx.elapsed_ms,
-            attempts=list(ctx.attempts),
-            time=ctx.time,
-            error=type(ctx.error).__name__ if ctx.error is not None else None,
-            deployment=getattr(resp, "deployment", None) or (last.deployment if last else None),
-            cost_reason=reason,
-            tags={k: val for k, val in ctx.metadata.items()
-                  if isinstance(val, (str, int, float, bool))} if ctx.metadata else {},
-        )
-        if ctx.reservation is not None:
-            ctx.reservation.observe(record)
-        if has_record:
-            self._hooks.record_usage(ctx, record)
-
-    # ------------------------------------------------------------------ the attempt flow
-
-    def _attempts(self, ctx: CallContext,
-                  fn: Callable[[Provider, Any], Any]) -> Flow[tuple[Any, Target]]:
-        """The attempt loop, written once: ``fn(provider, request)`` on each target the plan
-        gives (retries, fallbacks, deployments) until one succeeds or the plan gives up.
-        Driven by :func:`run_sync` (``fn`` returns the result) or :func:`run_async` (``fn``
-        returns an awaitable)."""
-        plan, target = self._plan(ctx)
-        while True:
-            call = partial(self._invoke, fn, ctx, target, plan)
-            outcome = yield Step(target.delay, self._attempt_span(ctx, target), call)
-            if outcome.error is None:
-                plan.succeeded(target, outcome.latency_ms)
-                return outcome.value, target
-            self._attempt_failed(ctx, outcome.error)
-            target = plan.failed(target, outcome.error, outcome.latency_ms)
-
-    def _invoke(self, fn: Callable[[Provider, Any], Any], ctx: CallContext, target: Target,
-                plan: AttemptPlan) -> Any:
-        # inside the attempt: a provider that cannot be built or a spent deadline is that
-        # attempt's failure, seen by the plan like any other
-        provider = self._registry.attempt_provider(target.key)
-        return fn(provider, self._target_request(ctx, target, plan))
-
-    @contextmanager
-    def _reserved(self, ctx: CallContext) -> Iterator[None]:
-        """Budgets and limits reserved for the call's duration: whatever happens inside, a
-        failure is recorded first and the reservation is then settled (never forgotten)."""
-        try:
-            ctx.reservation = self._limiter.reserve(ctx)
-            yield
-        except BaseException as exc:
-            self._fail(ctx, exc)
-            raise
-        finally:
-            if ctx.reservation is not None:
-                self._limiter.settle(ctx.reservation)
-
-    @asynccontextmanager
-    async def _areserved(self, ctx: CallContext) -> AsyncIterator[None]:
-        """:meth:`_reserved` on the event loop (the store calls are awaited)."""
-        try:
-            ctx.reservation = await self._limiter.areserve(ctx)
-            yield
-        except BaseException as exc:
-            self._fail(ctx, exc)
-            raise
-        finally:
-            if ctx.reservation is not None:
-                await self._limiter.asettle(ctx.reservation)
-
-    def _run(self, ctx: CallContext, op: str) -> Any:
-        """Sync driver of a non-stream call."""
-        if ctx.response is not None:
-            return self._complete(ctx, ctx.response, None)
-        with self._reserved(ctx):
-            resp, target = run_sync(self._attempts(ctx, _SYNC_CALLS[op]))
-            return self._complete(ctx, resp, target)
-
-    async def _arun(self, ctx: CallContext, op: str) -> Any:
-        """Async driver of a non-stream call."""
-        if ctx.response is not None:
-            return self._complete(ctx, ctx.response, None)
-        async with self._areserved(ctx):
-            resp, target = await run_async(self._attempts(ctx, _ASYNC_CALLS[op]))
-            return self._complete(ctx, resp, target)
-
     # ------------------------------------------------------------------ chat
 
     def _chat_ctx(self, stream: bool, kw: dict[str, Any], unknown: dict[str, Any],
@@ -638,7 +290,7 @@ class Router:
         if unknown:
             v.unknown_kwargs(op, unknown, CHAT_ARGS)
         req = chat_request(kw, stream)
-        return self._begin("chat", req.model, req, stream=stream, user=req.user,
+        return self._pipe.begin("chat", req.model, req, stream=stream, user=req.user,
                            metadata=req.metadata, retry=kw["retry"], api_key=kw["api_key"],
                            project=kw["project"])
 
@@ -654,7 +306,7 @@ class Router:
         """Send a chat completion and return the normalized :class:`ChatResponse`."""
         kw = locals()
         ctx = self._chat_ctx(False, kw, unknown, "chat")
-        return self._run(ctx, "chat")  # type: ignore[no-any-return]
+        return self._pipe.run(ctx, "chat")  # type: ignore[no-any-return]
 
     async def achat(self, *, model: str, messages: Any, temperature: float | None = None,
                     max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
@@ -669,7 +321,7 @@ class Router:
         """Async twin of :meth:`chat`."""
         kw = locals()
         ctx = self._chat_ctx(False, kw, unknown, "achat")
-        return await self._arun(ctx, "chat")  # type: ignore[no-any-return]
+        return await self._pipe.arun(ctx, "chat")  # type: ignore[no-any-return]
 
     def chat_stream(self, *, model: str, messages: Any, temperature: float | None = None,
                     max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
@@ -708,85 +360,86 @@ class Router:
     def _embed_ctx(self, model: Any, input: Any, dimensions: Any, input_type: Any,
                    extra: dict[str, Any]) -> CallContext:
         req = embed_request(model, input, dimensions, input_type, extra)
-        return self._begin("embed", req.model, req, **common(extra, req.user))
+        return self._pipe.begin("embed", req.model, req, **common(extra, req.user))
 
     def embed(self, model: str, input: str | list[str], *, dimensions: int | None = None,
               input_type: str | None = None, **kw: Any) -> EmbeddingResponse:
         """Embed one text or a list of texts; one vector per input, in order."""
         check_extra("embed", kw)
-        return self._run(self._embed_ctx(model, input, dimensions, input_type, kw), "embed")  # type: ignore[no-any-return]
+        return self._pipe.run(self._embed_ctx(model, input, dimensions, input_type, kw), "embed")  # type: ignore[no-any-return]
 
     async def aembed(self, model: str, input: str | list[str], *, dimensions: int | None = None,
                      input_type: str | None = None, **kw: Any) -> EmbeddingResponse:
         check_extra("aembed", kw)
-        return await self._arun(self._embed_ctx(model, input, dimensions, input_type, kw),  # type: ignore[no-any-return]
+        return await self._pipe.arun(self._embed_ctx(model, input, dimensions, input_type, kw),  # type: ignore[no-any-return]
                                 "embed")
 
     def _image_ctx(self, model: Any, prompt: Any, size: Any, n: Any, quality: Any,
                    extra: dict[str, Any]) -> CallContext:
         req = image_request(model, prompt, size, n, quality, extra)
-        return self._begin("generate_image", req.model, req, **common(extra, req.user))
+        return self._pipe.begin("generate_image", req.model, req, **common(extra, req.user))
 
     def generate_image(self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
                        quality: str | None = None, **kw: Any) -> ImageResponse:
         """Generate ``n`` images from a prompt."""
         check_extra("generate_image", kw)
-        return self._run(self._image_ctx(model, prompt, size, n, quality, kw), "generate_image")  # type: ignore[no-any-return]
+        ctx = self._image_ctx(model, prompt, size, n, quality, kw)
+        return self._pipe.run(ctx, "generate_image")  # type: ignore[no-any-return]
 
     async def agenerate_image(self, model: str, prompt: str, *, size: str | None = None,
                               n: int = 1, quality: str | None = None,
                               **kw: Any) -> ImageResponse:
         check_extra("agenerate_image", kw)
-        return await self._arun(self._image_ctx(model, prompt, size, n, quality, kw),  # type: ignore[no-any-return]
+        return await self._pipe.arun(self._image_ctx(model, prompt, size, n, quality, kw),  # type: ignore[no-any-return]
                                 "generate_image")
 
     def _transcribe_ctx(self, model: Any, file: Any, language: Any, prompt: Any,
                         extra: dict[str, Any]) -> CallContext:
         req = transcription_request(model, file, language, prompt, extra)
-        return self._begin("transcribe", req.model, req, **common(extra, None))
+        return self._pipe.begin("transcribe", req.model, req, **common(extra, None))
 
     def transcribe(self, model: str, file: Any, *, language: str | None = None,
                    prompt: str | None = None, **kw: Any) -> Transcription:
         """Transcribe audio given as a path, bytes or a binary file object."""
         check_extra("transcribe", kw)
-        return self._run(self._transcribe_ctx(model, file, language, prompt, kw), "transcribe")  # type: ignore[no-any-return]
+        return self._pipe.run(self._transcribe_ctx(model, file, language, prompt, kw), "transcribe")  # type: ignore[no-any-return]
 
     async def atranscribe(self, model: str, file: Any, *, language: str | None = None,
                           prompt: str | None = None, **kw: Any) -> Transcription:
         check_extra("atranscribe", kw)
-        return await self._arun(self._transcribe_ctx(model, file, language, prompt, kw),  # type: ignore[no-any-return]
+        return await self._pipe.arun(self._transcribe_ctx(model, file, language, prompt, kw),  # type: ignore[no-any-return]
                                 "transcribe")
 
     def _speech_ctx(self, model: Any, input: Any, voice: Any, format: Any, speed: Any,
                     extra: dict[str, Any]) -> CallContext:
         req = speech_request(model, input, voice, format, speed, extra)
-        return self._begin("speech", req.model, req, **common(extra, None))
+        return self._pipe.begin("speech", req.model, req, **common(extra, None))
 
     def speech(self, model: str, input: str, *, voice: str, format: str = "mp3",
                speed: float | None = None, **kw: Any) -> Speech:
         """Text to speech; ``Speech.audio`` holds the bytes."""
         check_extra("speech", kw)
-        return self._run(self._speech_ctx(model, input, voice, format, speed, kw), "speech")  # type: ignore[no-any-return]
+        return self._pipe.run(self._speech_ctx(model, input, voice, format, speed, kw), "speech")  # type: ignore[no-any-return]
 
     async def aspeech(self, model: str, input: str, *, voice: str, format: str = "mp3",
                       speed: float | None = None, **kw: Any) -> Speech:
         check_extra("aspeech", kw)
-        return await self._arun(self._speech_ctx(model, input, voice, format, speed, kw),  # type: ignore[no-any-return]
+        return await self._pipe.arun(self._speech_ctx(model, input, voice, format, speed, kw),  # type: ignore[no-any-return]
                                 "speech")
 
     def _moderate_ctx(self, model: Any, input: Any, extra: dict[str, Any]) -> CallContext:
         req = moderation_request(model, input, extra)
-        return self._begin("moderate", req.model, req, **common(extra, None))
+        return self._pipe.begin("moderate", req.model, req, **common(extra, None))
 
     def moderate(self, model: str, input: str | list[str], **kw: Any) -> ModerationResponse:
         """Classify text with the provider's moderation model (its own category names)."""
         check_extra("moderate", kw)
-        return self._run(self._moderate_ctx(model, input, kw), "moderate")  # type: ignore[no-any-return]
+        return self._pipe.run(self._moderate_ctx(model, input, kw), "moderate")  # type: ignore[no-any-return]
 
     async def amoderate(self, model: str, input: str | list[str],
                         **kw: Any) -> ModerationResponse:
         check_extra("amoderate", kw)
-        return await self._arun(self._moderate_ctx(model, input, kw), "moderate")  # type: ignore[no-any-return]
+        return await self._pipe.arun(self._moderate_ctx(model, input, kw), "moderate")  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -794,6 +447,7 @@ class Router:
         """Close every provider client this router created; write the ledger's queued
         records and close its stores."""
         self._closed = True
+        self._pipe.close()
         for inst in list(self._registry.instances.values()):
             try:
                 inst.close()
@@ -807,6 +461,7 @@ class Router:
         """Close every provider client (async and sync) this router created, and the
         accounting stores."""
         self._closed = True
+        self._pipe.close()
         for inst in list(self._registry.instances.values()):
             try:
                 await inst.aclose()
@@ -833,17 +488,6 @@ class Router:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-_OPS = ("chat", "embed", "generate_image", "transcribe", "speech", "moderate")
-# provider.<op>(request) and provider.a<op>(request), looked up once per attempt
-_SYNC_CALLS: dict[str, Callable[[Provider, Any], Any]] = {
-    op: (lambda name: lambda p, r: getattr(p, name)(r))(op) for op in _OPS}
-_ASYNC_CALLS: dict[str, Callable[[Provider, Any], Any]] = {
-    op: (lambda name: lambda p, r: getattr(p, name)(r))("a" + op) for op in _OPS}
-
-# Content parts a model must have a capability for: (part type, capability, what it is).
-# (input_audio is not enforced: the plugin catalogs do not mark audio_input yet.)
-_PART_CAPABILITY = (("image_url", "vision", "images"),)
 
 # ---------------------------------------------------------------------------- streams
 
@@ -891,7 +535,7 @@ class _StreamCore:
         resp = self._acc.response(provider=route.provider, model=route.model)
         usage = resp.usage
         if usage.source == "estimated" and usage.total_tokens == 0:
-            usage = self._router._estimate_usage(self._ctx, resp)
+            usage = self._router._pipe.estimate_usage(self._ctx, resp)
         _set(resp, usage=usage, attempts=list(self._ctx.attempts),
              latency_ms=self._ctx.elapsed_ms)
         return resp
@@ -907,7 +551,7 @@ class _StreamCore:
         else:
             resp = self._acc.response(provider=route.provider, model=route.model)
         self._done = True
-        self.response = self._router._complete(self._ctx, resp, self._target)
+        self.response = self._router._pipe.complete(self._ctx, resp, self._target)
 
     def _interrupted(self, exc: BaseException) -> StreamInterruptedError:
         partial = self._partial()
@@ -960,7 +604,7 @@ class ChatStream(_StreamCore):
         if ctx.response is not None:
             return self._replay()
         ctx.reservation = router._limiter.reserve(ctx)
-        (first, gen), self._target = run_sync(router._attempts(ctx, _open_stream))
+        (first, gen), self._target = run_sync(router._pipe.attempts(ctx, _open_stream))
         return _prepend(first, gen)
 
     def __next__(self) -> ChatChunk:
@@ -1002,9 +646,9 @@ class ChatStream(_StreamCore):
         try:
             if _interrupts(self, exc):
                 err = self._interrupted(exc)
-                self._router._fail(self._ctx, err)
+                self._router._pipe.fail(self._ctx, err)
                 raise err from exc
-            self._router._fail(self._ctx, exc)
+            self._router._pipe.fail(self._ctx, exc)
         finally:
             if self._ctx.reservation is not None:
                 self._router._limiter.settle(self._ctx.reservation)
@@ -1047,7 +691,7 @@ class ChatStream(_StreamCore):
 def _interrupts(stream: _StreamCore, exc: BaseException) -> bool:
     """A failure after chunks reached the caller becomes StreamInterruptedError, except policy
     blocks and cancellation, which keep their own type."""
-    return bool(stream._delivered) and not _is_cancel(exc) and not isinstance(
+    return bool(stream._delivered) and not is_cancel(exc) and not isinstance(
         exc, (PolicyViolationError, StreamInterruptedError))
 
 
@@ -1057,7 +701,7 @@ def _set_partial_cancel(stream: _StreamCore) -> None:
         return
     partial = stream._partial()
     ctx.error = None
-    stream._router._record(ctx, "cancelled", partial)
+    stream._router._pipe.record(ctx, "cancelled", partial)
 
 
 def _open_stream(provider: Provider, request: ChatRequest) -> tuple[ChatChunk | None, Any]:
@@ -1123,7 +767,7 @@ class AsyncChatStream(_StreamCore):
         if ctx.response is not None:
             return _aiter_sync(self._replay())
         ctx.reservation = await router._limiter.areserve(ctx)
-        (first, agen), self._target = await run_async(router._attempts(ctx, _aopen_stream))
+        (first, agen), self._target = await run_async(router._pipe.attempts(ctx, _aopen_stream))
         return _aprepend(first, agen)
 
     async def __anext__(self) -> ChatChunk:
@@ -1165,9 +809,9 @@ class AsyncChatStream(_StreamCore):
         try:
             if _interrupts(self, exc):
                 err = self._interrupted(exc)
-                self._router._fail(self._ctx, err)
+                self._router._pipe.fail(self._ctx, err)
                 raise err from exc
-            self._router._fail(self._ctx, exc)
+            self._router._pipe.fail(self._ctx, exc)
         finally:
             if self._ctx.reservation is not None:
                 await self._router._limiter.asettle(self._ctx.reservation)
