@@ -71,7 +71,7 @@ class Pipeline:
                  telemetry: Telemetry | None, accounting: Any, pricing: Pricing,
                  retry: RetryPolicy, retry_per_model: Mapping[str, RetryPolicy | None]) -> None:
         self._router = router  # the CallContext back-reference (plugins may ask it for keys)
-        self._hooks = hooks
+        self._hooks = self.hooks = hooks
         self._registry = registry
         self.catalog: Catalog = registry.catalog
         self._routing = RoutingTable(
@@ -80,7 +80,7 @@ class Pipeline:
             retry_for=self.retry_for)
         self._telemetry = telemetry
         self._accounting = accounting
-        self._limiter = accounting.limiter
+        self._limiter = self.limiter = accounting.limiter
         self.pricing = pricing
         self.retry = retry
         self._retry_per_model = retry_per_model

@@ -16,16 +16,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import _logging
 from . import _validate as v
 from ._callbacks import callback_plugins
-from ._flow import run_async, run_sync
 from ._hooks import Hooks
-from ._pipeline import Pipeline, is_cancel
-from ._pipeline import fill as _set
+from ._pipeline import Pipeline
 from ._registry import Registry
 from ._requests import (
     chat_request,
@@ -37,13 +35,11 @@ from ._requests import (
     speech_request,
     transcription_request,
 )
-from ._stream import StreamAccumulator
+from ._streams import AsyncChatStream, ChatStream
 from .config import load_toml
 from .context import CallContext
 from .errors import (
     ConfigurationError,
-    PolicyViolationError,
-    StreamInterruptedError,
 )
 from .hookspecs import hookimpl
 from .plugins import (
@@ -59,12 +55,9 @@ from .resilience import (
     Cooldown,
     MemoryDeploymentState,
     RetryPolicy,
-    Target,
 )
 from .telemetry import make_telemetry
 from .types import (
-    ChatChunk,
-    ChatRequest,
     ChatResponse,
     EmbeddingResponse,
     ImageResponse,
@@ -76,13 +69,6 @@ from .types import (
 
 __all__ = ["Router", "CallContext", "ChatStream", "AsyncChatStream"]
 
-_perf = time.perf_counter
-
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
 
 CHAT_ARGS = ["model", "messages", "temperature", "max_tokens", "tools", "tool_choice",
              "response_format", "stop", "top_p", "seed", "user", "metadata", "timeout", "retry",
@@ -337,7 +323,7 @@ class Router:
         ``stream.response`` is the final :class:`ChatResponse` after the last chunk."""
         kw = locals()
         ctx = self._chat_ctx(True, kw, unknown, "chat_stream")
-        return ChatStream(self, ctx)
+        return ChatStream(self._pipe, ctx)
 
     def achat_stream(self, *, model: str, messages: Any, temperature: float | None = None,
                      max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
@@ -353,7 +339,7 @@ class Router:
         """Async twin of :meth:`chat_stream`: ``async with router.achat_stream(...) as s``."""
         kw = locals()
         ctx = self._chat_ctx(True, kw, unknown, "achat_stream")
-        return AsyncChatStream(self, ctx)
+        return AsyncChatStream(self._pipe, ctx)
 
     # ------------------------------------------------------------------ other operations
 
@@ -488,384 +474,3 @@ class Router:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-# ---------------------------------------------------------------------------- streams
-
-
-class _StreamCore:
-    """What the sync and async streams share: chunk hooks, accumulation, completion."""
-
-    def __init__(self, router: Router, ctx: CallContext) -> None:
-        self._router = router
-        self._ctx = ctx
-        self._acc = StreamAccumulator()
-        self._pending: list[ChatChunk] = []
-        self._started = False
-        self._done = False
-        self._delivered = 0
-        self._target: Target | None = None
-        self.response: ChatResponse | None = None
-        """The final response, set when the stream has ended."""
-
-    @property
-    def context(self) -> CallContext:
-        return self._ctx
-
-    def _process(self, chunk: ChatChunk) -> list[ChatChunk]:
-        """Provider chunk → chunks for the caller (after the stream hooks)."""
-        hooks = self._router._hooks
-        if not hooks.has_chunk:
-            return [chunk] if self._acc.add(chunk) else []
-        self._acc.meta(chunk)
-        out = hooks.stream_chunk(self._ctx, chunk)
-        ready = []
-        for c in out:
-            if c.is_empty:
-                continue
-            self._acc.content(c)
-            ready.append(c)
-        return ready
-
-    def _final_chunks(self) -> list[ChatChunk]:
-        return self._process(ChatChunk(final=True))
-
-    def _partial(self) -> ChatResponse:
-        route = self._target.route if self._target else self._ctx.route
-        assert route is not None
-        resp = self._acc.response(provider=route.provider, model=route.model)
-        usage = resp.usage
-        if usage.source == "estimated" and usage.total_tokens == 0:
-            usage = self._router._pipe.estimate_usage(self._ctx, resp)
-        _set(resp, usage=usage, attempts=list(self._ctx.attempts),
-             latency_ms=self._ctx.elapsed_ms)
-        return resp
-
-    def _finish(self) -> None:
-        route = self._target.route if self._target else self._ctx.route
-        assert route is not None
-        if self._ctx.response is not None and self._target is None:
-            base = self._ctx.response  # short-circuit: keep its usage and id
-            resp = self._acc.response(provider=base.provider or route.provider,
-                                      model=base.model or route.model)
-            _set(resp, usage=base.usage, id=base.id)
-        else:
-            resp = self._acc.response(provider=route.provider, model=route.model)
-        self._done = True
-        self.response = self._router._pipe.complete(self._ctx, resp, self._target)
-
-    def _interrupted(self, exc: BaseException) -> StreamInterruptedError:
-        partial = self._partial()
-        kw = {}
-        if hasattr(exc, "provider"):
-            kw = {"provider": exc.provider, "model": exc.model,  # type: ignore[attr-defined]
-                  "status_code": getattr(exc, "status_code", None),
-                  "request_id": getattr(exc, "request_id", None)}
-        err = StreamInterruptedError(
-            f"the stream failed after {self._delivered} chunk(s) reached the caller: "
-            f"{type(exc).__name__}: {exc}", partial=partial, **kw)
-        err.__cause__ = exc
-        return err
-
-    def _replay(self) -> Iterator[ChatChunk]:
-        """A short-circuit response replayed as a stream."""
-        resp = self._ctx.response
-        text = resp.content or ""
-        step = 64
-        for i in range(0, len(text), step):
-            yield ChatChunk(delta=text[i:i + step])
-        for i, tc in enumerate(resp.tool_calls):
-            from .types import ToolCallDelta
-
-            yield ChatChunk(tool_calls=[ToolCallDelta(index=i, id=tc.id, name=tc.name,
-                                                      arguments=tc.arguments_raw)])
-        yield ChatChunk(finish_reason=resp.finish_reason, usage=resp.usage)
-
-
-class ChatStream(_StreamCore):
-    """A sync chat stream: a context manager and an iterator of :class:`ChatChunk`."""
-
-    def __init__(self, router: Router, ctx: CallContext) -> None:
-        super().__init__(router, ctx)
-        self._gen: Iterator[ChatChunk] | None = None
-
-    def __enter__(self) -> ChatStream:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __iter__(self) -> Iterator[ChatChunk]:
-        return self
-
-    def _open(self) -> Iterator[ChatChunk]:
-        """Attempt loop: open the provider stream and pull its first chunk (retry/fallback
-        happen only here, before anything reached the caller)."""
-        ctx, router = self._ctx, self._router
-        if ctx.response is not None:
-            return self._replay()
-        ctx.reservation = router._limiter.reserve(ctx)
-        (first, gen), self._target = run_sync(router._pipe.attempts(ctx, _open_stream))
-        return _prepend(first, gen)
-
-    def __next__(self) -> ChatChunk:
-        while True:
-            if self._pending:
-                self._delivered += 1
-                return self._pending.pop(0)
-            if self._done:
-                raise StopIteration
-            try:
-                if self._gen is None:
-                    self._gen = self._open()
-                try:
-                    chunk = next(self._gen)
-                except StopIteration:
-                    self._pending = self._final_chunks()
-                    self._finish()
-                    if self._ctx.reservation is not None:
-                        self._router._limiter.settle(self._ctx.reservation)
-                    if not self._pending:
-                        raise StopIteration from None
-                    continue
-                ready = self._process(chunk)
-                if len(ready) == 1:  # the common case: straight to the caller
-                    self._delivered += 1
-                    return ready[0]
-                self._pending = ready
-            except StopIteration:
-                raise
-            except BaseException as exc:
-                self._fail(exc)
-                raise
-
-    def _fail(self, exc: BaseException) -> None:
-        if self._done and self.response is not None:
-            return
-        self._done = True
-        self._close_gen()
-        try:
-            if _interrupts(self, exc):
-                err = self._interrupted(exc)
-                self._router._pipe.fail(self._ctx, err)
-                raise err from exc
-            self._router._pipe.fail(self._ctx, exc)
-        finally:
-            if self._ctx.reservation is not None:
-                self._router._limiter.settle(self._ctx.reservation)
-
-    def _close_gen(self) -> None:
-        gen, self._gen = self._gen, None
-        if gen is not None and hasattr(gen, "close"):
-            try:
-                gen.close()
-            except Exception:  # noqa: BLE001
-                pass
-
-    def close(self) -> None:
-        """Stop early: closes the HTTP response; the usage record says ``cancelled``."""
-        if self._done:
-            return
-        self._done = True
-        self._close_gen()
-        if not self._ctx._record_sent:
-            _set_partial_cancel(self)
-        if self._ctx.reservation is not None:
-            self._router._limiter.settle(self._ctx.reservation)
-
-    def __del__(self) -> None:
-        # A stream dropped without finishing or closing still gets its record (and span end).
-        if not self._done:
-            try:
-                self.close()
-            except Exception:  # noqa: BLE001 - never raise from a finalizer
-                pass
-
-    def text(self) -> str:
-        """Consume the stream and return the whole text."""
-        for _ in self:
-            pass
-        assert self.response is not None
-        return self.response.content or ""
-
-
-def _interrupts(stream: _StreamCore, exc: BaseException) -> bool:
-    """A failure after chunks reached the caller becomes StreamInterruptedError, except policy
-    blocks and cancellation, which keep their own type."""
-    return bool(stream._delivered) and not is_cancel(exc) and not isinstance(
-        exc, (PolicyViolationError, StreamInterruptedError))
-
-
-def _set_partial_cancel(stream: _StreamCore) -> None:
-    ctx = stream._ctx
-    if ctx.route is None:
-        return
-    partial = stream._partial()
-    ctx.error = None
-    stream._router._pipe.record(ctx, "cancelled", partial)
-
-
-def _open_stream(provider: Provider, request: ChatRequest) -> tuple[ChatChunk | None, Any]:
-    """Open the provider's stream and pull its first chunk: an attempt succeeds only once the
-    stream has produced something (retry and fallback happen before anything reaches the
-    caller)."""
-    gen = provider.chat_stream(request)
-    try:
-        first = next(gen)
-    except StopIteration:
-        first = None
-    except Exception:
-        if hasattr(gen, "close"):
-            gen.close()
-        raise
-    return first, gen
-
-
-async def _aopen_stream(provider: Provider, request: ChatRequest) -> tuple[ChatChunk | None,
-                                                                          Any]:
-    """:func:`_open_stream` on the event loop."""
-    agen = provider.achat_stream(request)
-    try:
-        first = await agen.__anext__()
-    except StopAsyncIteration:
-        first = None
-    except Exception:
-        if hasattr(agen, "aclose"):
-            await agen.aclose()
-        raise
-    return first, agen
-
-
-def _prepend(first: ChatChunk | None, gen: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
-    try:
-        if first is not None:
-            yield first
-        yield from gen
-    finally:
-        close = getattr(gen, "close", None)
-        if close is not None:
-            close()
-
-
-class AsyncChatStream(_StreamCore):
-    """An async chat stream: ``async with`` and ``async for``."""
-
-    def __init__(self, router: Router, ctx: CallContext) -> None:
-        super().__init__(router, ctx)
-        self._agen: Any = None
-
-    async def __aenter__(self) -> AsyncChatStream:
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.aclose()
-
-    def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        return self
-
-    async def _open(self) -> Any:
-        ctx, router = self._ctx, self._router
-        if ctx.response is not None:
-            return _aiter_sync(self._replay())
-        ctx.reservation = await router._limiter.areserve(ctx)
-        (first, agen), self._target = await run_async(router._pipe.attempts(ctx, _aopen_stream))
-        return _aprepend(first, agen)
-
-    async def __anext__(self) -> ChatChunk:
-        while True:
-            if self._pending:
-                self._delivered += 1
-                return self._pending.pop(0)
-            if self._done:
-                raise StopAsyncIteration
-            try:
-                if self._agen is None:
-                    self._agen = await self._open()
-                try:
-                    chunk = await self._agen.__anext__()
-                except StopAsyncIteration:
-                    self._pending = self._final_chunks()
-                    self._finish()
-                    if self._ctx.reservation is not None:
-                        await self._router._limiter.asettle(self._ctx.reservation)
-                    if not self._pending:
-                        raise StopAsyncIteration from None
-                    continue
-                ready = self._process(chunk)
-                if len(ready) == 1:  # the common case: straight to the caller
-                    self._delivered += 1
-                    return ready[0]
-                self._pending = ready
-            except StopAsyncIteration:
-                raise
-            except BaseException as exc:
-                await self._afail(exc)
-                raise
-
-    async def _afail(self, exc: BaseException) -> None:
-        if self._done and self.response is not None:
-            return
-        self._done = True
-        await self._aclose_gen()
-        try:
-            if _interrupts(self, exc):
-                err = self._interrupted(exc)
-                self._router._pipe.fail(self._ctx, err)
-                raise err from exc
-            self._router._pipe.fail(self._ctx, exc)
-        finally:
-            if self._ctx.reservation is not None:
-                await self._router._limiter.asettle(self._ctx.reservation)
-
-    async def _aclose_gen(self) -> None:
-        agen, self._agen = self._agen, None
-        if agen is not None and hasattr(agen, "aclose"):
-            try:
-                await agen.aclose()
-            except Exception:  # noqa: BLE001
-                pass
-
-    async def aclose(self) -> None:
-        """Stop early: closes the HTTP response; the usage record says ``cancelled``."""
-        if self._done:
-            return
-        self._done = True
-        await self._aclose_gen()
-        if not self._ctx._record_sent:
-            _set_partial_cancel(self)
-        if self._ctx.reservation is not None:
-            await self._router._limiter.asettle(self._ctx.reservation)
-
-    def __del__(self) -> None:
-        # Dropped without finishing or closing: record it as cancelled; the event loop's
-        # async-generator finalizer closes the provider stream itself.
-        if not self._done:
-            self._done = True
-            try:
-                if not self._ctx._record_sent:
-                    _set_partial_cancel(self)
-                if self._ctx.reservation is not None:
-                    self._router._limiter.settle_dropped(self._ctx.reservation)
-            except Exception:  # noqa: BLE001 - never raise from a finalizer
-                pass
-
-    async def text(self) -> str:
-        async for _ in self:
-            pass
-        assert self.response is not None
-        return self.response.content or ""
-
-
-async def _aprepend(first: ChatChunk | None, agen: Any) -> AsyncIterator[ChatChunk]:
-    try:
-        if first is not None:
-            yield first
-        async for c in agen:
-            yield c
-    finally:
-        if hasattr(agen, "aclose"):
-            await agen.aclose()
-
-
-async def _aiter_sync(it: Iterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
-    for c in it:
-        yield c
