@@ -21,14 +21,15 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._flow import Flow, Step, run_async, run_sync
 from ._hooks import Hooks
 from ._logging import log_attempt_failed, log_call
+from ._operations import OPERATIONS, Operation
 from ._registry import Registry
 from .accounting.usage import finalize_usage
-from .catalog import OPERATION_CAPABILITY, Catalog, ModelInfo
+from .catalog import Catalog, ModelInfo
 from .context import CallContext
 from .errors import (
     ConfigurationError,
@@ -44,6 +45,8 @@ from .types import Route, Usage, UsageRecord
 
 if TYPE_CHECKING:
     from .accounting.pricing import Pricing
+
+R = TypeVar("R")
 
 __all__ = ["Pipeline", "is_cancel"]
 
@@ -125,7 +128,7 @@ class Pipeline:
     def check_request(self, ctx: CallContext, route: Route, info: ModelInfo) -> None:
         """The model's capabilities against the operation and the request (tools, streaming,
         JSON output, images), so an unsupported request is refused before it is sent."""
-        need = OPERATION_CAPABILITY[ctx.operation]
+        need = OPERATIONS[ctx.operation].capability
         if not info.supports(need):
             raise InvalidRequestError(
                 f"model {route.model!r} ({route.provider}) does not support {need}; its "
@@ -396,30 +399,23 @@ class Pipeline:
             if ctx.reservation is not None:
                 await self._limiter.asettle(ctx.reservation)
 
-    def run(self, ctx: CallContext, op: str) -> Any:
+    def run(self, ctx: CallContext, op: Operation[R]) -> R:
         """Sync driver of a non-stream call."""
         if ctx.response is not None:
-            return self.complete(ctx, ctx.response, None)
+            return self.complete(ctx, ctx.response, None)  # type: ignore[no-any-return]
         with self.reserved(ctx):
-            resp, target = run_sync(self.attempts(ctx, _SYNC_CALLS[op]))
-            return self.complete(ctx, resp, target)
+            resp, target = run_sync(self.attempts(ctx, op.call))
+            return self.complete(ctx, resp, target)  # type: ignore[no-any-return]
 
-    async def arun(self, ctx: CallContext, op: str) -> Any:
+    async def arun(self, ctx: CallContext, op: Operation[R]) -> R:
         """Async driver of a non-stream call."""
         if ctx.response is not None:
-            return self.complete(ctx, ctx.response, None)
+            return self.complete(ctx, ctx.response, None)  # type: ignore[no-any-return]
         async with self.areserved(ctx):
-            resp, target = await run_async(self.attempts(ctx, _ASYNC_CALLS[op]))
-            return self.complete(ctx, resp, target)
+            resp, target = await run_async(self.attempts(ctx, op.acall))
+            return self.complete(ctx, resp, target)  # type: ignore[no-any-return]
 
 
-
-_OPS = ("chat", "embed", "generate_image", "transcribe", "speech", "moderate")
-# provider.<op>(request) and provider.a<op>(request), looked up once per attempt
-_SYNC_CALLS: dict[str, Callable[[Provider, Any], Any]] = {
-    op: (lambda name: lambda p, r: getattr(p, name)(r))(op) for op in _OPS}
-_ASYNC_CALLS: dict[str, Callable[[Provider, Any], Any]] = {
-    op: (lambda name: lambda p, r: getattr(p, name)(r))("a" + op) for op in _OPS}
 
 # Content parts a model must have a capability for: (part type, capability, what it is).
 # (input_audio is not enforced: the plugin catalogs do not mark audio_input yet.)

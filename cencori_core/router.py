@@ -16,10 +16,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Never
 
 from . import _logging
+from . import _operations as ops
 from . import _validate as v
 from ._callbacks import callback_plugins
 from ._hooks import Hooks
@@ -61,6 +62,7 @@ from .types import (
     ChatResponse,
     EmbeddingResponse,
     ImageResponse,
+    Message,
     ModerationResponse,
     Route,
     Speech,
@@ -69,6 +71,9 @@ from .types import (
 
 __all__ = ["Router", "CallContext", "ChatStream", "AsyncChatStream"]
 
+
+Messages = Sequence[Message | Mapping[str, Any]]
+"""Chat messages: our :class:`Message` objects or OpenAI-style dicts, mixed freely."""
 
 CHAT_ARGS = ["model", "messages", "temperature", "max_tokens", "tools", "tool_choice",
              "response_format", "stop", "top_p", "seed", "user", "metadata", "timeout", "retry",
@@ -270,6 +275,8 @@ class Router:
         return self._registry.known_secrets()
 
     # ------------------------------------------------------------------ chat
+    # Every operation spells out its keywords: a type checker rejects a misspelled one
+    # (``**unknown: Never``) and the run time refuses it with an InvalidRequestError.
 
     def _chat_ctx(self, stream: bool, kw: dict[str, Any], unknown: dict[str, Any],
                   op: str) -> CallContext:
@@ -277,155 +284,224 @@ class Router:
             v.unknown_kwargs(op, unknown, CHAT_ARGS)
         req = chat_request(kw, stream)
         return self._pipe.begin("chat", req.model, req, stream=stream, user=req.user,
-                           metadata=req.metadata, retry=kw["retry"], api_key=kw["api_key"],
-                           project=kw["project"])
+                                metadata=req.metadata, retry=kw["retry"], api_key=kw["api_key"],
+                                project=kw["project"])
 
-    def chat(self, *, model: str, messages: Any, temperature: float | None = None,
-             max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
-             tool_choice: str | dict[str, Any] | None = None,
-             response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
-             top_p: float | None = None, seed: int | None = None, user: str | None = None,
-             metadata: dict[str, Any] | None = None, timeout: float | None = None,
-             retry: RetryPolicy | None = None, api_key: str | None = None,
-             project: str | None = None, provider_options: dict[str, Any] | None = None,
-             **unknown: Any) -> ChatResponse:
+    def chat(
+        self, *, model: str, messages: Messages, temperature: float | None = None,
+        max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+        top_p: float | None = None, seed: int | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ChatResponse:
         """Send a chat completion and return the normalized :class:`ChatResponse`."""
-        kw = locals()
-        ctx = self._chat_ctx(False, kw, unknown, "chat")
-        return self._pipe.run(ctx, "chat")  # type: ignore[no-any-return]
+        ctx = self._chat_ctx(False, locals(), unknown, "chat")
+        return self._pipe.run(ctx, ops.CHAT)
 
-    async def achat(self, *, model: str, messages: Any, temperature: float | None = None,
-                    max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
-                    tool_choice: str | dict[str, Any] | None = None,
-                    response_format: dict[str, Any] | None = None,
-                    stop: str | list[str] | None = None, top_p: float | None = None,
-                    seed: int | None = None, user: str | None = None,
-                    metadata: dict[str, Any] | None = None, timeout: float | None = None,
-                    retry: RetryPolicy | None = None, api_key: str | None = None,
-                    project: str | None = None, provider_options: dict[str, Any] | None = None,
-                    **unknown: Any) -> ChatResponse:
+    async def achat(
+        self, *, model: str, messages: Messages, temperature: float | None = None,
+        max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+        top_p: float | None = None, seed: int | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ChatResponse:
         """Async twin of :meth:`chat`."""
-        kw = locals()
-        ctx = self._chat_ctx(False, kw, unknown, "achat")
-        return await self._pipe.arun(ctx, "chat")  # type: ignore[no-any-return]
+        ctx = self._chat_ctx(False, locals(), unknown, "achat")
+        return await self._pipe.arun(ctx, ops.CHAT)
 
-    def chat_stream(self, *, model: str, messages: Any, temperature: float | None = None,
-                    max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
-                    tool_choice: str | dict[str, Any] | None = None,
-                    response_format: dict[str, Any] | None = None,
-                    stop: str | list[str] | None = None, top_p: float | None = None,
-                    seed: int | None = None, user: str | None = None,
-                    metadata: dict[str, Any] | None = None, timeout: float | None = None,
-                    retry: RetryPolicy | None = None, api_key: str | None = None,
-                    project: str | None = None, provider_options: dict[str, Any] | None = None,
-                    **unknown: Any) -> ChatStream:
+    def chat_stream(
+        self, *, model: str, messages: Messages, temperature: float | None = None,
+        max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+        top_p: float | None = None, seed: int | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ChatStream:
         """Stream a chat completion: iterate the returned :class:`ChatStream` for chunks;
-        ``stream.response`` is the final :class:`ChatResponse` after the last chunk."""
-        kw = locals()
-        ctx = self._chat_ctx(True, kw, unknown, "chat_stream")
-        return ChatStream(self._pipe, ctx)
+        ``stream.final_response()`` (or ``stream.response``) is the final
+        :class:`ChatResponse` after the last chunk."""
+        return ChatStream(self._pipe, self._chat_ctx(True, locals(), unknown, "chat_stream"))
 
-    def achat_stream(self, *, model: str, messages: Any, temperature: float | None = None,
-                     max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
-                     tool_choice: str | dict[str, Any] | None = None,
-                     response_format: dict[str, Any] | None = None,
-                     stop: str | list[str] | None = None, top_p: float | None = None,
-                     seed: int | None = None, user: str | None = None,
-                     metadata: dict[str, Any] | None = None, timeout: float | None = None,
-                     retry: RetryPolicy | None = None, api_key: str | None = None,
-                     project: str | None = None,
-                     provider_options: dict[str, Any] | None = None,
-                     **unknown: Any) -> AsyncChatStream:
+    def achat_stream(
+        self, *, model: str, messages: Messages, temperature: float | None = None,
+        max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+        top_p: float | None = None, seed: int | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> AsyncChatStream:
         """Async twin of :meth:`chat_stream`: ``async with router.achat_stream(...) as s``."""
-        kw = locals()
-        ctx = self._chat_ctx(True, kw, unknown, "achat_stream")
-        return AsyncChatStream(self._pipe, ctx)
+        return AsyncChatStream(self._pipe,
+                               self._chat_ctx(True, locals(), unknown, "achat_stream"))
 
     # ------------------------------------------------------------------ other operations
 
-    def _embed_ctx(self, model: Any, input: Any, dimensions: Any, input_type: Any,
-                   extra: dict[str, Any]) -> CallContext:
-        req = embed_request(model, input, dimensions, input_type, extra)
-        return self._pipe.begin("embed", req.model, req, **common(extra, req.user))
+    def _ctx(self, op: str, req: Any, extra: dict[str, Any], unknown: dict[str, Any],
+             user: str | None = None) -> CallContext:
+        check_extra(op, unknown)
+        return self._pipe.begin(op.removeprefix("a"), req.model, req, **common(extra, user))
 
-    def embed(self, model: str, input: str | list[str], *, dimensions: int | None = None,
-              input_type: str | None = None, **kw: Any) -> EmbeddingResponse:
+    def embed(
+        self, model: str, input: str | list[str], *, dimensions: int | None = None,
+        input_type: str | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> EmbeddingResponse:
         """Embed one text or a list of texts; one vector per input, in order."""
-        check_extra("embed", kw)
-        return self._pipe.run(self._embed_ctx(model, input, dimensions, input_type, kw), "embed")  # type: ignore[no-any-return]
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = embed_request(model, input, dimensions, input_type, extra)
+        ctx = self._ctx("embed", req, extra, unknown, req.user)
+        return self._pipe.run(ctx, ops.EMBED)
 
-    async def aembed(self, model: str, input: str | list[str], *, dimensions: int | None = None,
-                     input_type: str | None = None, **kw: Any) -> EmbeddingResponse:
-        check_extra("aembed", kw)
-        return await self._pipe.arun(self._embed_ctx(model, input, dimensions, input_type, kw),  # type: ignore[no-any-return]
-                                "embed")
+    async def aembed(
+        self, model: str, input: str | list[str], *, dimensions: int | None = None,
+        input_type: str | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> EmbeddingResponse:
+        """Async twin of :meth:`embed`."""
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = embed_request(model, input, dimensions, input_type, extra)
+        ctx = self._ctx("aembed", req, extra, unknown, req.user)
+        return await self._pipe.arun(ctx, ops.EMBED)
 
-    def _image_ctx(self, model: Any, prompt: Any, size: Any, n: Any, quality: Any,
-                   extra: dict[str, Any]) -> CallContext:
-        req = image_request(model, prompt, size, n, quality, extra)
-        return self._pipe.begin("generate_image", req.model, req, **common(extra, req.user))
-
-    def generate_image(self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
-                       quality: str | None = None, **kw: Any) -> ImageResponse:
+    def generate_image(
+        self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
+        quality: str | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ImageResponse:
         """Generate ``n`` images from a prompt."""
-        check_extra("generate_image", kw)
-        ctx = self._image_ctx(model, prompt, size, n, quality, kw)
-        return self._pipe.run(ctx, "generate_image")  # type: ignore[no-any-return]
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = image_request(model, prompt, size, n, quality, extra)
+        ctx = self._ctx("generate_image", req, extra, unknown, req.user)
+        return self._pipe.run(ctx, ops.GENERATE_IMAGE)
 
-    async def agenerate_image(self, model: str, prompt: str, *, size: str | None = None,
-                              n: int = 1, quality: str | None = None,
-                              **kw: Any) -> ImageResponse:
-        check_extra("agenerate_image", kw)
-        return await self._pipe.arun(self._image_ctx(model, prompt, size, n, quality, kw),  # type: ignore[no-any-return]
-                                "generate_image")
+    async def agenerate_image(
+        self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
+        quality: str | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ImageResponse:
+        """Async twin of :meth:`generate_image`."""
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = image_request(model, prompt, size, n, quality, extra)
+        ctx = self._ctx("agenerate_image", req, extra, unknown, req.user)
+        return await self._pipe.arun(ctx, ops.GENERATE_IMAGE)
 
-    def _transcribe_ctx(self, model: Any, file: Any, language: Any, prompt: Any,
-                        extra: dict[str, Any]) -> CallContext:
-        req = transcription_request(model, file, language, prompt, extra)
-        return self._pipe.begin("transcribe", req.model, req, **common(extra, None))
-
-    def transcribe(self, model: str, file: Any, *, language: str | None = None,
-                   prompt: str | None = None, **kw: Any) -> Transcription:
+    def transcribe(
+        self, model: str, file: Any, *, language: str | None = None,
+        prompt: str | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> Transcription:
         """Transcribe audio given as a path, bytes or a binary file object."""
-        check_extra("transcribe", kw)
-        return self._pipe.run(self._transcribe_ctx(model, file, language, prompt, kw), "transcribe")  # type: ignore[no-any-return]
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = transcription_request(model, file, language, prompt, extra)
+        ctx = self._ctx("transcribe", req, extra, unknown)
+        return self._pipe.run(ctx, ops.TRANSCRIBE)
 
-    async def atranscribe(self, model: str, file: Any, *, language: str | None = None,
-                          prompt: str | None = None, **kw: Any) -> Transcription:
-        check_extra("atranscribe", kw)
-        return await self._pipe.arun(self._transcribe_ctx(model, file, language, prompt, kw),  # type: ignore[no-any-return]
-                                "transcribe")
+    async def atranscribe(
+        self, model: str, file: Any, *, language: str | None = None,
+        prompt: str | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> Transcription:
+        """Async twin of :meth:`transcribe`."""
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = transcription_request(model, file, language, prompt, extra)
+        ctx = self._ctx("atranscribe", req, extra, unknown)
+        return await self._pipe.arun(ctx, ops.TRANSCRIBE)
 
-    def _speech_ctx(self, model: Any, input: Any, voice: Any, format: Any, speed: Any,
-                    extra: dict[str, Any]) -> CallContext:
-        req = speech_request(model, input, voice, format, speed, extra)
-        return self._pipe.begin("speech", req.model, req, **common(extra, None))
-
-    def speech(self, model: str, input: str, *, voice: str, format: str = "mp3",
-               speed: float | None = None, **kw: Any) -> Speech:
+    def speech(
+        self, model: str, input: str, *, voice: str, format: str = "mp3",
+        speed: float | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> Speech:
         """Text to speech; ``Speech.audio`` holds the bytes."""
-        check_extra("speech", kw)
-        return self._pipe.run(self._speech_ctx(model, input, voice, format, speed, kw), "speech")  # type: ignore[no-any-return]
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = speech_request(model, input, voice, format, speed, extra)
+        ctx = self._ctx("speech", req, extra, unknown)
+        return self._pipe.run(ctx, ops.SPEECH)
 
-    async def aspeech(self, model: str, input: str, *, voice: str, format: str = "mp3",
-                      speed: float | None = None, **kw: Any) -> Speech:
-        check_extra("aspeech", kw)
-        return await self._pipe.arun(self._speech_ctx(model, input, voice, format, speed, kw),  # type: ignore[no-any-return]
-                                "speech")
+    async def aspeech(
+        self, model: str, input: str, *, voice: str, format: str = "mp3",
+        speed: float | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> Speech:
+        """Async twin of :meth:`speech`."""
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = speech_request(model, input, voice, format, speed, extra)
+        ctx = self._ctx("aspeech", req, extra, unknown)
+        return await self._pipe.arun(ctx, ops.SPEECH)
 
-    def _moderate_ctx(self, model: Any, input: Any, extra: dict[str, Any]) -> CallContext:
-        req = moderation_request(model, input, extra)
-        return self._pipe.begin("moderate", req.model, req, **common(extra, None))
-
-    def moderate(self, model: str, input: str | list[str], **kw: Any) -> ModerationResponse:
+    def moderate(
+        self, model: str, input: str | list[str], *, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ModerationResponse:
         """Classify text with the provider's moderation model (its own category names)."""
-        check_extra("moderate", kw)
-        return self._pipe.run(self._moderate_ctx(model, input, kw), "moderate")  # type: ignore[no-any-return]
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = moderation_request(model, input, extra)
+        ctx = self._ctx("moderate", req, extra, unknown)
+        return self._pipe.run(ctx, ops.MODERATE)
 
-    async def amoderate(self, model: str, input: str | list[str],
-                        **kw: Any) -> ModerationResponse:
-        check_extra("amoderate", kw)
-        return await self._pipe.arun(self._moderate_ctx(model, input, kw), "moderate")  # type: ignore[no-any-return]
+    async def amoderate(
+        self, model: str, input: str | list[str], *, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ModerationResponse:
+        """Async twin of :meth:`moderate`."""
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = moderation_request(model, input, extra)
+        ctx = self._ctx("amoderate", req, extra, unknown)
+        return await self._pipe.arun(ctx, ops.MODERATE)
 
     # ------------------------------------------------------------------ lifecycle
 
