@@ -17,8 +17,7 @@ context managers and the stream shells differ between sync and async.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -103,16 +102,20 @@ class Pipeline:
             checked = ctx._checked = set()
         elif key in checked:
             return
-        ptype = self._registry.provider_type(route)
+        ptype = None
         info = self.catalog.info(route)
-        if info is None and ptype != route.provider:
-            # a configured endpoint (or deployment): the catalog knows the model by its type
-            info = self.catalog.info(replace(route, provider=ptype))
+        if info is None:
+            ptype = self._registry.provider_type(route)
+            if ptype != route.provider:
+                # a configured endpoint (or deployment): the catalog knows the model by its type
+                info = self.catalog.info(replace(route, provider=ptype))
         if info is not None:
             self.check_request(ctx, route, info)
         if ctx.project_info is not None:
             self.check_project_provider(ctx, route)
         if self._hooks.has_route:
+            if ptype is None:
+                ptype = self._registry.provider_type(route)
             names = self.catalog.names(route)
             if ptype != route.provider:
                 names = names | {f"{ptype}/{route.model}".casefold()}
@@ -372,38 +375,15 @@ class Pipeline:
         provider = self._registry.attempt_provider(target.key)
         return fn(provider, self.target_request(ctx, target, plan))
 
-    @contextmanager
-    def reserved(self, ctx: CallContext) -> Iterator[None]:
-        """Budgets and limits reserved for the call's duration: whatever happens inside, a
-        failure is recorded first and the reservation is then settled (never forgotten)."""
-        try:
-            ctx.reservation = self._limiter.reserve(ctx)
-            yield
-        except BaseException as exc:
-            self.fail(ctx, exc)
-            raise
-        finally:
-            if ctx.reservation is not None:
-                self._limiter.settle(ctx.reservation)
-
-    @asynccontextmanager
-    async def areserved(self, ctx: CallContext) -> AsyncIterator[None]:
-        """:meth:`_reserved` on the event loop (the store calls are awaited)."""
-        try:
-            ctx.reservation = await self._limiter.areserve(ctx)
-            yield
-        except BaseException as exc:
-            self.fail(ctx, exc)
-            raise
-        finally:
-            if ctx.reservation is not None:
-                await self._limiter.asettle(ctx.reservation)
+    def reserved(self, ctx: CallContext) -> Reserved:
+        """Budgets and limits reserved for the call's duration (``with`` / ``async with``)."""
+        return Reserved(self, ctx)
 
     def run(self, ctx: CallContext, op: Operation[R]) -> R:
         """Sync driver of a non-stream call."""
         if ctx.response is not None:
             return self.complete(ctx, ctx.response, None)  # type: ignore[no-any-return]
-        with self.reserved(ctx):
+        with Reserved(self, ctx):
             resp, target = run_sync(self.attempts(ctx, op.call))
             return self.complete(ctx, resp, target)  # type: ignore[no-any-return]
 
@@ -411,10 +391,53 @@ class Pipeline:
         """Async driver of a non-stream call."""
         if ctx.response is not None:
             return self.complete(ctx, ctx.response, None)  # type: ignore[no-any-return]
-        async with self.areserved(ctx):
+        async with Reserved(self, ctx):
             resp, target = await run_async(self.attempts(ctx, op.acall))
             return self.complete(ctx, resp, target)  # type: ignore[no-any-return]
 
+
+
+class Reserved:
+    """Budgets and limits reserved for a call's duration, as a context manager (``with`` on the
+    sync path, ``async with`` on the async one): whatever happens inside, a failure is recorded
+    first and the reservation is then settled, so no path can forget a settle. A class rather
+    than @contextmanager: this runs on every call."""
+
+    __slots__ = ("pipe", "ctx")
+
+    def __init__(self, pipe: Pipeline, ctx: CallContext) -> None:
+        self.pipe = pipe
+        self.ctx = ctx
+
+    def __enter__(self) -> None:
+        try:
+            self.ctx.reservation = self.pipe._limiter.reserve(self.ctx)
+        except BaseException as exc:
+            self.pipe.fail(self.ctx, exc)
+            raise
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        ctx = self.ctx
+        if exc is not None:
+            self.pipe.fail(ctx, exc)  # recorded before the settle sees the record
+        res, ctx.reservation = ctx.reservation, None
+        if res is not None:
+            self.pipe._limiter.settle(res)
+
+    async def __aenter__(self) -> None:
+        try:
+            self.ctx.reservation = await self.pipe._limiter.areserve(self.ctx)
+        except BaseException as exc:
+            self.pipe.fail(self.ctx, exc)
+            raise
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        ctx = self.ctx
+        if exc is not None:
+            self.pipe.fail(ctx, exc)
+        res, ctx.reservation = ctx.reservation, None
+        if res is not None:
+            await self.pipe._limiter.asettle(res)
 
 
 # Content parts a model must have a capability for: (part type, capability, what it is).

@@ -302,7 +302,8 @@ class AttemptPlan:
         deps = self.table.deployments.get(route.requested) if route.via == "deployment" \
             else None
         if not deps:
-            if self.check is not None:
+            # the first route was checked when the call began; fallbacks are checked here
+            if self.check is not None and route is not self.routes[0]:
                 self.check(route)
             return Target(route=route, retry=retry, tries=tries, delay=delay, key=route.provider)
         dep, all_cooling = self.table.balancer.choose(deps, self._failed_deps,
