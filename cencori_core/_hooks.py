@@ -78,6 +78,22 @@ def check_results(results: Any, hook: str) -> None:
                               "are synchronous and must not do I/O")
 
 
+def call_each(pm: pluggy.PluginManager, name: str,
+              kwargs_for: Callable[[pluggy.HookImpl], dict[str, Any]]
+              ) -> list[tuple[pluggy.HookImpl, Any]]:
+    """Call each plain implementation of hook ``name`` as its own hook call through pluggy's
+    executor (wrappers around each, tracing and monitoring see it), with arguments made for that
+    implementation: ``cencori_register_providers`` hands every plugin a ``register`` that knows
+    which plugin registers. Returns (implementation, its results), in registration order."""
+    impls = getattr(pm.hook, name).get_hookimpls()
+    wrappers = [i for i in impls if i.wrapper or i.hookwrapper]
+    out = []
+    for impl in impls:
+        if not (impl.wrapper or impl.hookwrapper):
+            out.append((impl, pm._hookexec(name, [impl, *wrappers], kwargs_for(impl), False)))
+    return out
+
+
 class Hooks:
     """The hooks of one router's plugin manager, refreshed when plugins are registered."""
 
