@@ -113,6 +113,8 @@ def run(quick: bool = False) -> dict[str, Any]:
                 async_calls[name] = lambda r=router, kw=kw: r.achat(**kw)
             sync = alternate(sync_calls, n, rounds, warmup=200, timer=time.perf_counter)
             aio = _async_alternating(async_calls, n, rounds)
+            trips = {name: _scripts_per_call(server.url(0), call)
+                     for name, call in sync_calls.items() if name.startswith("Redis")}
             for router in routers:
                 router.close()
     finally:
@@ -132,7 +134,29 @@ def run(quick: bool = False) -> dict[str, Any]:
                      f"{a - base_async:+.1f} |")
     lines += ["", f"Wall time, medians of {rounds} alternating batches of {n} calls per "
               f"scenario. Pricing one call (gpt-4o, cached tokens): {price_us:.2f} µs (CPU)."]
-    return {"markdown": "\n".join(lines), "results": results, "price_us": price_us}
+    lines += ["", "Redis round trips per call (scripts the server ran; independent of load):"]
+    lines += [f"- {name}: {t:.2f}" for name, t in trips.items()]
+    return {"markdown": "\n".join(lines), "results": results, "price_us": price_us,
+            "round_trips": trips}
+
+
+def _scripts_per_call(url: str, call: Any, n: int = 100) -> float:
+    """Scripts Redis ran per call (EVALSHA: one round trip each), the key and project cached."""
+    import redis
+
+    watch = redis.Redis.from_url(url)
+
+    def scripts() -> int:
+        return int(watch.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+
+    try:
+        call()
+        before = scripts()
+        for _ in range(n):
+            call()
+        return (scripts() - before) / n
+    finally:
+        watch.close()
 
 
 if __name__ == "__main__":

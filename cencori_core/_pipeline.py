@@ -17,7 +17,7 @@ context managers and the stream shells differ between sync and async.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,6 +31,7 @@ from .accounting.usage import finalize_usage
 from .catalog import Catalog, ModelInfo
 from .context import CallContext
 from .errors import (
+    CencoriError,
     ConfigurationError,
     InvalidRequestError,
     PolicyViolationError,
@@ -216,6 +217,35 @@ class Pipeline:
         plan = AttemptPlan(self._routing, ctx, ctx.route, retry,
                            check=lambda route: self.check_route(ctx, route))
         return plan, plan.first()
+
+    def attempt_routes(self, ctx: CallContext) -> Iterator[Route]:
+        """Every route this call may attempt, in order: its own, the deployments of a group,
+        context-window fallbacks, the fallback chain (each with its deployments and
+        context-window fallback). Lazy: the limiter iterates it only when a budget applies, to
+        reserve for the dearest (issue 13, item 5). A name that does not resolve cannot be
+        attempted and is skipped."""
+        first = ctx.route
+        assert first is not None
+        first_name = first.requested or first.model
+        names = [first_name]
+        fb = self._routing.fallbacks
+        names += fb.get(first_name) or fb.get("*") or ()
+        cw = self._routing.context_window_fallbacks
+        seen: set[str] = set()
+        for i, start in enumerate(names):
+            name: str | None = start
+            while name and name not in seen:
+                seen.add(name)
+                try:
+                    route = first if i == 0 and name == first_name \
+                        else self._registry.route_for(name)
+                except CencoriError:
+                    break
+                yield route
+                for dep in self._registry.deployments.get(name) or ():
+                    yield Route(alias=route.alias, model=dep.model, provider=dep.provider,
+                                deployment=dep.name, via="deployment", requested=name)
+                name = cw.get(name)
 
     def target_request(self, ctx: CallContext, target: Target, plan: AttemptPlan) -> Any:
         req = ctx.request
@@ -411,7 +441,8 @@ class Reserved:
 
     def __enter__(self) -> None:
         try:
-            self.ctx.reservation = self.pipe._limiter.reserve(self.ctx)
+            self.ctx.reservation = self.pipe._limiter.reserve(
+                self.ctx, self.pipe.attempt_routes(self.ctx))
         except BaseException as exc:
             self.pipe.fail(self.ctx, exc)
             raise
@@ -426,7 +457,8 @@ class Reserved:
 
     async def __aenter__(self) -> None:
         try:
-            self.ctx.reservation = await self.pipe._limiter.areserve(self.ctx)
+            self.ctx.reservation = await self.pipe._limiter.areserve(
+                self.ctx, self.pipe.attempt_routes(self.ctx))
         except BaseException as exc:
             self.pipe.fail(self.ctx, exc)
             raise

@@ -183,7 +183,7 @@ class ChatStream(StreamState):
         ctx = self._ctx
         if ctx.response is not None:
             return self._replay()
-        ctx.reservation = self._pipe.limiter.reserve(ctx)
+        ctx.reservation = self._pipe.limiter.reserve(ctx, self._pipe.attempt_routes(ctx))
         (first, gen), self._target = run_sync(self._pipe.attempts(ctx, _open_stream))
         return _prepend(first, gen)
 
@@ -278,7 +278,8 @@ class AsyncChatStream(StreamState):
         ctx = self._ctx
         if ctx.response is not None:
             return _aiter_sync(self._replay())
-        ctx.reservation = await self._pipe.limiter.areserve(ctx)
+        ctx.reservation = await self._pipe.limiter.areserve(ctx,
+                                                             self._pipe.attempt_routes(ctx))
         (first, agen), self._target = await run_async(self._pipe.attempts(ctx, _aopen_stream))
         return _aprepend(first, agen)
 

@@ -24,19 +24,27 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """One redis-server process; ``url(db)`` builds client URLs."""
+    """One redis-server process; ``url(db)`` builds client URLs. ``stop(keep=True)`` then
+    ``start()`` restarts it on the same port (an outage in the middle of a test)."""
 
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
+    def __init__(self, persist: bool = False) -> None:
+        self.persist = persist  # an append-only file, so a restart keeps the data
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
             raise RuntimeError("redis-server is not installed: the Redis store tests need a "
                                "real server (apt-get install redis-server, or run "
                                "scripts/test.sh, which installs it)")
         self.dir = tempfile.TemporaryDirectory(prefix="cencori-redis-")
         self.port = free_port()
+        self.start()
+
+    def start(self) -> None:
+        binary = self.binary
+        assert binary is not None
         self.proc = subprocess.Popen(
             [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir.name,
-             "--save", "", "--appendonly", "no", "--protected-mode", "yes"],
+             "--save", "", "--appendonly", "yes" if self.persist else "no",
+             "--appendfsync", "always", "--protected-mode", "yes"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while True:
@@ -58,7 +66,7 @@ class RedisServer:
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
-    def stop(self) -> None:
+    def stop(self, keep: bool = False) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -68,7 +76,8 @@ class RedisServer:
                 self.proc.wait()
         if self.proc.stderr is not None:
             self.proc.stderr.close()
-        self.dir.cleanup()
+        if not keep:
+            self.dir.cleanup()
 
 
 @pytest.fixture(scope="session")

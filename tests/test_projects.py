@@ -82,13 +82,29 @@ def test_bad_projects_are_refused(setup, kwargs, match):
 @pytest.mark.parametrize("mode", MODES)
 def test_key_and_project_scope_the_usage_record(setup, mode):
     router, _, sink = setup
+    # without any project, project= is a label for the usage records
+    call(router, mode, "chat", model="gpt-4o", messages=USER, project="label-only")
     key = router.projects.create("acme")
     call(router, mode, "chat", model="gpt-4o", messages=USER, api_key=key)
     call(router, mode, "chat", model="gpt-4o", messages=USER, project="acme")
-    call(router, mode, "chat", model="gpt-4o", messages=USER, project="label-only")
     stream(router, mode, model="gpt-4o", messages=USER, api_key=key)
-    assert [r.project for r in sink.records] == ["acme", "acme", "label-only", "acme"]
+    assert [r.project for r in sink.records] == ["label-only", "acme", "acme", "acme"]
     assert router.usage.summary(by="project")[0].calls == 3
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_unknown_project_is_refused_when_projects_are_in_use(setup, mode):
+    # issue 13, item 11: project="unknown" used to pass silently, outside the budget and the
+    # provider limits of every project
+    router, fake, sink = setup
+    router.projects.create("acme", budget="1")
+    router.projects.create("beta")
+    err = raises(router, mode, "chat", AuthenticationError, model="gpt-4o", messages=USER,
+                 project="unknown")
+    assert "'acme', 'beta'" in str(err) and "router.projects.create('unknown')" in str(err)
+    err = raises(router, mode, "chat_stream", AuthenticationError, model="gpt-4o",
+                 messages=USER, project="acm")
+    assert fake.calls == [] and [r.status for r in sink.records] == ["error", "error"]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -4,8 +4,18 @@
   operation and status, not the records: its size does not grow with the number of calls.
   ``since`` / ``until`` are applied to whole hours.
 - :class:`SqliteLedger` (``Router(ledger_path=...)``, ``[ledger] path``) keeps every record in
-  SQLite (WAL). Records are queued on the hot path and written in batches by one background
-  thread; ``summary()`` and ``close()`` flush first. ``since`` / ``until`` are exact.
+  SQLite (WAL). Records are queued on the hot path and written by one background thread as soon
+  as it gets to them (whatever is queued goes in one transaction); ``summary()`` and ``close()``
+  flush first. ``since`` / ``until`` are exact.
+
+Durability of the SQLite ledger: at most :data:`MAX_UNWRITTEN` records are ever waiting to be
+written. A call whose record would pass that bound waits for the writer (backpressure), so a
+process killed with SIGKILL loses at most the last :data:`MAX_UNWRITTEN` records of calls that
+had returned; committed records survive a process crash (WAL, ``synchronous=NORMAL``; a power
+loss may also lose the last transactions). A batch that cannot be written (the file locked by
+another connection beyond SQLite's 30 s busy timeout, a full disk) is tried
+:data:`WRITE_ATTEMPTS` times, then given up: logged as an ERROR and raised as a
+:class:`LedgerError` by the next ``flush()`` or ``close()``.
 
 Costs are summed as ``Decimal`` (never floats); unpriced calls are counted in ``unpriced``.
 """
@@ -14,18 +24,35 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 import queue
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ..errors import InvalidRequestError
+from ..errors import CencoriError, InvalidRequestError
 from ..types import UsageRecord, _DictMixin
 
-__all__ = ["SummaryRow", "MemoryLedger", "SqliteLedger", "BY", "timestamp"]
+__all__ = ["SummaryRow", "MemoryLedger", "SqliteLedger", "LedgerError", "BY", "timestamp",
+           "MAX_UNWRITTEN", "WRITE_ATTEMPTS"]
+
+log = logging.getLogger("cencori_core")
+
+MAX_UNWRITTEN = 1000
+"""The most records the SQLite ledger holds in memory, queued or being written: what a process
+killed with SIGKILL can lose at most."""
+WRITE_ATTEMPTS = 3
+"""Tries of a batch that fails to write before its records are given up (and reported)."""
+_RETRY_PAUSE = 0.1
+
+
+class LedgerError(CencoriError):
+    """Usage records could not be written to the ledger file (raised by ``flush()`` and
+    ``close()`` after the writer gave up on them; each failure was also logged)."""
 
 BY = ("model", "provider", "project", "user", "day", "operation", "status")
 
@@ -223,74 +250,138 @@ class _DecimalSum:
 
 
 class _Writer:
-    """The background thread that writes queued rows in batches (one transaction each)."""
+    """The background thread that writes queued records in batches (one transaction each).
 
-    def __init__(self, conn: Any) -> None:
+    ``room`` counts the records that may still be queued: :meth:`put` takes one (waiting when
+    there is none: backpressure), the thread gives it back once the record is committed or given
+    up. So at most :data:`MAX_UNWRITTEN` records are ever unwritten.
+    """
+
+    def __init__(self, conn: Any, path: str) -> None:
         self.conn = conn
+        self.path = path
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.room = threading.Semaphore(MAX_UNWRITTEN)
         self.lock = threading.Lock()  # one user of the connection at a time
         self.thread: threading.Thread | None = None
+        self.failed = 0  # records given up since the last flush() reported them
         self.error: BaseException | None = None
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._run, name="cencori-ledger", daemon=True)
         self.thread.start()
 
+    def _on_thread(self) -> bool:
+        return threading.current_thread() is self.thread
+
+    def put(self, record: UsageRecord) -> None:
+        # Backpressure: wait for room. The writer gives room back whatever happens to a batch,
+        # so this waits at most as long as one write (bounded by SQLite's busy timeout).
+        while not self.room.acquire(timeout=1.0):
+            if self.thread is None or not self.thread.is_alive() or self._on_thread():
+                self._give_up(1, RuntimeError("the ledger's writer thread is not running"))
+                return
+        self.queue.put(record)
+
     def _run(self) -> None:
         # Drain whatever is queued into one transaction: batches grow with the load.
-        while True:
-            item = self.queue.get()
-            rows: list[tuple[Any, ...]] = []
-            waiters: list[threading.Event] = []
-            stop = False
-            while True:
-                if item is None:
-                    stop = True
-                elif isinstance(item, threading.Event):
-                    waiters.append(item)
-                else:
-                    rows.append(_as_row(item))
-                if stop or len(rows) >= _BATCH:
-                    break
-                try:
-                    item = self.queue.get_nowait()
-                except queue.Empty:
-                    break
-            if rows:
-                self._write(rows)
-            for w in waiters:
-                w.set()
-            if stop:
-                return
-
-    def _write(self, rows: list[tuple[Any, ...]]) -> None:
         try:
+            while True:
+                item = self.queue.get()
+                records: list[UsageRecord] = []
+                waiters: list[threading.Event] = []
+                stop = False
+                while True:
+                    if item is None:
+                        stop = True
+                    elif isinstance(item, threading.Event):
+                        waiters.append(item)
+                    else:
+                        records.append(item)
+                    if stop or len(records) >= _BATCH:
+                        break
+                    try:
+                        item = self.queue.get_nowait()
+                    except queue.Empty:
+                        break
+                item = None  # hold no record (nor what it refers to) while waiting
+                if records:
+                    self._write(records)
+                    self.room.release(len(records))
+                    records.clear()
+                for w in waiters:
+                    w.set()
+                if stop:
+                    return
+        finally:
             with self.lock:
-                self.conn.execute("BEGIN")
-                self.conn.executemany(_INSERT, rows)
-                self.conn.execute("COMMIT")
-        except Exception as exc:  # noqa: BLE001 - the thread must go on; reported on flush
-            import logging
+                self.conn.close()
 
-            self.error = exc
-            logging.getLogger("cencori_core").exception("writing %d usage records failed",
-                                                        len(rows))
+    def _rows(self, records: list[UsageRecord]) -> list[tuple[Any, ...]]:
+        rows = []
+        for r in records:
             try:
-                self.conn.execute("ROLLBACK")
-            except Exception:  # noqa: BLE001
-                pass
+                rows.append(_as_row(r))
+            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the rest
+                self._give_up(1, exc)
+        return rows
+
+    def _write(self, records: list[UsageRecord]) -> None:
+        rows = self._rows(records)
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self.lock:
+                    self.conn.execute("BEGIN")
+                    try:
+                        self.conn.executemany(_INSERT, rows)
+                        self.conn.execute("COMMIT")
+                    except BaseException:
+                        if self.conn.in_transaction:
+                            self.conn.execute("ROLLBACK")
+                        raise
+                return
+            except Exception as exc:  # noqa: BLE001 - the thread must go on; reported on flush
+                if attempt == WRITE_ATTEMPTS:
+                    self._give_up(len(rows), exc)
+                    return
+                log.warning("writing %d usage records to %s failed (%s: %s); trying again",
+                            len(rows), self.path, type(exc).__name__, exc)
+                time.sleep(_RETRY_PAUSE * attempt)
+
+    def _give_up(self, n: int, exc: BaseException) -> None:
+        self.failed += n
+        self.error = exc
+        log.error("gave up writing %d usage records to %s: %s: %s", n, self.path,
+                  type(exc).__name__, exc)
 
     def flush(self) -> None:
-        if self.thread is None or not self.thread.is_alive():
-            return
-        done = threading.Event()
-        self.queue.put(done)
-        done.wait()
+        """Wait for what is queued, then raise what the writer gave up on since last time."""
+        if self.thread is not None and self.thread.is_alive() and not self._on_thread():
+            done = threading.Event()
+            self.queue.put(done)
+            while not done.wait(timeout=1.0):
+                if not self.thread.is_alive():
+                    break
+        self.raise_errors()
+
+    def raise_errors(self) -> None:
+        if self.failed:
+            n, exc = self.failed, self.error
+            self.failed, self.error = 0, None
+            raise LedgerError(f"{n} usage record(s) could not be written to {self.path}: "
+                              f"{type(exc).__name__}: {exc} (see the ERROR log; check that no "
+                              "other process holds the file locked and that the disk has room)")
 
     def stop(self) -> None:
-        if self.thread is not None and self.thread.is_alive():
+        """Write what is queued and close the connection. Safe from any thread: on the writer
+        thread itself (a finalizer run by the garbage collector there) it only asks the thread to
+        finish, which then closes the connection."""
+        thread = self.thread
+        if thread is not None and thread.is_alive():
             self.queue.put(None)
-            self.thread.join()
+            if thread is not threading.current_thread():
+                thread.join()
+            return
         with self.lock:
             self.conn.close()
 
@@ -298,14 +389,16 @@ class _Writer:
 class SqliteLedger:
     """Every usage record in an SQLite file (WAL), written in batches off the hot path."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        from ..stores.sqlite import connect
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float | None = None) -> None:
+        """``busy_timeout``: seconds a write waits for another connection's lock (default
+        :data:`~cencori_core.stores.sqlite.BUSY_TIMEOUT`)."""
+        from ..stores.sqlite import BUSY_TIMEOUT, connect
 
         self.path = os.fspath(path)
-        conn = connect(self.path)
-        conn.executescript(_SCHEMA)
+        conn = connect(self.path, schema=_SCHEMA,
+                       timeout=BUSY_TIMEOUT if busy_timeout is None else busy_timeout)
         conn.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
-        self._writer = _Writer(conn)
+        self._writer = _Writer(conn, self.path)
         self._started = False
         self._start_lock = threading.Lock()
         # Unwritten records are flushed at interpreter exit even if the router is never closed.
@@ -319,10 +412,11 @@ class SqliteLedger:
                 if not self._started:
                     self._writer.start()
                     self._started = True
-        self._writer.queue.put(record)  # converted to a row by the writer, off the hot path
+        self._writer.put(record)  # converted to a row by the writer, off the hot path
 
     def flush(self) -> None:
-        """Wait until every queued record is written."""
+        """Wait until every queued record is written; :class:`LedgerError` if some could not
+        be (since the last flush)."""
         self._writer.flush()
 
     def summary(self, by: str = "model", since: Any = None, until: Any = None) -> list[SummaryRow]:
@@ -354,19 +448,26 @@ class SqliteLedger:
         return int(self._query("SELECT COUNT(*) FROM usage", [])[0][0])
 
     def _query(self, sql: str, args: list[Any]) -> list[Any]:
-        if self._finalizer.alive:
-            with self._writer.lock:
-                return self._writer.conn.execute(sql, args).fetchall()
-        # Closed: the file is still there to read.
-        from ..stores.sqlite import connect
+        import sqlite3
 
-        conn = connect(self.path)
+        from ..stores.sqlite import connect, corrupt
+
         try:
-            conn.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
+            if self._finalizer.alive:
+                with self._writer.lock:
+                    return self._writer.conn.execute(sql, args).fetchall()
+            # Closed: the file is still there to read.
+            conn = connect(self.path)
+            try:
+                conn.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
+                return conn.execute(sql, args).fetchall()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:  # a damaged file, or a cost that is not a number
+            raise corrupt(self.path, exc) from None
 
     def close(self) -> None:
-        """Write what is queued and close the file."""
+        """Write what is queued and close the file; :class:`LedgerError` if some records could
+        not be written. Safe to call from any thread, more than once."""
         self._finalizer()
+        self._writer.raise_errors()

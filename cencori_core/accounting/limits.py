@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -50,11 +51,11 @@ from .usage import max_request_tokens, request_tokens
 
 if TYPE_CHECKING:
     from ..router import CallContext
-    from ..types import UsageRecord
+    from ..types import Route, UsageRecord
     from .pricing import Pricing
 
-__all__ = ["Budget", "RateLimit", "Limiter", "Reservation", "BudgetState",
-           "DEFAULT_MAX_OUTPUT", "RESERVATION_TTL"]
+__all__ = ["Budget", "RateLimit", "Limiter", "Reservation", "BudgetState", "Unsettled",
+           "DEFAULT_MAX_OUTPUT", "RESERVATION_TTL", "SETTLE_RETRIES", "MAX_UNSETTLED"]
 
 log = logging.getLogger("cencori_core")
 
@@ -64,6 +65,13 @@ DEFAULT_MAX_OUTPUT = 4096
 RESERVATION_TTL = 900.0
 """Seconds after which an unsettled reservation (a crashed process, an abandoned stream) stops
 counting against the budget."""
+
+_SETTLE_BACKOFF = (0.05, 0.25)
+SETTLE_RETRIES = len(_SETTLE_BACKOFF)
+"""Retries of a failed budget settle on the call's own path (after 50 ms, then 250 ms) before
+it goes to the pending journal."""
+MAX_UNSETTLED = 100_000
+"""Entries the pending journal keeps (beyond: the oldest is given up, logged as an ERROR)."""
 
 # How long a window's counter outlives its period (a little, for late settlements).
 _TTL = {"total": 0, "day": 3 * 86400, "month": 70 * 86400}
@@ -197,11 +205,14 @@ def _period(window: str, now: float) -> str:
 class Reservation:
     """What a call took before it ran; the router settles it exactly once."""
 
-    __slots__ = ("rid", "keys", "amount", "tokens", "tpm", "actual", "actual_tokens", "done")
+    __slots__ = ("rid", "keys", "amount", "tokens", "tpm", "actual", "actual_tokens", "done",
+                 "expires_at")
 
     def __init__(self, rid: str, keys: tuple[str, ...], amount: int, tokens: int,
-                 tpm: list[tuple[Any, str]]) -> None:
+                 tpm: list[tuple[Any, str]], expires_at: float = 0.0) -> None:
         self.rid = rid
+        self.expires_at = expires_at
+        """When the store stops counting the reservation (Unix time)."""
         self.keys = keys
         """The budget counters holding ``amount`` units."""
         self.amount = amount
@@ -216,6 +227,31 @@ class Reservation:
         """Take the call's actual cost and tokens from its usage record."""
         self.actual = record.cost.total if record.cost is not None else None
         self.actual_tokens = record.usage.total_tokens
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unsettled(_DictMixin):
+    """A call whose budget settle failed (the store was unreachable): its actual cost is not
+    yet charged and its reservation still held. Retried before the next reservation."""
+
+    request_id: str
+    keys: tuple[str, ...]
+    """The budget counters to settle."""
+    cost: Decimal
+    """The actual cost to charge (USD; 0 for a released reservation)."""
+    expires_at: float
+    error: str
+    """Why the last try failed."""
+    since: float
+
+
+def _routes(ctx: CallContext, routes: Iterable[Route] | None) -> list[Route]:
+    """The routes to price: those given (the primary first), else the call's own."""
+    out = list(routes) if routes is not None else []
+    if not out:
+        assert ctx.route is not None
+        out.append(ctx.route)
+    return out
 
 
 class _Plan:
@@ -249,12 +285,17 @@ class Limiter:
         self.budget_fail_open = budget_fail_mode == "open"
         self.rate_limit_fail_open = rate_limit_fail_mode == "open"
         self.wait = float(rate_limit_wait)
+        # A store that reserves budget and rate limits in one script (Redis: one round trip
+        # each way instead of one per counter and window).
+        self._combined = hasattr(store, "reserve_all")
         self._items: dict[tuple[str, int, int], Any] = {}
         self._warned: dict[str, float] = {}
+        self._pending: list[Unsettled] = []
+        self._pending_lock = threading.Lock()
 
     # ------------------------------------------------------------------ planning (pure)
 
-    def _plan(self, ctx: CallContext) -> _Plan | None:
+    def _plan(self, ctx: CallContext, routes: Iterable[Route] | None = None) -> _Plan | None:
         project: Project | None = ctx.project_info
         own = project is not None and (project.budget is not None or bool(project.rate_limits))
         if not (self.budgets or self.rate_limits or own):
@@ -281,7 +322,7 @@ class Limiter:
                 limits[key] = (units, b.window)
         if limits:
             plan.counters = [Counter(k, lim, _TTL[w]) for k, (lim, w) in limits.items()]
-            plan.amount = self._worst_case(ctx)
+            plan.amount = max(self._worst_case(ctx, r) for r in _routes(ctx, routes))
 
         rules = list(self.rate_limits)
         if project is not None and project.rate_limits:
@@ -310,11 +351,11 @@ class Limiter:
             self._items[(kind, amount, seconds)] = item
         return item
 
-    def _worst_case(self, ctx: CallContext) -> int:
-        """The most this call can cost, in units (at least 1: an exhausted budget refuses
-        every call, priced or not)."""
-        req, info, route = ctx.request, ctx.model_info, ctx.route
-        assert route is not None
+    def _worst_case(self, ctx: CallContext, route: Route) -> int:
+        """The most this call can cost on ``route``, in units (at least 1: an exhausted budget
+        refuses every call, priced or not)."""
+        req = ctx.request
+        info = ctx.model_info if route is ctx.route else ctx.router.catalog.info(route)
         prompt = max_request_tokens(req)
         if ctx.operation == "chat":
             out = req.max_tokens or (info.max_output_tokens if info else None) \
@@ -338,23 +379,34 @@ class Limiter:
 
     # ------------------------------------------------------------------ the two drivers
 
-    def reserve(self, ctx: CallContext) -> Reservation | None:
-        plan = self._plan(ctx)
+    def reserve(self, ctx: CallContext,
+                routes: Iterable[Route] | None = None) -> Reservation | None:
+        """Take the call's budget and rate-limit share before it runs.
+
+        ``routes``: every route the call may attempt (primary, fallbacks, context-window
+        fallback, deployments), iterated only when a budget applies; the budget reserves the
+        dearest of them, so a fallback to a pricier model cannot overspend. None: the call's
+        own route only."""
+        plan = self._plan(ctx, routes)
         if plan is None:
             return None
+        if self._pending:
+            self.retry_unsettled()
         rid = ctx.request_id
+        expires_at = time.time() + RESERVATION_TTL
+        if self._combined:
+            return self._reserve_all(plan, rid, expires_at)
         reserved = False
         if plan.counters:
             try:
-                refused = self.store.reserve(plan.counters, rid, plan.amount,
-                                             time.time() + RESERVATION_TTL)
+                refused = self.store.reserve(plan.counters, rid, plan.amount, expires_at)
             except StoreUnavailable as exc:
                 self._budget_store_down(exc)
             else:
                 if refused is not None:
                     raise self._budget_error(plan, refused)
                 reserved = True
-        res = self._reservation(plan, rid, reserved)
+        res = self._reservation(plan, rid, reserved, expires_at)
         deadline = time.monotonic() + self.wait
         try:
             for item, scope, cost, rule in plan.hits:
@@ -375,25 +427,31 @@ class Limiter:
             raise
         return res
 
-    async def areserve(self, ctx: CallContext) -> Reservation | None:
-        plan = self._plan(ctx)
+    async def areserve(self, ctx: CallContext,
+                       routes: Iterable[Route] | None = None) -> Reservation | None:
+        """:meth:`reserve` for the async driver."""
+        plan = self._plan(ctx, routes)
         if plan is None:
             return None
         import asyncio
 
+        if self._pending:
+            await self.aretry_unsettled()
         rid = ctx.request_id
+        expires_at = time.time() + RESERVATION_TTL
+        if self._combined:
+            return await self._areserve_all(plan, rid, expires_at)
         reserved = False
         if plan.counters:
             try:
-                refused = await self.store.areserve(plan.counters, rid, plan.amount,
-                                                    time.time() + RESERVATION_TTL)
+                refused = await self.store.areserve(plan.counters, rid, plan.amount, expires_at)
             except StoreUnavailable as exc:
                 self._budget_store_down(exc)
             else:
                 if refused is not None:
                     raise self._budget_error(plan, refused)
                 reserved = True
-        res = self._reservation(plan, rid, reserved)
+        res = self._reservation(plan, rid, reserved, expires_at)
         deadline = time.monotonic() + self.wait
         try:
             for item, scope, cost, rule in plan.hits:
@@ -415,15 +473,94 @@ class Limiter:
             raise
         return res
 
+    def _reserve_all(self, plan: _Plan, rid: str, expires_at: float) -> Reservation:
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                out = self.store.reserve_all(plan.counters, rid, plan.amount, expires_at,
+                                             plan.hits)
+            except StoreUnavailable as exc:
+                return self._all_down(plan, rid, expires_at, exc)
+            if out is None:
+                return self._reservation(plan, rid, True, expires_at)
+            retry_after = self._all_refused(plan, out, deadline)
+            time.sleep(retry_after)
+
+    async def _areserve_all(self, plan: _Plan, rid: str, expires_at: float) -> Reservation:
+        import asyncio
+
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                out = await self.store.areserve_all(plan.counters, rid, plan.amount, expires_at,
+                                                    plan.hits)
+            except StoreUnavailable as exc:
+                return self._all_down(plan, rid, expires_at, exc)
+            if out is None:
+                return self._reservation(plan, rid, True, expires_at)
+            item, scope, _, rule = plan.hits[out] if isinstance(out, int) else (None,) * 4
+            window = None
+            if item is not None:
+                try:
+                    window = await self.store.awindow(item, scope, rule == "tpm")
+                except StoreUnavailable:
+                    window = (time.time(), 0)
+            await asyncio.sleep(self._all_refused(plan, out, deadline, window))
+
+    def _all_down(self, plan: _Plan, rid: str, expires_at: float,
+                  exc: StoreUnavailable) -> Reservation:
+        """The store is unreachable: each side fails open or closed as configured."""
+        if plan.counters:
+            self._budget_store_down(exc)
+        if plan.hits:
+            self._rate_store_down(exc)
+        return self._reservation(plan, rid, False, expires_at)
+
+    def _all_refused(self, plan: _Plan, out: Any, deadline: float,
+                     window: tuple[float, int] | None = None) -> float:
+        """Raise the refusal of a combined reservation, or return how long to wait before
+        trying it again (``rate_limit_wait``)."""
+        if not isinstance(out, int):
+            raise self._budget_error(plan, out)
+        item, scope, cost, rule = plan.hits[out]
+        if window is None:
+            try:
+                window = self.store.window(item, scope, rule == "tpm")
+            except StoreUnavailable:
+                window = (time.time(), 0)
+        retry_after = self._retry_after(window)
+        if cost > item.amount or not self._may_wait(retry_after, deadline):
+            raise self._rate_error(item, scope, cost, rule, retry_after)
+        return retry_after
+
     def settle(self, res: Reservation, release: bool = False) -> None:
-        """Replace the reservation by the actual cost (``release``: by nothing)."""
+        """Replace the reservation by the actual cost (``release``: by nothing). A store that
+        fails is retried (:data:`SETTLE_RETRIES` times); if it still fails the charge goes to
+        the pending journal (``router.usage.unsettled()``), logged as an ERROR, and is settled
+        by the next reservation that reaches the store."""
         if res.done:
             return
         res.done = True
         actual, extra = self._actuals(res, release)
+        if self._combined:
+            tpm = [(item, scope, extra) for item, scope in res.tpm] if extra > 0 else []
+            if not (res.keys or tpm):
+                return
+            for delay in (*_SETTLE_BACKOFF, None):
+                try:
+                    self.store.settle_all(res.keys, res.rid, actual, self._late(res), tpm)
+                    return
+                except StoreUnavailable as exc:
+                    if delay is None:
+                        return self._gave_up(res, actual, tpm, exc)
+                    time.sleep(delay)
+        # A store without one-script settles (in memory): nothing to retry.
         try:
             if res.keys:
                 self.store.settle(res.keys, res.rid, actual)
+        except StoreUnavailable as exc:
+            return self._gave_up(res, actual, (), exc)
+        try:
             for item, scope in res.tpm if extra > 0 else ():
                 if not self.store.hit(item, scope, min(extra, item.amount), True):
                     # Over the window already: fill what is left so the next call waits.
@@ -431,37 +568,143 @@ class Limiter:
                     if remaining > 0:
                         self.store.hit(item, scope, remaining, True)
         except StoreUnavailable as exc:
-            self._settle_failed(exc)
+            self._rate_store_down(exc, settling=True)
 
     async def asettle(self, res: Reservation, release: bool = False) -> None:
+        """:meth:`settle` for the async driver."""
         if res.done:
             return
+        import asyncio
+
         res.done = True
         actual, extra = self._actuals(res, release)
+        if self._combined:
+            tpm = [(item, scope, extra) for item, scope in res.tpm] if extra > 0 else []
+            if not (res.keys or tpm):
+                return
+            for delay in (*_SETTLE_BACKOFF, None):
+                try:
+                    await self.store.asettle_all(res.keys, res.rid, actual, self._late(res),
+                                                 tpm)
+                    return
+                except StoreUnavailable as exc:
+                    if delay is None:
+                        return self._gave_up(res, actual, tpm, exc)
+                    await asyncio.sleep(delay)
         try:
             if res.keys:
                 await self.store.asettle(res.keys, res.rid, actual)
+        except StoreUnavailable as exc:
+            return self._gave_up(res, actual, (), exc)
+        try:
             for item, scope in res.tpm if extra > 0 else ():
                 if not await self.store.ahit(item, scope, min(extra, item.amount), True):
                     remaining = (await self.store.awindow(item, scope, True))[1]
                     if remaining > 0:
                         await self.store.ahit(item, scope, remaining, True)
         except StoreUnavailable as exc:
-            self._settle_failed(exc)
+            self._rate_store_down(exc, settling=True)
+
+    def _gave_up(self, res: Reservation, actual: int, tpm: Any, exc: StoreUnavailable) -> None:
+        if res.keys:
+            self._unsettled(res, actual, exc)
+        if tpm:
+            self._rate_store_down(exc, settling=True)
+
+    # ------------------------------------------------------------------ the pending journal
+
+    @staticmethod
+    def _late(res: Reservation | Unsettled) -> bool:
+        """Whether the reservation may have expired: then a settle that finds it gone still
+        charges the cost; before, a missing reservation means an earlier try of this same
+        settle went through (its reply was lost) and charging again would count it twice."""
+        return time.time() >= res.expires_at
+
+    def _unsettled(self, res: Reservation, actual: int, exc: StoreUnavailable) -> None:
+        entry = self._journal(res, actual, str(exc))
+        log.error("could not settle the budget of call %s ($%s): %s; kept in "
+                  "router.usage.unsettled() (%d pending) and retried when the store answers",
+                  res.rid, entry.cost, exc, len(self._pending))
+
+    def _journal(self, res: Reservation, actual: int, why: str) -> Unsettled:
+        entry = Unsettled(request_id=res.rid, keys=res.keys, cost=to_usd(actual),
+                          expires_at=res.expires_at, error=why, since=time.time())
+        with self._pending_lock:
+            self._pending.append(entry)
+            dropped = len(self._pending) > MAX_UNSETTLED
+            if dropped:
+                lost = self._pending.pop(0)
+        if dropped:
+            log.error("the unsettled-charge journal is full (%d); gave up on call %s ($%s): its "
+                      "reservation expires after %d s and its cost is not charged",
+                      MAX_UNSETTLED, lost.request_id, lost.cost, int(RESERVATION_TTL))
+        return entry
+
+    def unsettled(self) -> list[Unsettled]:
+        """Charges whose settle failed and have not been applied yet (oldest first)."""
+        with self._pending_lock:
+            return list(self._pending)
+
+    def _take_pending(self) -> list[Unsettled]:
+        # Taken out before they are tried, so two callers never settle the same entry.
+        with self._pending_lock:
+            out, self._pending = self._pending, []
+        return out
+
+    def _keep_pending(self, entries: list[Unsettled]) -> None:
+        with self._pending_lock:
+            self._pending[:0] = entries
+
+    def retry_unsettled(self) -> int:
+        """Settle what the journal holds; returns how many are still pending."""
+        entries = self._take_pending()
+        for i, e in enumerate(entries):
+            try:
+                self.store.settle(e.keys, e.request_id, to_units(e.cost), late=self._late(e))
+            except StoreUnavailable:
+                self._keep_pending(entries[i:])
+                break
+            else:
+                log.warning("settled the pending charge of call %s ($%s)", e.request_id,
+                            e.cost)
+        return len(self._pending)
+
+    async def aretry_unsettled(self) -> int:
+        entries = self._take_pending()
+        for i, e in enumerate(entries):
+            try:
+                await self.store.asettle(e.keys, e.request_id, to_units(e.cost),
+                                         late=self._late(e))
+            except StoreUnavailable:
+                self._keep_pending(entries[i:])
+                break
+            else:
+                log.warning("settled the pending charge of call %s ($%s)", e.request_id,
+                            e.cost)
+        return len(self._pending)
 
     def settle_dropped(self, res: Reservation) -> None:
         """Settle for an async stream dropped without ``aclose()`` (from its finalizer, where
-        nothing can be awaited): in-process stores settle now; a Redis reservation expires
-        after :data:`RESERVATION_TTL` rather than block the finalizer on the network."""
+        nothing can be awaited and no network call should block): in-process stores settle
+        now; otherwise the charge goes to the pending journal, applied before the next
+        reservation, so the reservation does not hold the budget until it expires."""
         if self.store.name == "memory":
             self.settle(res)
+            return
+        if res.done:
+            return
+        res.done = True
+        if res.keys:
+            actual, _ = self._actuals(res, False)
+            self._journal(res, actual, "an async stream was dropped without aclose()")
 
     # ------------------------------------------------------------------ shared steps
 
     @staticmethod
-    def _reservation(plan: _Plan, rid: str, reserved: bool) -> Reservation:
+    def _reservation(plan: _Plan, rid: str, reserved: bool, expires_at: float) -> Reservation:
         keys = tuple(c.key for c in plan.counters) if reserved else ()
-        return Reservation(rid, keys, plan.amount if reserved else 0, plan.tokens, plan.tpm)
+        return Reservation(rid, keys, plan.amount if reserved else 0, plan.tokens, plan.tpm,
+                           expires_at)
 
     @staticmethod
     def _actuals(res: Reservation, release: bool) -> tuple[int, int]:
@@ -508,7 +751,11 @@ class Limiter:
                 rule="store_unavailable") from exc
         self._warn("budget-down", "budgets not enforced: %s (budget_fail_mode='open')", exc)
 
-    def _rate_store_down(self, exc: StoreUnavailable) -> None:
+    def _rate_store_down(self, exc: StoreUnavailable, settling: bool = False) -> None:
+        if settling:  # the call has run: only its extra tokens go uncounted
+            self._warn("rate-settle-down", "could not count a call's tokens in its rate "
+                       "limits: %s", exc)
+            return
         if not self.rate_limit_fail_open:
             raise RateLimitExceededError(
                 f"cannot check the rate limit: {exc}; failing closed "
@@ -516,10 +763,6 @@ class Limiter:
                 rule="store_unavailable") from exc
         self._warn("rate-down", "rate limits not enforced: %s (rate_limit_fail_mode='open')",
                    exc)
-
-    def _settle_failed(self, exc: StoreUnavailable) -> None:
-        self._warn("settle-down", "could not settle a call's budget and token counts: %s; "
-                   "its budget reservation expires after %d s", exc, int(RESERVATION_TTL))
 
     def _warn(self, what: str, msg: str, *args: Any) -> None:
         """Log a warning at most once a minute per kind: a store outage must not flood logs."""

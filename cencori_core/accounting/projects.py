@@ -29,7 +29,8 @@ from typing import Any
 from ..errors import AuthenticationError, ConfigurationError, InvalidRequestError
 from ..types import _DictMixin
 
-__all__ = ["Project", "KeyInfo", "Projects", "KEY_PREFIX", "parse_money", "parse_rate_limits"]
+__all__ = ["Project", "KeyInfo", "Projects", "KEY_PREFIX", "parse_money", "parse_rate_limits",
+           "check_record", "load_record"]
 
 KEY_PREFIX = "csk_"
 _ID_HEX = 12
@@ -119,6 +120,79 @@ def parse_rate_limits(value: Any, name: str = "rate_limits") -> dict[str, int] |
     return out or None
 
 
+def corrupt_record(where: str, what: str, why: str) -> ConfigurationError:
+    return ConfigurationError(f"{where}: {what} is corrupt or was tampered with ({why}); "
+                              "restore the store from a backup or recreate the record")
+
+
+def load_record(raw: Any, kind: str, what: str, where: str) -> dict[str, Any]:
+    """A stored JSON record parsed and checked (see :func:`check_record`)."""
+    import json
+
+    try:
+        data = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise corrupt_record(where, what, f"not valid JSON: {exc}") from None
+    return check_record(data, kind, what, where)
+
+
+def check_record(data: Any, kind: str, what: str, where: str) -> dict[str, Any]:
+    """A project or key record read from a store, checked field by field: a tampered or
+    corrupt store is a :class:`ConfigurationError` naming the file (or Redis key) ``where``,
+    never a KeyError or ValueError from deep inside a call."""
+
+    def bad(why: str) -> ConfigurationError:
+        return corrupt_record(where, what, why)
+
+    if not isinstance(data, dict):
+        raise bad(f"expected a JSON object, found {type(data).__name__}")
+
+    def field(name: str, types: Any, optional: bool = False) -> Any:
+        if name not in data or data[name] is None:
+            if optional:
+                return None
+            raise bad(f"'{name}' is missing")
+        value = data[name]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise bad(f"'{name}' has the wrong type ({type(value).__name__})")
+        return value
+
+    if kind == "key":
+        if not _ID_RE.fullmatch(field("id", str)):
+            raise bad("'id' is not csk_ and 12 hex digits")
+        field("project", str)
+        field("created", (int, float))
+        field("revoked", (int, float), optional=True)
+        try:
+            salt = bytes.fromhex(field("salt", str))
+            int(field("hash", str), 16)
+        except ValueError:
+            raise bad("'salt' or 'hash' is not hex") from None
+        if len(salt) != 16 or len(data["hash"]) != 64:
+            raise bad("'salt' or 'hash' has the wrong length")
+        return data
+    field("name", str)
+    providers = field("providers", list, optional=True)
+    if providers is not None and not all(isinstance(p, str) for p in providers):
+        raise bad("'providers' must be a list of names")
+    budget = field("budget", str, optional=True)
+    if budget is not None:
+        try:
+            ok = Decimal(budget).is_finite()
+        except ArithmeticError:
+            ok = False
+        if not ok:
+            raise bad("'budget' is not an amount")
+    if data.get("budget_window") not in (None, *WINDOWS):
+        raise bad("'budget_window' is not total, day or month")
+    rates = field("rate_limits", dict, optional=True)
+    if rates is not None and any(k not in _RATE_KEYS or isinstance(v, bool)
+                                 or not isinstance(v, int) for k, v in rates.items()):
+        raise bad("'rate_limits' must map rpm/tpm to integers")
+    field("created", (int, float), optional=True)
+    return data
+
+
 def check_window(window: Any, name: str) -> str:
     if window not in WINDOWS:
         raise ConfigurationError(f"{name} must be one of {', '.join(WINDOWS)}, got {window!r}")
@@ -146,6 +220,7 @@ class Projects:
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._projects: dict[str, tuple[float, Project | None]] = {}
+        self._in_use: tuple[float, bool] = (0.0, False)
 
     # ------------------------------------------------------------------ administration
 
@@ -253,6 +328,31 @@ class Projects:
     def _changed(self, project: Project) -> None:
         with self._lock:
             self._projects[project.name] = (time.monotonic() + self._ttl, project)
+            self._in_use = (time.monotonic() + self._ttl, True)
+
+    def in_use(self) -> bool:
+        """Whether the store holds any project (through the cache): then a call's
+        ``project=`` must name one of them."""
+        now = time.monotonic()
+        until, used = self._in_use
+        if until > now:
+            return used
+        used = bool(self._store.list_projects())
+        self._in_use = (now + self._ttl, used)
+        return used
+
+    def require(self, name: str) -> Project | None:
+        """The project called ``name``; when projects are in use, an unknown name is an
+        :class:`AuthenticationError` (its budget and limits would silently not apply). Without
+        any project, ``name`` is only a label for usage records and None is returned."""
+        project = self.lookup(name)
+        if project is not None or not self.in_use():
+            return project
+        known = sorted(p["name"] for p in self._store.list_projects())
+        shown = ", ".join(repr(k) for k in known[:10]) + (", ..." if len(known) > 10 else "")
+        raise AuthenticationError(
+            f"unknown project {name!r}; known projects: {shown}. Create it with "
+            f"router.projects.create({name!r}) or `cencori keys create {name}`")
 
     # ------------------------------------------------------------------ the call path
 

@@ -17,7 +17,7 @@ from ..errors import AuthenticationError, InvalidRequestError
 from ..hookspecs import hookimpl
 from ..stores import StoreUnavailable
 from .ledger import MemoryLedger, SqliteLedger, SummaryRow
-from .limits import BudgetState, Limiter
+from .limits import BudgetState, Limiter, Unsettled
 from .projects import Project, Projects
 
 if TYPE_CHECKING:
@@ -69,6 +69,16 @@ class UsageView:
     def flush(self) -> None:
         """Write queued records (SQLite ledger) now."""
         self._ledger.flush()
+
+    def unsettled(self) -> list[Unsettled]:
+        """Calls whose budget settle failed while the store was unreachable: their cost is not
+        charged yet (each was logged as an ERROR). They are settled before the next reservation
+        that reaches the store, or by :meth:`retry_unsettled`."""
+        return self._limiter.unsettled()
+
+    def retry_unsettled(self) -> int:
+        """Try the pending settles now; returns how many are still pending."""
+        return self._limiter.retry_unsettled()
 
     def budget(self, *, project: str | None = None, user: str | None = None,
                key: str | None = None, window: str = "total") -> BudgetState:
@@ -129,18 +139,22 @@ class Accounting:
                 if not isinstance(project, str) or not project:
                     raise InvalidRequestError("project must be a non-empty string",
                                               param="project")
-                proj = self.projects.lookup(project)
+                proj = self.projects.require(project)
         except StoreUnavailable as exc:
             raise AuthenticationError(f"cannot check the project: {exc}") from exc
         ctx.project = proj.name if proj is not None else project
         ctx.project_info = proj
 
     def close(self) -> None:
-        self.ledger.close()
-        self.projects.close()
-        self.store.close()
+        try:
+            self.ledger.close()  # may raise LedgerError: the rest is closed all the same
+        finally:
+            self.projects.close()
+            self.store.close()
 
     async def aclose(self) -> None:
-        self.ledger.close()
-        self.projects.close()
-        await self.store.aclose()
+        try:
+            self.ledger.close()
+        finally:
+            self.projects.close()
+            await self.store.aclose()

@@ -8,6 +8,8 @@ Transcriptions carry ``audio_seconds``, speech ``characters``, images ``images``
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -111,6 +113,8 @@ def finalize_usage(operation: str, request: Any, response: Any) -> Usage:
     request and the response.
     """
     usage = getattr(response, "usage", None)
+    if usage is not None:
+        usage = _clamped(usage, response)
     if usage is None or _empty(usage):
         return estimate_usage(operation, request, response)
     fix: dict[str, Any] = {}
@@ -120,6 +124,30 @@ def finalize_usage(operation: str, request: Any, response: Any) -> Usage:
         if getattr(usage, name) is None:
             fix[name] = value
     return replace(usage, **fix) if fix else usage
+
+
+_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens",
+           "cache_write_tokens", "reasoning_tokens", "audio_seconds", "characters", "images")
+
+
+def _clamped(usage: Usage, response: Any) -> Usage:
+    """The usage with negative (or NaN) counts set to 0, logged as a warning: a provider bug
+    must not turn into negative tokens, negative cost or a budget credit."""
+    bad = {}
+    for name in _COUNTS:
+        value = getattr(usage, name)
+        if value is not None and (value < 0 or (isinstance(value, float) and math.isnan(value))):
+            bad[name] = value
+    if not bad:
+        return usage
+    logging.getLogger("cencori_core").warning(
+        "%s/%s reported impossible usage (%s); counted as 0",
+        getattr(response, "provider", None) or "?", getattr(response, "model", None) or "?",
+        ", ".join(f"{k}={v}" for k, v in bad.items()))
+    zeros: dict[str, Any] = {k: 0.0 if k == "audio_seconds" else 0 for k in bad}
+    fixed = replace(usage, **zeros)
+    # the provider's total cannot be trusted either: the sum of what is left
+    return replace(fixed, total_tokens=fixed.prompt_tokens + fixed.completion_tokens)
 
 
 def _empty(u: Usage) -> bool:

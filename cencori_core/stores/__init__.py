@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from ..errors import CencoriError
+
 __all__ = ["UNITS_PER_USD", "Counter", "Refused", "StoreUnavailable", "to_units", "to_usd",
            "open_store"]
 
@@ -51,8 +53,10 @@ class Refused:
     reserved: int
 
 
-class StoreUnavailable(Exception):
-    """The shared store cannot be reached (the message never holds a password)."""
+class StoreUnavailable(CencoriError):
+    """The shared store cannot be reached (the message never holds a password). Calls turn it
+    into their budget / rate-limit / authentication errors; ``router.usage.budget()`` raises it
+    as is."""
 
 
 def open_store(redis_url: str | None, **options: Any) -> Any:

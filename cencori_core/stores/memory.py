@@ -47,8 +47,9 @@ class MemoryStore:
             heapq.heappush(self._expiry, (expires_at, rid))
         return None
 
-    def settle(self, keys: Sequence[str], rid: str, actual: int) -> None:
-        """Drop the reservation ``rid`` and add ``actual`` to the spend (0: a release)."""
+    def settle(self, keys: Sequence[str], rid: str, actual: int, late: bool = True) -> None:
+        """Drop the reservation ``rid`` and add ``actual`` to the spend (0: a release).
+        ``late`` is for stores that can fail mid-settle (Redis); here a settle runs once."""
         with self._lock:
             self._drop(rid)
             if actual:
@@ -79,7 +80,8 @@ class MemoryStore:
                        expires_at: float, now: float | None = None) -> Refused | None:
         return self.reserve(counters, rid, amount, expires_at, now)
 
-    async def asettle(self, keys: Sequence[str], rid: str, actual: int) -> None:
+    async def asettle(self, keys: Sequence[str], rid: str, actual: int,
+                      late: bool = True) -> None:
         self.settle(keys, rid, actual)
 
     async def astate(self, key: str) -> tuple[int, int]:

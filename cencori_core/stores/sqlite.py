@@ -9,7 +9,9 @@ import sqlite3
 import threading
 from typing import Any
 
-__all__ = ["connect", "SqliteProjects"]
+from ..errors import ConfigurationError
+
+__all__ = ["connect", "corrupt", "SqliteProjects", "BUSY_TIMEOUT"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -24,17 +26,45 @@ CREATE TABLE IF NOT EXISTS keys (
 """
 
 
-def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Open (creating the directory and file) a database in WAL mode, usable from any thread
-    (callers serialize access with their own lock)."""
+BUSY_TIMEOUT = 30.0
+"""Seconds a write waits for a lock another connection holds (SQLite's busy timeout)."""
+
+
+def connect(path: str | os.PathLike[str], *, timeout: float = BUSY_TIMEOUT,
+            schema: str | None = None) -> sqlite3.Connection:
+    """Open (creating the directory 0700 and the file 0600) a database in WAL mode, usable from
+    any thread (callers serialize access with their own lock), with ``schema`` applied.
+
+    The file holds key hashes and every call's usage: only its owner may read it (SQLite gives
+    the ``-wal`` and ``-shm`` files the database file's permissions). A file that is not an
+    SQLite database is a :class:`ConfigurationError` naming it.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
-    # WAL lets the CLI read while the application writes; NORMAL is durable enough in WAL.
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    if path != ":memory:" and not os.path.exists(path):
+        # created here, before SQLite does, so it is never readable by others, even briefly
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+    conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False, isolation_level=None)
+    try:
+        # WAL lets the CLI read while the application writes; NORMAL is durable enough in WAL.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        if schema:
+            conn.executescript(schema)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise corrupt(path, exc) from None
     return conn
+
+
+def corrupt(path: str, exc: BaseException | str) -> ConfigurationError:
+    what = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    return ConfigurationError(
+        f"{path} is not a usable cencori ledger/key store ({what}); restore it from a backup "
+        "or move it away to start a new one")
 
 
 class SqliteProjects:
@@ -42,8 +72,14 @@ class SqliteProjects:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._lock = threading.Lock()
-        self._db = connect(path)
-        self._db.executescript(_SCHEMA)
+        self._path = os.fspath(path)
+        self._db = connect(path, schema=_SCHEMA)
+
+    def _load(self, raw: str, kind: str, what: str) -> dict[str, Any]:
+        """A stored record, checked: tampering is a ConfigurationError naming the file."""
+        from ..accounting.projects import load_record
+
+        return load_record(raw, kind, what, self._path)
 
     def create_project(self, data: dict[str, Any], key: dict[str, Any]) -> bool:
         with self._lock:
@@ -71,12 +107,12 @@ class SqliteProjects:
     def get_project(self, name: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute("SELECT data FROM projects WHERE name = ?", (name,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return self._load(row[0], "project", f"project {name!r}") if row else None
 
     def list_projects(self) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute("SELECT data FROM projects ORDER BY name").fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [self._load(r[0], "project", "a project") for r in rows]
 
     def add_key(self, key: dict[str, Any]) -> None:
         with self._lock:
@@ -86,14 +122,14 @@ class SqliteProjects:
     def get_key(self, key_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute("SELECT data FROM keys WHERE id = ?", (key_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return self._load(row[0], "key", f"key {key_id!r}") if row else None
 
     def revoke_key(self, key_id: str, when: float) -> bool:
         with self._lock:
             row = self._db.execute("SELECT data FROM keys WHERE id = ?", (key_id,)).fetchone()
             if row is None:
                 return False
-            key = json.loads(row[0])
+            key = self._load(row[0], "key", f"key {key_id!r}")
             if key.get("revoked"):
                 return False
             key["revoked"] = when
@@ -103,7 +139,7 @@ class SqliteProjects:
     def list_keys(self) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute("SELECT data FROM keys ORDER BY project, id").fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [self._load(r[0], "key", "a key") for r in rows]
 
     def close(self) -> None:
         with self._lock:
