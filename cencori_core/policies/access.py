@@ -7,8 +7,10 @@ from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any, ClassVar
 
+from ..context import CallContext
 from ..errors import ConfigurationError
 from ..hookspecs import hookimpl
+from ..types import Route
 from ._base import Policy, guarded
 
 __all__ = ["Access"]
@@ -100,14 +102,15 @@ class Access(Policy):
         self.clamp = bool(clamp)
         self.tools = _globs(tools, "tools", fold=False)
 
-    def _violation(self, context: Any, rule: str, what: str, count: int = 1) -> None:
+    def _violation(self, context: CallContext, rule: str, what: str, count: int = 1) -> None:
         if self.mode == "block":
             raise self.block(context, rule, count, what)
         context.decide(self.name, rule, "flag", count)
 
     @hookimpl
     @guarded
-    def cencori_check_route(self, context: Any, route: Any, names: frozenset[str]) -> None:
+    def cencori_check_route(self, context: CallContext, route: Route,
+                            names: frozenset[str]) -> None:
         if _any(names, self.deny_models) or (self.allow_models is not None
                                              and not _any(names, self.allow_models)):
             self._violation(context, "model", f"model {route.model!r} is not allowed")
@@ -118,7 +121,7 @@ class Access(Policy):
 
     @hookimpl
     @guarded
-    def cencori_pre_request(self, context: Any) -> None:
+    def cencori_pre_request(self, context: CallContext) -> None:
         request = context.request
         if self.max_input_chars or self.max_input_tokens:
             size = _request_text_size(request)
@@ -135,7 +138,7 @@ class Access(Policy):
         if context.operation == "chat":
             self._check_chat(context, request)
 
-    def _check_chat(self, context: Any, request: Any) -> None:
+    def _check_chat(self, context: CallContext, request: Any) -> None:
         if self.tools is not None and request.tools:
             denied = [t["function"]["name"] for t in request.tools
                       if not _any((t["function"]["name"],), self.tools)]
