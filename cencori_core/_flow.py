@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["Step", "Outcome", "Flow", "run_sync", "run_async"]
 
@@ -19,62 +19,54 @@ T = TypeVar("T")
 _perf = time.perf_counter
 
 
-class Step(NamedTuple):
-    """One attempt: wait ``delay`` seconds, then ``call()`` inside ``scope`` (the attempt's
-    span). ``call`` returns the result, or an awaitable of it for the async driver."""
+# Plain tuples, not NamedTuples: one of each is built per attempt on every call.
+Step = tuple[float, Any, Callable[[], Any]]
+"""One attempt: ``(delay, scope, call)``: wait ``delay`` seconds, then ``call()`` inside
+``scope`` (the attempt's span). ``call`` returns the result, or an awaitable of it for the async
+driver."""
 
-    delay: float
-    scope: Any
-    call: Callable[[], Any]
+Outcome = tuple[Any, "Exception | None", float]
+"""How an attempt went: ``(value, error, latency_ms)``, ``error`` None on success."""
 
-
-class Outcome(NamedTuple, Generic[T]):
-    """How an attempt went: its value or its error, and how long it took."""
-
-    value: T | None
-    error: Exception | None
-    latency_ms: float
-
-
-Flow = Generator[Step, Outcome[Any], T]
+Flow = Generator[Step, Outcome, T]
 
 
 def run_sync(flow: Flow[T]) -> T:
     """Drive ``flow``: sleep, call, report; the flow's return value is the result."""
-    step = next(flow)
+    delay, scope, call = next(flow)
     while True:
-        if step.delay:
-            time.sleep(step.delay)
+        if delay:
+            time.sleep(delay)
         t0 = _perf()
         try:
-            with step.scope:
-                value = step.call()
+            with scope:
+                value = call()
         except Exception as exc:
-            outcome: Outcome[Any] = Outcome(None, exc, (_perf() - t0) * 1000.0)
+            outcome: Outcome = (None, exc, (_perf() - t0) * 1000.0)
         else:
-            outcome = Outcome(value, None, (_perf() - t0) * 1000.0)
+            outcome = (value, None, (_perf() - t0) * 1000.0)
         try:
-            step = flow.send(outcome)
+            delay, scope, call = flow.send(outcome)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
 
 async def run_async(flow: Flow[T]) -> T:
     """Drive ``flow`` on the event loop: the same steps, awaited."""
-    step = next(flow)
+    delay, scope, call = next(flow)
     while True:
-        if step.delay:
-            await _sleep(step.delay)
+        if delay:
+            await _sleep(delay)
         t0 = _perf()
         try:
-            with step.scope:
-                value = await step.call()
+            with scope:
+                value = await call()
         except Exception as exc:
-            outcome: Outcome[Any] = Outcome(None, exc, (_perf() - t0) * 1000.0)
+            outcome: Outcome = (None, exc, (_perf() - t0) * 1000.0)
         else:
-            outcome = Outcome(value, None, (_perf() - t0) * 1000.0)
+            outcome = (value, None, (_perf() - t0) * 1000.0)
         try:
-            step = flow.send(outcome)
+            delay, scope, call = flow.send(outcome)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 

@@ -22,7 +22,7 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._flow import Flow, Step, run_async, run_sync
+from ._flow import Flow, run_async, run_sync
 from ._hooks import Hooks
 from ._logging import log_attempt_failed, log_call
 from ._operations import OPERATIONS, Operation
@@ -391,12 +391,12 @@ class Pipeline:
         plan, target = self.plan(ctx)
         while True:
             call = partial(self.invoke, fn, ctx, target, plan)
-            outcome = yield Step(target.delay, self.attempt_span(ctx, target), call)
-            if outcome.error is None:
-                plan.succeeded(target, outcome.latency_ms)
-                return outcome.value, target
-            self.attempt_failed(ctx, outcome.error)
-            target = plan.failed(target, outcome.error, outcome.latency_ms)
+            value, error, latency_ms = yield target.delay, self.attempt_span(ctx, target), call
+            if error is None:
+                plan.succeeded(target, latency_ms)
+                return value, target
+            self.attempt_failed(ctx, error)
+            target = plan.failed(target, error, latency_ms)
 
     def invoke(self, fn: Callable[[Provider, Any], Any], ctx: CallContext, target: Target,
                 plan: AttemptPlan) -> Any:
