@@ -10,7 +10,8 @@ Importing this package imports no provider SDK; each plugin imports its SDK on f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# Imported under private names: every public name of this module is in __all__.
+import typing as _typing
 
 # Public names are loaded on first use (PEP 562), so `import cencori_core` costs almost nothing
 # (the pytest plugin is imported by every test run where we are installed) and never imports a
@@ -77,7 +78,7 @@ _LAZY: dict[str, str] = {
     'UsageRecord': '.types',
 }
 
-if TYPE_CHECKING:  # static type checkers see the real imports
+if _typing.TYPE_CHECKING:  # static type checkers see the real imports
     from .catalog import (  # noqa: F401
         ModelInfo,
     )
@@ -176,7 +177,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module 'cencori_core' has no attribute {name!r}")

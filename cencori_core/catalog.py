@@ -7,6 +7,11 @@ Resolution order for a name:
 2. an exact catalog name, then an alias;
 3. the longest matching provider prefix (``gpt-`` → openai, ``claude-`` → anthropic, ...).
 
+Catalog names, aliases and provider names match without regard to case (``GPT-4o`` and
+``openai/GPT-4o`` are ``gpt-4o``): the route carries the canonical id, so what a policy checks is
+what is sent. A name with surrounding whitespace or control characters is refused (it would reach
+the provider as a different string than the one any policy saw).
+
 A name matched only by a prefix is sent as written and assumed to support what is asked;
 capability checks apply to catalog entries only.
 """
@@ -17,7 +22,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .errors import InvalidRequestError, PluginError, UnknownModelError
+from .errors import CencoriError, InvalidRequestError, PluginError, UnknownModelError
 from .types import Route
 
 __all__ = ["ModelInfo", "Catalog", "CAPABILITIES", "CHAT", "OPERATION_CAPABILITY"]
@@ -73,6 +78,7 @@ class Catalog:
         self.providers: set[str] = set()
         self._owner: dict[str, str] = {}
         self._cache: dict[str, Route] = {}
+        self._names: dict[tuple[str, str], frozenset[str]] = {}
 
     # ------------------------------------------------------------------ building
 
@@ -89,7 +95,7 @@ class Catalog:
         """Add a provider's names. A name claimed twice is a :class:`PluginError`
         unless ``override`` (user configuration beats plugins)."""
         self.providers.add(provider)
-        self._cache.clear()
+        self._changed()
         who = source or provider
         for m in models:
             info = ModelInfo(name=m, provider=provider) if isinstance(m, str) else m
@@ -110,6 +116,17 @@ class Catalog:
             self.prefixes = [x for x in self.prefixes if x[0] != p]
             self.prefixes.append((p, provider))
         self.prefixes.sort(key=lambda x: -len(x[0]))
+
+    def add_model(self, info: ModelInfo) -> None:
+        """Add one model of ``info.provider`` reachable only as ``provider/model`` (the models
+        listed for a configured endpoint: the user's word, no ownership check)."""
+        self.providers.add(info.provider)
+        self.by_provider[(info.provider, info.name)] = info
+        self._changed()
+
+    def _changed(self) -> None:
+        self._cache.clear()
+        self._names.clear()
 
     def _claim(self, name: str, who: str, override: bool) -> None:
         prev = self._owner.get(name)
@@ -140,23 +157,62 @@ class Catalog:
         if not isinstance(name, str) or not name.strip():
             raise InvalidRequestError("model must be a non-empty string such as 'gpt-4o'",
                                       param="model")
+        if name != name.strip() or not name.isprintable():
+            raise InvalidRequestError(
+                f"model {name!r} has surrounding whitespace or control characters; pass the "
+                f"name alone, e.g. {name.strip()!r}", param="model")
         head, sep, tail = name.partition("/")
-        if sep and head in self.providers and tail:
-            return Route(alias=None, model=tail, provider=head, via="explicit", requested=name)
-        info = self.models.get(name)
+        if sep and tail:
+            provider = head if head in self.providers else _fold(head, self.providers)
+            if provider is not None:
+                model = tail
+                if (provider, tail) not in self.by_provider:
+                    # the canonical spelling of a catalog id (``openai/GPT-4o`` is gpt-4o)
+                    ids = {m for p, m in self.by_provider if p == provider}
+                    model = _fold(tail, ids) or tail
+                return Route(alias=None, model=model, provider=provider, via="explicit",
+                             requested=name)
+        key = name if name in self.models or name in self.aliases else \
+            _fold(name, self.models.keys() | self.aliases.keys()) or name
+        info = self.models.get(key)
         if info is not None:
             return Route(alias=None, model=info.name, provider=info.provider, via="catalog",
                          requested=name)
-        target = self.aliases.get(name)
+        target = self.aliases.get(key)
         if target is not None:
             hop = self.resolve(target)
-            return Route(alias=name, model=hop.model, provider=hop.provider, via="alias",
+            return Route(alias=key, model=hop.model, provider=hop.provider, via="alias",
                          requested=name)
         for prefix, provider in self.prefixes:
             if name.startswith(prefix):
                 return Route(alias=None, model=name, provider=provider, via="prefix",
                              requested=name)
         raise self.unknown(name)
+
+    def names(self, route: Route) -> frozenset[str]:
+        """Every name of the route's model, casefolded: the id, ``provider/id``, every alias that
+        resolves to that id (siblings included), and the names the caller used. Access lists
+        match against all of them, so a deny covers the model whatever it is called."""
+        key = (route.provider, route.model)
+        base = self._names.get(key)
+        if base is None:
+            found = {route.model, f"{route.provider}/{route.model}"}
+            info = self.by_provider.get(key)
+            if info is not None:
+                found.update(info.aliases)
+            model = route.model.casefold()
+            for alias in list(self.aliases):
+                try:
+                    hop = self.resolve(alias)
+                except CencoriError:
+                    continue
+                if hop.model.casefold() == model:
+                    found.add(alias)
+            base = frozenset(n.casefold() for n in found)
+            if len(self._names) < 4096:
+                self._names[key] = base
+        extra = {n.casefold() for n in (route.requested, route.alias) if n}
+        return base | extra if extra - base else base
 
     def unknown(self, name: str) -> UnknownModelError:
         known = sorted(set(self.models) | set(self.aliases))
@@ -170,6 +226,15 @@ class Catalog:
             + "; name a model as 'provider/model' to pick one explicitly"
         )
         return UnknownModelError("; ".join(parts), model=name, matches=matches)
+
+
+def _fold(name: str, names: Iterable[str]) -> str | None:
+    """The one of ``names`` equal to ``name`` regardless of case, else None."""
+    folded = name.casefold()
+    for n in names:
+        if n.casefold() == folded:
+            return n
+    return None
 
 
 def _replace(info: ModelInfo, **kw: object) -> ModelInfo:

@@ -10,22 +10,22 @@ Implement hooks with :data:`cencori_core.hookimpl` on a plain object or module a
 ``Router(policies=[obj])`` or ``Router(plugins=[obj])``, or ship it in a distribution under the
 ``cencori`` entry-point group. Around-behaviour uses ``@hookimpl(wrapper=True)``.
 
-Every hook receives the mutable :class:`~cencori_core.router.CallContext` of the call. Requests and
+Every hook receives the mutable :class:`~cencori_core.context.CallContext` of the call. Requests and
 responses inside it are frozen: replace them (``context.request = dataclasses.replace(...)``)
 rather than mutating them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from .router import CallContext
-    from .types import ChatChunk, UsageRecord
+# Imported at run time (not under TYPE_CHECKING) so typing.get_type_hints() resolves every hook
+# specification: context.py is a leaf, so this imports no pipeline code.
+from .context import CallContext
+from .types import ChatChunk, Route, UsageRecord
 
 PROJECT = "cencori"
 
@@ -91,6 +91,24 @@ def cencori_pre_request(context: CallContext) -> None:
     """
 
 
+@hookspec
+def cencori_check_route(context: CallContext, route: Route, names: frozenset[str]) -> None:
+    """Allow or refuse one route (model, provider, deployment) the call is about to use.
+
+    Called for every distinct route the call may reach, before anything is sent to it: the
+    resolved model (before ``cencori_pre_request``), and each fallback, context-window fallback and
+    deployment before its first attempt. A route that is refused is never tried.
+
+    Raise :class:`~cencori_core.errors.PolicyViolationError` to block: a block ends the call (no
+    further retry or fallback) and the usage record says ``blocked``.
+
+    :param context: the call's context (``context.route`` is the route first resolved).
+    :param route: the route about to be tried (``route.deployment`` set for a deployment).
+    :param names: every name of the route's model, casefolded: its id, ``provider/id``, every
+        alias of it and the name the caller used. Match a deny list against all of them.
+    """
+
+
 @hookspec(firstresult=True)
 def cencori_short_circuit(context: CallContext) -> Any:
     """Answer the call without the provider (a cache hit, a canned answer).
@@ -130,7 +148,10 @@ def cencori_stream_chunk(context: CallContext, chunk: ChatChunk) -> Any:
     Return ``None`` to pass the chunk on unchanged, a replacement ``ChatChunk``, or a list of
     chunks to emit in its place (an empty list holds it back: keep the text in
     ``context.state`` and release it later). Implementations are chained: each receives what
-    the previous one returned, in pluggy's call order. At the end of every stream the router sends
+    the previous one returned, in pluggy's call order (``tryfirst``/``trylast`` apply), and may
+    declare any subset of the arguments. A wrapper (``wrapper=True`` or ``hookwrapper=True``)
+    runs once per chunk around the whole chain: its result is the list of chunks the chain
+    produced; return it or a replacement list. At the end of every stream the router sends
     one last chunk with ``final=True`` (and no text of its own): flush anything held back onto it.
     Raise :class:`~cencori_core.errors.PolicyViolationError` to stop the stream.
 

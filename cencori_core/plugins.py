@@ -111,7 +111,7 @@ def collect_providers(pm: pluggy.PluginManager) -> dict[str, ProviderSpec]:
     """Run ``cencori_register_providers`` on every plugin and collect the specs."""
     specs: dict[str, ProviderSpec] = {}
 
-    for impl in pm.hook.cencori_register_providers.get_hookimpls():
+    def registration(impl: pluggy.HookImpl) -> dict[str, Any]:
         plugin_name = impl.plugin_name
 
         def register(
@@ -142,17 +142,26 @@ def collect_providers(pm: pluggy.PluginManager) -> dict[str, ProviderSpec]:
                 raise PluginError(
                     f"plugin {_plugin!r}: bad registration of {name!r}: {exc}") from exc
 
-        try:
-            result = impl.function(register)
-        except PluginError:
-            raise
-        except Exception as exc:
-            raise PluginError(
-                f"plugin {plugin_name!r} failed in cencori_register_providers: {exc}"
-            ) from exc
-        if inspect.isawaitable(result):
-            if hasattr(result, "close"):
-                result.close()
-            raise PluginError(f"plugin {plugin_name!r}: cencori_register_providers returned an "
-                              "awaitable; hooks are synchronous")
+        current[0] = plugin_name
+        return {"register": register}
+
+    # each plugin's implementation is its own hook call (pluggy's executor: argument subsets,
+    # wrappers, tracing), with a register callback that knows which plugin registers
+    from ._hooks import call_each
+
+    current = [""]
+    try:
+        results = call_each(pm, "cencori_register_providers", registration)
+    except PluginError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"plugin {current[0]!r} failed in cencori_register_providers: {exc}") from exc
+    for impl, result in results:
+        for r in result:
+            if inspect.isawaitable(r):
+                if hasattr(r, "close"):
+                    r.close()
+                raise PluginError(f"plugin {impl.plugin_name!r}: cencori_register_providers "
+                                  "returned an awaitable; hooks are synchronous")
     return specs

@@ -1,6 +1,6 @@
 """Retries, fallbacks, deployments with cooldown and load balancing: the attempt plan of a call.
 
-Pure logic; the two drivers in ``router.py`` do the waiting. One retry loop, ours: every SDK
+Pure logic; the two drivers in ``_flow.py`` do the waiting. One retry loop, ours: every SDK
 client is built with its own retries off. The plan hands the driver one :class:`Target` at a time
 (with the delay to wait first) and is told how each attempt went:
 
@@ -25,7 +25,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,10 +43,10 @@ from .types import Attempt, Route
 
 if TYPE_CHECKING:
     from .config import ProviderConfig
-    from .router import CallContext, Router
+    from .context import CallContext
 
 __all__ = ["RetryPolicy", "Target", "AttemptPlan", "Deployment", "Cooldown", "Balancer",
-           "MemoryDeploymentState", "STRATEGIES"]
+           "MemoryDeploymentState", "RoutingTable", "STRATEGIES"]
 
 STRATEGIES = ("weighted", "least_busy", "lowest_latency")
 
@@ -274,14 +274,31 @@ class Target:
     all_cooling: bool = False
 
 
+@dataclass(slots=True, kw_only=True)
+class RoutingTable:
+    """What an attempt plan needs from its router: deployments, the balancer (and through it
+    the deployments' health), the fallback chains, and how to resolve a fallback's name and
+    find its retry policy."""
+
+    deployments: Mapping[str, list[Deployment]]
+    balancer: Balancer
+    fallbacks: Mapping[str, list[str]]
+    context_window_fallbacks: Mapping[str, str]
+    route_for: Callable[[str], Route]
+    retry_for: Callable[[str, RetryPolicy | None], RetryPolicy]
+
+
 class AttemptPlan:
     """The attempt plan of one logical call: the model, its retries, then its fallbacks."""
 
-    __slots__ = ("router", "ctx", "routes", "retry", "errors", "deadline", "_tried_models",
-                 "_failed_deps")
+    __slots__ = ("table", "ctx", "routes", "retry", "errors", "deadline", "_tried_models",
+                 "_failed_deps", "check")
 
-    def __init__(self, router: Router, ctx: CallContext, route: Route, retry: RetryPolicy):
-        self.router = router
+    def __init__(self, table: RoutingTable, ctx: CallContext, route: Route, retry: RetryPolicy,
+                 check: Callable[[Route], None] | None = None):
+        self.table = table
+        self.check = check
+        """Called with every concrete route before its first attempt; raises to refuse it."""
         self.ctx = ctx
         self.retry = retry
         self.routes: list[Route] = [route]
@@ -294,15 +311,20 @@ class AttemptPlan:
         return self._target(self.routes[0], self.retry, tries=0, delay=0.0)
 
     def _target(self, route: Route, retry: RetryPolicy, *, tries: int, delay: float) -> Target:
-        deps = self.router._deployments.get(route.requested) if route.via == "deployment" \
+        deps = self.table.deployments.get(route.requested) if route.via == "deployment" \
             else None
         if not deps:
+            # the first route was checked when the call began; fallbacks are checked here
+            if self.check is not None and route is not self.routes[0]:
+                self.check(route)
             return Target(route=route, retry=retry, tries=tries, delay=delay, key=route.provider)
-        dep, all_cooling = self.router._balancer.choose(deps, self._failed_deps,
+        dep, all_cooling = self.table.balancer.choose(deps, self._failed_deps,
                                                         time.monotonic())
         concrete = Route(alias=route.alias, model=dep.model, provider=dep.provider,
                          deployment=dep.name, via="deployment", requested=route.requested)
-        self.router._dep_state.acquire(dep.key)
+        if self.check is not None:
+            self.check(concrete)  # before acquire: a refused deployment holds no slot
+        self.table.balancer.state.acquire(dep.key)
         return Target(route=concrete, retry=retry, tries=tries, delay=delay, key=dep.key,
                       deployment=dep, all_cooling=all_cooling)
 
@@ -319,7 +341,7 @@ class AttemptPlan:
     def succeeded(self, target: Target, latency_ms: float) -> None:
         r = target.route
         if target.deployment is not None:
-            self.router._dep_state.release(target.key, latency_ms)
+            self.table.balancer.state.release(target.key, latency_ms)
         self.ctx.attempts.append(Attempt(model=r.requested or r.model, provider=r.provider,
                                          deployment=r.deployment, status="ok",
                                          delay=target.delay, latency_ms=latency_ms))
@@ -348,13 +370,13 @@ class AttemptPlan:
                 return self._target(group, target.retry, tries=tries, delay=delay)
         # 2. a larger-context model
         if isinstance(exc, ContextWindowExceededError):
-            bigger = self.router._context_window_fallbacks.get(group.requested or r.model)
+            bigger = self.table.context_window_fallbacks.get(group.requested or r.model)
             if bigger and bigger not in self._tried_models:
                 return self._fallback_to(bigger)
             raise self._final(exc, target)
         # 3. the fallback chain, on retryable errors only
         if exc.retryable and (self.deadline is None or now < self.deadline):
-            fb = self.router._fallbacks
+            fb = self.table.fallbacks
             first = self.routes[0].requested
             for name in fb.get(first) or fb.get("*") or ():
                 if name not in self._tried_models:
@@ -362,19 +384,19 @@ class AttemptPlan:
         raise self._final(exc, target)
 
     def _deployment_failed(self, target: Target, exc: BaseException) -> None:
-        router = self.router
-        router._dep_state.release(target.key, None)
+        balancer = self.table.balancer
+        balancer.state.release(target.key, None)
         self._failed_deps.add(target.key)
         hard = isinstance(exc, ProviderAuthError)
         if hard or (isinstance(exc, ProviderError) and exc.retryable):
-            router._dep_state.record_failure(target.key, router._balancer.cooldown, hard=hard,
+            balancer.state.record_failure(target.key, balancer.cooldown, hard=hard,
                                              now=time.monotonic())
 
     def _fallback_to(self, name: str) -> Target:
         self._tried_models.add(name)
-        route = self.router._route_for(name, self.ctx)
+        route = self.table.route_for(name)
         self.routes.append(route)
-        retry = self.router._retry_for(name, self.ctx)
+        retry = self.table.retry_for(name, self.ctx.retry)
         return self._target(route, retry, tries=0, delay=0.0)
 
     def _delay(self, exc: ProviderError, target: Target, tries: int) -> float | None:

@@ -13,20 +13,19 @@ and ``achat`` differ only where they wait.
 
 from __future__ import annotations
 
-import inspect
 import os
-import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Never
 
 from . import _logging
+from . import _operations as ops
 from . import _validate as v
 from ._callbacks import callback_plugins
-from ._logging import log_attempt_failed, log_call
-from ._network import NO_NETWORK
+from ._hooks import Hooks
+from ._pipeline import Pipeline
+from ._registry import Registry
 from ._requests import (
     chat_request,
     check_extra,
@@ -34,24 +33,14 @@ from ._requests import (
     embed_request,
     image_request,
     moderation_request,
-    new_id,
     speech_request,
     transcription_request,
 )
-from ._stream import StreamAccumulator
-from .accounting.usage import finalize_usage
-from .catalog import CAPABILITIES, OPERATION_CAPABILITY, Catalog, ModelInfo
-from .config import ProviderConfig, Secret, load_toml
+from ._streams import AsyncChatStream, ChatStream
+from .config import load_toml
+from .context import CallContext
 from .errors import (
-    CencoriError,
     ConfigurationError,
-    InvalidRequestError,
-    MissingDependencyError,
-    PluginError,
-    PolicyViolationError,
-    ProviderConnectionError,
-    ProviderNotConfiguredError,
-    StreamInterruptedError,
 )
 from .hookspecs import hookimpl
 from .plugins import (
@@ -61,117 +50,34 @@ from .plugins import (
     make_plugin_manager,
     register_plugin,
 )
-from .provider import Provider, ProviderSpec
+from .provider import Provider
 from .resilience import (
-    AttemptPlan,
     Balancer,
     Cooldown,
-    Deployment,
     MemoryDeploymentState,
     RetryPolicy,
-    Target,
 )
-from .telemetry import NO_SPAN, AttemptScope, make_telemetry
+from .telemetry import make_telemetry
 from .types import (
-    ChatChunk,
     ChatResponse,
     EmbeddingResponse,
     ImageResponse,
+    Message,
     ModerationResponse,
-    PolicyDecision,
     Route,
     Speech,
     Transcription,
-    Usage,
-    UsageRecord,
 )
 
 __all__ = ["Router", "CallContext", "ChatStream", "AsyncChatStream"]
 
-_perf = time.perf_counter
 
-
-def _is_cancel(exc: BaseException) -> bool:
-    """Cancellation of the call: task cancel, Ctrl-C, a closed generator. asyncio is imported
-    only by the async paths (it costs 30 ms to import), so look it up lazily."""
-    if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
-        return True
-    aio = sys.modules.get("asyncio")
-    return aio is not None and isinstance(exc, aio.CancelledError)
-
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
+Messages = Sequence[Message | Mapping[str, Any]]
+"""Chat messages: our :class:`Message` objects or OpenAI-style dicts, mixed freely."""
 
 CHAT_ARGS = ["model", "messages", "temperature", "max_tokens", "tools", "tool_choice",
              "response_format", "stop", "top_p", "seed", "user", "metadata", "timeout", "retry",
              "api_key", "project", "provider_options"]
-
-
-class CallContext:
-    """The mutable state of one logical call, handed to every hook.
-
-    Requests and responses are frozen: replace ``request`` / ``response`` to change them.
-    ``state`` is free for plugins (key it by your plugin's name).
-    """
-
-    __slots__ = ("router", "operation", "request", "route", "model_info", "project", "user",
-                 "metadata", "request_id", "response", "attempts", "decisions", "state",
-                 "stream", "started", "time", "attempt_error", "retry", "reservation",
-                 "status", "error", "tags", "_record_sent", "span")
-
-    def __init__(self, router: Router, operation: str, request: Any, *, stream: bool = False,
-                 project: str | None = None, user: str | None = None,
-                 metadata: dict[str, Any] | None = None) -> None:
-        self.router = router
-        self.operation = operation
-        self.request = request
-        self.route: Route | None = None
-        self.model_info: ModelInfo | None = None
-        self.project = project
-        self.user = user
-        self.metadata = metadata or {}
-        self.request_id = request.idempotency_key or new_id()
-        self.response: Any = None
-        self.attempts: list[Any] = []
-        self.decisions: list[PolicyDecision] = []
-        self.state: dict[str, Any] = {}
-        self.stream = stream
-        self.started = _perf()
-        self.time = time.time()
-        self.attempt_error = False
-        self.retry: RetryPolicy | None = None
-        self.reservation: Any = None
-        self.status = "ok"
-        self.error: BaseException | None = None
-        self.tags: dict[str, Any] = {}
-        self._record_sent = False
-        self.span: Any = None
-
-    def decide(self, policy: str, rule: str, action: str, count: int = 1) -> None:
-        """Record what a policy did (merged by policy, rule and action)."""
-        for i, d in enumerate(self.decisions):
-            if d.policy == policy and d.rule == rule and d.action == action:
-                self.decisions[i] = PolicyDecision(policy=policy, rule=rule, action=action,
-                                                   count=d.count + count)
-                return
-        self.decisions.append(PolicyDecision(policy=policy, rule=rule, action=action,
-                                             count=count))
-
-    @property
-    def elapsed_ms(self) -> float:
-        return (_perf() - self.started) * 1000.0
-
-    def __repr__(self) -> str:
-        return f"<CallContext {self.operation} {self.request_id} route={self.route}>"
-
-
-def _set(obj: Any, **fields: Any) -> None:
-    """Fill fields of a response the router has not yet handed to anyone (frozen to users)."""
-    for k, val in fields.items():
-        object.__setattr__(obj, k, val)
 
 
 class _Builtin:
@@ -264,24 +170,18 @@ class Router:
                                          meter_provider=meter_provider)
         _logging.configure_from_env()
 
-        # --- providers and catalog
-        self._specs: dict[str, ProviderSpec] = collect_providers(self._pm)
-        self.catalog = Catalog()
-        for spec in self._specs.values():
-            if spec.type_only:
-                continue
-            self.catalog.add_provider(spec.name, prefixes=spec.prefixes, models=spec.models,
-                                      aliases=spec.aliases, source=spec.plugin)
-        self._configs: dict[str, ProviderConfig] = {}
-        self._instances: dict[str, Provider] = {}
+        # --- providers, deployments and the catalog (_registry.py)
+        self._registry = reg = Registry(collect_providers(self._pm), self.timeout)
+        self.catalog = reg.catalog
         for name, value in (providers or {}).items():
-            self._add_provider_config(name, value)
-        self._env_configs()
+            reg.add_provider_config(name, value)
+        reg.env_configs()
+        if self._telemetry is not None:
+            self._telemetry.config = reg.config
         self._dep_state: Any = MemoryDeploymentState()
         self._balancer = Balancer(routing_strategy, Cooldown.coerce(cooldown), self._dep_state)
-        self._deployments: dict[str, list[Deployment]] = {}
         for group, deps in (deployments or {}).items():
-            self._add_deployments(group, deps)
+            reg.add_deployments(group, deps)
 
         from .accounting.pricing import Pricing
 
@@ -305,6 +205,11 @@ class Router:
             self._dep_state = self._balancer.state = RedisDeploymentState(self._accounting.store)
         register_plugin(self._pm, self._accounting.sink, self._accounting.sink.name)
         self._refresh_hooks()
+        self._pipe = Pipeline(
+            self, hooks=self._hooks, registry=reg, balancer=self._balancer,
+            fallbacks=self._fallbacks, context_window_fallbacks=self._context_window_fallbacks,
+            telemetry=self._telemetry, accounting=self._accounting, pricing=self.pricing,
+            retry=self.retry, retry_per_model=self._retry_per_model)
         _logging.watch(self)  # the log filter masks this router's keys
 
     # ------------------------------------------------------------------ construction helpers
@@ -316,154 +221,21 @@ class Router:
         kwargs.update(overrides)
         return cls(**kwargs)
 
-    def _add_provider_config(self, name: str, value: Any) -> None:
-        if not isinstance(name, str) or not name or "/" in name:
-            raise ConfigurationError(f"provider name {name!r} must be a non-empty string "
-                                     "without '/'")
-        if isinstance(value, Provider):
-            value.name = name
-            self._instances[name] = value
-            self._configs[name] = getattr(value, "config", None) or ProviderConfig(name=name)
-            models = getattr(value, "models", ()) or ()
-            prefixes = getattr(value, "prefixes", ()) or ()
-            self.catalog.add_provider(name, prefixes=prefixes, models=models,
-                                      source=f"providers[{name!r}]", override=True)
-            return
-        cfg = value if isinstance(value, ProviderConfig) else ProviderConfig.from_mapping(name,
-                                                                                          value)
-        cfg.name = name
-        spec = self._specs.get(cfg.type)
-        if spec is None:
-            known = sorted(self._specs)
-            raise ConfigurationError(
-                f"providers[{name!r}]: no installed provider of type {cfg.type!r}; installed: "
-                f"{', '.join(known)}. Install its plugin (pip install \"cencori-core[{cfg.type}]\")"
-                " or set 'type' to one of them")
-        self._fill_from_env(cfg, spec)
-        if cfg.timeout is None:
-            cfg.timeout = self.timeout
-        self._configs[name] = cfg
-        if name not in self.catalog.providers:
-            self.catalog.providers.add(name)
-        for m in cfg.models:
-            # models listed for a configured endpoint are the user's word: no capability limits
-            spec_info = next((i for i in spec.models if not isinstance(i, str) and i.name == m),
-                             None)
-            info = ModelInfo(name=m, provider=name, capabilities=spec_info.capabilities
-                             if spec_info is not None else CAPABILITIES)
-            self.catalog.by_provider[(name, m)] = info
-
-    def _add_deployments(self, group: str, deps: Iterable[Mapping[str, Any]]) -> None:
-        if isinstance(deps, Mapping) or not isinstance(deps, Iterable):
-            raise ConfigurationError(f"deployments[{group!r}] must be a list of deployments")
-        out = []
-        names: set[str] = set()
-        for i, raw in enumerate(deps):
-            if not isinstance(raw, Mapping) or not raw.get("provider"):
-                raise ConfigurationError(f"deployments[{group!r}][{i}] needs 'provider' (and "
-                                         "api_key, base_url, model, weight, name as needed)")
-            d = dict(raw)
-            provider = d.pop("provider")
-            name = str(d.pop("name", None) or f"{group}#{i}")
-            if name in names:
-                raise ConfigurationError(f"deployments[{group!r}]: name {name!r} is used twice")
-            names.add(name)
-            model = str(d.pop("model", None) or group)
-            weight = d.pop("weight", 1)
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
-                raise ConfigurationError(f"deployments[{group!r}][{i}].weight must be > 0")
-            base = self._configs.get(provider)
-            if base is not None and base.type != provider:
-                # a configured provider name (e.g. an openai_compatible endpoint)
-                merged: dict[str, Any] = {"type": base.type, "base_url": base.base_url,
-                                          "timeout": base.timeout, "models": base.models,
-                                          **base.options}
-                if base.api_key:
-                    merged["api_key"] = base.api_key
-                merged.update(d)
-                d, ptype = merged, base.type
-            else:
-                ptype = d.pop("type", None) or provider
-            spec = self._specs.get(ptype)
-            if spec is None:
-                raise ConfigurationError(
-                    f"deployments[{group!r}][{i}]: no installed provider {provider!r}; "
-                    f"installed: {', '.join(sorted(self._specs))}")
-            key = f"{group}::{name}"
-            cfg = ProviderConfig.from_mapping(provider, {**d, "type": ptype})
-            if cfg.api_key is None and cfg.api_key_env is None:
-                self._fill_from_env(cfg, spec)
-            if cfg.timeout is None:
-                cfg.timeout = self.timeout
-            self._configs[key] = cfg
-            out.append(Deployment(key=key, name=name, group=group, provider=provider,
-                                  model=model, weight=float(weight), config=cfg))
-        if not out:
-            raise ConfigurationError(f"deployments[{group!r}] is empty")
-        self._deployments[group] = out
-
-    def _fill_from_env(self, cfg: ProviderConfig, spec: ProviderSpec) -> None:
-        if cfg.api_key is None and cfg.api_key_env is None and cfg.name == spec.name:
-            for var in spec.env_keys:
-                val = os.environ.get(var)
-                if val:
-                    cfg.api_key = Secret(val)
-                    cfg.api_key_env = var
-                    break
-        if cfg.base_url is None and spec.env_base_url and cfg.name == spec.name:
-            cfg.base_url = os.environ.get(spec.env_base_url) or None
-        if cfg.base_url is None and spec.default_base_url:
-            cfg.base_url = spec.default_base_url
-
-    def _env_configs(self) -> None:
-        for spec in self._specs.values():
-            if spec.type_only or spec.name in self._configs:
-                continue
-            cfg = ProviderConfig(name=spec.name, timeout=self.timeout)
-            self._fill_from_env(cfg, spec)
-            self._configs[spec.name] = cfg
-
     def register(self, plugin: object, name: str | None = None) -> str:
         """Register a plugin object (hooks and/or providers) on this router."""
         pname = register_plugin(self._pm, plugin, name)
         impls = [i for i in self._pm.hook.cencori_register_providers.get_hookimpls()
                  if i.plugin_name == pname]
         if impls:
-            new = collect_providers(self._pm)
-            for spec_name, spec in new.items():
-                if spec_name in self._specs or spec.type_only:
-                    continue
-                self._specs[spec_name] = spec
-                self.catalog.add_provider(spec_name, prefixes=spec.prefixes, models=spec.models,
-                                          aliases=spec.aliases, source=spec.plugin)
-                cfg = ProviderConfig(name=spec_name, timeout=self.timeout)
-                self._fill_from_env(cfg, spec)
-                self._configs.setdefault(spec_name, cfg)
+            self._registry.add_specs(collect_providers(self._pm))
         self._refresh_hooks()
         return pname
 
     def _refresh_hooks(self) -> None:
-        h = self._pm.hook
-        self._has_pre = bool(h.cencori_pre_request.get_hookimpls())
-        self._has_short = bool(h.cencori_short_circuit.get_hookimpls())
-        self._has_post = bool(h.cencori_post_response.get_hookimpls())
-        self._has_error = bool(h.cencori_on_error.get_hookimpls())
-        self._has_record = bool(h.cencori_record_usage.get_hookimpls())
-        # Chained by hand: each implementation receives what the previous one returned.
-        self._stream_impls = list(reversed(h.cencori_stream_chunk.get_hookimpls()))
-        # The per-call hooks, called directly when pluggy's machinery would add nothing.
-        self._pre_impls = _direct_impls(h.cencori_pre_request)
-        self._post_impls = _direct_impls(h.cencori_post_response)
-        self._record_impls = _direct_impls(h.cencori_record_usage)
-        if not hasattr(self, "_plain_exec"):
-            self._plain_exec = getattr(self._pm, "_inner_hookexec", None)
-
-    def _direct(self, impls: _Impls | None) -> _Impls | None:
-        """``impls`` when they may be called directly now: pluggy's call monitoring or tracing
-        (which replace its inner executor) must see every call, so then None."""
-        if impls is not None and getattr(self._pm, "_inner_hookexec", 0) is self._plain_exec:
-            return impls
-        return None
+        if not hasattr(self, "_hooks"):
+            self._hooks = Hooks(self._pm)
+        else:
+            self._hooks.refresh()
 
     @property
     def plugin_manager(self) -> Any:
@@ -478,632 +250,258 @@ class Router:
 
         For a model with several deployments, the deployment is the one the routing strategy
         would pick now."""
-        deps = self._deployments.get(name)
+        deps = self._registry.deployments.get(name)
         if deps:
             dep, _ = self._balancer.choose(deps, set(), time.monotonic())
             return Route(alias=None, model=dep.model, provider=dep.provider, deployment=dep.name,
                          via="deployment", requested=name)
         return self.catalog.resolve(name)
 
-    def _route_for(self, name: str, ctx: CallContext) -> Route:
-        deps = self._deployments.get(name) if self._deployments else None
-        if deps:
-            route = Route(alias=None, model=deps[0].model, provider=deps[0].provider,
-                          via="deployment", requested=name)
-            if ctx.state:
-                self._check_project_provider(ctx, route)
-            self._check_capability(route, ctx)
-            return route
-        route = self.catalog.resolve(name)
-        if route.provider not in self._configs and route.provider not in self._instances:
-            spec = self._specs.get(route.provider)
-            if spec is None:
-                raise ProviderNotConfiguredError(
-                    f"model {name!r} belongs to provider {route.provider!r}, which is not "
-                    "configured", provider=route.provider)
-        if ctx.state:
-            self._check_project_provider(ctx, route)
-        self._check_capability(route, ctx)
-        return route
-
-    def _check_capability(self, route: Route, ctx: CallContext) -> None:
-        info = self.catalog.info(route)
-        need = OPERATION_CAPABILITY[ctx.operation]
-        if info is not None and not info.supports(need):
-            raise InvalidRequestError(
-                f"model {route.model!r} ({route.provider}) does not support {need}; its "
-                f"capabilities: {', '.join(sorted(info.capabilities))}", param="model")
-
-    def _retry_for(self, name: str, ctx: CallContext) -> RetryPolicy:
-        if ctx.retry is not None:
-            return ctx.retry
-        return self._retry_per_model.get(name) or self.retry
-
-    def _check_request(self, ctx: CallContext, info: ModelInfo | None) -> None:
-        """Capability checks that depend on the request (tools, images)."""
-        if info is None or ctx.operation != "chat":
-            return
-        req = ctx.request
-        if req.tools and not info.supports("tools"):
-            raise InvalidRequestError(f"model {info.name!r} does not support tools",
-                                      param="tools")
-        if ctx.stream and not info.supports("streaming"):
-            raise InvalidRequestError(f"model {info.name!r} does not support streaming",
-                                      param="model")
-        if not info.supports("vision"):
-            for m in req.messages:
-                if isinstance(m.content, list) and any(p.get("type") == "image_url"
-                                                       for p in m.content):
-                    raise InvalidRequestError(
-                        f"model {info.name!r} does not accept images (no vision capability)",
-                        param="messages")
-
-    # ------------------------------------------------------------------ providers
+    def _price_provider(self, name: str) -> str:
+        # accounting/limits.py still asks the router (to become a price function it is given)
+        return self._registry.price_provider(name)
 
     def provider(self, name: str) -> Provider:
         """The provider instance called ``name`` (built on first use)."""
-        inst = self._instances.get(name)
-        if inst is not None:
-            return inst
-        return self._provider_slow(name)
-
-    def _attempt_provider(self, name: str) -> Provider:
-        """The provider for an attempt; refuses real providers inside ``no_network()``."""
-        inst = self._instances.get(name) or self._provider_slow(name)
-        if NO_NETWORK.get() and not inst.offline:
-            raise ProviderConnectionError(
-                f"provider {name!r} would use the network, but no_network() is active",
-                provider=name, retryable=False)
-        return inst
-
-    def _provider_slow(self, name: str) -> Provider:
-        with self._lock:
-            inst = self._instances.get(name)
-            if inst is None:
-                inst = self._build_provider(name)
-                self._instances[name] = inst
-        return inst
-
-    def _build_provider(self, name: str) -> Provider:
-        cfg = self._configs.get(name)
-        spec = self._specs.get(cfg.type if cfg else name)
-        if spec is None:
-            raise ProviderNotConfiguredError(
-                f"provider {name!r} is not installed; installed: {', '.join(sorted(self._specs))}",
-                provider=name)
-        if cfg is None:
-            cfg = ProviderConfig(name=name, timeout=self.timeout)
-            self._fill_from_env(cfg, spec)
-            self._configs[name] = cfg
-        if spec.requires_key and not cfg.api_key:
-            if cfg.api_key_env:
-                where = f"set the environment variable {cfg.api_key_env}"
-                env: tuple[str, ...] = (cfg.api_key_env,)
-            elif cfg.name == spec.name and spec.env_keys:
-                where = "set " + " or ".join(spec.env_keys)
-                env = spec.env_keys
-            else:
-                where = "give it an api_key"
-                env = ()
-            raise ProviderNotConfiguredError(
-                f"provider {name!r} has no API key: {where}, or pass "
-                f"Router(providers={{{name!r}: {{'api_key': ...}}}})",
-                provider=name, env_vars=env)
-        try:
-            inst = spec.factory(cfg)
-        except ImportError as exc:
-            if isinstance(exc, MissingDependencyError):
-                raise
-            extra = spec.extra or spec.name
-            raise MissingDependencyError(
-                f"provider {name!r} needs a package that is not installed ({exc.name or exc}): "
-                f'pip install "cencori-core[{extra}]"', extra=extra) from None
-        if not isinstance(inst, Provider):
-            raise PluginError(f"the factory of provider {spec.name!r} (plugin {spec.plugin!r}) "
-                              f"returned {type(inst).__name__}, not a Provider")
-        inst.name = cfg.name
-        return inst
+        return self._registry.provider(name)
 
     def configured_providers(self) -> dict[str, bool]:
-        """Each provider name → whether it can be used now (has a key or needs none)."""
-        out = {}
-        for name, cfg in self._configs.items():
-            spec = self._specs.get(cfg.type)
-            out[name] = name in self._instances or bool(
-                spec and (not spec.requires_key or cfg.api_key))
-        return out
+        """Each provider name → whether it can be used now (has a key or needs none);
+        deployments are not providers and are not listed."""
+        return self._registry.configured_providers()
 
     def known_secrets(self) -> list[str]:
         """Every provider key visible to this router (arguments, config and environment)."""
-        keys = {cfg.api_key.get_secret_value() for cfg in self._configs.values() if cfg.api_key}
-        for spec in self._specs.values():
-            for var in spec.env_keys:
-                val = os.environ.get(var)
-                if val:
-                    keys.add(val)
-        return sorted(k for k in keys if len(k) >= 8)
-
-    # ------------------------------------------------------------------ shared pipeline
-
-    def _scope(self, ctx: CallContext, api_key: str | None, project: str | None) -> None:
-        """api_key / project → ``ctx.project`` (and the Project in ``ctx.state``). An unknown
-        or revoked key is an AuthenticationError; without either the call has no project."""
-        if api_key is not None or project is not None:
-            self._accounting.scope(ctx, api_key, project)
-
-    def _check_project_provider(self, ctx: CallContext, route: Route) -> None:
-        """A project that lists its providers may use only those (fallbacks included)."""
-        proj = ctx.state.get("cencori.project")
-        if proj is not None and proj.providers is not None \
-                and route.provider not in proj.providers:
-            enabled = [*proj.providers, route.provider]
-            raise ProviderNotConfiguredError(
-                f"project {proj.name!r} has not enabled provider {route.provider!r} (model "
-                f"{route.model!r}); enable it with router.projects.update({proj.name!r}, "
-                f"providers={enabled!r})", provider=route.provider)
-
-    def _price_provider(self, name: str) -> str:
-        """Whose prices apply to the provider called ``name``: its type when it was configured
-        under that name (``{"azure-east": {"type": "openai"}}`` has openai's prices), else the
-        name (a Provider object handed in as ``providers={"openai": obj}``)."""
-        cfg = self._configs.get(name)
-        return cfg.type if cfg is not None and cfg.name == name else name
-
-    def _begin(self, operation: str, model: str, request: Any, *, stream: bool = False,
-               user: str | None = None, metadata: dict[str, Any] | None = None,
-               retry: Any = None, api_key: str | None = None,
-               project: str | None = None) -> CallContext:
-        """validate (done by the caller) → scope → resolve → pre hooks. Raises on refusal
-        (after recording the call as blocked or failed)."""
-        if self._closed:
-            raise ConfigurationError("this Router is closed")
-        ctx = CallContext(self, operation, request, stream=stream, user=user, metadata=metadata)
-        if self._telemetry is not None:
-            self._telemetry.start(ctx)
-        try:
-            ctx.retry = RetryPolicy.coerce(retry)
-            self._scope(ctx, api_key, project)
-            route = ctx.route = self._route_for(model, ctx)
-            info = ctx.model_info = self.catalog.info(route)
-            self._check_request(ctx, info)
-            if self._has_pre:
-                impls = self._direct(self._pre_impls)
-                self._check_results(
-                    _call_direct(impls, ctx) if impls is not None
-                    else self._pm.hook.cencori_pre_request(context=ctx), "cencori_pre_request")
-            if self._has_short:
-                hit = self._pm.hook.cencori_short_circuit(context=ctx)
-                if hit is not None:
-                    self._check_results([hit], "cencori_short_circuit")
-                    ctx.response = hit
-                    ctx.tags["short_circuit"] = True
-        except BaseException as exc:
-            self._fail(ctx, exc)
-            raise
-        return ctx
-
-    @staticmethod
-    def _check_results(results: Any, hook: str) -> None:
-        for r in results or ():
-            if inspect.isawaitable(r):
-                if hasattr(r, "close"):
-                    r.close()
-                raise PluginError(f"a {hook} implementation returned an awaitable; cencori hooks "
-                                  "are synchronous and must not do I/O")
-
-    def _plan(self, ctx: CallContext) -> tuple[AttemptPlan, Target]:
-        assert ctx.route is not None
-        retry = self._retry_for(ctx.route.requested, ctx)
-        plan = AttemptPlan(self, ctx, ctx.route, retry)
-        return plan, plan.first()
-
-    def _attempt_routes(self, ctx: CallContext) -> Iterator[Route]:
-        """Every route this call may attempt, in order: its own, the deployments of a
-        group, context-window fallbacks, the fallback chain (each with its deployments and
-        context-window fallback). Lazy: the limiter iterates it only when a budget applies, to
-        reserve for the dearest (issue 13, item 5). A name that does not resolve cannot be
-        attempted and is skipped."""
-        first = ctx.route
-        assert first is not None
-        first_name = first.requested or first.model
-        names = [first_name]
-        fb = self._fallbacks
-        names += fb.get(first_name) or fb.get("*") or ()
-        seen: set[str] = set()
-        for i, start in enumerate(names):
-            name: str | None = start
-            while name and name not in seen:
-                seen.add(name)
-                try:
-                    route = first if i == 0 and name == first_name \
-                        else self._route_for(name, ctx)
-                except CencoriError:
-                    break
-                yield route
-                for dep in self._deployments.get(name) or ():
-                    yield Route(alias=route.alias, model=dep.model, provider=dep.provider,
-                                deployment=dep.name, via="deployment", requested=name)
-                name = self._context_window_fallbacks.get(name)
-
-    def _target_request(self, ctx: CallContext, target: Target, plan: AttemptPlan) -> Any:
-        req = ctx.request
-        if req.model != target.route.model:
-            req = replace(req, model=target.route.model)
-        if plan.deadline is not None:
-            left = plan.timeout_left()
-            if req.timeout is None or req.timeout > left:
-                req = replace(req, timeout=left)
-        return req
-
-    def _complete(self, ctx: CallContext, resp: Any, target: Target | None) -> Any:
-        """normalize → post hooks → cost → record. Returns the final response."""
-        route = target.route if target is not None else ctx.route
-        assert route is not None
-        usage = self._estimate_usage(ctx, resp)
-        # Filled in place (the response is not yet anyone else's): one store per field.
-        store = object.__setattr__
-        store(resp, "usage", usage)
-        store(resp, "latency_ms", ctx.elapsed_ms)
-        store(resp, "attempts", list(ctx.attempts))
-        provider, model = resp.provider, resp.model
-        if not provider:
-            store(resp, "provider", provider := route.provider)
-        if not model:
-            store(resp, "model", model := route.model)
-        if not resp.id:
-            store(resp, "id", ctx.request_id)
-        if getattr(resp, "created", None) == 0:
-            store(resp, "created", int(ctx.time))
-        if route.deployment is not None:
-            store(resp, "deployment", route.deployment)
-        cost, reason = self.pricing.cost(self._price_provider(provider), model, usage,
-                                         ctx.operation, ctx.model_info)
-        store(resp, "cost", cost)
-        ctx.response = resp
-        if reason:
-            ctx.tags["cost_reason"] = reason
-        try:
-            if self._has_post:
-                impls = self._direct(self._post_impls)
-                self._check_results(
-                    _call_direct(impls, ctx) if impls is not None
-                    else self._pm.hook.cencori_post_response(context=ctx),
-                    "cencori_post_response")
-        except BaseException as exc:
-            self._fail(ctx, exc)
-            raise
-        resp = ctx.response
-        if ctx.decisions:
-            _set(resp, policy_decisions=list(ctx.decisions))
-        self._record(ctx, "ok", resp)
-        return resp
-
-    def _estimate_usage(self, ctx: CallContext, resp: Any) -> Usage:
-        """The provider's usage made consistent, else an estimate (accounting/usage.py)."""
-        return finalize_usage(ctx.operation, ctx.request, resp)
-
-    def _fail(self, ctx: CallContext, exc: BaseException) -> None:
-        """Record a failed logical call (exactly once) and tell the error hooks."""
-        if ctx._record_sent:
-            return
-        if isinstance(exc, PolicyViolationError):
-            status = "blocked"
-        elif _is_cancel(exc):
-            status = "cancelled"
-        elif isinstance(exc, StreamInterruptedError):
-            status = "interrupted"
-        else:
-            status = "error"
-        ctx.error = exc
-        if self._has_error:
-            self._call_error_hooks(ctx, exc)
-        # What the provider already charged for stays on the record: a response blocked by a
-        # post-response policy, or what a broken stream delivered.
-        self._record(ctx, status, getattr(exc, "partial", None) or ctx.response)
-
-    def _call_error_hooks(self, ctx: CallContext, exc: BaseException) -> None:
-        try:
-            self._pm.hook.cencori_on_error(context=ctx, error=exc)
-        except Exception:  # noqa: BLE001 - observers must not change the outcome
-            import logging
-
-            logging.getLogger("cencori_core").exception("a cencori_on_error hook failed")
-
-    def _attempt_span(self, ctx: CallContext, target: Target) -> AttemptScope:
-        """The context manager around one provider attempt (its span when telemetry is on)."""
-        tel = self._telemetry
-        return NO_SPAN if tel is None else tel.attempt(ctx, target)
-
-    def _attempt_failed(self, ctx: CallContext, exc: BaseException) -> None:
-        log_attempt_failed(ctx, exc)
-        if self._has_error:
-            ctx.attempt_error = True
-            try:
-                self._call_error_hooks(ctx, exc)
-            finally:
-                ctx.attempt_error = False
-
-    def _record(self, ctx: CallContext, status: str, resp: Any) -> None:
-        if ctx._record_sent:
-            return
-        ctx._record_sent = True
-        ctx.status = status
-        if self._telemetry is not None:
-            self._telemetry.end(ctx, status, resp)
-        log_call(ctx, status, resp)
-        if not self._has_record and ctx.reservation is None:
-            return
-        route = ctx.route
-        usage = getattr(resp, "usage", None) or Usage(source="estimated")
-        last = ctx.attempts[-1] if ctx.attempts else None
-        provider = getattr(resp, "provider", None) or (last.provider if last else None) \
-            or (route.provider if route else None)
-        model = getattr(resp, "model", None) or (last.model if last else None) \
-            or (route.model if route else getattr(ctx.request, "model", None))
-        cost, reason = getattr(resp, "cost", None), ctx.tags.get("cost_reason")
-        if cost is None and resp is not None and reason is None and provider and model:
-            # What a cancelled or interrupted stream consumed before it stopped.
-            cost, reason = self.pricing.cost(self._price_provider(provider), model, usage,
-                                             ctx.operation, ctx.model_info)
-        record = UsageRecord(
-            request_id=ctx.request_id,
-            project=ctx.project,
-            user=ctx.user,
-            provider=provider,
-            model=model,
-            operation=ctx.operation,
-            usage=usage,
-            cost=cost,
-            status=status,
-            latency_ms=ctx.elapsed_ms,
-            attempts=list(ctx.attempts),
-            time=ctx.time,
-            error=type(ctx.error).__name__ if ctx.error is not None else None,
-            deployment=getattr(resp, "deployment", None) or (last.deployment if last else None),
-            cost_reason=reason,
-            tags={k: val for k, val in ctx.metadata.items()
-                  if isinstance(val, (str, int, float, bool))} if ctx.metadata else {},
-        )
-        if ctx.reservation is not None:
-            ctx.reservation.observe(record)
-        if not self._has_record:
-            return
-        try:
-            impls = self._direct(self._record_impls)
-            if impls is not None:
-                _call_direct(impls, ctx, record)
-            else:
-                self._pm.hook.cencori_record_usage(context=ctx, record=record)
-        except Exception:  # noqa: BLE001 - a broken sink must not fail the call
-            import logging
-
-            logging.getLogger("cencori_core").exception("a cencori_record_usage hook failed")
-
-    # ------------------------------------------------------------------ the two drivers
-
-    def _run(self, ctx: CallContext, op: str) -> Any:
-        """Sync driver: the attempt loop around ``provider.<op>(request)``."""
-        if ctx.response is not None:
-            return self._complete(ctx, ctx.response, None)
-        try:
-            ctx.reservation = self._limiter.reserve(ctx, self._attempt_routes(ctx))
-            plan, target = self._plan(ctx)
-            while True:
-                if target.delay:
-                    time.sleep(target.delay)
-                t0 = _perf()
-                try:
-                    with self._attempt_span(ctx, target):
-                        provider = self._attempt_provider(target.key)
-                        resp = getattr(provider, op)(self._target_request(ctx, target, plan))
-                except Exception as exc:
-                    lat = (_perf() - t0) * 1000.0
-                    self._attempt_failed(ctx, exc)
-                    target = plan.failed(target, exc, lat)
-                    continue
-                plan.succeeded(target, (_perf() - t0) * 1000.0)
-                break
-        except BaseException as exc:
-            self._fail(ctx, exc)
-            if ctx.reservation is not None:
-                self._limiter.settle(ctx.reservation)
-            raise
-        try:
-            return self._complete(ctx, resp, target)
-        finally:
-            if ctx.reservation is not None:
-                self._limiter.settle(ctx.reservation)
-
-    async def _arun(self, ctx: CallContext, op: str) -> Any:
-        """Async driver: the same loop, awaiting the provider and the sleep."""
-        if ctx.response is not None:
-            return self._complete(ctx, ctx.response, None)
-        try:
-            ctx.reservation = await self._limiter.areserve(ctx, self._attempt_routes(ctx))
-            plan, target = self._plan(ctx)
-            while True:
-                if target.delay:
-                    await _sleep(target.delay)
-                t0 = _perf()
-                try:
-                    with self._attempt_span(ctx, target):
-                        provider = self._attempt_provider(target.key)
-                        request = self._target_request(ctx, target, plan)
-                        resp = await getattr(provider, "a" + op)(request)
-                except Exception as exc:
-                    lat = (_perf() - t0) * 1000.0
-                    self._attempt_failed(ctx, exc)
-                    target = plan.failed(target, exc, lat)
-                    continue
-                plan.succeeded(target, (_perf() - t0) * 1000.0)
-                break
-        except BaseException as exc:
-            self._fail(ctx, exc)
-            if ctx.reservation is not None:
-                await self._limiter.asettle(ctx.reservation)
-            raise
-        try:
-            return self._complete(ctx, resp, target)
-        finally:
-            if ctx.reservation is not None:
-                await self._limiter.asettle(ctx.reservation)
+        return self._registry.known_secrets()
 
     # ------------------------------------------------------------------ chat
+    # Every operation spells out its keywords: a type checker rejects a misspelled one
+    # (``**unknown: Never``) and the run time refuses it with an InvalidRequestError.
 
     def _chat_ctx(self, stream: bool, kw: dict[str, Any], unknown: dict[str, Any],
                   op: str) -> CallContext:
         if unknown:
             v.unknown_kwargs(op, unknown, CHAT_ARGS)
         req = chat_request(kw, stream)
-        return self._begin("chat", req.model, req, stream=stream, user=req.user,
-                           metadata=req.metadata, retry=kw["retry"], api_key=kw["api_key"],
-                           project=kw["project"])
+        return self._pipe.begin("chat", req.model, req, stream=stream, user=req.user,
+                                metadata=req.metadata, retry=kw["retry"], api_key=kw["api_key"],
+                                project=kw["project"])
 
-    def chat(self, *, model: str, messages: Any, temperature: float | None = None,
-             max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
-             tool_choice: str | dict[str, Any] | None = None,
-             response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
-             top_p: float | None = None, seed: int | None = None, user: str | None = None,
-             metadata: dict[str, Any] | None = None, timeout: float | None = None,
-             retry: RetryPolicy | None = None, api_key: str | None = None,
-             project: str | None = None, provider_options: dict[str, Any] | None = None,
-             **unknown: Any) -> ChatResponse:
+    def chat(
+        self, *, model: str, messages: Messages, temperature: float | None = None,
+        max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+        top_p: float | None = None, seed: int | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ChatResponse:
         """Send a chat completion and return the normalized :class:`ChatResponse`."""
-        kw = locals()
-        ctx = self._chat_ctx(False, kw, unknown, "chat")
-        return self._run(ctx, "chat")  # type: ignore[no-any-return]
+        ctx = self._chat_ctx(False, locals(), unknown, "chat")
+        return self._pipe.run(ctx, ops.CHAT)
 
-    async def achat(self, *, model: str, messages: Any, temperature: float | None = None,
-                    max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
-                    tool_choice: str | dict[str, Any] | None = None,
-                    response_format: dict[str, Any] | None = None,
-                    stop: str | list[str] | None = None, top_p: float | None = None,
-                    seed: int | None = None, user: str | None = None,
-                    metadata: dict[str, Any] | None = None, timeout: float | None = None,
-                    retry: RetryPolicy | None = None, api_key: str | None = None,
-                    project: str | None = None, provider_options: dict[str, Any] | None = None,
-                    **unknown: Any) -> ChatResponse:
+    async def achat(
+        self, *, model: str, messages: Messages, temperature: float | None = None,
+        max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+        top_p: float | None = None, seed: int | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ChatResponse:
         """Async twin of :meth:`chat`."""
-        kw = locals()
-        ctx = self._chat_ctx(False, kw, unknown, "achat")
-        return await self._arun(ctx, "chat")  # type: ignore[no-any-return]
+        ctx = self._chat_ctx(False, locals(), unknown, "achat")
+        return await self._pipe.arun(ctx, ops.CHAT)
 
-    def chat_stream(self, *, model: str, messages: Any, temperature: float | None = None,
-                    max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
-                    tool_choice: str | dict[str, Any] | None = None,
-                    response_format: dict[str, Any] | None = None,
-                    stop: str | list[str] | None = None, top_p: float | None = None,
-                    seed: int | None = None, user: str | None = None,
-                    metadata: dict[str, Any] | None = None, timeout: float | None = None,
-                    retry: RetryPolicy | None = None, api_key: str | None = None,
-                    project: str | None = None, provider_options: dict[str, Any] | None = None,
-                    **unknown: Any) -> ChatStream:
+    def chat_stream(
+        self, *, model: str, messages: Messages, temperature: float | None = None,
+        max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+        top_p: float | None = None, seed: int | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ChatStream:
         """Stream a chat completion: iterate the returned :class:`ChatStream` for chunks;
-        ``stream.response`` is the final :class:`ChatResponse` after the last chunk."""
-        kw = locals()
-        ctx = self._chat_ctx(True, kw, unknown, "chat_stream")
-        return ChatStream(self, ctx)
+        ``stream.final_response()`` (or ``stream.response``) is the final
+        :class:`ChatResponse` after the last chunk."""
+        return ChatStream(self._pipe, self._chat_ctx(True, locals(), unknown, "chat_stream"))
 
-    def achat_stream(self, *, model: str, messages: Any, temperature: float | None = None,
-                     max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
-                     tool_choice: str | dict[str, Any] | None = None,
-                     response_format: dict[str, Any] | None = None,
-                     stop: str | list[str] | None = None, top_p: float | None = None,
-                     seed: int | None = None, user: str | None = None,
-                     metadata: dict[str, Any] | None = None, timeout: float | None = None,
-                     retry: RetryPolicy | None = None, api_key: str | None = None,
-                     project: str | None = None,
-                     provider_options: dict[str, Any] | None = None,
-                     **unknown: Any) -> AsyncChatStream:
+    def achat_stream(
+        self, *, model: str, messages: Messages, temperature: float | None = None,
+        max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+        top_p: float | None = None, seed: int | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> AsyncChatStream:
         """Async twin of :meth:`chat_stream`: ``async with router.achat_stream(...) as s``."""
-        kw = locals()
-        ctx = self._chat_ctx(True, kw, unknown, "achat_stream")
-        return AsyncChatStream(self, ctx)
+        return AsyncChatStream(self._pipe,
+                               self._chat_ctx(True, locals(), unknown, "achat_stream"))
 
     # ------------------------------------------------------------------ other operations
 
-    def _embed_ctx(self, model: Any, input: Any, dimensions: Any, input_type: Any,
-                   extra: dict[str, Any]) -> CallContext:
-        req = embed_request(model, input, dimensions, input_type, extra)
-        return self._begin("embed", req.model, req, **common(extra, req.user))
+    def _ctx(self, op: str, req: Any, extra: dict[str, Any], unknown: dict[str, Any],
+             user: str | None = None) -> CallContext:
+        check_extra(op, unknown)
+        return self._pipe.begin(op.removeprefix("a"), req.model, req, **common(extra, user))
 
-    def embed(self, model: str, input: str | list[str], *, dimensions: int | None = None,
-              input_type: str | None = None, **kw: Any) -> EmbeddingResponse:
+    def embed(
+        self, model: str, input: str | list[str], *, dimensions: int | None = None,
+        input_type: str | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> EmbeddingResponse:
         """Embed one text or a list of texts; one vector per input, in order."""
-        check_extra("embed", kw)
-        return self._run(self._embed_ctx(model, input, dimensions, input_type, kw), "embed")  # type: ignore[no-any-return]
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = embed_request(model, input, dimensions, input_type, extra)
+        ctx = self._ctx("embed", req, extra, unknown, req.user)
+        return self._pipe.run(ctx, ops.EMBED)
 
-    async def aembed(self, model: str, input: str | list[str], *, dimensions: int | None = None,
-                     input_type: str | None = None, **kw: Any) -> EmbeddingResponse:
-        check_extra("aembed", kw)
-        return await self._arun(self._embed_ctx(model, input, dimensions, input_type, kw),  # type: ignore[no-any-return]
-                                "embed")
+    async def aembed(
+        self, model: str, input: str | list[str], *, dimensions: int | None = None,
+        input_type: str | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> EmbeddingResponse:
+        """Async twin of :meth:`embed`."""
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = embed_request(model, input, dimensions, input_type, extra)
+        ctx = self._ctx("aembed", req, extra, unknown, req.user)
+        return await self._pipe.arun(ctx, ops.EMBED)
 
-    def _image_ctx(self, model: Any, prompt: Any, size: Any, n: Any, quality: Any,
-                   extra: dict[str, Any]) -> CallContext:
-        req = image_request(model, prompt, size, n, quality, extra)
-        return self._begin("generate_image", req.model, req, **common(extra, req.user))
-
-    def generate_image(self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
-                       quality: str | None = None, **kw: Any) -> ImageResponse:
+    def generate_image(
+        self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
+        quality: str | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ImageResponse:
         """Generate ``n`` images from a prompt."""
-        check_extra("generate_image", kw)
-        return self._run(self._image_ctx(model, prompt, size, n, quality, kw), "generate_image")  # type: ignore[no-any-return]
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = image_request(model, prompt, size, n, quality, extra)
+        ctx = self._ctx("generate_image", req, extra, unknown, req.user)
+        return self._pipe.run(ctx, ops.GENERATE_IMAGE)
 
-    async def agenerate_image(self, model: str, prompt: str, *, size: str | None = None,
-                              n: int = 1, quality: str | None = None,
-                              **kw: Any) -> ImageResponse:
-        check_extra("agenerate_image", kw)
-        return await self._arun(self._image_ctx(model, prompt, size, n, quality, kw),  # type: ignore[no-any-return]
-                                "generate_image")
+    async def agenerate_image(
+        self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
+        quality: str | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ImageResponse:
+        """Async twin of :meth:`generate_image`."""
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = image_request(model, prompt, size, n, quality, extra)
+        ctx = self._ctx("agenerate_image", req, extra, unknown, req.user)
+        return await self._pipe.arun(ctx, ops.GENERATE_IMAGE)
 
-    def _transcribe_ctx(self, model: Any, file: Any, language: Any, prompt: Any,
-                        extra: dict[str, Any]) -> CallContext:
-        req = transcription_request(model, file, language, prompt, extra)
-        return self._begin("transcribe", req.model, req, **common(extra, None))
-
-    def transcribe(self, model: str, file: Any, *, language: str | None = None,
-                   prompt: str | None = None, **kw: Any) -> Transcription:
+    def transcribe(
+        self, model: str, file: Any, *, language: str | None = None,
+        prompt: str | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> Transcription:
         """Transcribe audio given as a path, bytes or a binary file object."""
-        check_extra("transcribe", kw)
-        return self._run(self._transcribe_ctx(model, file, language, prompt, kw), "transcribe")  # type: ignore[no-any-return]
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = transcription_request(model, file, language, prompt, extra)
+        ctx = self._ctx("transcribe", req, extra, unknown)
+        return self._pipe.run(ctx, ops.TRANSCRIBE)
 
-    async def atranscribe(self, model: str, file: Any, *, language: str | None = None,
-                          prompt: str | None = None, **kw: Any) -> Transcription:
-        check_extra("atranscribe", kw)
-        return await self._arun(self._transcribe_ctx(model, file, language, prompt, kw),  # type: ignore[no-any-return]
-                                "transcribe")
+    async def atranscribe(
+        self, model: str, file: Any, *, language: str | None = None,
+        prompt: str | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> Transcription:
+        """Async twin of :meth:`transcribe`."""
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = transcription_request(model, file, language, prompt, extra)
+        ctx = self._ctx("atranscribe", req, extra, unknown)
+        return await self._pipe.arun(ctx, ops.TRANSCRIBE)
 
-    def _speech_ctx(self, model: Any, input: Any, voice: Any, format: Any, speed: Any,
-                    extra: dict[str, Any]) -> CallContext:
-        req = speech_request(model, input, voice, format, speed, extra)
-        return self._begin("speech", req.model, req, **common(extra, None))
-
-    def speech(self, model: str, input: str, *, voice: str, format: str = "mp3",
-               speed: float | None = None, **kw: Any) -> Speech:
+    def speech(
+        self, model: str, input: str, *, voice: str, format: str = "mp3",
+        speed: float | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> Speech:
         """Text to speech; ``Speech.audio`` holds the bytes."""
-        check_extra("speech", kw)
-        return self._run(self._speech_ctx(model, input, voice, format, speed, kw), "speech")  # type: ignore[no-any-return]
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = speech_request(model, input, voice, format, speed, extra)
+        ctx = self._ctx("speech", req, extra, unknown)
+        return self._pipe.run(ctx, ops.SPEECH)
 
-    async def aspeech(self, model: str, input: str, *, voice: str, format: str = "mp3",
-                      speed: float | None = None, **kw: Any) -> Speech:
-        check_extra("aspeech", kw)
-        return await self._arun(self._speech_ctx(model, input, voice, format, speed, kw),  # type: ignore[no-any-return]
-                                "speech")
+    async def aspeech(
+        self, model: str, input: str, *, voice: str, format: str = "mp3",
+        speed: float | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> Speech:
+        """Async twin of :meth:`speech`."""
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = speech_request(model, input, voice, format, speed, extra)
+        ctx = self._ctx("aspeech", req, extra, unknown)
+        return await self._pipe.arun(ctx, ops.SPEECH)
 
-    def _moderate_ctx(self, model: Any, input: Any, extra: dict[str, Any]) -> CallContext:
-        req = moderation_request(model, input, extra)
-        return self._begin("moderate", req.model, req, **common(extra, None))
-
-    def moderate(self, model: str, input: str | list[str], **kw: Any) -> ModerationResponse:
+    def moderate(
+        self, model: str, input: str | list[str], *, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ModerationResponse:
         """Classify text with the provider's moderation model (its own category names)."""
-        check_extra("moderate", kw)
-        return self._run(self._moderate_ctx(model, input, kw), "moderate")  # type: ignore[no-any-return]
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = moderation_request(model, input, extra)
+        ctx = self._ctx("moderate", req, extra, unknown)
+        return self._pipe.run(ctx, ops.MODERATE)
 
-    async def amoderate(self, model: str, input: str | list[str],
-                        **kw: Any) -> ModerationResponse:
-        check_extra("amoderate", kw)
-        return await self._arun(self._moderate_ctx(model, input, kw), "moderate")  # type: ignore[no-any-return]
+    async def amoderate(
+        self, model: str, input: str | list[str], *, user: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> ModerationResponse:
+        """Async twin of :meth:`moderate`."""
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = moderation_request(model, input, extra)
+        ctx = self._ctx("amoderate", req, extra, unknown)
+        return await self._pipe.arun(ctx, ops.MODERATE)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -1111,7 +509,8 @@ class Router:
         """Close every provider client this router created; write the ledger's queued
         records and close its stores."""
         self._closed = True
-        for inst in list(self._instances.values()):
+        self._pipe.close()
+        for inst in list(self._registry.instances.values()):
             try:
                 inst.close()
             except Exception:  # noqa: BLE001
@@ -1124,7 +523,8 @@ class Router:
         """Close every provider client (async and sync) this router created, and the
         accounting stores."""
         self._closed = True
-        for inst in list(self._instances.values()):
+        self._pipe.close()
+        for inst in list(self._registry.instances.values()):
             try:
                 await inst.aclose()
             except Exception:  # noqa: BLE001
@@ -1146,447 +546,7 @@ class Router:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"<Router providers={sorted(self._configs)}>"
+        return f"<Router providers={sorted(self._registry.configs)}>"
 
 
 # ---------------------------------------------------------------------------- helpers
-
-# A hook's implementations in calling order: (function, takes context, takes record).
-_Impls = tuple[tuple[Callable[..., Any], bool, bool], ...]
-
-
-def _direct_impls(caller: Any) -> _Impls | None:
-    """The implementations of a per-call hook in pluggy's calling order, when they can be
-    called directly with the same outcome: plain implementations only (no wrappers, no
-    keyword-only arguments), taking ``context`` and/or ``record`` as the hookspecs order them."""
-    out = []
-    for impl in reversed(caller.get_hookimpls()):
-        names = tuple(impl.argnames)
-        if impl.wrapper or impl.hookwrapper or impl.kwargnames or names not in _ARGS:
-            return None
-        out.append((impl.function, "context" in names, "record" in names))
-    return tuple(out)
-
-
-_ARGS = frozenset({(), ("context",), ("record",), ("context", "record")})
-
-
-def _call_direct(impls: _Impls, ctx: CallContext, record: Any = None) -> list[Any]:
-    """Call each implementation (pluggy's order and arguments); the non-None results."""
-    results = []
-    for fn, with_ctx, with_record in impls:
-        if with_ctx:
-            r = fn(ctx, record) if with_record else fn(ctx)
-        else:
-            r = fn(record) if with_record else fn()
-        if r is not None:
-            results.append(r)
-    return results
-
-
-# ---------------------------------------------------------------------------- streams
-
-
-class _StreamCore:
-    """What the sync and async streams share: chunk hooks, accumulation, completion."""
-
-    def __init__(self, router: Router, ctx: CallContext) -> None:
-        self._router = router
-        self._ctx = ctx
-        self._acc = StreamAccumulator()
-        self._pending: list[ChatChunk] = []
-        self._started = False
-        self._done = False
-        self._delivered = 0
-        self._target: Target | None = None
-        self.response: ChatResponse | None = None
-        """The final response, set when the stream has ended."""
-
-    @property
-    def context(self) -> CallContext:
-        return self._ctx
-
-    def _process(self, chunk: ChatChunk) -> list[ChatChunk]:
-        """Provider chunk → chunks for the caller (after the stream hooks)."""
-        impls = self._router._stream_impls
-        if not impls:
-            return [chunk] if self._acc.add(chunk) else []
-        self._acc.meta(chunk)
-        out = [chunk]
-        for impl in impls:
-            nxt: list[ChatChunk] = []
-            for c in out:
-                r = impl.function(self._ctx, c)
-                if r is None:
-                    nxt.append(c)
-                elif isinstance(r, ChatChunk):
-                    nxt.append(r)
-                elif inspect.isawaitable(r):
-                    if hasattr(r, "close"):
-                        r.close()
-                    raise PluginError("a cencori_stream_chunk implementation returned an "
-                                      "awaitable; cencori hooks are synchronous")
-                else:
-                    nxt.extend(r)  # type: ignore[arg-type]
-            out = nxt
-        ready = []
-        for c in out:
-            if c.is_empty:
-                continue
-            self._acc.content(c)
-            ready.append(c)
-        return ready
-
-    def _final_chunks(self) -> list[ChatChunk]:
-        return self._process(ChatChunk(final=True))
-
-    def _partial(self) -> ChatResponse:
-        route = self._target.route if self._target else self._ctx.route
-        assert route is not None
-        resp = self._acc.response(provider=route.provider, model=route.model)
-        usage = resp.usage
-        if usage.source == "estimated" and usage.total_tokens == 0:
-            usage = self._router._estimate_usage(self._ctx, resp)
-        _set(resp, usage=usage, attempts=list(self._ctx.attempts),
-             latency_ms=self._ctx.elapsed_ms)
-        return resp
-
-    def _finish(self) -> None:
-        route = self._target.route if self._target else self._ctx.route
-        assert route is not None
-        if self._ctx.response is not None and self._target is None:
-            base = self._ctx.response  # short-circuit: keep its usage and id
-            resp = self._acc.response(provider=base.provider or route.provider,
-                                      model=base.model or route.model)
-            _set(resp, usage=base.usage, id=base.id)
-        else:
-            resp = self._acc.response(provider=route.provider, model=route.model)
-        self._done = True
-        self.response = self._router._complete(self._ctx, resp, self._target)
-
-    def _interrupted(self, exc: BaseException) -> StreamInterruptedError:
-        partial = self._partial()
-        kw = {}
-        if hasattr(exc, "provider"):
-            kw = {"provider": exc.provider, "model": exc.model,  # type: ignore[attr-defined]
-                  "status_code": getattr(exc, "status_code", None),
-                  "request_id": getattr(exc, "request_id", None)}
-        err = StreamInterruptedError(
-            f"the stream failed after {self._delivered} chunk(s) reached the caller: "
-            f"{type(exc).__name__}: {exc}", partial=partial, **kw)
-        err.__cause__ = exc
-        return err
-
-    def _replay(self) -> Iterator[ChatChunk]:
-        """A short-circuit response replayed as a stream."""
-        resp = self._ctx.response
-        text = resp.content or ""
-        step = 64
-        for i in range(0, len(text), step):
-            yield ChatChunk(delta=text[i:i + step])
-        for i, tc in enumerate(resp.tool_calls):
-            from .types import ToolCallDelta
-
-            yield ChatChunk(tool_calls=[ToolCallDelta(index=i, id=tc.id, name=tc.name,
-                                                      arguments=tc.arguments_raw)])
-        yield ChatChunk(finish_reason=resp.finish_reason, usage=resp.usage)
-
-
-class ChatStream(_StreamCore):
-    """A sync chat stream: a context manager and an iterator of :class:`ChatChunk`."""
-
-    def __init__(self, router: Router, ctx: CallContext) -> None:
-        super().__init__(router, ctx)
-        self._gen: Iterator[ChatChunk] | None = None
-
-    def __enter__(self) -> ChatStream:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __iter__(self) -> Iterator[ChatChunk]:
-        return self
-
-    def _open(self) -> Iterator[ChatChunk]:
-        """Attempt loop: open the provider stream and pull its first chunk (retry/fallback
-        happen only here, before anything reached the caller)."""
-        ctx, router = self._ctx, self._router
-        if ctx.response is not None:
-            return self._replay()
-        ctx.reservation = router._limiter.reserve(ctx, router._attempt_routes(ctx))
-        plan, target = router._plan(ctx)
-        while True:
-            if target.delay:
-                time.sleep(target.delay)
-            t0 = _perf()
-            gen = None
-            try:
-                with router._attempt_span(ctx, target):
-                    provider = router._attempt_provider(target.key)
-                    gen = provider.chat_stream(router._target_request(ctx, target, plan))
-                    first = next(gen)
-            except StopIteration:
-                first = None
-            except Exception as exc:
-                if gen is not None and hasattr(gen, "close"):
-                    gen.close()
-                router._attempt_failed(ctx, exc)
-                target = plan.failed(target, exc, (_perf() - t0) * 1000.0)
-                continue
-            assert gen is not None
-            plan.succeeded(target, (_perf() - t0) * 1000.0)
-            self._target = target
-            return _prepend(first, gen)
-
-    def __next__(self) -> ChatChunk:
-        while True:
-            if self._pending:
-                self._delivered += 1
-                return self._pending.pop(0)
-            if self._done:
-                raise StopIteration
-            try:
-                if self._gen is None:
-                    self._gen = self._open()
-                try:
-                    chunk = next(self._gen)
-                except StopIteration:
-                    self._pending = self._final_chunks()
-                    self._finish()
-                    if self._ctx.reservation is not None:
-                        self._router._limiter.settle(self._ctx.reservation)
-                    if not self._pending:
-                        raise StopIteration from None
-                    continue
-                ready = self._process(chunk)
-                if len(ready) == 1:  # the common case: straight to the caller
-                    self._delivered += 1
-                    return ready[0]
-                self._pending = ready
-            except StopIteration:
-                raise
-            except BaseException as exc:
-                self._fail(exc)
-                raise
-
-    def _fail(self, exc: BaseException) -> None:
-        if self._done and self.response is not None:
-            return
-        self._done = True
-        self._close_gen()
-        try:
-            if _interrupts(self, exc):
-                err = self._interrupted(exc)
-                self._router._fail(self._ctx, err)
-                raise err from exc
-            self._router._fail(self._ctx, exc)
-        finally:
-            if self._ctx.reservation is not None:
-                self._router._limiter.settle(self._ctx.reservation)
-
-    def _close_gen(self) -> None:
-        gen, self._gen = self._gen, None
-        if gen is not None and hasattr(gen, "close"):
-            try:
-                gen.close()
-            except Exception:  # noqa: BLE001
-                pass
-
-    def close(self) -> None:
-        """Stop early: closes the HTTP response; the usage record says ``cancelled``."""
-        if self._done:
-            return
-        self._done = True
-        self._close_gen()
-        if not self._ctx._record_sent:
-            _set_partial_cancel(self)
-        if self._ctx.reservation is not None:
-            self._router._limiter.settle(self._ctx.reservation)
-
-    def __del__(self) -> None:
-        # A stream dropped without finishing or closing still gets its record (and span end).
-        if not self._done:
-            try:
-                self.close()
-            except Exception:  # noqa: BLE001 - never raise from a finalizer
-                pass
-
-    def text(self) -> str:
-        """Consume the stream and return the whole text."""
-        for _ in self:
-            pass
-        assert self.response is not None
-        return self.response.content or ""
-
-
-def _interrupts(stream: _StreamCore, exc: BaseException) -> bool:
-    """A failure after chunks reached the caller becomes StreamInterruptedError, except policy
-    blocks and cancellation, which keep their own type."""
-    return bool(stream._delivered) and not _is_cancel(exc) and not isinstance(
-        exc, (PolicyViolationError, StreamInterruptedError))
-
-
-def _set_partial_cancel(stream: _StreamCore) -> None:
-    ctx = stream._ctx
-    if ctx.route is None:
-        return
-    partial = stream._partial()
-    ctx.error = None
-    stream._router._record(ctx, "cancelled", partial)
-
-
-def _prepend(first: ChatChunk | None, gen: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
-    try:
-        if first is not None:
-            yield first
-        yield from gen
-    finally:
-        close = getattr(gen, "close", None)
-        if close is not None:
-            close()
-
-
-class AsyncChatStream(_StreamCore):
-    """An async chat stream: ``async with`` and ``async for``."""
-
-    def __init__(self, router: Router, ctx: CallContext) -> None:
-        super().__init__(router, ctx)
-        self._agen: Any = None
-
-    async def __aenter__(self) -> AsyncChatStream:
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.aclose()
-
-    def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        return self
-
-    async def _open(self) -> Any:
-        ctx, router = self._ctx, self._router
-        if ctx.response is not None:
-            return _aiter_sync(self._replay())
-        ctx.reservation = await router._limiter.areserve(ctx, router._attempt_routes(ctx))
-        plan, target = router._plan(ctx)
-        while True:
-            if target.delay:
-                await _sleep(target.delay)
-            t0 = _perf()
-            agen = None
-            try:
-                with router._attempt_span(ctx, target):
-                    provider = router._attempt_provider(target.key)
-                    agen = provider.achat_stream(router._target_request(ctx, target, plan))
-                    first = await agen.__anext__()
-            except StopAsyncIteration:
-                first = None
-            except Exception as exc:
-                if agen is not None and hasattr(agen, "aclose"):
-                    await agen.aclose()
-                router._attempt_failed(ctx, exc)
-                target = plan.failed(target, exc, (_perf() - t0) * 1000.0)
-                continue
-            plan.succeeded(target, (_perf() - t0) * 1000.0)
-            self._target = target
-            return _aprepend(first, agen)
-
-    async def __anext__(self) -> ChatChunk:
-        while True:
-            if self._pending:
-                self._delivered += 1
-                return self._pending.pop(0)
-            if self._done:
-                raise StopAsyncIteration
-            try:
-                if self._agen is None:
-                    self._agen = await self._open()
-                try:
-                    chunk = await self._agen.__anext__()
-                except StopAsyncIteration:
-                    self._pending = self._final_chunks()
-                    self._finish()
-                    if self._ctx.reservation is not None:
-                        await self._router._limiter.asettle(self._ctx.reservation)
-                    if not self._pending:
-                        raise StopAsyncIteration from None
-                    continue
-                ready = self._process(chunk)
-                if len(ready) == 1:  # the common case: straight to the caller
-                    self._delivered += 1
-                    return ready[0]
-                self._pending = ready
-            except StopAsyncIteration:
-                raise
-            except BaseException as exc:
-                await self._afail(exc)
-                raise
-
-    async def _afail(self, exc: BaseException) -> None:
-        if self._done and self.response is not None:
-            return
-        self._done = True
-        await self._aclose_gen()
-        try:
-            if _interrupts(self, exc):
-                err = self._interrupted(exc)
-                self._router._fail(self._ctx, err)
-                raise err from exc
-            self._router._fail(self._ctx, exc)
-        finally:
-            if self._ctx.reservation is not None:
-                await self._router._limiter.asettle(self._ctx.reservation)
-
-    async def _aclose_gen(self) -> None:
-        agen, self._agen = self._agen, None
-        if agen is not None and hasattr(agen, "aclose"):
-            try:
-                await agen.aclose()
-            except Exception:  # noqa: BLE001
-                pass
-
-    async def aclose(self) -> None:
-        """Stop early: closes the HTTP response; the usage record says ``cancelled``."""
-        if self._done:
-            return
-        self._done = True
-        await self._aclose_gen()
-        if not self._ctx._record_sent:
-            _set_partial_cancel(self)
-        if self._ctx.reservation is not None:
-            await self._router._limiter.asettle(self._ctx.reservation)
-
-    def __del__(self) -> None:
-        # Dropped without finishing or closing: record it as cancelled; the event loop's
-        # async-generator finalizer closes the provider stream itself.
-        if not self._done:
-            self._done = True
-            try:
-                if not self._ctx._record_sent:
-                    _set_partial_cancel(self)
-                if self._ctx.reservation is not None:
-                    self._router._limiter.settle_dropped(self._ctx.reservation)
-            except Exception:  # noqa: BLE001 - never raise from a finalizer
-                pass
-
-    async def text(self) -> str:
-        async for _ in self:
-            pass
-        assert self.response is not None
-        return self.response.content or ""
-
-
-async def _aprepend(first: ChatChunk | None, agen: Any) -> AsyncIterator[ChatChunk]:
-    try:
-        if first is not None:
-            yield first
-        async for c in agen:
-            yield c
-    finally:
-        if hasattr(agen, "aclose"):
-            await agen.aclose()
-
-
-async def _aiter_sync(it: Iterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
-    for c in it:
-        yield c

@@ -56,6 +56,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -63,8 +64,9 @@ from ._logging import log, mask
 from .errors import MissingDependencyError
 
 if TYPE_CHECKING:
+    from .config import ProviderConfig
+    from .context import CallContext
     from .resilience import Target
-    from .router import CallContext, Router
 
 __all__ = ["Telemetry", "AttemptScope", "NO_SPAN", "make_telemetry", "capture_content_from_env",
            "OPERATION_NAMES", "PROVIDER_NAMES", "DEFAULT_HOSTS", "CAPTURE_ENV"]
@@ -152,6 +154,9 @@ class Telemetry:
         self._meter_provider = meter_provider
         self._loaded = False
         self._servers: dict[tuple[str, str], dict[str, Any]] = {}
+        self.config: Callable[[str], ProviderConfig | None] = lambda key: None
+        """The provider configuration under a key (a provider name or a deployment's key): set
+        by the router that owns this telemetry."""
 
     def load(self) -> bool:
         """Import OpenTelemetry and create the tracer and instruments (once)."""
@@ -230,7 +235,7 @@ class Telemetry:
         if not self.load():  # the first call imports OpenTelemetry (when the default is on)
             return
         if self._unconfigured():
-            ctx.state[_SKIP_STATE] = True
+            ctx.tags[_SKIP_STATE] = True
             return
         try:
             op = OPERATION_NAMES.get(ctx.operation, ctx.operation)
@@ -251,7 +256,7 @@ class Telemetry:
         call's span is not recorded (no SDK configured, or sampled out): its children would not
         be either, and skipping them keeps the unconfigured default cheap."""
         # The provider instance's key (a deployment has its own base_url) for server.address.
-        ctx.state[_KEY_STATE] = target.key
+        ctx.tags[_KEY_STATE] = target.key
         span = ctx.span
         if span is None or not span.is_recording():
             return NO_SPAN
@@ -259,7 +264,7 @@ class Telemetry:
 
     def end(self, ctx: CallContext, status: str, resp: Any) -> None:
         """Finish the call: response attributes, error, metrics; end the span."""
-        if not self.enabled or not self._loaded or _SKIP_STATE in ctx.state:
+        if not self.enabled or not self._loaded or _SKIP_STATE in ctx.tags:
             return
         try:
             self._end(ctx, status, resp)
@@ -276,7 +281,7 @@ class Telemetry:
         metric: dict[str, Any] = {"gen_ai.operation.name": op,
                                   "gen_ai.request.model": request_model}
         if provider:
-            metric.update(self._server(ctx.router, provider, ctx.state.get(_KEY_STATE)))
+            metric.update(self._server(provider, ctx.tags.get(_KEY_STATE)))
         response_model = getattr(resp, "model", None) if resp is not None else None
         if response_model:
             metric["gen_ai.response.model"] = response_model
@@ -332,10 +337,10 @@ class Telemetry:
                 labels["cencori.project"] = ctx.project
             self._cost.add(float(cost.total), labels)
 
-    def _server(self, router: Router, provider: str, key: str | None) -> dict[str, Any]:
+    def _server(self, provider: str, key: str | None) -> dict[str, Any]:
         """``gen_ai.provider.name`` and ``server.*`` of the provider instance that served
         (a deployment's own configuration when there is one; cached)."""
-        cfg = router._configs.get(key or provider) or router._configs.get(provider)
+        cfg = self.config(key or provider) or self.config(provider)
         kind = cfg.type if cfg is not None else provider
         base_url = cfg.base_url if cfg is not None else None
         cache_key = (key or provider, base_url or "")

@@ -58,7 +58,7 @@ def frozen_type(cls: type[_T]) -> type[_T]:
     These objects are built on every call and every stream chunk, so the replacement stores
     through each slot's descriptor instead: the same frozen object at half the cost.
     """
-    cls = dataclass(frozen=True, slots=True, kw_only=True)(cls)  # type: ignore[assignment]
+    cls = dataclass(frozen=True, slots=True, kw_only=True)(cls)
     ns: dict[str, Any] = {"_MISSING": _MISSING}
     params, body = [], []
     for f in fields(cls):  # type: ignore[arg-type]
@@ -72,7 +72,9 @@ def frozen_type(cls: type[_T]) -> type[_T]:
             body.append(f"    if {n} is _MISSING: {n} = _f_{n}()")
         else:
             params.append(n)
-        ns[f"_s_{n}"] = cls.__dict__[n].__set__
+        # the slot of an inherited field lives in the base class that declares it
+        slot = next(k.__dict__[n] for k in cls.__mro__ if n in k.__dict__)
+        ns[f"_s_{n}"] = slot.__set__
         body.append(f"    _s_{n}(self, {n})")
     src = f"def __init__(self, *, {', '.join(params)}):\n" + "\n".join(body or ["    pass"])
     exec(src, ns)  # noqa: S102 - generated from the class's own field names
@@ -317,11 +319,41 @@ class Route(_DictMixin):
 # ---------------------------------------------------------------------------- chat
 
 
+# ---------------------------------------------------------------------------- shared parts
+
+
 @frozen_type
-class ChatRequest(_DictMixin):
-    """A validated chat request as the provider plugin receives it (``model`` is the id to send)."""
+class _Request(_DictMixin):
+    """What every request carries (a request type adds its own fields)."""
 
     model: str
+    """The model id to send."""
+    timeout: float | None = None
+    provider_options: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    """The same on every retry of one logical call; send it where the provider accepts one."""
+
+
+@frozen_type
+class _Response(_DictMixin):
+    """The envelope every response carries: usage, cost, who served it, how it went."""
+
+    usage: Usage = field(default_factory=Usage)
+    cost: Cost | None = None
+    model: str = ""
+    provider: str = ""
+    id: str = ""
+    latency_ms: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
+    deployment: str | None = None
+    policy_decisions: list[PolicyDecision] = field(default_factory=list)
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+@frozen_type
+class ChatRequest(_Request):
+    """A validated chat request as the provider plugin receives it (``model`` is the id to send)."""
+
     messages: list[Message]
     temperature: float | None = None
     max_tokens: int | None = None
@@ -333,10 +365,6 @@ class ChatRequest(_DictMixin):
     seed: int | None = None
     user: str | None = None
     metadata: dict[str, Any] | None = None
-    timeout: float | None = None
-    provider_options: dict[str, Any] | None = None
-    idempotency_key: str | None = None
-    """The same on every retry of one logical call; send it where the provider accepts one."""
     stream: bool = False
 
 
@@ -380,22 +408,13 @@ class ChatChunk(_DictMixin):
 
 
 @frozen_type
-class ChatResponse(_DictMixin):
+class ChatResponse(_Response):
     """A normalized chat completion."""
 
     content: str | None
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: str = "stop"
-    usage: Usage = field(default_factory=Usage)
-    cost: Cost | None = None
-    model: str = ""
-    provider: str = ""
-    id: str = ""
-    latency_ms: float = 0.0
-    attempts: list[Attempt] = field(default_factory=list)
     reasoning: str | None = None
-    deployment: str | None = None
-    policy_decisions: list[PolicyDecision] = field(default_factory=list)
     created: int = 0
     provider_data: dict[str, Any] | None = None
     """Opaque provider state carried to ``message`` (thinking signatures and the like)."""
@@ -403,7 +422,6 @@ class ChatResponse(_DictMixin):
     """The model's refusal text (OpenAI ``message.refusal``), else None. Providers that signal a
     refusal only by a stop reason (Anthropic ``refusal``) set ``finish_reason="content_filter"``
     and leave this None unless they also send text explaining it."""
-    raw: Any = field(default=None, repr=False, compare=False)
 
     @property
     def message(self) -> Message:
@@ -443,45 +461,25 @@ class ChatResponse(_DictMixin):
 
 
 @frozen_type
-class EmbeddingRequest(_DictMixin):
-    model: str
+class EmbeddingRequest(_Request):
     input: list[str]
     dimensions: int | None = None
     input_type: str | None = None
     user: str | None = None
-    timeout: float | None = None
-    provider_options: dict[str, Any] | None = None
-    idempotency_key: str | None = None
-    """The same on every retry of one logical call; send it where the provider accepts one."""
 
 
 @frozen_type
-class EmbeddingResponse(_DictMixin):
+class EmbeddingResponse(_Response):
     vectors: list[list[float]]
-    usage: Usage = field(default_factory=Usage)
-    cost: Cost | None = None
-    model: str = ""
-    provider: str = ""
-    id: str = ""
-    latency_ms: float = 0.0
-    attempts: list[Attempt] = field(default_factory=list)
-    deployment: str | None = None
-    policy_decisions: list[PolicyDecision] = field(default_factory=list)
-    raw: Any = field(default=None, repr=False, compare=False)
 
 
 @frozen_type
-class ImageRequest(_DictMixin):
-    model: str
+class ImageRequest(_Request):
     prompt: str
     size: str | None = None
     n: int = 1
     quality: str | None = None
     user: str | None = None
-    timeout: float | None = None
-    provider_options: dict[str, Any] | None = None
-    idempotency_key: str | None = None
-    """The same on every retry of one logical call; send it where the provider accepts one."""
 
 
 @frozen_type
@@ -498,31 +496,16 @@ class GeneratedImage(_DictMixin):
 
 
 @frozen_type
-class ImageResponse(_DictMixin):
+class ImageResponse(_Response):
     images: list[GeneratedImage]
-    usage: Usage = field(default_factory=Usage)
-    cost: Cost | None = None
-    model: str = ""
-    provider: str = ""
-    id: str = ""
-    latency_ms: float = 0.0
-    attempts: list[Attempt] = field(default_factory=list)
-    deployment: str | None = None
-    policy_decisions: list[PolicyDecision] = field(default_factory=list)
-    raw: Any = field(default=None, repr=False, compare=False)
 
 
 @frozen_type
-class TranscriptionRequest(_DictMixin):
-    model: str
+class TranscriptionRequest(_Request):
     file: bytes
     filename: str = "audio.wav"
     language: str | None = None
     prompt: str | None = None
-    timeout: float | None = None
-    provider_options: dict[str, Any] | None = None
-    idempotency_key: str | None = None
-    """The same on every retry of one logical call; send it where the provider accepts one."""
 
     def to_dict(self) -> dict[str, Any]:
         d = _DictMixin.to_dict(self)
@@ -531,59 +514,29 @@ class TranscriptionRequest(_DictMixin):
 
 
 @frozen_type
-class Transcription(_DictMixin):
+class Transcription(_Response):
     text: str
     language: str | None = None
     duration: float | None = None
-    usage: Usage = field(default_factory=Usage)
-    cost: Cost | None = None
-    model: str = ""
-    provider: str = ""
-    id: str = ""
-    latency_ms: float = 0.0
-    attempts: list[Attempt] = field(default_factory=list)
-    deployment: str | None = None
-    policy_decisions: list[PolicyDecision] = field(default_factory=list)
-    raw: Any = field(default=None, repr=False, compare=False)
 
 
 @frozen_type
-class SpeechRequest(_DictMixin):
-    model: str
+class SpeechRequest(_Request):
     input: str
     voice: str
     format: str = "mp3"
     speed: float | None = None
-    timeout: float | None = None
-    provider_options: dict[str, Any] | None = None
-    idempotency_key: str | None = None
-    """The same on every retry of one logical call; send it where the provider accepts one."""
 
 
 @frozen_type
-class Speech(_DictMixin):
+class Speech(_Response):
     audio: bytes = field(repr=False)
     format: str = "mp3"
-    usage: Usage = field(default_factory=Usage)
-    cost: Cost | None = None
-    model: str = ""
-    provider: str = ""
-    id: str = ""
-    latency_ms: float = 0.0
-    attempts: list[Attempt] = field(default_factory=list)
-    deployment: str | None = None
-    policy_decisions: list[PolicyDecision] = field(default_factory=list)
-    raw: Any = field(default=None, repr=False, compare=False)
 
 
 @frozen_type
-class ModerationRequest(_DictMixin):
-    model: str
+class ModerationRequest(_Request):
     input: list[str]
-    timeout: float | None = None
-    provider_options: dict[str, Any] | None = None
-    idempotency_key: str | None = None
-    """The same on every retry of one logical call; send it where the provider accepts one."""
 
 
 @frozen_type
@@ -594,19 +547,9 @@ class ModerationResult(_DictMixin):
 
 
 @frozen_type
-class ModerationResponse(_DictMixin):
+class ModerationResponse(_Response):
     flagged: bool
     results: list[ModerationResult] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    cost: Cost | None = None
-    model: str = ""
-    provider: str = ""
-    id: str = ""
-    latency_ms: float = 0.0
-    attempts: list[Attempt] = field(default_factory=list)
-    deployment: str | None = None
-    policy_decisions: list[PolicyDecision] = field(default_factory=list)
-    raw: Any = field(default=None, repr=False, compare=False)
 
 
 # ---------------------------------------------------------------------------- records

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import cencori_core
 import cencori_core.errors as errors
 
@@ -29,6 +31,15 @@ def test_public_names():
     assert PUBLIC | ERRORS <= set(cencori_core.__all__)
     for name in cencori_core.__all__:
         assert hasattr(cencori_core, name), name
+
+
+def test_public_names_equal_all():
+    """Every public name of the package is in __all__ and nothing else is (httpx's check):
+    submodules aside, and ``annotations``, which ``from __future__ import annotations`` binds."""
+    public = {n for n in dir(cencori_core) if not n.startswith("_")
+              and not isinstance(getattr(cencori_core, n), types.ModuleType)}
+    assert public - {"annotations"} == set(cencori_core.__all__)
+    assert len(cencori_core.__all__) == len(set(cencori_core.__all__))
     for name in ERRORS:
         assert getattr(errors, name) is getattr(cencori_core, name)
 

@@ -296,11 +296,11 @@ class Limiter:
     # ------------------------------------------------------------------ planning (pure)
 
     def _plan(self, ctx: CallContext, routes: Iterable[Route] | None = None) -> _Plan | None:
-        project: Project | None = ctx.state.get("cencori.project")
+        project: Project | None = ctx.project_info
         own = project is not None and (project.budget is not None or bool(project.rate_limits))
         if not (self.budgets or self.rate_limits or own):
             return None
-        key_id = ctx.state.get("cencori.key_id")
+        key_id = ctx.key_id
         route = ctx.route
         values = {"project": ctx.project, "user": ctx.user, "key": key_id,
                   "model": route.model if route is not None else None}

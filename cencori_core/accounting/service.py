@@ -132,10 +132,9 @@ class Accounting:
         proj: Project | None
         try:
             if api_key is not None:
-                proj, key_id = self.projects.verify(api_key)
+                proj, ctx.key_id = self.projects.verify(api_key)
                 if project is not None and project != proj.name:
                     raise AuthenticationError(f"the key does not belong to project {project!r}")
-                ctx.state["cencori.key_id"] = key_id
             else:
                 if not isinstance(project, str) or not project:
                     raise InvalidRequestError("project must be a non-empty string",
@@ -144,7 +143,7 @@ class Accounting:
         except StoreUnavailable as exc:
             raise AuthenticationError(f"cannot check the project: {exc}") from exc
         ctx.project = proj.name if proj is not None else project
-        ctx.state["cencori.project"] = proj
+        ctx.project_info = proj
 
     def close(self) -> None:
         try:

@@ -7,22 +7,28 @@ from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import Any, ClassVar
 
+from ..context import CallContext
 from ..errors import ConfigurationError
 from ..hookspecs import hookimpl
+from ..types import Route
 from ._base import Policy, guarded
 
 __all__ = ["Access"]
 
 
-def _globs(value: Iterable[str] | str | None, what: str) -> tuple[str, ...] | None:
+def _globs(value: Iterable[str] | str | None, what: str,
+           fold: bool = True) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
         value = [value]
     out = tuple(value)
-    if not all(isinstance(v, str) and v for v in out):
+    if not all(isinstance(v, str) and v.strip() for v in out):
         raise ConfigurationError(f"Access: {what} must be a list of glob patterns")
-    return out
+    if not fold:
+        return out
+    # Model and provider names are matched casefolded: "GPT-4o" and "gpt-4o" are one model.
+    return tuple(v.strip().casefold() for v in out)
 
 
 def _cap(value: Any, what: str) -> int | None:
@@ -58,9 +64,11 @@ def _request_text_size(request: Any) -> int:
 class Access(Policy):
     """Model, provider and tool allow/deny lists and size caps, checked before anything is sent.
 
-    Glob patterns (``fnmatch``, case-sensitive) match a model as the resolved id (``gpt-4o``),
-    as ``provider/model`` and as the name the caller asked for; a deny match wins over an allow
-    list. ``max_input_chars`` and ``max_input_tokens`` (estimated, about four characters a
+    Glob patterns (``fnmatch``, without regard to case) match every name of a model: its
+    resolved id (``gpt-4o``), ``provider/model``, every alias of it and the name the caller asked
+    for; a deny match wins over an allow list. Models and providers are checked for every route
+    the call reaches (each fallback, context-window fallback and deployment) before anything is
+    sent to it. ``max_input_chars`` and ``max_input_tokens`` (estimated, about four characters a
     token) cap the text a request sends. ``max_tokens`` caps the completion: a larger request is
     clamped (decision action ``clamp``) or, with ``clamp=False``, a violation;
     ``default_max_tokens`` fills it when the caller gave none. ``tools`` is an allow-list of tool
@@ -92,19 +100,28 @@ class Access(Policy):
                 self.max_tokens:
             raise ConfigurationError("Access: default_max_tokens is larger than max_tokens")
         self.clamp = bool(clamp)
-        self.tools = _globs(tools, "tools")
+        self.tools = _globs(tools, "tools", fold=False)
 
-    def _violation(self, context: Any, rule: str, what: str, count: int = 1) -> None:
+    def _violation(self, context: CallContext, rule: str, what: str, count: int = 1) -> None:
         if self.mode == "block":
             raise self.block(context, rule, count, what)
         context.decide(self.name, rule, "flag", count)
 
     @hookimpl
     @guarded
-    def cencori_pre_request(self, context: Any) -> None:
-        route = context.route
-        if route is not None:
-            self._check_route(context, route)
+    def cencori_check_route(self, context: CallContext, route: Route,
+                            names: frozenset[str]) -> None:
+        if _any(names, self.deny_models) or (self.allow_models is not None
+                                             and not _any(names, self.allow_models)):
+            self._violation(context, "model", f"model {route.model!r} is not allowed")
+        provider = (route.provider.casefold(),)
+        if _any(provider, self.deny_providers) or (
+                self.allow_providers is not None and not _any(provider, self.allow_providers)):
+            self._violation(context, "provider", f"provider {route.provider!r} is not allowed")
+
+    @hookimpl
+    @guarded
+    def cencori_pre_request(self, context: CallContext) -> None:
         request = context.request
         if self.max_input_chars or self.max_input_tokens:
             size = _request_text_size(request)
@@ -121,21 +138,7 @@ class Access(Policy):
         if context.operation == "chat":
             self._check_chat(context, request)
 
-    def _check_route(self, context: Any, route: Any) -> None:
-        names = {route.model, f"{route.provider}/{route.model}"}
-        if route.requested:
-            names.add(route.requested)
-        if route.alias:
-            names.add(route.alias)
-        if _any(names, self.deny_models) or (self.allow_models is not None
-                                             and not _any(names, self.allow_models)):
-            self._violation(context, "model", f"model {route.model!r} is not allowed")
-        if _any((route.provider,), self.deny_providers) or (
-                self.allow_providers is not None
-                and not _any((route.provider,), self.allow_providers)):
-            self._violation(context, "provider", f"provider {route.provider!r} is not allowed")
-
-    def _check_chat(self, context: Any, request: Any) -> None:
+    def _check_chat(self, context: CallContext, request: Any) -> None:
         if self.tools is not None and request.tools:
             denied = [t["function"]["name"] for t in request.tools
                       if not _any((t["function"]["name"],), self.tools)]

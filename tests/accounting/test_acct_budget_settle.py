@@ -125,13 +125,12 @@ def test_the_route_list_in_order():
                     providers={"local": FakeProvider("local", models=["cheap", "dear"])},
                     context_window_fallbacks={"local/cheap": "local/dear"})
 
-    class Ctx:  # what _attempt_routes reads of a CallContext
-        state: dict = {}
-        operation = "chat"
+    class Ctx:  # what attempt_routes reads of a CallContext
+        route = None
 
     ctx = Ctx()
-    ctx.route = router._route_for("local/cheap", ctx)
-    got = [(r.provider, r.model, r.deployment) for r in router._attempt_routes(ctx)]
+    ctx.route = router._registry.route_for("local/cheap")
+    got = [(r.provider, r.model, r.deployment) for r in router._pipe.attempt_routes(ctx)]
     assert got == [("local", "cheap", None), ("local", "dear", None),
                    ("fleet", "cheap", None), ("fleet", "cheap", "a"), ("fleet", "dear", "b")]
     router.close()
