@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cencori_core.errors import InvalidRequestError, ProviderResponseError
+from cencori_core.provider import StreamState
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
@@ -50,13 +51,13 @@ __all__ = [
     "tool_call_id",
     "messages_to_mistral",
     "tools_to_mistral",
-    "chat_kwargs",
+    "chat_request",
     "chat_response",
-    "usage_from_mistral",
+    "usage_from",
     "finish_reason",
-    "StreamState",
-    "embed_kwargs",
-    "embedding_response",
+    "MistralStream",
+    "embed_request",
+    "embed_response",
     "moderation_inputs",
     "moderation_response",
 ]
@@ -195,7 +196,7 @@ def tools_to_mistral(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]
     return out
 
 
-def chat_kwargs(request: ChatRequest) -> dict[str, Any]:
+def chat_request(request: ChatRequest) -> dict[str, Any]:
     """Keyword arguments for ``chat.complete``/``chat.stream`` (without provider_options)."""
     kw: dict[str, Any] = {"model": request.model,
                           "messages": messages_to_mistral(request.messages)}
@@ -229,7 +230,7 @@ def finish_reason(value: Any) -> str | None:
     return _FINISH.get(str(value), "stop")
 
 
-def usage_from_mistral(u: Any) -> Usage:
+def usage_from(u: Any) -> Usage:
     """Mistral ``UsageInfo`` as our Usage (``Usage(source="estimated")`` when absent)."""
     if u is None:
         return Usage(source="estimated")
@@ -279,11 +280,15 @@ def _call_id(value: Any) -> str | None:
     return value if isinstance(value, str) and value and value != "null" else None
 
 
-def chat_response(resp: Any, *, provider: str) -> ChatResponse:
-    """A Mistral ``ChatCompletionResponse`` as our ChatResponse."""
+def chat_response(resp: Any, *, provider: str, model: str = "", raw: Any = None
+                  ) -> ChatResponse:
+    """A Mistral ``ChatCompletionResponse`` as our ChatResponse. ``model`` is the id we asked
+    for (kept when Mistral does not echo one); ``raw`` defaults to ``resp``. Read inside the
+    converter boundary: an answer of the wrong shape raises, and becomes
+    ``ProviderResponseError``."""
     if not resp.choices:
         raise ProviderResponseError("Mistral answered without choices", provider=provider,
-                                    model=getattr(resp, "model", "") or "")
+                                    model=getattr(resp, "model", "") or model)
     choice = resp.choices[0]
     msg = choice.message
     text, reasoning, signature = _split(getattr(msg, "content", None) if msg else None)
@@ -296,28 +301,32 @@ def chat_response(resp: Any, *, provider: str) -> ChatResponse:
         content=text if (text or not calls) else None,
         tool_calls=calls,
         finish_reason=finish_reason(choice.finish_reason) or ("tool_calls" if calls else "stop"),
-        usage=usage_from_mistral(resp.usage),
-        model=resp.model or "",
+        usage=usage_from(resp.usage),
+        model=resp.model or model,
         provider=provider,
         id=resp.id or "",
         created=resp.created or 0,
         reasoning=reasoning or None,
         provider_data={"mistral": {"thinking_signature": signature}} if signature else None,
-        raw=resp,
+        raw=resp if raw is None else raw,
     )
 
 
-class StreamState:
-    """Turns Mistral stream chunks into ChatChunks, giving each tool call a stable index.
+class MistralStream(StreamState):
+    """Folds Mistral stream chunks (``CompletionChunk``) into ChatChunks, giving each tool call a
+    stable index.
 
-    Mistral usually sends each tool call whole, with its own ``index``; when the index is
-    missing (the SDK then reads 0), calls are told apart by their id so two calls in one event
-    never merge.
+    The closing event is the chunk carrying a ``finish_reason`` (with the usage; ``[DONE]``
+    follows): a stream that ends without one was cut, and :meth:`end` raises
+    ``StreamInterruptedError``. Mistral usually sends each tool call whole, with its own
+    ``index``; when the index is missing (the SDK then reads 0), calls are told apart by their
+    id so two calls in one event never merge.
     """
 
-    __slots__ = ("_by_id", "_by_index", "_next")
+    closing_event = "a finish_reason"
 
-    def __init__(self) -> None:
+    def __init__(self, *, provider: str, model: str, scrubber: Any = None) -> None:
+        super().__init__(provider=provider, model=model, scrubber=scrubber)
         self._by_id: dict[str, int] = {}
         self._by_index: dict[int, int] = {}
         self._next = 0
@@ -336,14 +345,14 @@ class StreamState:
             self._next += 1
         return idx
 
-    def chunk(self, data: Any) -> ChatChunk | None:
+    def fold(self, event: Any) -> ChatChunk | None:
         """One ``CompletionChunk`` as a ChatChunk (None when it carries nothing)."""
         delta_text = reasoning = ""
         signature = None
         deltas: list[ToolCallDelta] = []
         finish = None
-        if data.choices:
-            choice = data.choices[0]
+        if event.choices:
+            choice = event.choices[0]
             delta = choice.delta
             delta_text, reasoning, signature = _split(delta.content)
             raw_calls = delta.tool_calls
@@ -354,21 +363,23 @@ class StreamState:
                         index=self._index(tc.index or 0, cid), id=cid, name=tc.function.name,
                         arguments=_arguments(tc.function.arguments)))
             finish = finish_reason(choice.finish_reason)
-        usage = usage_from_mistral(data.usage) if data.usage is not None else None
+            if finish is not None:
+                self.done = True
+        usage = usage_from(event.usage) if event.usage is not None else None
         if not (delta_text or reasoning or deltas or finish or usage or signature):
             return None
         return ChatChunk(
             delta=delta_text, reasoning=reasoning, tool_calls=deltas, finish_reason=finish,
-            usage=usage, id=data.id or None, model=data.model or None,
+            usage=usage, id=event.id or None, model=event.model or None,
             provider_data={"mistral": {"thinking_signature": signature}} if signature else None,
-            raw=data,
+            raw=event,
         )
 
 
 # ---------------------------------------------------------------------------- embeddings
 
 
-def embed_kwargs(request: EmbeddingRequest) -> dict[str, Any]:
+def embed_request(request: EmbeddingRequest) -> dict[str, Any]:
     """Keyword arguments for ``embeddings.create``; ``dimensions`` is ``output_dimension``
     (codestral-embed). Mistral has no ``input_type``."""
     kw: dict[str, Any] = {"model": request.model, "inputs": list(request.input)}
@@ -377,7 +388,8 @@ def embed_kwargs(request: EmbeddingRequest) -> dict[str, Any]:
     return kw
 
 
-def embedding_response(resp: Any, *, provider: str) -> EmbeddingResponse:
+def embed_response(resp: Any, *, provider: str) -> EmbeddingResponse:
+    """Mistral's ``EmbeddingResponse``: vectors in input order, usage when reported."""
     data = sorted(resp.data, key=lambda d: d.index or 0)
     vectors = [list(d.embedding or ()) for d in data]
     u = resp.usage

@@ -1,0 +1,156 @@
+"""Issue 15 / issue 13 item 6 on the Mistral plugin, through the real ``mistralai`` SDK against
+the loopback wire server (tests/mistral_wire.py), sync and async: streams cut without their
+closing event, answers of the wrong shape, and a key echoed by the server."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import traceback
+from typing import Any
+
+import pytest
+from fixtures.policy_kit import Records
+from loopback import Reply
+from mistral_wire import MistralWire, error_body
+
+from cencori_core import (
+    ProviderAuthError,
+    ProviderResponseError,
+    RetryPolicy,
+    Router,
+    StreamInterruptedError,
+)
+
+KEY = "mistral-test-key-7f3a9c2e51"
+USER = [{"role": "user", "content": "Hello?"}]
+MODEL = "mistral-small-latest"
+
+
+@pytest.fixture(scope="module")
+def wire():
+    w = MistralWire().start()
+    yield w
+    w.stop()
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: Any) -> str:
+    return str(request.param)
+
+
+def router(wire: MistralWire, attempts: int = 1, **kw: Any) -> Router:
+    wire.server.reset()
+    plugins = ["mistral", *kw.pop("plugins", ())]
+    return Router(providers={"mistral": {"api_key": KEY, "base_url": wire.base_url}},
+                  plugins=plugins, retry=RetryPolicy(max_attempts=attempts, initial_delay=0,
+                                                         jitter=0), **kw)
+
+
+def run(r: Router, mode: str, op: str, **kw: Any) -> Any:
+    kw.setdefault("messages", USER)
+    kw.setdefault("model", MODEL)
+    if op == "stream":
+        if mode == "sync":
+            with r.chat_stream(**kw) as s:
+                chunks = list(s)
+            return chunks, s.response
+
+        async def consume() -> Any:
+            async with r.achat_stream(**kw) as s:
+                chunks = [c async for c in s]
+            return chunks, s.response
+
+        return asyncio.run(consume())
+    if mode == "sync":
+        return getattr(r, op)(**kw)
+    return asyncio.run(getattr(r, "a" + op)(**kw))
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": "cmpl-1", "object": "chat.completion.chunk", "created": 1,
+            "model": "mistral-small-2506",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+# ---------------------------------------------------------------------------- truncated streams
+
+
+@pytest.mark.parametrize("done", [True, False], ids=["with-DONE", "closed"])
+def test_stream_without_finish_reason_is_interrupted(wire, mode, done):
+    """The server ends the stream cleanly but never sends the chunk with finish_reason (with or
+    without [DONE]): the caller gets StreamInterruptedError with the partial text, not a
+    normal end with finish_reason "stop" and estimated usage."""
+    r = router(wire)
+    wire.queue(Reply.sse([chunk({"role": "assistant", "content": "Hal"}),
+                          chunk({"content": "f an"})], done=done))
+    with pytest.raises(StreamInterruptedError) as info:
+        run(r, mode, "stream")
+    assert info.value.partial.content == "Half an"
+    assert "finish_reason" in str(info.value)
+
+
+def test_cut_stream_is_retried_before_the_first_chunk(wire, mode):
+    r = router(wire, attempts=2)
+    wire.queue(Reply.sse([chunk({"role": "assistant", "content": ""})], done=False))
+    chunks, resp = run(r, mode, "stream")
+    assert resp.content == "Hello from Mistral" and wire.server.hits == 2
+
+
+# ---------------------------------------------------------------------------- wrong shapes
+
+WRONG_SHAPES = [
+    {"id": "c", "object": "chat.completion", "model": "m", "created": 1, "choices": ["x"]},
+    {"id": "c", "object": "chat.completion", "model": "m", "created": 1,
+     "choices": [{"index": 0, "message": "hello", "finish_reason": "stop"}]},
+    {"id": "c", "object": "chat.completion", "model": "m", "created": 1,
+     "choices": [{"index": 0, "message": {"role": "assistant", "content": 5},
+                  "finish_reason": "stop"}]},
+    {"id": "c", "object": "chat.completion", "model": "m", "created": 1,
+     "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+                  "finish_reason": "stop"}], "usage": "x"},
+    [1, 2],
+    b"123",
+]
+
+
+@pytest.mark.parametrize("body", WRONG_SHAPES, ids=range(len(WRONG_SHAPES)))
+def test_answer_of_the_wrong_shape_is_a_response_error(wire, mode, body):
+    r = router(wire)
+    wire.queue(Reply(body=body, content_type="application/json"))
+    with pytest.raises(ProviderResponseError) as info:
+        run(r, mode, "chat")
+    assert info.value.retryable and info.value.provider == "mistral"
+
+
+@pytest.mark.parametrize("event", ["123", '{"choices": ["x"]}', '{"choices": [{"delta": 5}]}',
+                                   "{not json"])
+def test_stream_event_of_the_wrong_shape_is_retried(wire, mode, event):
+    """Before the first chunk a malformed event is a ProviderResponseError, retried like any
+    other retryable failure (it used to escape as a raw TypeError, unretried)."""
+    r = router(wire, attempts=2)
+    wire.queue(Reply.sse([event]))
+    chunks, resp = run(r, mode, "stream")
+    assert resp.content == "Hello from Mistral"
+    (failed, ok) = resp.attempts
+    assert failed.status == "ProviderResponseError" and ok.status == "ok"
+
+
+# ---------------------------------------------------------------------------- secrets
+
+
+def test_key_echoed_in_headers_and_body_never_leaks(wire, mode):
+    rec = Records()
+    r = router(wire, plugins=[rec])
+    records = rec.records
+    wire.fail(401, error_body(f"Invalid key {KEY}", type="authentication_error"),
+              headers={"x-request-id": KEY, "mistral-correlation-id": KEY,
+                       "request-id": KEY})
+    with pytest.raises(ProviderAuthError) as info:
+        run(r, mode, "chat")
+    err = info.value
+    texts = [str(err), repr(err), "".join(traceback.format_exception(err)),
+             repr(pickle.loads(pickle.dumps(err))), str(err.request_id)]
+    for text in texts:
+        assert KEY not in text
+    assert records and all(KEY not in str(a.error) for rec in records for a in rec.attempts)
