@@ -288,7 +288,7 @@ def chat_response(resp: Any, *, provider: str, model: str = "", raw: Any = None
     ``ProviderResponseError``."""
     if not resp.choices:
         raise ProviderResponseError("Mistral answered without choices", provider=provider,
-                                    model=getattr(resp, "model", "") or model)
+                                    model=getattr(resp, "model", "") or model, retryable=True)
     choice = resp.choices[0]
     msg = choice.message
     text, reasoning, signature = _split(getattr(msg, "content", None) if msg else None)

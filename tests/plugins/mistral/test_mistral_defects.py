@@ -4,11 +4,11 @@ closing event, answers of the wrong shape, and a key echoed by the server."""
 
 from __future__ import annotations
 
-import asyncio
 import pickle
 import traceback
 from typing import Any
 
+import parity
 import pytest
 from fixtures.policy_kit import Records
 from loopback import Reply
@@ -48,23 +48,13 @@ def router(wire: MistralWire, attempts: int = 1, **kw: Any) -> Router:
 
 
 def run(r: Router, mode: str, op: str, **kw: Any) -> Any:
+    """One call through the sync or async path; a stream gives (chunks, response)."""
     kw.setdefault("messages", USER)
     kw.setdefault("model", MODEL)
     if op == "stream":
-        if mode == "sync":
-            with r.chat_stream(**kw) as s:
-                chunks = list(s)
-            return chunks, s.response
-
-        async def consume() -> Any:
-            async with r.achat_stream(**kw) as s:
-                chunks = [c async for c in s]
-            return chunks, s.response
-
-        return asyncio.run(consume())
-    if mode == "sync":
-        return getattr(r, op)(**kw)
-    return asyncio.run(getattr(r, "a" + op)(**kw))
+        chunks, s = parity.stream(r, mode, **kw)
+        return chunks, s.response
+    return parity.call(r, mode, op, **kw)
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
