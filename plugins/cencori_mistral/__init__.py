@@ -19,6 +19,13 @@ Provider-specific notes:
   the router (send Mistral's own through ``provider_options``); Mistral has no ``user`` field.
 - Configuration ``options``: ``headers`` (sent on every request) and ``server``
   (``"eu"``/``"us"``, when no ``base_url`` is given).
+- Streams end with the chunk carrying ``finish_reason`` (then ``[DONE]``): a stream that ends
+  without it was cut, and raises ``StreamInterruptedError`` with the partial response.
+- Refusals: Mistral's chat completions have no refusal field and no refusal stop reason
+  (``safe_prompt`` only adds a system prompt; moderation is its own endpoint), so
+  ``response.refusal`` stays None; a refusal arrives as ordinary text.
+- No SDK-private name is used (the SDK's public ``Mistral`` client, ``mistralai.client.utils``
+  retry configuration and ``mistralai.client.errors``), so the plugin has no ``_fast.py``.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ own retries are off: the router retries.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, ClassVar, cast
 
@@ -25,6 +26,7 @@ from cencori_core.errors import InvalidRequestError
 from cencori_core.provider import (
     ClientHolder,
     MapError,
+    Scrubber,
     SDKProvider,
     provider_options,
     stream_twins,
@@ -74,6 +76,24 @@ class _Side:
     def method(self, section: str, name: str) -> Callable[..., Any]:
         return cast("Callable[..., Any]",
                     getattr(getattr(self.sdk, section), name + "_async" if self.is_async else name))
+
+
+class _DebugLog:
+    """The SDK's debug logger, scrubbed. The SDK logs every request's headers and body at
+    DEBUG (with ``MISTRAL_DEBUG`` set, through ``logging.getLogger("mistralai.client")``):
+    the ``Authorization`` header holds the key. This logs to the same logger, secrets masked,
+    and formats nothing unless that logger is enabled for DEBUG."""
+
+    __slots__ = ("_scrubber", "_log")
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self._scrubber = scrubber
+        self._log = logging.getLogger("mistralai.client")
+
+    def debug(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        if self._log.isEnabledFor(logging.DEBUG):
+            text = msg % args if args else msg
+            self._log.debug("%s", self._scrubber.text(text))
 
 
 def _close_sync(side: _Side) -> None:
@@ -138,7 +158,8 @@ class MistralProvider(SDKProvider):
     def _sdk(self, client: Any, async_client: Any) -> Mistral:
         cfg = self.config
         kw: dict[str, Any] = {"api_key": self.secret(), "retry_config": _NO_RETRIES,
-                              "client": client, "async_client": async_client}
+                              "client": client, "async_client": async_client,
+                              "debug_logger": _DebugLog(self.scrubber)}
         url = cv.server_url(cfg.base_url)
         if url:
             kw["server_url"] = url

@@ -4,6 +4,7 @@ closing event, answers of the wrong shape, and a key echoed by the server."""
 
 from __future__ import annotations
 
+import logging
 import pickle
 import traceback
 from typing import Any
@@ -144,3 +145,34 @@ def test_key_echoed_in_headers_and_body_never_leaks(wire, mode):
     for text in texts:
         assert KEY not in text
     assert records and all(KEY not in str(a.error) for rec in records for a in rec.attempts)
+
+
+def test_the_sdk_debug_log_never_shows_a_secret(wire, mode, caplog):
+    """The SDK logs each request's headers and body at DEBUG (only with MISTRAL_DEBUG set, and
+    then with every header a proxy's credential travels in): the plugin gives it a logger that
+    writes to "mistralai.client" when that logger is enabled, every secret masked."""
+    other = "proxy-credential-0c4f7a9b2e"
+    wire.server.reset()
+    r = Router(providers={"mistral": {"api_key": KEY, "base_url": wire.base_url,
+                                      "headers": {"api-key": other}}},
+               plugins=["mistral"], retry=1)
+    with caplog.at_level(logging.DEBUG, logger="mistralai.client"):
+        run(r, mode, "chat")
+    logged = "\n".join(rec.getMessage() for rec in caplog.records
+                       if rec.name.startswith("mistralai"))
+    assert "Request:" in logged and "'api-key': '***'" in logged
+    assert KEY not in caplog.text and other not in caplog.text
+
+
+def test_a_key_in_a_configured_header_is_a_secret_too(wire, mode):
+    """A credential given through options.headers (a proxy's api-key) is scrubbed like the key."""
+    other = "proxy-credential-0c4f7a9b2e"
+    wire.server.reset()
+    r = Router(providers={"mistral": {"api_key": KEY, "base_url": wire.base_url,
+                                      "headers": {"api-key": other}}},
+               plugins=["mistral"], retry=1)
+    wire.fail(401, error_body(f"Invalid api-key header {other}"), headers={"x-request-id": other})
+    with pytest.raises(ProviderAuthError) as info:
+        run(r, mode, "chat")
+    assert wire.last.headers["api-key"] == other
+    assert other not in "".join(traceback.format_exception(info.value))
