@@ -51,9 +51,12 @@ What every SDK-backed plugin needs, written once (in-tree plugins and third part
     Subclass per provider: ``fold(event) -> ChatChunk | list[ChatChunk] | None`` turns one
     provider event into chunks and sets ``self.done = True`` on the provider's closing event
     (``closing_event`` names it for messages). ``end()`` returns final chunks (``finish()``
-    hook) or raises :class:`StreamInterruptedError` (``retryable=True``, ``.partial`` = what
-    was folded so far) when the closing event never came. ``decode(text)`` parses event JSON
-    (:class:`ProviderResponseError` when malformed).
+    hook) or, when the closing event never came, raises the error of a dropped connection
+    (:class:`ProviderConnectionError`, retryable): the router retries it before the first
+    chunk and, after chunks reached the caller, raises :class:`StreamInterruptedError` with
+    its own ``.partial`` (what the caller was shown, after policies; a partial built here
+    would bypass output redaction). ``partial()`` is what was folded so far.
+    ``decode(text)`` parses event JSON (:class:`ProviderResponseError` when malformed).
 ``twins(call, read, what=...)`` / ``stream_twins(open, events, state, aevents=None)``
     One line per operation makes its sync and async methods::
 
@@ -113,21 +116,22 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast
 
 from ._scrub import MASK, Scrubber, secrets_of
 from .errors import (
     CencoriError,
     InvalidRequestError,
+    ProviderConnectionError,
     ProviderError,
     ProviderResponseError,
-    StreamInterruptedError,
 )
 from .types import ChatChunk
 
@@ -153,7 +157,7 @@ __all__ = [
     "Provider", "ProviderSpec", "parse_retry_after", "should_retry_header", "provider_options",
     # the toolkit
     "SDKProvider", "ClientHolder", "ErrorBoundary", "MapError", "Scrubber", "secrets_of", "MASK",
-    "StreamState", "malformed", "CONVERTER_ERRORS", "twins", "stream_twins",
+    "StreamState", "malformed", "CONVERTER_ERRORS", "twins", "stream_twins", "Operation",
 ]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -697,10 +701,10 @@ class StreamState:
         return None
 
     def end(self) -> list[ChatChunk]:
-        """The last chunks, or :class:`StreamInterruptedError` (retryable, with ``.partial``)
-        when the stream ended without the closing event."""
+        """The last chunks, or :meth:`truncated` when the stream ended without the closing
+        event."""
         if not self.done:
-            raise self.interrupted(f"the stream ended without {self.closing_event}")
+            raise self.truncated()
         out = self.finish()
         if out is None:
             return []
@@ -715,9 +719,14 @@ class StreamState:
             acc.add(chunk)
         return acc.response(provider=self.provider, model=self.model)
 
-    def interrupted(self, reason: str) -> StreamInterruptedError:
-        return StreamInterruptedError(reason, partial=self.partial(), provider=self.provider,
-                                      model=self.model, retryable=True)
+    def truncated(self) -> ProviderConnectionError:
+        """The error of a stream that ended without its closing event: the same as a dropped
+        connection (retryable; the router turns it into :class:`StreamInterruptedError` with
+        the partial response once chunks reached the caller). It carries no partial text on
+        purpose: the router's partial is the one that went through the output policies."""
+        return ProviderConnectionError(
+            f"the stream ended without {self.closing_event}", provider=self.provider,
+            model=self.model, retryable=True)
 
     def malformed(self, exc: BaseException) -> ProviderResponseError:
         return malformed(exc, provider=self.provider, model=self.model, what=self.what,
@@ -787,33 +796,45 @@ class SDKProvider(Provider):
 # ---------------------------------------------------------------------------- operation twins
 
 _Call = Callable[[Any, Any, Any], Any]
-_Read = Callable[[Any, Any, Any], Any]
+Q = TypeVar("Q")
+Q_in = TypeVar("Q_in", contravariant=True)
+R_out = TypeVar("R_out", covariant=True)
 
 
-def twins(call: _Call, read: _Read, *, what: str = "answer") -> tuple[
-        Callable[[Any, Any], Any], Callable[[Any, Any], Awaitable[Any]]]:
+class Operation(Protocol[Q_in, R_out]):
+    """How a method made by :func:`twins` / :func:`stream_twins` is typed (the class attribute
+    stands for the bound method, so type checkers accept it where the base class has a
+    method)."""
+
+    def __call__(self, request: Q_in) -> R_out: ...
+
+
+def twins(call: Callable[[Any, Any, Q], Any], read: Callable[[Any, Q, Any], R], *,
+          what: str = "answer", request: type[Q] | None = None) -> tuple[Operation[Q, R],
+                                         Operation[Q, Coroutine[Any, Any, R]]]:
     """The sync and async methods of one operation of an :class:`SDKProvider`.
 
     ``call(provider, client, request)`` sends (its result is awaited with the async client);
     ``read(provider, request, answer)`` converts. ``what`` names the answer in
-    malformed-answer errors.
+    malformed-answer errors. ``request`` (the request class) only informs type checkers, so
+    that they type lambdas given as ``call`` and ``read``.
     """
 
-    def sync(self: SDKProvider, request: Any) -> Any:
-        model = request.model
+    def sync(self: SDKProvider, request: Q) -> R:
+        model = request.model  # type: ignore[attr-defined]
         with _Guard(self.boundary, model, None):
             answer = call(self, self.clients.sync_client(), request)
         with _Guard(self.boundary, model, what):
             return read(self, request, answer)
 
-    async def asynchronous(self: SDKProvider, request: Any) -> Any:
-        model = request.model
+    async def asynchronous(self: SDKProvider, request: Q) -> R:
+        model = request.model  # type: ignore[attr-defined]
         with _Guard(self.boundary, model, None):
             answer = await call(self, self.clients.async_client(), request)
         with _Guard(self.boundary, model, what):
             return read(self, request, answer)
 
-    return sync, asynchronous
+    return cast(Operation[Q, R], sync), cast(Operation[Q, Coroutine[Any, Any, R]], asynchronous)
 
 
 def _close_opened(opened: Any) -> None:
@@ -842,15 +863,14 @@ def stream_twins(
     state: Callable[[Any, Any], StreamState],
     *,
     aevents: Callable[[Any, Any, Any], Any] | None = None,
-) -> tuple[Callable[[Any, Any], Iterator[ChatChunk]],
-           Callable[[Any, Any], AsyncIterator[ChatChunk]]]:
+) -> tuple[Operation[Any, Iterator[ChatChunk]], Operation[Any, AsyncIterator[ChatChunk]]]:
     """The ``chat_stream`` and ``achat_stream`` methods of an :class:`SDKProvider`.
 
     ``open(provider, client, request)`` starts the stream (awaited with the async client);
     ``events(provider, client, opened)`` iterates its events (``aevents`` async-iterates them,
     default ``events``); ``state(provider, request)`` is the :class:`StreamState` folding them.
     SDK errors go through the error boundary, converter errors become
-    :class:`ProviderResponseError`, a missing closing event :class:`StreamInterruptedError`;
+    :class:`ProviderResponseError`, a missing closing event :meth:`StreamState.truncated`;
     ``opened`` is closed when the stream ends or is closed early.
     """
     aevents_: Callable[[Any, Any, Any], Any] = aevents or events
@@ -885,4 +905,5 @@ def stream_twins(
         finally:
             await _aclose_opened(opened)
 
-    return sync, asynchronous
+    return (cast(Operation[Any, Iterator[ChatChunk]], sync),
+            cast(Operation[Any, AsyncIterator[ChatChunk]], asynchronous))

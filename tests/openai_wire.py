@@ -80,6 +80,12 @@ class ChatReply:
     chunk_size: int = 8
     cut_after: int | None = None
     """Drop the connection after this many SSE events (a stream cut mid-way)."""
+    end_after: int | None = None
+    """End the stream cleanly after this many SSE events, without the finish_reason chunk, the
+    usage chunk or ``[DONE]`` (a server that gave up mid-answer)."""
+    refusal: str | None = None
+    """The model refuses: ``message.refusal`` (``delta.refusal`` pieces when streamed), with
+    ``content`` null."""
     error_after: int | None = None
     """Send an SSE ``{"error": ...}`` event after this many events (a server failure mid-stream)."""
     error: dict[str, Any] = field(default_factory=lambda: {
@@ -151,8 +157,8 @@ def _tool_ids(reply: ChatReply) -> list[str]:
 
 def chat_completion_body(reply: ChatReply, body: dict[str, Any]) -> dict[str, Any]:
     """The JSON ``chat.completion`` object for ``reply`` to the request ``body``."""
-    msg: dict[str, Any] = {"role": "assistant", "content": reply.content, "refusal": None,
-                           "annotations": []}
+    msg: dict[str, Any] = {"role": "assistant", "content": reply.content,
+                           "refusal": reply.refusal, "annotations": []}
     if reply.reasoning is not None:
         msg[reply.reasoning_field] = reply.reasoning
     if reply.tool_calls:
@@ -202,6 +208,8 @@ def chat_sse_events(reply: ChatReply, body: dict[str, Any]) -> list[Any]:
     if reply.reasoning:
         events += [ev({reply.reasoning_field: p}) for p in _split(reply.reasoning,
                                                                  reply.chunk_size)]
+    if reply.refusal:
+        events += [ev({"refusal": p}) for p in _split(reply.refusal, reply.chunk_size)]
     if reply.content:
         pieces = reply.pieces if reply.pieces is not None else _split(reply.content,
                                                                       reply.chunk_size)
@@ -217,6 +225,8 @@ def chat_sse_events(reply: ChatReply, body: dict[str, Any]) -> list[Any]:
     usage = _usage(reply, body)
     if include_usage and usage is not None:
         events.append({**base, "choices": [], "usage": usage})
+    if reply.end_after is not None:
+        events = events[:reply.end_after]
     return events
 
 
@@ -352,7 +362,8 @@ class OpenAIWire:
         headers = {"x-request-id": f"req_{next(_ids)}", **reply.headers}
         if body.get("stream"):
             return Reply.sse(chat_sse_events(reply, body), headers=headers,
-                             cut_after=reply.cut_after, delay=reply.delay)
+                             cut_after=reply.cut_after, delay=reply.delay,
+                             done=reply.end_after is None)
         return Reply.json(chat_completion_body(reply, body), headers=headers, delay=reply.delay)
 
     def _on_embeddings(self, rec: Recorded) -> Reply:

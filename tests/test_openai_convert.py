@@ -122,7 +122,7 @@ def test_chat_response_text_usage_and_details():
         "prompt_tokens": 100, "completion_tokens": 30, "total_tokens": 130,
         "prompt_tokens_details": {"cached_tokens": 64},
         "completion_tokens_details": {"reasoning_tokens": 20}})
-    r = cv.chat_response(c, "openai", "gpt-4o")
+    r = cv.chat_response(c, provider="openai", model="gpt-4o")
     assert (r.content, r.finish_reason, r.id, r.model, r.provider, r.created) == \
         ("Hi!", "stop", "chatcmpl-1", "gpt-4o", "openai", 1)
     u = r.usage
@@ -137,7 +137,7 @@ def test_xai_reasoning_tokens_outside_completion_are_added():
         "prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 112,
         "prompt_tokens_details": {"cached_tokens": 3, "text_tokens": 10},
         "completion_tokens_details": {"reasoning_tokens": 100}})
-    u = cv.chat_response(c, "xai", "grok-4").usage
+    u = cv.chat_response(c, provider="xai", model="grok-4").usage
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.reasoning_tokens,
             u.cached_tokens) == (10, 102, 112, 100, 3)
 
@@ -147,7 +147,7 @@ def test_deepseek_reasoning_content_and_cache_hit_tokens():
         "prompt_tokens": 50, "completion_tokens": 40, "total_tokens": 90,
         "prompt_cache_hit_tokens": 32, "prompt_cache_miss_tokens": 18,
         "completion_tokens_details": {"reasoning_tokens": 30}}, model="deepseek-reasoner")
-    r = cv.chat_response(c, "deepseek", "deepseek-reasoner")
+    r = cv.chat_response(c, provider="deepseek", model="deepseek-reasoner")
     assert r.reasoning == "Let me think." and r.content == "42"
     assert r.message.reasoning == "Let me think."
     assert (r.usage.cached_tokens, r.usage.completion_tokens, r.usage.reasoning_tokens) == \
@@ -155,7 +155,7 @@ def test_deepseek_reasoning_content_and_cache_hit_tokens():
 
 
 def test_missing_usage_is_estimated():
-    r = cv.chat_response(_completion({"content": "x"}), "local", "m")
+    r = cv.chat_response(_completion({"content": "x"}), provider="local", model="m")
     assert r.usage.source == "estimated" and r.usage.total_tokens == 0
 
 
@@ -164,7 +164,7 @@ def test_tool_calls_parsed_and_malformed_arguments_kept():
         {"id": "a", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}},
         {"id": "b", "type": "function", "function": {"name": "g", "arguments": '{"x": '}}]},
         finish="tool_calls")
-    r = cv.chat_response(c, "openai", "gpt-4o")
+    r = cv.chat_response(c, provider="openai", model="gpt-4o")
     assert r.finish_reason == "tool_calls"
     good, bad = r.tool_calls
     assert good.arguments == {"x": 1} and good.parse_error is None
@@ -209,25 +209,25 @@ def test_embeddings_float_and_base64_decoded():
         "data": [{"object": "embedding", "index": 1, "embedding": b64},
                  {"object": "embedding", "index": 0, "embedding": [1.0, 2.0, 3.0]}],
         "usage": {"prompt_tokens": 4, "total_tokens": 4}})
-    r = cv.embedding_response(resp, "openai", "text-embedding-3-small")
+    r = cv.embed_response(resp, provider="openai", model="text-embedding-3-small")
     assert r.vectors == [[1.0, 2.0, 3.0], vec]  # ordered by index
     assert r.usage.prompt_tokens == 4
-    kw = cv.embedding_kwargs(EmbeddingRequest(model="e", input=["a"], dimensions=8,
+    kw = cv.embed_request(EmbeddingRequest(model="e", input=["a"], dimensions=8,
                                               provider_options={"encoding_format": "base64"}),
                              {"model", "input", "dimensions", "encoding_format"})
     assert kw == {"model": "e", "input": ["a"], "dimensions": 8, "encoding_format": "base64"}
 
 
 def test_transcription_and_speech_kwargs():
-    kw = cv.transcription_kwargs(TranscriptionRequest(model="whisper-1", file=b"x",
+    kw = cv.transcribe_request(TranscriptionRequest(model="whisper-1", file=b"x",
                                                       filename="a.wav", language="en",
                                                       prompt="names"), set())
     assert kw["file"] == ("a.wav", b"x") and kw["response_format"] == "verbose_json"
     assert (kw["language"], kw["prompt"]) == ("en", "names")
-    kw = cv.transcription_kwargs(TranscriptionRequest(model="gpt-4o-transcribe", file=b"x"),
+    kw = cv.transcribe_request(TranscriptionRequest(model="gpt-4o-transcribe", file=b"x"),
                                  set())
     assert kw["response_format"] == "json"
-    kw = cv.speech_kwargs(SpeechRequest(model="tts-1", input="hi", voice="alloy", format="wav",
+    kw = cv.speech_request(SpeechRequest(model="tts-1", input="hi", voice="alloy", format="wav",
                                         speed=1.5), set())
     assert kw == {"model": "tts-1", "input": "hi", "voice": "alloy", "response_format": "wav",
                   "speed": 1.5}
@@ -240,7 +240,7 @@ def test_moderation_keeps_api_category_names_as_plain_dicts():
             "categories": {"violence": True, "harassment/threatening": False},
             "category_scores": {"violence": 0.9, "harassment/threatening": 0.01},
             "category_applied_input_types": {}}]})
-    r = cv.moderation_response(resp, "openai", "omni-moderation-latest")
+    r = cv.moderate_response(resp, provider="openai", model="omni-moderation-latest")
     assert r.flagged is True
     res = r.results[0]
     assert type(res.categories) is dict and res.categories["harassment/threatening"] is False

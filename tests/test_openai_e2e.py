@@ -478,8 +478,9 @@ async def test_clients_created_once_reused_and_closed(openai_wire, mode):
     provider = router.provider("openai")
     for _ in range(3):
         await call(router, mode, "chat", model="gpt-4o", messages=USER)
-    client = provider.sync_client() if mode == "sync" else provider.async_client()
-    assert client is (provider.sync_client() if mode == "sync" else provider.async_client())
+    clients = provider.clients
+    client = clients.sync_client() if mode == "sync" else clients.async_client()
+    assert client is (clients.sync_client() if mode == "sync" else clients.async_client())
     assert client.max_retries == 0 and client.timeout == 12.5
     rec = openai_wire.last()
     assert rec.headers["x-stainless-read-timeout"] == "12.5"

@@ -20,8 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from cencori_core.errors import ProviderResponseError
-from cencori_core.provider import provider_options
+from cencori_core.provider import StreamState, provider_options
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
@@ -43,7 +42,8 @@ from cencori_core.types import (
     Usage,
 )
 
-__all__ = ["Dialect", "DIALECTS"]
+__all__ = ["Dialect", "DIALECTS", "ChatStream", "chat_request", "chat_kwargs", "chat_response",
+           "chat_chunk", "usage_from"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +60,15 @@ class Dialect:
     """Embeddings, images, audio and moderation besides chat."""
     openai_env: bool = False
     """Take organization and project from ``OPENAI_ORG_ID`` / ``OPENAI_PROJECT_ID``."""
+    reasoning_on_tool_turns: bool = False
+    """Send an assistant tool-call turn's reasoning back as ``reasoning_content``: DeepSeek's
+    thinking mode requires it on tool-call turns (and answers 400 without it)."""
 
 
 DIALECTS: dict[str, Dialect] = {
     "openai": Dialect("openai", "max_completion_tokens", True, True, openai_env=True),
     "xai": Dialect("xai", "max_completion_tokens", False, False),
-    "deepseek": Dialect("deepseek", "max_tokens", False, False),
+    "deepseek": Dialect("deepseek", "max_tokens", False, False, reasoning_on_tool_turns=True),
     "meta": Dialect("meta", "max_tokens", False, False),
     # Custom servers (vLLM, Ollama, ...) may serve embeddings or audio too: let them try.
     "openai_compatible": Dialect("openai_compatible", "max_tokens", False, True),
@@ -78,11 +81,13 @@ _SDK_EXTRAS = frozenset({"extra_headers", "extra_query", "extra_body"})
 # ---------------------------------------------------------------------------- requests
 
 
-def message_to_openai(m: Message, developer_role: bool = True) -> dict[str, Any]:
-    """One message in the OpenAI shape. ``reasoning`` and ``provider_data`` are never sent:
-    DeepSeek rejects ``reasoning_content`` in input and the others ignore or refuse it."""
+def message_to_openai(m: Message, dialect: Dialect | None = None) -> dict[str, Any]:
+    """One message in the OpenAI shape. ``provider_data`` is never sent, nor ``reasoning``
+    except on an assistant tool-call turn for a dialect that needs it back (DeepSeek's
+    thinking mode; it refuses ``reasoning_content`` on other turns, others ignore or refuse
+    it)."""
     role = m.role
-    if role == "developer" and not developer_role:
+    if role == "developer" and dialect is not None and not dialect.developer_role:
         role = "system"
     out: dict[str, Any] = {"role": role, "content": m.content}
     if m.name:
@@ -93,6 +98,8 @@ def message_to_openai(m: Message, developer_role: bool = True) -> dict[str, Any]
              "function": {"name": tc.name, "arguments": tc.arguments_raw}}
             for tc in m.tool_calls
         ]
+        if m.reasoning and dialect is not None and dialect.reasoning_on_tool_turns:
+            out["reasoning_content"] = m.reasoning
     if m.tool_call_id:
         out["tool_call_id"] = m.tool_call_id
     return out
@@ -115,17 +122,26 @@ def split_options(opts: dict[str, Any], known: Collection[str], kwargs: dict[str
         kwargs["extra_body"] = extra_body
 
 
-def chat_body(request: ChatRequest, dialect: Dialect, stream: bool = False) -> dict[str, Any]:
+def _with_options(request: Any, known: Collection[str], kw: dict[str, Any]) -> dict[str, Any]:
+    """``kw`` plus the request's timeout and ``provider_options`` (see :func:`split_options`)."""
+    if request.timeout is not None:
+        kw["timeout"] = request.timeout
+    opts = provider_options(request)
+    if opts:
+        split_options(opts, known, kw)
+    return kw
+
+
+def chat_request(request: ChatRequest, dialect: Dialect, stream: bool = False) -> dict[str, Any]:
     """The JSON body of ``POST /chat/completions`` for ``request`` (without its
     ``provider_options``: see :func:`chat_kwargs`).
 
     ``metadata`` stays with the router (OpenAI's own ``metadata`` needs ``store=true``; pass it in
     ``provider_options`` to send it). A stream asks for the final usage chunk.
     """
-    dev = dialect.developer_role
     body: dict[str, Any] = {
         "model": request.model,
-        "messages": [message_to_openai(m, dev) for m in request.messages],
+        "messages": [message_to_openai(m, dialect) for m in request.messages],
     }
     if request.temperature is not None:
         body["temperature"] = request.temperature
@@ -155,14 +171,9 @@ def chat_body(request: ChatRequest, dialect: Dialect, stream: bool = False) -> d
 def chat_kwargs(request: ChatRequest, dialect: Dialect, known: Collection[str],
                 stream: bool = False) -> dict[str, Any]:
     """The keyword arguments of ``client.chat.completions.create`` for ``request``: the body of
-    :func:`chat_body`, the timeout, and ``provider_options`` (``known`` is the set of parameter
+    :func:`chat_request`, the timeout, and ``provider_options`` (``known`` is the set of parameter
     names ``create`` accepts; see :func:`split_options`)."""
-    kw = chat_body(request, dialect, stream)
-    if request.timeout is not None:
-        kw["timeout"] = request.timeout
-    if request.provider_options:
-        split_options(request.provider_options, known, kw)
-    return kw
+    return _with_options(request, known, chat_request(request, dialect, stream))
 
 
 # ---------------------------------------------------------------------------- chat responses
@@ -193,11 +204,30 @@ def _int(value: Any) -> int:
     return value if type(value) is int else int(value or 0)
 
 
+def _tokens(value: Any) -> int:
+    """A token count from the API: an int (None or absent is 0); anything else is a malformed
+    answer (the converter boundary reports it)."""
+    if type(value) is int:
+        return value
+    if value is None:
+        return 0
+    if type(value) is float and value.is_integer():  # some compatible servers send 12.0
+        return int(value)
+    raise TypeError(f"a token count is {type(value).__name__}, not int")
+
+
+def _text(value: Any, field: str) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise TypeError(f"{field} is {type(value).__name__}, not a string")
+
+
 def _wire(obj: Any) -> Any:
     """The wire JSON of an SDK response object (the converters below read the JSON the API
     sent, which is what the provider parses; SDK objects are accepted for callers that hold
-    one)."""
-    return obj if obj is None or isinstance(obj, dict) else obj.to_dict()
+    one, and on the SDK's public path)."""
+    # warnings off: a malformed answer is reported by the converter boundary, not by pydantic
+    return obj if obj is None or isinstance(obj, dict) else obj.to_dict(warnings=False)
 
 
 def usage_from(u: Any) -> Usage:
@@ -214,16 +244,16 @@ def usage_from(u: Any) -> Usage:
     if not isinstance(u, dict):
         u = u.to_dict()
     get = u.get
-    prompt = get("prompt_tokens") or 0
-    completion = get("completion_tokens") or 0
-    total = get("total_tokens") or 0
+    prompt = _tokens(get("prompt_tokens"))
+    completion = _tokens(get("completion_tokens"))
+    total = _tokens(get("total_tokens"))
     pd = get("prompt_tokens_details")
     if pd is not None:
-        cached = pd.get("cached_tokens") or 0
+        cached = _tokens(pd.get("cached_tokens"))
     else:  # DeepSeek's own field
-        cached = get("prompt_cache_hit_tokens") or 0
+        cached = _tokens(get("prompt_cache_hit_tokens"))
     cd = get("completion_tokens_details")
-    reasoning = (cd.get("reasoning_tokens") or 0) if cd is not None else 0
+    reasoning = _tokens(cd.get("reasoning_tokens")) if cd is not None else 0
     if reasoning and total == prompt + completion + reasoning:
         completion += reasoning
     return Usage(prompt_tokens=prompt, completion_tokens=completion,
@@ -235,7 +265,7 @@ def tool_call_from(tc: dict[str, Any]) -> ToolCall:
     fn = tc.get("function") if tc.get("type", "function") == "function" else None
     if fn is not None:
         return ToolCall.from_raw(id=tc.get("id") or "", name=fn.get("name") or "",
-                                 arguments_raw=fn.get("arguments"))
+                                 arguments_raw=_text(fn.get("arguments"), "arguments"))
     # A custom (free-text) tool call: its input is not JSON, the parse error says so.
     custom = tc.get("custom") or {}
     return ToolCall.from_raw(id=tc.get("id") or "", name=custom.get("name") or "",
@@ -249,13 +279,18 @@ def _reasoning(msg: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def chat_response(completion: Any, provider: str, model: str, raw: Any = None) -> ChatResponse:
+def chat_response(data: Any, *, provider: str, model: str, raw: Any = None) -> ChatResponse:
     """A :class:`ChatResponse` from a chat completion (the first choice): the wire JSON, or
-    the SDK's ``ChatCompletion``. ``raw`` (default: ``completion``) is kept on the response."""
-    data = _wire(completion)
+    the SDK's ``ChatCompletion``. ``raw`` (default: ``data``) is kept on the response.
+
+    An answer of the wrong shape raises a plain Python error (``AttributeError``,
+    ``TypeError``, ...): the provider reads it inside the converter boundary, which makes it a
+    retryable :class:`~cencori_core.errors.ProviderResponseError`.
+    """
+    completion = data
+    data = _wire(data)
     if type(data) is not dict:
-        raise ProviderResponseError("the answer is not a chat completion object",
-                                    provider=provider, model=model)
+        raise TypeError(f"the answer is {type(data).__name__}, not a chat completion object")
     if raw is None:
         raw = completion
     choices = data.get("choices")
@@ -268,8 +303,9 @@ def chat_response(completion: Any, provider: str, model: str, raw: Any = None) -
     msg = choice.get("message") or {}
     calls = msg.get("tool_calls")
     fr = choice.get("finish_reason")
+    refusal = _text(msg.get("refusal"), "message.refusal")
     return ChatResponse(
-        content=msg.get("content"),
+        content=_text(msg.get("content"), "message.content"),
         tool_calls=[tool_call_from(tc) for tc in calls] if calls else [],
         finish_reason=_FINISH.get(fr, "error") if fr else "stop",
         usage=usage_from(data.get("usage")),
@@ -278,6 +314,7 @@ def chat_response(completion: Any, provider: str, model: str, raw: Any = None) -
         id=data.get("id") or "",
         created=data.get("created") or 0,
         reasoning=_reasoning(msg),
+        refusal=refusal,
         raw=raw,
     )
 
@@ -298,16 +335,18 @@ def chat_chunk(chunk: Any) -> ChatChunk | None:
     delta = choice.get("delta") or {}
     text = delta.get("content")
     fr = choice.get("finish_reason")
-    if text and fr is None and usage is None and len(delta) == 1:
+    if fr is None and usage is None and len(delta) == 1 and type(text) is str and text:
         # The bulk of every stream: a text delta and nothing else.
         return ChatChunk(delta=text, id=data.get("id"), model=data.get("model"), raw=chunk)
+    text = _text(text, "delta.content")
     tcs = delta.get("tool_calls")
     reasoning = _reasoning(delta) or ""
+    refusal = _text(delta.get("refusal"), "delta.refusal") or ""
     calls = [_tool_delta(t) for t in tcs] if tcs else []
-    if not (text or reasoning or calls or fr or usage):
+    if not (text or reasoning or refusal or calls or fr or usage):
         return None
     return ChatChunk(
-        delta=text or "", reasoning=reasoning, tool_calls=calls,
+        delta=text or "", reasoning=reasoning, refusal=refusal, tool_calls=calls,
         finish_reason=finish_reason(fr) if fr else None,
         usage=usage_from(usage) if usage is not None else None,
         id=data.get("id"), model=data.get("model"), raw=chunk,
@@ -316,27 +355,38 @@ def chat_chunk(chunk: Any) -> ChatChunk | None:
 
 def _tool_delta(t: dict[str, Any]) -> ToolCallDelta:
     fn = t.get("function")
+    index = _tokens(t.get("index"))
     if fn is None:
-        return ToolCallDelta(index=t.get("index") or 0, id=t.get("id"))
-    return ToolCallDelta(index=t.get("index") or 0, id=t.get("id"), name=fn.get("name"),
-                         arguments=fn.get("arguments") or "")
+        return ToolCallDelta(index=index, id=t.get("id"))
+    return ToolCallDelta(index=index, id=t.get("id"), name=fn.get("name"),
+                         arguments=_text(fn.get("arguments"), "arguments") or "")
+
+
+class ChatStream(StreamState):
+    """A chat completion stream: events are ``chat.completion.chunk`` JSON objects; the
+    closing event is the chunk with a ``finish_reason`` (the usage chunk that follows it, and
+    ``[DONE]``, may be missing on a cut stream: usage is then estimated)."""
+
+    closing_event = "a finish_reason (the server closed the stream mid-answer)"
+    what = "chat completion chunk"
+
+    def fold(self, event: Any) -> ChatChunk | None:
+        chunk = chat_chunk(event)
+        if chunk is not None and chunk.finish_reason is not None:
+            self.done = True
+        return chunk
 
 
 # ---------------------------------------------------------------------------- embeddings
 
 
-def embedding_kwargs(request: EmbeddingRequest, known: Collection[str]) -> dict[str, Any]:
+def embed_request(request: EmbeddingRequest, known: Collection[str]) -> dict[str, Any]:
     kw: dict[str, Any] = {"model": request.model, "input": request.input}
     if request.dimensions is not None:
         kw["dimensions"] = request.dimensions
     if request.user is not None:
         kw["user"] = request.user
-    if request.timeout is not None:
-        kw["timeout"] = request.timeout
-    opts = provider_options(request)
-    if opts:
-        split_options(opts, known, kw)
-    return kw
+    return _with_options(request, known, kw)
 
 
 def decode_vector(value: Any) -> list[float]:
@@ -349,7 +399,7 @@ def decode_vector(value: Any) -> list[float]:
     return list(value)
 
 
-def embedding_response(resp: Any, provider: str, model: str) -> EmbeddingResponse:
+def embed_response(resp: Any, *, provider: str, model: str) -> EmbeddingResponse:
     data = sorted(resp.data, key=lambda d: d.index)
     u = resp.usage
     usage = (Usage(prompt_tokens=_int(u.prompt_tokens),
@@ -362,7 +412,7 @@ def embedding_response(resp: Any, provider: str, model: str) -> EmbeddingRespons
 # ---------------------------------------------------------------------------- images
 
 
-def image_kwargs(request: ImageRequest, known: Collection[str]) -> dict[str, Any]:
+def image_request(request: ImageRequest, known: Collection[str]) -> dict[str, Any]:
     kw: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": request.n}
     if request.size is not None:
         kw["size"] = request.size
@@ -370,18 +420,13 @@ def image_kwargs(request: ImageRequest, known: Collection[str]) -> dict[str, Any
         kw["quality"] = request.quality
     if request.user is not None:
         kw["user"] = request.user
-    if request.timeout is not None:
-        kw["timeout"] = request.timeout
-    opts = provider_options(request)
-    if opts:
-        split_options(opts, known, kw)
-    return kw
+    return _with_options(request, known, kw)
 
 
 _MIME = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "webp": "image/webp"}
 
 
-def image_response(resp: Any, provider: str, model: str) -> ImageResponse:
+def image_response(resp: Any, *, provider: str, model: str) -> ImageResponse:
     mime = _MIME.get(getattr(resp, "output_format", None) or "")
     images = []
     for d in resp.data or ():
@@ -402,7 +447,7 @@ def image_response(resp: Any, provider: str, model: str) -> ImageResponse:
 # ---------------------------------------------------------------------------- audio
 
 
-def transcription_kwargs(request: TranscriptionRequest, known: Collection[str]) -> dict[str, Any]:
+def transcribe_request(request: TranscriptionRequest, known: Collection[str]) -> dict[str, Any]:
     """whisper-1 is asked for ``verbose_json`` (it carries language and duration); the
     gpt-4o transcribe models only answer ``json``, which carries token usage."""
     kw: dict[str, Any] = {"model": request.model, "file": (request.filename, request.file)}
@@ -411,16 +456,11 @@ def transcription_kwargs(request: TranscriptionRequest, known: Collection[str]) 
         kw["language"] = request.language
     if request.prompt is not None:
         kw["prompt"] = request.prompt
-    if request.timeout is not None:
-        kw["timeout"] = request.timeout
-    opts = provider_options(request)
-    if opts:
-        split_options(opts, known, kw)
-    return kw
+    return _with_options(request, known, kw)
 
 
-def transcription_response(resp: Any, provider: str, model: str,
-                           language: str | None = None) -> Transcription:
+def transcribe_response(resp: Any, *, provider: str, model: str,
+                        language: str | None = None) -> Transcription:
     if isinstance(resp, str):  # response_format text/srt/vtt
         return Transcription(text=resp, language=language, model=model, provider=provider,
                              usage=Usage(source="estimated"), raw=resp)
@@ -442,30 +482,20 @@ def transcription_response(resp: Any, provider: str, model: str,
                          usage=usage, model=model, provider=provider, raw=resp)
 
 
-def speech_kwargs(request: SpeechRequest, known: Collection[str]) -> dict[str, Any]:
+def speech_request(request: SpeechRequest, known: Collection[str]) -> dict[str, Any]:
     kw: dict[str, Any] = {"model": request.model, "input": request.input,
                           "voice": request.voice, "response_format": request.format}
     if request.speed is not None:
         kw["speed"] = request.speed
-    if request.timeout is not None:
-        kw["timeout"] = request.timeout
-    opts = provider_options(request)
-    if opts:
-        split_options(opts, known, kw)
-    return kw
+    return _with_options(request, known, kw)
 
 
 # ---------------------------------------------------------------------------- moderation
 
 
-def moderation_kwargs(request: ModerationRequest, known: Collection[str]) -> dict[str, Any]:
+def moderate_request(request: ModerationRequest, known: Collection[str]) -> dict[str, Any]:
     kw: dict[str, Any] = {"model": request.model, "input": request.input}
-    if request.timeout is not None:
-        kw["timeout"] = request.timeout
-    opts = provider_options(request)
-    if opts:
-        split_options(opts, known, kw)
-    return kw
+    return _with_options(request, known, kw)
 
 
 def _plain(obj: Any) -> dict[str, Any]:
@@ -479,7 +509,7 @@ def _plain(obj: Any) -> dict[str, Any]:
     return dict(vars(obj))
 
 
-def moderation_response(resp: Any, provider: str, model: str) -> ModerationResponse:
+def moderate_response(resp: Any, *, provider: str, model: str) -> ModerationResponse:
     results = []
     for r in resp.results:
         cats = {k: bool(v) for k, v in _plain(r.categories).items() if v is not None}

@@ -4,8 +4,9 @@ The class comes from the HTTP status and the error body's ``code`` / ``type`` (n
 message text): ``context_length_exceeded`` is a :class:`ContextWindowExceededError`, content
 policy codes a :class:`ContentFilterError`, a 429 ``insufficient_quota`` a rate-limit error that is
 not worth retrying. ``retry_after`` comes from ``retry-after-ms`` / ``Retry-After``; the server's
-``x-should-retry`` overrides the class's retryability. The API key is scrubbed from every message,
-ours and the SDK exception's.
+``x-should-retry`` overrides the class's retryability. Secrets are not handled here: the
+toolkit's error boundary scrubs the result and the SDK exception behind it
+(:class:`cencori_core.provider.ErrorBoundary`).
 """
 
 from __future__ import annotations
@@ -29,11 +30,7 @@ from cencori_core.errors import (
 )
 from cencori_core.provider import parse_retry_after, should_retry_header
 
-__all__ = ["map_error", "SDK_ERRORS"]
-
-#: What the provider catches around every SDK call: the SDK's errors, and the JSON error it lets
-#: through when a 200 answer is not JSON (a proxy's HTML page, a truncated body).
-SDK_ERRORS = (openai.OpenAIError, json.JSONDecodeError)
+__all__ = ["map_error"]
 
 _CONTEXT_CODES = frozenset({"context_length_exceeded"})
 # OpenAI images: content_policy_violation / moderation_blocked; o-series prompts flagged by the
@@ -41,27 +38,6 @@ _CONTEXT_CODES = frozenset({"context_length_exceeded"})
 _CONTENT_CODES = frozenset({"content_filter", "content_policy_violation", "moderation_blocked",
                             "invalid_prompt"})
 _NO_RETRY_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
-
-
-def _scrub(text: str, secret: str | None) -> str:
-    if secret and secret in text:
-        return text.replace(secret, "***")
-    return text
-
-
-def _scrub_exception(exc: BaseException, secret: str | None) -> None:
-    """Remove the key from the SDK exception we chain as ``__cause__`` (a compatible server may
-    echo the key in its error message)."""
-    if not secret:
-        return
-    if any(isinstance(a, str) and secret in a for a in exc.args):
-        exc.args = tuple(_scrub(a, secret) if isinstance(a, str) else a for a in exc.args)
-    msg = getattr(exc, "message", None)
-    if isinstance(msg, str) and secret in msg:
-        exc.message = _scrub(msg, secret)  # type: ignore[attr-defined]
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        body["message"] = _scrub(body["message"], secret)
 
 
 def _body_fields(body: Any) -> tuple[str | None, str | None, str | None]:
@@ -77,10 +53,9 @@ def _body_fields(body: Any) -> tuple[str | None, str | None, str | None]:
     return None, None, None
 
 
-def map_error(exc: BaseException, *, provider: str, model: str,
-              secret: str | None = None) -> ProviderError:
-    """The cencori error for an SDK exception (raise it ``from exc``)."""
-    _scrub_exception(exc, secret)
+def map_error(exc: BaseException, *, provider: str, model: str) -> ProviderError | None:
+    """The cencori error for an SDK exception (the boundary raises it ``from exc``); None for
+    an exception that is not the SDK's."""
     if isinstance(exc, openai.APITimeoutError):
         return ProviderTimeoutError("the request timed out", provider=provider, model=model)
     if isinstance(exc, openai.APIConnectionError):
@@ -94,11 +69,11 @@ def map_error(exc: BaseException, *, provider: str, model: str,
                                      status_code=exc.status_code,
                                      request_id=exc.response.headers.get("x-request-id"))
     if isinstance(exc, json.JSONDecodeError):
+        # A 200 answer that is not JSON (a proxy's HTML page, a truncated body): worth a retry.
         return ProviderResponseError("the response is not valid JSON", provider=provider,
-                                     model=model)
+                                     model=model, retryable=True)
     if not isinstance(exc, openai.APIError):
-        return ProviderError(_scrub(f"{type(exc).__name__}: {exc}", secret), provider=provider,
-                             model=model)
+        return None
 
     message, code, typ = _body_fields(exc.body)
     code = code or exc.code
@@ -124,6 +99,6 @@ def map_error(exc: BaseException, *, provider: str, model: str,
     text = message or exc.message or type(exc).__name__
     if code and code not in text:
         text = f"{text} [{code}]"
-    return cls(_scrub(text, secret), provider=provider, model=model, status_code=status,
+    return cls(text, provider=provider, model=model, status_code=status,
                retryable=retryable, retry_after=parse_retry_after(headers),
                request_id=request_id, code=code)
