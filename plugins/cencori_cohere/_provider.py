@@ -175,16 +175,14 @@ class CohereProvider(SDKProvider):
         return cast("RequestOptions | None", cv.request_options(request, self._headers))
 
     # ------------------------------------------------------------------ operations
-    # (The ignores: twins() returns plain callables, which mypy does not accept in place of
-    # the base class's typed methods.)
 
-    chat, achat = twins(  # type: ignore[assignment]
+    chat, achat = twins(
         _chat, lambda p, r, resp: cv.chat_response(resp, provider=p.name, model=r.model),
         what="chat response")
-    chat_stream, achat_stream = stream_twins(  # type: ignore[assignment]
+    chat_stream, achat_stream = stream_twins(
         _open, _events, lambda p, r: cv.CohereStream(provider=p.name, model=r.model),
         aevents=_aevents)
-    embed, aembed = twins(  # type: ignore[assignment]
+    embed, aembed = twins(
         _embed, lambda p, r, responses: cv.embed_response(
             responses, provider=p.name, model=r.model, count=len(r.input)),
         what="embedding answer")

@@ -203,19 +203,17 @@ class MistralProvider(SDKProvider):
         return kw
 
     # ------------------------------------------------------------------ operations
-    # (The ignores: twins() returns plain callables, which mypy does not accept in place of
-    # the base class's typed methods.)
 
-    chat, achat = twins(  # type: ignore[assignment]
+    chat, achat = twins(
         _send("chat", "complete", cv.chat_request, "chat"),
         lambda p, r, resp: cv.chat_response(resp, provider=p.name, model=r.model),
         what="chat completion")
-    chat_stream, achat_stream = stream_twins(  # type: ignore[assignment]
+    chat_stream, achat_stream = stream_twins(
         _send("chat", "stream", cv.chat_request, "chat"), _events,
         lambda p, r: cv.MistralStream(provider=p.name, model=r.model), aevents=_aevents)
-    embed, aembed = twins(  # type: ignore[assignment]
+    embed, aembed = twins(
         _send("embeddings", "create", cv.embed_request, "embeddings"),
         lambda p, r, resp: cv.embed_response(resp, provider=p.name), what="embedding answer")
-    moderate, amoderate = twins(  # type: ignore[assignment]
+    moderate, amoderate = twins(
         _moderate, lambda p, r, resp: cv.moderation_response(resp, provider=p.name),
         what="moderation answer")
