@@ -24,8 +24,10 @@ Provider-specific notes:
 - Refusals: Mistral's chat completions have no refusal field and no refusal stop reason
   (``safe_prompt`` only adds a system prompt; moderation is its own endpoint), so
   ``response.refusal`` stays None; a refusal arrives as ordinary text.
-- No SDK-private name is used (the SDK's public ``Mistral`` client, ``mistralai.client.utils``
-  retry configuration and ``mistralai.client.errors``), so the plugin has no ``_fast.py``.
+- Stream events are read as JSON through the SDK's generated SSE reader (``_fast.py``, the
+  only place the plugin goes past the SDK's public API; feature-detected, with the SDK's own
+  ``EventStream`` and models as the fallback), because validating each event into the SDK's
+  models builds a pydantic model class per event.
 """
 
 from __future__ import annotations

@@ -230,19 +230,33 @@ def finish_reason(value: Any) -> str | None:
     return _FINISH.get(str(value), "stop")
 
 
+def _f(obj: Any, name: str) -> Any:
+    """A field of an SDK model or of a JSON object: stream events are read either way (as the
+    SDK's models on its public path, as JSON on the fast path, see ``_fast.py``)."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    if obj is None or isinstance(obj, (str, bytes, int, float, list)):
+        # A scalar or a list where an object belongs: a malformed answer, not "no field".
+        raise TypeError(f"expected an object for {name!r}, got {type(obj).__name__}")
+    return getattr(obj, name, None)
+
+
 def usage_from(u: Any) -> Usage:
-    """Mistral ``UsageInfo`` as our Usage (``Usage(source="estimated")`` when absent)."""
+    """Mistral ``UsageInfo`` (an SDK model or JSON) as our Usage (``Usage(source="estimated")``
+    when absent)."""
     if u is None:
         return Usage(source="estimated")
-    extra = getattr(u, "additional_properties", None) or {}
-    prompt = u.prompt_tokens or 0
-    completion = u.completion_tokens or 0
+    # The SDK keeps fields it does not model in additional_properties; JSON has them inline.
+    extra = u if isinstance(u, dict) else (_f(u, "additional_properties") or {})
+    prompt = _f(u, "prompt_tokens") or 0
+    completion = _f(u, "completion_tokens") or 0
     details = extra.get("prompt_tokens_details") or {}
     cached = details.get("cached_tokens") or extra.get("num_cached_tokens") or 0
     reasoning = (extra.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
-    audio = u.prompt_audio_seconds if isinstance(u.prompt_audio_seconds, (int, float)) else None
+    audio = _f(u, "prompt_audio_seconds")
+    audio = audio if isinstance(audio, (int, float)) else None
     return Usage(prompt_tokens=prompt, completion_tokens=completion,
-                 total_tokens=u.total_tokens or prompt + completion,
+                 total_tokens=_f(u, "total_tokens") or prompt + completion,
                  cached_tokens=int(cached), reasoning_tokens=int(reasoning),
                  audio_seconds=float(audio) if audio is not None else None)
 
@@ -257,15 +271,16 @@ def _split(content: Any) -> tuple[str, str, str | None]:
     reasoning: list[str] = []
     signature = None
     for chunk in content:
-        kind = getattr(chunk, "type", None)
+        kind = _f(chunk, "type")
         if kind == "text":
-            text.append(chunk.text)
+            text.append(_f(chunk, "text"))
         elif kind == "thinking":
-            for t in chunk.thinking:
-                if getattr(t, "type", None) == "text":
-                    reasoning.append(t.text)
-            if isinstance(chunk.signature, str) and chunk.signature:
-                signature = chunk.signature
+            for t in _f(chunk, "thinking"):
+                if _f(t, "type") == "text":
+                    reasoning.append(_f(t, "text"))
+            sig = _f(chunk, "signature")
+            if isinstance(sig, str) and sig:
+                signature = sig
         # references, citations and unknown chunks carry no text of the answer
     return "".join(text), "".join(reasoning), signature
 
@@ -346,31 +361,37 @@ class MistralStream(StreamState):
         return idx
 
     def fold(self, event: Any) -> ChatChunk | None:
-        """One ``CompletionChunk`` as a ChatChunk (None when it carries nothing)."""
+        """One ``CompletionChunk`` (an SDK model, a JSON object, or its text) as a ChatChunk
+        (None when it carries nothing)."""
+        if isinstance(event, (str, bytes)):
+            event = self.decode(event)
         delta_text = reasoning = ""
         signature = None
         deltas: list[ToolCallDelta] = []
         finish = None
-        if event.choices:
-            choice = event.choices[0]
-            delta = choice.delta
-            delta_text, reasoning, signature = _split(delta.content)
-            raw_calls = delta.tool_calls
+        choices = _f(event, "choices")
+        if choices:
+            choice = choices[0]
+            delta = _f(choice, "delta")
+            delta_text, reasoning, signature = _split(_f(delta, "content"))
+            raw_calls = _f(delta, "tool_calls")
             if isinstance(raw_calls, list):
                 for tc in raw_calls:
-                    cid = _call_id(tc.id)
+                    cid = _call_id(_f(tc, "id"))
+                    fn = _f(tc, "function")
                     deltas.append(ToolCallDelta(
-                        index=self._index(tc.index or 0, cid), id=cid, name=tc.function.name,
-                        arguments=_arguments(tc.function.arguments)))
-            finish = finish_reason(choice.finish_reason)
+                        index=self._index(_f(tc, "index") or 0, cid), id=cid,
+                        name=_f(fn, "name"), arguments=_arguments(_f(fn, "arguments") or "")))
+            finish = finish_reason(_f(choice, "finish_reason"))
             if finish is not None:
                 self.done = True
-        usage = usage_from(event.usage) if event.usage is not None else None
+        raw_usage = _f(event, "usage")
+        usage = usage_from(raw_usage) if raw_usage is not None else None
         if not (delta_text or reasoning or deltas or finish or usage or signature):
             return None
         return ChatChunk(
             delta=delta_text, reasoning=reasoning, tool_calls=deltas, finish_reason=finish,
-            usage=usage, id=event.id or None, model=event.model or None,
+            usage=usage, id=_f(event, "id") or None, model=_f(event, "model") or None,
             provider_data={"mistral": {"thinking_signature": signature}} if signature else None,
             raw=event,
         )

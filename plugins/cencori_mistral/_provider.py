@@ -34,6 +34,7 @@ from cencori_core.provider import (
 )
 
 from . import _convert as cv
+from . import _fast
 from ._errors import map_error
 
 __all__ = ["MistralProvider"]
@@ -127,15 +128,13 @@ def _moderate(p: MistralProvider, side: _Side, r: Any) -> Any:
 
 
 def _events(p: MistralProvider, side: _Side, opened: Any) -> Iterator[Any]:
-    # The SDK validates each event into its models; one of the wrong shape (or not JSON)
-    # raises its ResponseValidationError, which map_error makes a ProviderResponseError.
-    for event in opened:
-        yield event.data
+    # JSON on the fast path (MistralStream reads it strictly), the SDK's models otherwise (an
+    # event of the wrong shape raises its ResponseValidationError: a ProviderResponseError).
+    return _fast.events(opened)
 
 
-async def _aevents(p: MistralProvider, side: _Side, opened: Any) -> AsyncIterator[Any]:
-    async for event in opened:
-        yield event.data
+def _aevents(p: MistralProvider, side: _Side, opened: Any) -> AsyncIterator[Any]:
+    return _fast.aevents(opened)
 
 
 class MistralProvider(SDKProvider):

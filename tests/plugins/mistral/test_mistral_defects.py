@@ -176,3 +176,23 @@ def test_a_key_in_a_configured_header_is_a_secret_too(wire, mode):
         run(r, mode, "chat")
     assert wire.last.headers["api-key"] == other
     assert other not in "".join(traceback.format_exception(info.value))
+
+
+def test_both_stream_paths_fold_the_same_answer(wire, mode, stream_path):
+    """Reasoning, tool calls and usage come out the same whether the events were read as JSON
+    (fast path) or as the SDK's models (public path)."""
+    r = router(wire)
+    wire.reply(thinking="Think first.", signature="sig-1", text="Then answer.",
+               tool_calls=[{"id": "abcDEF123", "name": "f", "arguments": {"x": 1}}],
+               usage={"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13,
+                      "prompt_tokens_details": {"cached_tokens": 5}})
+    chunks, resp = run(r, mode, "stream", model="magistral-medium-latest")
+    assert (resp.reasoning, resp.content) == ("Think first.", "Then answer.")
+    assert resp.provider_data == {"mistral": {"thinking_signature": "sig-1"}}
+    assert [(c.id, c.name, c.arguments) for c in resp.tool_calls] == [
+        ("abcDEF123", "f", {"x": 1})]
+    assert (resp.usage.prompt_tokens, resp.usage.cached_tokens) == (9, 5)
+    from cencori_mistral import _fast
+
+    raw = chunks[-1].raw
+    assert isinstance(raw, dict) is (stream_path == "fast" and _fast.RAW_EVENTS)
