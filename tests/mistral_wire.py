@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from loopback import LoopbackServer, Recorded, Reply
 
 CATEGORIES = ("sexual", "hate_and_discrimination", "violence_and_threats",
@@ -300,3 +301,18 @@ class MistralConformanceWire:
 
     def drop(self) -> None:
         self.wire.queue(Reply(lines=iter([b"{}"]), cut_after=0))
+
+
+@pytest.fixture(params=["fast", "public"])
+def stream_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both stream paths of the mistral plugin: the fast one (events read as JSON,
+    ``cencori_mistral._fast``) and the SDK's public one (its ``EventStream`` and models), as if
+    an SDK release had removed the names the fast path uses. Import it into a test module and
+    use it autouse (``pytestmark = pytest.mark.usefixtures("stream_path")``)."""
+    from cencori_mistral import _fast
+
+    if request.param == "public":
+        monkeypatch.setattr(_fast, "RAW_EVENTS", False)
+    else:
+        assert _fast.RAW_EVENTS, "the installed mistralai lacks the fast path's names"
+    return str(request.param)

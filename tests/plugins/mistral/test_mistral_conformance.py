@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from mistral_wire import MistralConformanceWire, MistralWire
+from mistral_wire import MistralConformanceWire, MistralWire, stream_path  # noqa: F401 - the fixture
 
 from cencori_core.testing.conformance import ConformanceWire, ProviderConformance
+
+# every test on both stream paths (fast JSON events, the SDK's public EventStream)
+pytestmark = pytest.mark.usefixtures("stream_path")
 
 
 class TestMistral(ProviderConformance):

@@ -13,7 +13,7 @@ import parity
 import pytest
 from fixtures.policy_kit import Records
 from loopback import Reply
-from mistral_wire import MistralWire, error_body
+from mistral_wire import MistralWire, error_body, stream_path  # noqa: F401 - the fixture
 
 from cencori_core import (
     ProviderAuthError,
@@ -26,6 +26,9 @@ from cencori_core import (
 KEY = "mistral-test-key-7f3a9c2e51"
 USER = [{"role": "user", "content": "Hello?"}]
 MODEL = "mistral-small-latest"
+
+# every test on both stream paths (fast JSON events, the SDK's public EventStream)
+pytestmark = pytest.mark.usefixtures("stream_path")
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +181,7 @@ def test_a_key_in_a_configured_header_is_a_secret_too(wire, mode):
     assert other not in "".join(traceback.format_exception(info.value))
 
 
-def test_both_stream_paths_fold_the_same_answer(wire, mode, stream_path):
+def test_both_stream_paths_fold_the_same_answer(wire, mode, request):
     """Reasoning, tool calls and usage come out the same whether the events were read as JSON
     (fast path) or as the SDK's models (public path)."""
     r = router(wire)
@@ -195,4 +198,5 @@ def test_both_stream_paths_fold_the_same_answer(wire, mode, stream_path):
     from cencori_mistral import _fast
 
     raw = chunks[-1].raw
-    assert isinstance(raw, dict) is (stream_path == "fast" and _fast.RAW_EVENTS)
+    fast = request.node.callspec.params["stream_path"] == "fast"
+    assert isinstance(raw, dict) is (fast and _fast.RAW_EVENTS)
