@@ -55,10 +55,11 @@ What every SDK-backed plugin needs, written once (in-tree plugins and third part
     (:class:`ProviderConnectionError`, retryable): the router retries it before the first
     chunk and, after chunks reached the caller, raises :class:`StreamInterruptedError` with
     its own ``.partial`` (what the caller was shown, after policies; a partial built here
-    would bypass output redaction). ``partial()`` is what was folded so far.
+    would bypass output redaction).
     ``decode(text)`` parses event JSON (:class:`ProviderResponseError` when malformed).
-``twins(call, read, what=...)`` / ``stream_twins(open, events, state, aevents=None)``
-    One line per operation makes its sync and async methods::
+``twins(call, read, what=..., request=Cls)`` / ``stream_twins(open, events, state, aevents=)``
+    One line per operation makes its sync and async methods (``request``, the request class,
+    only helps type checkers type the lambdas)::
 
         embed, aembed = twins(lambda p, c, r: c.embeddings.create(**kw(r)), read_embedding)
 
@@ -631,12 +632,12 @@ class _Guard:
         if exc is None or not isinstance(exc, Exception) or isinstance(exc, _PASS_THROUGH):
             return False
         b = self._b
-        if self._what is not None:
-            if isinstance(exc, CencoriError) or not isinstance(exc, CONVERTER_ERRORS):
-                err: BaseException = b.translate(exc, self._model)
-            else:
-                err = malformed(exc, provider=b.provider, model=self._model, what=self._what,
-                                scrubber=b.scrubber)
+        if (self._what is not None and isinstance(exc, CONVERTER_ERRORS)
+                and not isinstance(exc, ProviderError)):
+            # An InvalidRequestError (a ValueError) raised while reading an answer is the
+            # answer's fault too, not the caller's.
+            err: BaseException = malformed(exc, provider=b.provider, model=self._model,
+                                           what=self._what, scrubber=b.scrubber)
         else:
             err = b.translate(exc, self._model)
         if err is exc:
@@ -659,7 +660,8 @@ class StreamState:
     Subclasses implement :meth:`fold` and set ``self.done = True`` when the provider's closing
     event arrives (OpenAI: a ``finish_reason``; Anthropic: ``message_stop``; ...). The stream
     drivers (:func:`stream_twins`, or a plugin's own loop) call :meth:`fold` for each event,
-    remember what went out in ``self.sent`` and call :meth:`end` when the events run out.
+    and call :meth:`end` when the events run out. Partial responses are the router's business
+    (it builds them from what the caller was shown), so the state keeps no copy of the chunks.
     """
 
     #: What the provider's closing event is, for the interruption message.
@@ -672,7 +674,6 @@ class StreamState:
         self.model = model
         self.scrubber = scrubber
         self.done = False
-        self.sent: list[ChatChunk] = []
 
     def fold(self, event: Any) -> ChatChunk | list[ChatChunk] | None:
         """The chunk(s) for one provider event, or None when it carries nothing."""
@@ -680,19 +681,17 @@ class StreamState:
 
     def feed(self, event: Any) -> Sequence[ChatChunk]:
         """:meth:`fold` inside the converter boundary (what it raises on a malformed event
-        becomes :class:`ProviderResponseError`); the chunks are remembered in ``sent``."""
+        becomes :class:`ProviderResponseError`), as a sequence: for drivers of your own."""
         try:
             out = self.fold(event)
         except CONVERTER_ERRORS as exc:
-            if isinstance(exc, CencoriError):
+            if isinstance(exc, ProviderError):
                 raise
             raise self.malformed(exc) from exc
         if out is None:
             return ()
         if type(out) is ChatChunk:
-            self.sent.append(out)
             return (out,)
-        self.sent.extend(out)  # type: ignore[arg-type]
         return out  # type: ignore[return-value]
 
     def finish(self) -> ChatChunk | list[ChatChunk] | None:
@@ -709,15 +708,6 @@ class StreamState:
         if out is None:
             return []
         return [out] if type(out) is ChatChunk else list(out)  # type: ignore[arg-type]
-
-    def partial(self) -> ChatResponse:
-        """What the chunks sent so far add up to."""
-        from ._stream import StreamAccumulator
-
-        acc = StreamAccumulator()
-        for chunk in self.sent:
-            acc.add(chunk)
-        return acc.response(provider=self.provider, model=self.model)
 
     def truncated(self) -> ProviderConnectionError:
         """The error of a stream that ended without its closing event: the same as a dropped
@@ -881,10 +871,16 @@ def stream_twins(
             client = self.clients.sync_client()
             opened = open(self, client, request)
         try:
-            with guard:
-                feed = st.feed
+            # One boundary around the loop (per event would cost a frame each): converter
+            # errors become ProviderResponseError, the SDK's own go through map_error.
+            with _Guard(self.boundary, request.model, st.what):
+                fold = st.fold
                 for event in events(self, client, opened):
-                    yield from feed(event)
+                    out = fold(event)
+                    if type(out) is ChatChunk:
+                        yield out
+                    elif out is not None:
+                        yield from out  # type: ignore[misc]
                 yield from st.end()
         finally:
             _close_opened(opened)
@@ -895,11 +891,15 @@ def stream_twins(
             client = self.clients.async_client()
             opened = await open(self, client, request)
         try:
-            with guard:
-                feed = st.feed
+            with _Guard(self.boundary, request.model, st.what):
+                fold = st.fold
                 async for event in aevents_(self, client, opened):
-                    for chunk in feed(event):
-                        yield chunk
+                    out = fold(event)
+                    if type(out) is ChatChunk:
+                        yield out
+                    elif out is not None:
+                        for chunk in out:  # type: ignore[union-attr]
+                            yield chunk
                 for chunk in st.end():
                     yield chunk
         finally:

@@ -251,6 +251,14 @@ def test_converter_boundary_makes_retryable_response_errors(exc: Exception) -> N
     assert KEY not in everything(err)
 
 
+def test_converter_boundary_blames_the_answer_for_invalid_values() -> None:
+    # a value the answer carried that our types refuse is a malformed answer, not a bad request
+    with pytest.raises(ProviderResponseError) as info:
+        with boundary().reading("m", "chat completion"):
+            raise InvalidRequestError("arguments must be a string")
+    assert info.value.retryable is True
+
+
 def test_converter_boundary_leaves_our_errors_alone() -> None:
     ours = ProviderResponseError("already ours", provider="fake")
     with pytest.raises(ProviderResponseError) as info:
@@ -278,14 +286,15 @@ class WordStream(StreamState):
 
 def test_stream_state_end_without_closing_event_is_a_dropped_stream() -> None:
     st = WordStream(provider="fake", model="m")
-    st.feed({"text": "Hel"})  # remembered in st.sent
+    assert [c.delta for c in st.feed({"text": "Hel"})] == ["Hel"]
     with pytest.raises(ProviderConnectionError) as info:
         st.end()
     err = info.value
     # retryable, and without the partial text: the router builds that from what it showed
     assert err.retryable is True and "a 'done' event" in str(err)
     assert not hasattr(err, "partial")
-    assert st.partial().content == "Hel"
+    with pytest.raises(ProviderResponseError):
+        st.feed("not a dict")  # the converter boundary of feed()
     st.fold("done")
     assert st.end() == []
 
@@ -374,6 +383,31 @@ def test_async_clients_one_per_loop_closed_with_their_loop() -> None:
         asyncio.run(use())
     gc.collect()
     assert FakeAsyncClient.closed == 200  # each closed inside its loop by asyncio.run
+    assert holder.async_clients == 0 and FakeAsyncClient.live == 0
+
+
+def test_async_clients_of_loops_in_several_threads() -> None:
+    FakeAsyncClient.live = FakeAsyncClient.closed = 0
+    holder: ClientHolder[Any, FakeAsyncClient] = ClientHolder(None, FakeAsyncClient)
+    seen: list[int] = []
+
+    async def use() -> None:
+        a = holder.async_client()
+        await asyncio.sleep(0)
+        assert holder.async_client() is a  # still this loop's, whatever the other threads do
+        seen.append(id(a))
+
+    def worker() -> None:
+        for _ in range(25):
+            asyncio.run(use())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    gc.collect()
+    assert len(seen) == 100 and FakeAsyncClient.closed == 100
     assert holder.async_clients == 0 and FakeAsyncClient.live == 0
 
 
