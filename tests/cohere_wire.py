@@ -35,9 +35,8 @@ from loopback import LoopbackServer, Recorded, Reply
 
 from cencori_core import RetryPolicy, Router
 
-__all__ = ["ChatScript", "CohereServer", "chat_json", "chat_events", "embed_json", "error_body",
-           "pieces", "vector",
-           "KEY", "router_for"]
+__all__ = ["ChatScript", "CohereServer", "CohereConformanceWire", "chat_json", "chat_events",
+           "embed_json", "error_body", "pieces", "vector", "KEY", "router_for"]
 
 
 @dataclass
@@ -62,6 +61,10 @@ class ChatScript:
     """An ``error`` on the stream's message-end event."""
     cut_after: int | None = None
     """Drop the stream's connection after this many events."""
+    end_after: int | None = None
+    """End the stream cleanly after this many events, without message-end."""
+    delay: float = 0.0
+    """Seconds before answering."""
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     @property
@@ -204,8 +207,12 @@ class CohereServer(LoopbackServer):
     def _chat(self, rec: Recorded) -> Reply:
         s = self.scripts.popleft() if self.scripts else ChatScript()
         if (rec.json or {}).get("stream"):
-            return Reply.sse(chat_events(s), named=True, done=False, cut_after=s.cut_after)
-        return Reply.json(chat_json(s))
+            events = chat_events(s)
+            if s.end_after is not None:
+                events = events[:s.end_after]
+            return Reply.sse(events, named=True, done=False, cut_after=s.cut_after,
+                             delay=s.delay)
+        return Reply.json(chat_json(s), delay=s.delay)
 
     def _embed(self, rec: Recorded) -> Reply:
         body = rec.json
@@ -214,6 +221,45 @@ class CohereServer(LoopbackServer):
         return Reply.json(embed_json(texts, [vector(t, dims) for t in texts],
                                      billed_input=sum(len(t.split()) for t in texts)))
 
+
+
+class CohereConformanceWire:
+    """:class:`CohereServer` scripted through the conformance kit's ``ConformanceWire`` calls
+    (``cencori_core.testing.conformance``)."""
+
+    def __init__(self, server: CohereServer) -> None:
+        self.server = server
+        self.base_url = server.base_url
+
+    @property
+    def hits(self) -> int:
+        return self.server.hits
+
+    def reply(self, text: str, *, usage: tuple[int, int] = (3, 2)) -> None:
+        self.server.script(ChatScript(text=text, billed=usage, tokens=usage))
+
+    def reply_tool_call(self, name: str, arguments: str) -> None:
+        self.server.script(ChatScript(text=None, tool_calls=[("call_cnf_1", name, arguments)]))
+
+    def fail(self, status: int, *, message: str = "error", retry_after: float | None = None,
+             request_id: str | None = None) -> None:
+        headers = {"x-request-id": request_id} if request_id else {}
+        if retry_after is not None:
+            headers["retry-after"] = str(retry_after)
+        self.server.fail(status, error_body(message, id=request_id or "err-cnf"),
+                         headers=headers)
+
+    def cut_stream(self, text: str, *, after: int) -> None:
+        self.server.script(ChatScript(text=text, cut_after=after))
+
+    def end_stream_early(self, text: str, *, after: int) -> None:
+        self.server.script(ChatScript(text=text, end_after=after))
+
+    def slow(self, seconds: float) -> None:
+        self.server.script(ChatScript(text="late", delay=seconds))
+
+    def drop(self) -> None:
+        self.server.queue(Reply(lines=iter([b"{}"]), cut_after=0))
 
 
 KEY = "co-test-7f3a9c1e5b2d4a60"

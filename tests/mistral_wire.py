@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from loopback import LoopbackServer, Recorded, Reply
 
 CATEGORIES = ("sexual", "hate_and_discrimination", "violence_and_threats",
@@ -57,6 +58,10 @@ class Turn:
     """How many stream events the text is split into."""
     cut_after: int | None = None
     """Drop the connection after this many stream events."""
+    end_after: int | None = None
+    """End the stream cleanly after this many events: no finish_reason, no ``[DONE]``."""
+    delay: float = 0.0
+    """Seconds before answering."""
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -118,7 +123,10 @@ class MistralWire:
         cid = self._next_id("cmpl")
         created = int(time.time())
         if body.get("stream"):
-            return Reply.sse(self._events(turn, cid, model, created), cut_after=turn.cut_after,
+            events = self._events(turn, cid, model, created)
+            if turn.end_after is not None:
+                return Reply.sse(events[:turn.end_after], done=False, delay=turn.delay)
+            return Reply.sse(events, cut_after=turn.cut_after, delay=turn.delay,
                              headers={"mistral-correlation-id": cid, **turn.headers})
         calls = [_call(tc, i) for i, tc in enumerate(turn.tool_calls)]
         content: Any = turn.text
@@ -136,7 +144,8 @@ class MistralWire:
         }
         if turn.usage is not None:
             out["usage"] = turn.usage
-        return Reply.json(out, headers={"mistral-correlation-id": cid, **turn.headers})
+        return Reply.json(out, headers={"mistral-correlation-id": cid, **turn.headers},
+                          delay=turn.delay)
 
     def _events(self, turn: Turn, cid: str, model: str, created: int) -> list[dict[str, Any]]:
         def event(delta: dict[str, Any], finish: str | None = None,
@@ -248,3 +257,62 @@ def moderation(text: str) -> dict[str, Any]:
     if "bomb" in lowered:
         scores["dangerous_and_criminal_content"] = 0.91
     return {"categories": {c: s > 0.5 for c, s in scores.items()}, "category_scores": scores}
+
+
+class MistralConformanceWire:
+    """:class:`MistralWire` scripted through the conformance kit's ``ConformanceWire`` calls
+    (``cencori_core.testing.conformance``)."""
+
+    def __init__(self, wire: MistralWire) -> None:
+        self.wire = wire
+        self.base_url = wire.base_url
+
+    @property
+    def hits(self) -> int:
+        return self.wire.server.hits
+
+    def reply(self, text: str, *, usage: tuple[int, int] = (3, 2)) -> None:
+        prompt, completion = usage
+        self.wire.reply(text=text, pieces=4, usage={"prompt_tokens": prompt,
+                                                    "completion_tokens": completion,
+                                                    "total_tokens": prompt + completion})
+
+    def reply_tool_call(self, name: str, arguments: str) -> None:
+        self.wire.reply(text="", tool_calls=[{"id": "cnfTool01", "name": name,
+                                              "arguments": arguments}])
+
+    def fail(self, status: int, *, message: str = "error", retry_after: float | None = None,
+             request_id: str | None = None) -> None:
+        headers = {"mistral-correlation-id": request_id or "corr-conformance"}
+        if request_id:
+            headers["x-request-id"] = request_id
+        if retry_after is not None:
+            headers["retry-after"] = str(retry_after)
+        self.wire.fail(status, error_body(message, type="conformance"), headers=headers)
+
+    def cut_stream(self, text: str, *, after: int) -> None:
+        self.wire.reply(text=text, pieces=8, cut_after=after)
+
+    def end_stream_early(self, text: str, *, after: int) -> None:
+        self.wire.reply(text=text, pieces=8, end_after=after)
+
+    def slow(self, seconds: float) -> None:
+        self.wire.reply(text="late", delay=seconds)
+
+    def drop(self) -> None:
+        self.wire.queue(Reply(lines=iter([b"{}"]), cut_after=0))
+
+
+@pytest.fixture(params=["fast", "public"])
+def stream_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both stream paths of the mistral plugin: the fast one (events read as JSON,
+    ``cencori_mistral._fast``) and the SDK's public one (its ``EventStream`` and models), as if
+    an SDK release had removed the names the fast path uses. Import it into a test module and
+    use it autouse (``pytestmark = pytest.mark.usefixtures("stream_path")``)."""
+    from cencori_mistral import _fast
+
+    if request.param == "public":
+        monkeypatch.setattr(_fast, "RAW_EVENTS", False)
+    else:
+        assert _fast.RAW_EVENTS, "the installed mistralai lacks the fast path's names"
+    return str(request.param)

@@ -3,11 +3,13 @@ by the SDK itself from wire JSON) to our types. No network."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cencori_cohere import _convert as convert
 from cohere import EmbedByTypeResponse
 from cohere.core.unchecked_base_model import construct_type
-from cohere.v2.types import V2ChatResponse, V2ChatStreamResponse
+from cohere.v2.types import V2ChatResponse
 from cohere_wire import ChatScript, chat_events, chat_json, embed_json
 
 from cencori_core import (
@@ -37,9 +39,9 @@ def parsed_chat(script: ChatScript) -> object:
     return construct_type(type_=V2ChatResponse, object_=chat_json(script))
 
 
-def parsed_events(script: ChatScript) -> list[object]:
-    return [construct_type(type_=V2ChatStreamResponse, object_=data)
-            for _, data in chat_events(script)]
+def parsed_events(script: ChatScript) -> list[str]:
+    """The stream's SSE data, as the provider hands it to the stream state."""
+    return [json.dumps(data) for _, data in chat_events(script)]
 
 
 # ---------------------------------------------------------------------------- requests
@@ -125,8 +127,8 @@ def test_tool_results_with_images_are_refused():
             {"type": "image_url", "image_url": {"url": "https://x/y.png"}}])])
 
 
-def test_chat_kwargs_parameters_tools_and_format():
-    kw = convert.chat_kwargs(req(
+def test_chat_request_parameters_tools_and_format():
+    kw = convert.chat_request(req(
         temperature=0.2, max_tokens=300, stop=["END"], top_p=0.9, seed=7, user="u1",
         metadata={"k": "v"}, tools=[WEATHER, TIME], tool_choice="required",
         response_format={"type": "json_schema",
@@ -148,29 +150,29 @@ def test_chat_kwargs_parameters_tools_and_format():
 
 
 def test_named_tool_choice_offers_only_that_tool_and_requires_it():
-    kw = convert.chat_kwargs(req(tools=[WEATHER, TIME],
+    kw = convert.chat_request(req(tools=[WEATHER, TIME],
                                  tool_choice={"type": "function",
                                               "function": {"name": "get_time"}}))
     assert [t["function"]["name"] for t in kw["tools"]] == ["get_time"]
     assert kw["tool_choice"] == "REQUIRED"
     with pytest.raises(InvalidRequestError, match="not in tools"):
-        convert.chat_kwargs(req(tools=[WEATHER],
+        convert.chat_request(req(tools=[WEATHER],
                                 tool_choice={"type": "function", "function": {"name": "nope"}}))
 
 
 def test_tool_choice_auto_and_none_and_strict():
-    assert "tool_choice" not in convert.chat_kwargs(req(tools=[WEATHER], tool_choice="auto"))
-    assert convert.chat_kwargs(req(tools=[WEATHER], tool_choice="none"))["tool_choice"] == "NONE"
+    assert "tool_choice" not in convert.chat_request(req(tools=[WEATHER], tool_choice="auto"))
+    assert convert.chat_request(req(tools=[WEATHER], tool_choice="none"))["tool_choice"] == "NONE"
     # "none" without tools sends no tool fields at all
-    assert "tool_choice" not in convert.chat_kwargs(req(tool_choice="none"))
+    assert "tool_choice" not in convert.chat_request(req(tool_choice="none"))
     strict = {"type": "function", "function": {**WEATHER["function"], "strict": True}}
-    assert convert.chat_kwargs(req(tools=[strict]))["strict_tools"] is True
+    assert convert.chat_request(req(tools=[strict]))["strict_tools"] is True
 
 
 def test_json_object_and_text_formats():
-    assert convert.chat_kwargs(req(response_format={"type": "json_object"}))[
+    assert convert.chat_request(req(response_format={"type": "json_object"}))[
         "response_format"] == {"type": "json_object"}
-    assert convert.chat_kwargs(req(response_format={"type": "text"}))[
+    assert convert.chat_request(req(response_format={"type": "text"}))[
         "response_format"] == {"type": "text"}
 
 
@@ -183,15 +185,15 @@ def test_request_options_carry_timeout_headers_and_provider_options():
                     "additional_body_parameters": {"thinking": {"type": "disabled"}, "k": 5}}
 
 
-def test_embed_batches_default_input_type_dimensions_and_96_limit():
+def test_embed_request_default_input_type_dimensions_and_96_limit():
     texts = [f"doc {i}" for i in range(200)]
-    batches = convert.embed_batches(EmbeddingRequest(model="embed-v4.0", input=texts,
+    batches = convert.embed_request(EmbeddingRequest(model="embed-v4.0", input=texts,
                                                      dimensions=256))
     assert [len(b["texts"]) for b in batches] == [96, 96, 8]
     assert [t for b in batches for t in b["texts"]] == texts
     assert {(b["input_type"], tuple(b["embedding_types"]), b["output_dimension"])
             for b in batches} == {("search_document", ("float",), 256)}
-    (one,) = convert.embed_batches(EmbeddingRequest(model="embed-english-v3.0", input=["q"],
+    (one,) = convert.embed_request(EmbeddingRequest(model="embed-english-v3.0", input=["q"],
                                                     input_type="search_query"))
     assert one == {"model": "embed-english-v3.0", "input_type": "search_query",
                    "embedding_types": ["float"], "texts": ["q"]}
@@ -259,8 +261,8 @@ def test_stream_events_become_deltas_with_stable_tool_indexes():
                         tool_calls=[("c1", "get_weather", '{"city": "Lima"}'),
                                     ("c2", "get_time", '{"tz": "UTC"}')],
                         billed=(20, 30), tokens=(300, 30))
-    state = convert.StreamState(provider="cohere", model="m")
-    chunks = [c for c in (state.chunk(e) for e in parsed_events(script)) if c is not None]
+    state = convert.CohereStream(provider="cohere", model="m")
+    chunks = [c for c in (state.fold(e) for e in parsed_events(script)) if c is not None]
     assert chunks[0].id == script.id
     assert "".join(c.delta for c in chunks) == "Sure thing"
     assert "".join(c.reasoning for c in chunks) == "Let me seeI will call two"
@@ -281,7 +283,7 @@ def test_stream_events_become_deltas_with_stable_tool_indexes():
 
 
 def test_stream_tool_indexes_follow_cohere_indexes_even_when_not_zero_based():
-    events = [construct_type(type_=V2ChatStreamResponse, object_=e) for e in [
+    events = [json.dumps(e) for e in [
         {"type": "tool-call-start", "index": 3, "delta": {"message": {"tool_calls": {
             "id": "x", "type": "function", "function": {"name": "f", "arguments": ""}}}}},
         {"type": "tool-call-start", "index": 5, "delta": {"message": {"tool_calls": {
@@ -291,24 +293,24 @@ def test_stream_tool_indexes_follow_cohere_indexes_even_when_not_zero_based():
         {"type": "tool-call-delta", "index": 5,
          "delta": {"message": {"tool_calls": {"function": {"arguments": "}"}}}}},
     ]]
-    state = convert.StreamState(provider="cohere", model="m")
-    deltas = [d for e in events for d in state.chunk(e).tool_calls]
+    state = convert.CohereStream(provider="cohere", model="m")
+    deltas = [d for e in events for d in state.fold(e).tool_calls]
     assert [(d.index, d.id, d.arguments) for d in deltas] == [
         (0, "x", ""), (1, "y", "{"), (0, None, "{}"), (1, None, "}")]
 
 
 def test_stream_end_with_error_raises_a_retryable_server_error():
-    state = convert.StreamState(provider="cohere", model="m")
+    state = convert.CohereStream(provider="cohere", model="m")
     events = parsed_events(ChatScript(stream_error="internal failure"))
     with pytest.raises(ProviderServerError, match="internal failure") as info:
         for e in events:
-            state.chunk(e)
+            state.fold(e)
     assert info.value.retryable and info.value.provider == "cohere"
 
 
 def test_stream_without_usage_leaves_it_to_the_router():
-    state = convert.StreamState(provider="cohere", model="m")
-    chunks = [state.chunk(e) for e in parsed_events(ChatScript(usage=False))]
+    state = convert.CohereStream(provider="cohere", model="m")
+    chunks = [state.fold(e) for e in parsed_events(ChatScript(usage=False))]
     assert chunks[-1].finish_reason == "stop" and chunks[-1].usage is None
 
 
@@ -318,7 +320,7 @@ def test_embedding_response_concatenates_batches_and_sums_usage():
                                                billed_input=2)),
              construct_type(type_=EmbedByTypeResponse,
                             object_=embed_json(["c"], [[5.0, 6.0]], billed_input=1))]
-    resp = convert.embedding_response(parts, provider="cohere", model="embed-v4.0", count=3)
+    resp = convert.embed_response(parts, provider="cohere", model="embed-v4.0", count=3)
     assert resp.vectors == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
     assert resp.usage == Usage(prompt_tokens=3, total_tokens=3)
     assert resp.id == parts[0].id
@@ -328,17 +330,17 @@ def test_embedding_response_checks_shape():
     no_float = construct_type(type_=EmbedByTypeResponse, object_={
         "id": "e", "embeddings": {"int8": [[1, 2]]}, "texts": ["a"]})
     with pytest.raises(ProviderResponseError, match="without float"):
-        convert.embedding_response([no_float], provider="cohere", model="m", count=1)
+        convert.embed_response([no_float], provider="cohere", model="m", count=1)
     short = construct_type(type_=EmbedByTypeResponse,
                            object_=embed_json(["a"], [[1.0]], billed_input=1))
     with pytest.raises(ProviderResponseError, match="1 embeddings for 2 inputs"):
-        convert.embedding_response([short], provider="cohere", model="m", count=2)
+        convert.embed_response([short], provider="cohere", model="m", count=2)
 
 
 def test_embedding_usage_without_meta_is_estimated():
     resp = construct_type(type_=EmbedByTypeResponse, object_={
         "id": "e", "embeddings": {"float": [[0.5]]}, "texts": ["a"]})
-    out = convert.embedding_response([resp], provider="cohere", model="m", count=1)
+    out = convert.embed_response([resp], provider="cohere", model="m", count=1)
     assert out.usage.source == "estimated"
 
 

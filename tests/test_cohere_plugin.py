@@ -149,28 +149,28 @@ def test_clients_are_built_once_reused_and_closed(server):
     router = router_for(server)
     router.chat(model="command-a", messages=HI)
     inst = router.provider("cohere")
-    client = inst._client
+    client = inst.clients.sync_client()
     router.chat_stream(model="command-a", messages=HI).text()
     router.embed("embed-v4.0", "x")
-    assert inst._client is client  # one sync client for every call
+    assert inst.clients.sync_client() is client  # one sync client for every call
     assert KEY not in repr(inst)
     # the SDK-built httpx pool is closed with the router
     pool = client._client_wrapper.httpx_client.httpx_client
     router.close()
-    assert pool.is_closed and inst._client is None
+    assert pool.is_closed
 
 
 async def test_async_client_built_once_and_closed_by_aclose(server):
     router = router_for(server)
     await router.achat(model="command-a", messages=HI)
     inst = router.provider("cohere")
-    client = inst._aclient
+    client = inst.clients.async_client()
     await router.achat_stream(model="command-a", messages=HI).text()
     await router.aembed("embed-v4.0", "x")
-    assert inst._aclient is client
+    assert inst.clients.async_client() is client  # one async client for this loop
     pool = client._client_wrapper.httpx_client.httpx_client
     await router.aclose()
-    assert pool.is_closed and inst._aclient is None
+    assert pool.is_closed and inst.clients.async_clients == 0
 
 
 def test_configured_timeout_applies(server):

@@ -152,7 +152,7 @@ def test_request_fields_map_to_mistral_names():
     tools = [{"type": "function", "function": {"name": "now", "description": "time"}},
              {"type": "function", "function": {"name": "add", "parameters": {
                  "type": "object", "properties": {"a": {"type": "number"}}}}}]
-    kw = c.chat_kwargs(_req(temperature=0.2, max_tokens=64, top_p=0.9, stop=["END"], seed=7,
+    kw = c.chat_request(_req(temperature=0.2, max_tokens=64, top_p=0.9, stop=["END"], seed=7,
                             tools=tools, tool_choice="required", response_format=rf))
     assert kw["random_seed"] == 7 and kw["stop"] == ["END"] and kw["max_tokens"] == 64
     assert kw["temperature"] == 0.2 and kw["top_p"] == 0.9 and kw["tool_choice"] == "required"
@@ -165,13 +165,13 @@ def test_request_fields_map_to_mistral_names():
 
 
 def test_unset_fields_are_not_sent():
-    assert c.chat_kwargs(_req()) == {"model": "mistral-small-latest",
+    assert c.chat_request(_req()) == {"model": "mistral-small-latest",
                                      "messages": [{"role": "user", "content": "Hi"}]}
 
 
 def test_the_sdk_accepts_what_we_build():
     calls = [ToolCall.from_raw(id="call_x", name="f", arguments_raw="{}")]
-    kw = c.chat_kwargs(_req(
+    kw = c.chat_request(_req(
         messages=[Message(role="system", content="s"),
                   Message(role="user", content=[{"type": "text", "text": "t"},
                                                 {"type": "image_url",
@@ -250,24 +250,24 @@ def test_cached_prompt_tokens_are_part_of_the_prompt(extra):
 def test_reasoning_tokens_and_audio_seconds_when_reported():
     usage = {"prompt_tokens": 5, "completion_tokens": 40, "total_tokens": 45,
              "prompt_audio_seconds": 3, "completion_tokens_details": {"reasoning_tokens": 30}}
-    u = c.usage_from_mistral(m.UsageInfo.model_validate(usage))
+    u = c.usage_from(m.UsageInfo.model_validate(usage))
     assert u.reasoning_tokens == 30 and u.completion_tokens == 40 and u.audio_seconds == 3.0
 
 
 def test_missing_usage_is_estimated_by_the_router():
-    assert c.usage_from_mistral(None).source == "estimated"
+    assert c.usage_from(None).source == "estimated"
 
 
 # ---------------------------------------------------------------------------- streams
 
 
 def test_stream_text_finish_and_usage():
-    s = c.StreamState()
-    first = s.chunk(_event({"role": "assistant", "content": ""}))
+    s = c.MistralStream(provider="mistral", model="m")
+    first = s.fold(_event({"role": "assistant", "content": ""}))
     assert first is None  # nothing to show yet
-    a = s.chunk(_event({"content": "Hel"}))
-    b = s.chunk(_event({"content": "lo"}))
-    end = s.chunk(_event({"content": ""}, finish="stop",
+    a = s.fold(_event({"content": "Hel"}))
+    b = s.fold(_event({"content": "lo"}))
+    end = s.fold(_event({"content": ""}, finish="stop",
                          usage={"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}))
     assert (a.delta, b.delta) == ("Hel", "lo")
     assert a.id == "cmpl-2" and a.model == "mistral-small-2506"
@@ -275,8 +275,8 @@ def test_stream_text_finish_and_usage():
 
 
 def test_stream_thinking_deltas_and_signature():
-    s = c.StreamState()
-    ch = s.chunk(_event({"content": [{"type": "thinking",
+    s = c.MistralStream(provider="mistral", model="m")
+    ch = s.fold(_event({"content": [{"type": "thinking",
                                       "thinking": [{"type": "text", "text": "hmm"}],
                                       "signature": "sig"}]}))
     assert ch.reasoning == "hmm" and ch.delta == ""
@@ -284,29 +284,29 @@ def test_stream_thinking_deltas_and_signature():
 
 
 def test_stream_tool_calls_get_stable_distinct_indexes():
-    s = c.StreamState()
-    ch = s.chunk(_event({"content": "", "tool_calls": [
+    s = c.MistralStream(provider="mistral", model="m")
+    ch = s.fold(_event({"content": "", "tool_calls": [
         {"id": "aaaaaaaa1", "function": {"name": "f", "arguments": '{"x":'}},
         {"id": "bbbbbbbb2", "function": {"name": "g", "arguments": {"y": 2}}}]},
         finish="tool_calls"))
     assert [(d.index, d.id, d.name, d.arguments) for d in ch.tool_calls] == [
         (0, "aaaaaaaa1", "f", '{"x":'), (1, "bbbbbbbb2", "g", '{"y": 2}')]
     # a fragment without id continues the last call at that provider index
-    more = s.chunk(_event({"tool_calls": [{"function": {"name": "f", "arguments": " 1}"},
+    more = s.fold(_event({"tool_calls": [{"function": {"name": "f", "arguments": " 1}"},
                                            "index": 0}]}))
     assert [(d.index, d.id) for d in more.tool_calls] == [(1, None)]
 
 
 def test_stream_indexes_follow_provider_indexes():
-    s = c.StreamState()
-    ch = s.chunk(_event({"tool_calls": [
+    s = c.MistralStream(provider="mistral", model="m")
+    ch = s.fold(_event({"tool_calls": [
         {"id": "aaaaaaaa1", "function": {"name": "f", "arguments": "{}"}, "index": 0},
         {"id": "bbbbbbbb2", "function": {"name": "g", "arguments": "{}"}, "index": 1}]}))
     assert [d.index for d in ch.tool_calls] == [0, 1]
 
 
 def test_usage_only_event_without_choices():
-    ch = c.StreamState().chunk(_event({}, choices=False,
+    ch = c.MistralStream(provider="mistral", model="m").fold(_event({}, choices=False,
                                       usage={"prompt_tokens": 1, "completion_tokens": 1,
                                              "total_tokens": 2}))
     assert ch.usage.total_tokens == 2 and ch.delta == ""
@@ -316,7 +316,7 @@ def test_usage_only_event_without_choices():
 
 
 def test_embedding_request_and_response():
-    kw = c.embed_kwargs(EmbeddingRequest(model="codestral-embed", input=["a", "b"],
+    kw = c.embed_request(EmbeddingRequest(model="codestral-embed", input=["a", "b"],
                                          dimensions=256, input_type="search_query"))
     assert kw == {"model": "codestral-embed", "inputs": ["a", "b"], "output_dimension": 256}
     resp = m.EmbeddingResponse.model_validate({
@@ -324,7 +324,7 @@ def test_embedding_request_and_response():
         "usage": {"prompt_tokens": 4, "total_tokens": 4, "completion_tokens": 0},
         "data": [{"object": "embedding", "embedding": [0.0, 1.0], "index": 1},
                  {"object": "embedding", "embedding": [1.0, 0.0], "index": 0}]})
-    out = c.embedding_response(resp, provider="mistral")
+    out = c.embed_response(resp, provider="mistral")
     assert out.vectors == [[1.0, 0.0], [0.0, 1.0]]
     assert out.usage.prompt_tokens == 4 and out.usage.completion_tokens == 0
 

@@ -24,6 +24,7 @@ from cencori_core.errors import (
     ProviderServerError,
     ProviderTimeoutError,
 )
+from cencori_core.provider import ErrorBoundary, Scrubber
 
 KEY = "mistral-test-key-0123456789"
 REQ = httpx2.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
@@ -41,7 +42,11 @@ def _sdk_error(status, body=None, headers=None):
 
 
 def _map(exc):
-    return map_error(exc, provider="mistral", model="mistral-small-latest", secret=KEY)
+    return map_error(exc, provider="mistral", model="mistral-small-latest")
+
+
+# What the provider raises: the toolkit's error boundary around map_error, with the key's scrubber.
+BOUNDARY = ErrorBoundary(provider="mistral", map_error=map_error, scrubber=Scrubber([KEY]))
 
 
 @pytest.mark.parametrize("status, body, cls", [
@@ -150,17 +155,18 @@ def test_sdk_request_validation_is_an_invalid_request():
     assert type(_map(info.value)) is InvalidRequestError
 
 
-def test_unknown_exceptions_are_returned_unchanged():
-    exc = RuntimeError("a bug")
-    assert _map(exc) is exc
+def test_unknown_exceptions_are_left_to_the_boundary():
+    assert _map(RuntimeError("a bug")) is None
+    err = BOUNDARY.translate(RuntimeError("a bug"), "mistral-small-latest")
+    assert type(err) is ProviderError and err.provider == "mistral"
 
 
-def test_the_key_never_appears_in_what_we_build():
+def test_the_key_never_appears_in_what_the_boundary_raises():
     body = {"message": f"bad key {KEY}", "request_id": "r1"}
-    err = _map(_sdk_error(401, body))
-    assert KEY not in str(err) and KEY not in repr(err)
-    conn = _map(httpx2.ConnectError(f"failed for {KEY}", request=REQ))
-    assert KEY not in str(conn)
+    for exc in (_sdk_error(401, body), httpx2.ConnectError(f"failed for {KEY}", request=REQ)):
+        err = BOUNDARY.translate(exc, "mistral-small-latest")
+        assert KEY not in str(err) and KEY not in repr(err)
+        assert KEY not in str(err.__cause__) and KEY not in repr(err.__cause__)
 
 
 def test_every_mapped_error_is_a_provider_error_or_invalid_request():

@@ -530,17 +530,47 @@ def test_one_sdk_client_reused_and_closed(wire):
                     plugins=["mistral"])
     router.chat(model="mistral-small-latest", messages=USER)
     provider = router.provider("mistral")
-    sdk = provider._client()
+    side = provider.clients.sync_client()
     router.chat(model="mistral-small-latest", messages=USER)
-    http, ahttp = sdk.sdk_configuration.client, sdk.sdk_configuration.async_client
+    assert provider.clients.sync_client() is side
+    http = side.sdk.sdk_configuration.client
 
-    async def run() -> None:
+    async def run() -> Any:
         await router.achat(model="mistral-small-latest", messages=USER)
-        assert provider._client() is sdk
+        aside = provider.clients.async_client()
+        await router.achat(model="mistral-small-latest", messages=USER)
+        assert provider.clients.async_client() is aside
         await router.aclose()
+        return aside.sdk.sdk_configuration.async_client
 
-    asyncio.run(run())
+    ahttp = asyncio.run(run())
     assert http.is_closed and ahttp.is_closed
+
+
+def test_a_router_used_from_successive_event_loops(wire):
+    """asyncio.run() per job: each loop gets its own async client, closed with its loop, and no
+    call fails (issue 15: the second loop's first call hit 'Event loop is closed')."""
+    router = Router(providers={"mistral": {"api_key": KEY, "base_url": wire.base_url}},
+                    plugins=["mistral"], retry=1)
+    provider = router.provider("mistral")
+    seen: list[Any] = []
+
+    async def job() -> Any:
+        r = await router.achat(model="mistral-small-latest", messages=USER)
+        async with router.achat_stream(model="mistral-small-latest", messages=USER) as s:
+            text = "".join([c.delta async for c in s])
+        clients = getattr(provider, "clients", None)
+        seen.append(clients and clients.async_client().sdk.sdk_configuration.async_client)
+        return r, text
+
+    for _ in range(3):
+        r, text = asyncio.run(job())
+        assert [a.status for a in r.attempts] == ["ok"]
+        assert r.content == text == "Hello from Mistral"
+    assert len({id(h) for h in seen}) == 3 and all(h.is_closed for h in seen)
+    assert provider.clients.async_clients == 0
+    assert wire.server.hits == 6
+    router.close()
 
 
 def test_callers_http_clients_are_used_and_left_open(drive, wire, mode):

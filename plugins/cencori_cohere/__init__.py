@@ -29,6 +29,18 @@ Embeddings
     ``embedding_types=["float"]``; ``dimensions`` is sent as ``output_dimension``, which only
     ``embed-v4.0`` and newer models accept (older models answer 400).
 
+Streams
+    Read through the SDK's public ``with_raw_response.chat_stream``, each event's JSON parsed
+    strictly (the SDK's own stream logs and skips events it cannot parse): an event that is not
+    JSON or of the wrong shape is a ``ProviderResponseError``, and a stream that ends without
+    ``message-end`` raises ``StreamInterruptedError`` with the partial response.
+
+Refusals
+    Cohere's v2 chat has no refusal field, and none of its finish reasons (``COMPLETE``,
+    ``STOP_SEQUENCE``, ``MAX_TOKENS``, ``TOOL_CALL``, ``ERROR``, ``TIMEOUT``) is a refusal, so
+    ``response.refusal`` stays None (``safety_mode`` changes what the model writes, not the
+    answer's shape). No SDK-private name is used, so the plugin has no ``_fast.py``.
+
 Errors
     Mapped from the HTTP status (498, Cohere's invalid token, is an auth error) with the body's
     ``message`` and ``id``; ``Retry-After`` / ``retry-after-ms`` become ``retry_after``. Cohere's

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cencori_core.errors import InvalidRequestError, ProviderResponseError, ProviderServerError
+from cencori_core.provider import StreamState
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
@@ -23,8 +24,8 @@ from cencori_core.types import (
     Usage,
 )
 
-__all__ = ["chat_kwargs", "request_options", "chat_response", "StreamState", "usage",
-           "embed_batches", "embedding_response", "finish_reason", "DEFAULT_INPUT_TYPE",
+__all__ = ["chat_request", "request_options", "chat_response", "CohereStream", "usage_from",
+           "embed_request", "embed_response", "finish_reason", "DEFAULT_INPUT_TYPE",
            "EMBED_BATCH"]
 
 DEFAULT_INPUT_TYPE = "search_document"
@@ -52,7 +53,7 @@ _EMPTY_SCHEMA = {"type": "object", "properties": {}}
 # ---------------------------------------------------------------------------- requests
 
 
-def chat_kwargs(request: ChatRequest) -> dict[str, Any]:
+def chat_request(request: ChatRequest) -> dict[str, Any]:
     """Keyword arguments for ``ClientV2.chat`` / ``chat_stream`` (``request_options`` aside)."""
     kw: dict[str, Any] = {"model": request.model, "messages": messages(request.messages)}
     tools = [_tool(t) for t in request.tools or ()]
@@ -192,7 +193,7 @@ def _response_format(rf: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": rf["type"]}
 
 
-def embed_batches(request: EmbeddingRequest) -> list[dict[str, Any]]:
+def embed_request(request: EmbeddingRequest) -> list[dict[str, Any]]:
     """Keyword arguments of ``ClientV2.embed``, one call per batch of at most 96 texts."""
     base: dict[str, Any] = {"model": request.model,
                             "input_type": request.input_type or DEFAULT_INPUT_TYPE,
@@ -213,26 +214,38 @@ def finish_reason(value: Any, has_calls: bool) -> str:
     return mapped or ("tool_calls" if has_calls else "stop")
 
 
-def usage(u: Any) -> Usage:
+def _get(obj: Any, name: str) -> Any:
+    """A field of an SDK object or of a JSON object (stream events are read as dicts)."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    if isinstance(obj, (str, bytes, int, float, list, tuple)):
+        # A scalar or a list where an object belongs: a malformed answer, not "no field".
+        raise TypeError(f"expected an object, got {type(obj).__name__}")
+    return getattr(obj, name, None)
+
+
+def usage_from(u: Any) -> Usage:
     """Our Usage from Cohere's ``usage`` (chat) or ``meta`` (embed): billed units first."""
     if u is None:
         return Usage(source="estimated")
-    billed = getattr(u, "billed_units", None)
-    tokens = getattr(u, "tokens", None)
+    billed = _get(u, "billed_units")
+    tokens = _get(u, "tokens")
     prompt = _count(billed, tokens, "input_tokens")
     completion = _count(billed, tokens, "output_tokens")
     if prompt is None and completion is None:
         return Usage(source="estimated")
     prompt = prompt or 0
     completion = completion or 0
-    cached = min(int(getattr(u, "cached_tokens", None) or 0), prompt)
+    cached = min(int(_get(u, "cached_tokens") or 0), prompt)
     return Usage(prompt_tokens=prompt, completion_tokens=completion,
                  total_tokens=prompt + completion, cached_tokens=cached)
 
 
 def _count(billed: Any, tokens: Any, field: str) -> int | None:
     for source in (billed, tokens):
-        value = getattr(source, field, None) if source is not None else None
+        value = _get(source, field)
         if value is not None:
             return int(value)
     return None
@@ -249,12 +262,14 @@ def tool_call(tc: Any) -> ToolCall:
                              arguments_raw=getattr(fn, "arguments", None))
 
 
-def chat_response(resp: Any, *, provider: str, model: str) -> ChatResponse:
-    """A ``V2ChatResponse`` as our ChatResponse (Cohere does not echo the model: ours is kept)."""
+def chat_response(resp: Any, *, provider: str, model: str, raw: Any = None) -> ChatResponse:
+    """A ``V2ChatResponse`` as our ChatResponse (Cohere does not echo the model: ours is kept).
+    Read inside the converter boundary: an answer of the wrong shape raises, and becomes
+    ``ProviderResponseError``."""
     msg = getattr(resp, "message", None)
     if msg is None:
         raise ProviderResponseError("Cohere answered a chat response without a message",
-                                    provider=provider, model=model)
+                                    provider=provider, model=model, retryable=True)
     texts: list[str] = []
     thinking: list[str] = []
     for item in msg.content or ():
@@ -270,13 +285,13 @@ def chat_response(resp: Any, *, provider: str, model: str) -> ChatResponse:
         content="".join(texts) if texts or not calls else None,
         tool_calls=calls,
         finish_reason=finish_reason(resp.finish_reason, bool(calls)),
-        usage=usage(resp.usage),
+        usage=usage_from(resp.usage),
         model=model,
         provider=provider,
         id=resp.id or "",
         reasoning=(think + plan) or None,
         provider_data=_saved(plan, think),
-        raw=resp,
+        raw=resp if raw is None else raw,
     )
 
 
@@ -288,79 +303,85 @@ def _path(obj: Any, *names: str) -> Any:
     return obj
 
 
-class StreamState:
-    """Turns the events of one Cohere v2 stream into chunks.
+class CohereStream(StreamState):
+    """Folds the events of one Cohere v2 stream (the JSON of each SSE ``data``, read strictly:
+    an event that is not JSON, or not an object, is a malformed answer) into chunks.
 
     Text and thinking deltas become ``delta`` / ``reasoning``; tool-plan deltas become
     ``reasoning``; tool calls get our own stable index (Cohere's event index is mapped, so it
-    may count content blocks too); ``message-end`` carries the finish reason, the usage and the
-    provider data for the next turn. A ``message-end`` with an ``error`` raises.
+    may count content blocks too); ``message-end``, the closing event, carries the finish
+    reason, the usage and the provider data for the next turn. A ``message-end`` with an
+    ``error`` raises; a stream that ends without ``message-end`` was cut.
     """
 
-    __slots__ = ("provider", "model", "plan", "thinking", "calls", "last_call")
+    closing_event = "a message-end event"
 
-    def __init__(self, *, provider: str, model: str) -> None:
-        self.provider = provider
-        self.model = model
+    def __init__(self, *, provider: str, model: str, scrubber: Any = None) -> None:
+        super().__init__(provider=provider, model=model, scrubber=scrubber)
         self.plan: list[str] = []
         self.thinking: list[str] = []
         self.calls: dict[Any, int] = {}
         self.last_call = 0
 
-    def chunk(self, event: Any) -> ChatChunk | None:
-        """The chunk for one event, or None for events that carry nothing for us."""
-        kind = getattr(event, "type", None)
+    def fold(self, event: Any) -> ChatChunk | None:
+        """The chunk for one event (its SSE data), or None for events that carry nothing."""
+        if isinstance(event, (str, bytes)):
+            event = self.decode(event)
+        kind = event["type"]
         if kind in ("content-delta", "content-start"):
-            content = _path(event, "delta", "message", "content")
-            text = getattr(content, "text", None) or ""
-            thinking = getattr(content, "thinking", None) or ""
+            content = event["delta"]["message"]["content"]
+            text = content.get("text") or ""
+            thinking = content.get("thinking") or ""
             if thinking:
                 self.thinking.append(thinking)
             if not (text or thinking):
                 return None
             return ChatChunk(delta=text, reasoning=thinking, raw=event)
         if kind == "tool-plan-delta":
-            plan = _path(event, "delta", "message", "tool_plan") or ""
+            plan = event["delta"]["message"].get("tool_plan") or ""
             if not plan:
                 return None
             self.plan.append(plan)
             return ChatChunk(reasoning=plan, raw=event)
         if kind == "tool-call-start":
-            call = _path(event, "delta", "message", "tool_calls")
+            call = event["delta"]["message"]["tool_calls"]
+            fn = call.get("function") or {}
             index = len(self.calls)
-            key = event.index if event.index is not None else ("start", index)
-            self.calls[key] = self.last_call = index
+            key = event.get("index")
+            self.calls[key if key is not None else ("start", index)] = self.last_call = index
             return ChatChunk(tool_calls=[ToolCallDelta(
-                index=index, id=getattr(call, "id", None), name=_path(call, "function", "name"),
-                arguments=_path(call, "function", "arguments") or "")], raw=event)
+                index=index, id=call.get("id"), name=fn.get("name"),
+                arguments=fn.get("arguments") or "")], raw=event)
         if kind == "tool-call-delta":
-            args = _path(event, "delta", "message", "tool_calls", "function", "arguments")
+            args = (event["delta"]["message"]["tool_calls"].get("function") or {}).get(
+                "arguments")
             if not args:
                 return None
-            index = self.calls.get(event.index, self.last_call)
+            index = self.calls.get(event.get("index"), self.last_call)
             return ChatChunk(tool_calls=[ToolCallDelta(index=index, arguments=args)], raw=event)
         if kind == "message-start":
-            return ChatChunk(id=event.id, raw=event)
+            return ChatChunk(id=event.get("id"), raw=event)
         if kind == "message-end":
             return self._end(event)
-        return None  # content-end, tool-call-end, citations, debug
+        return None  # content-end, tool-call-end, citations, debug, types added later
 
-    def _end(self, event: Any) -> ChatChunk:
-        delta = getattr(event, "delta", None)
-        error = getattr(delta, "error", None)
+    def _end(self, event: dict[str, Any]) -> ChatChunk:
+        delta = event.get("delta") or {}
+        error = delta.get("error")
         if error:
             raise ProviderServerError(f"Cohere ended the stream with an error: {error}",
                                       provider=self.provider, model=self.model)
-        raw_usage = getattr(delta, "usage", None)
+        self.done = True
+        raw_usage = delta.get("usage")
         return ChatChunk(
-            finish_reason=finish_reason(getattr(delta, "finish_reason", None), bool(self.calls)),
-            usage=usage(raw_usage) if raw_usage is not None else None,
+            finish_reason=finish_reason(delta.get("finish_reason"), bool(self.calls)),
+            usage=usage_from(raw_usage) if raw_usage is not None else None,
             provider_data=_saved("".join(self.plan), "".join(self.thinking)),
             raw=event,
         )
 
 
-def embedding_response(responses: list[Any], *, provider: str, model: str,
+def embed_response(responses: list[Any], *, provider: str, model: str,
                        count: int) -> EmbeddingResponse:
     """The float vectors and summed usage of one or more ``EmbedByTypeResponse``."""
     vectors: list[list[float]] = []
@@ -369,13 +390,13 @@ def embedding_response(responses: list[Any], *, provider: str, model: str,
         floats = _path(resp, "embeddings", "float_")
         if floats is None:
             raise ProviderResponseError("Cohere answered without float embeddings",
-                                        provider=provider, model=model)
+                                        provider=provider, model=model, retryable=True)
         vectors.extend(floats)
-        u = usage(getattr(resp, "meta", None))
+        u = usage_from(getattr(resp, "meta", None))
         total = u if total is None else total + u
     if len(vectors) != count:
         raise ProviderResponseError(f"Cohere returned {len(vectors)} embeddings for {count} inputs",
-                                    provider=provider, model=model)
+                                    provider=provider, model=model, retryable=True)
     return EmbeddingResponse(vectors=vectors, usage=total or Usage(source="estimated"),
                              model=model, provider=provider,
                              id=getattr(responses[0], "id", None) or "",

@@ -1,48 +1,161 @@
-"""The Cohere provider: chat, streaming and embeddings through ``ClientV2`` / ``AsyncClientV2``."""
+"""The Cohere provider: chat, streaming and embeddings through ``ClientV2`` / ``AsyncClientV2``,
+built on the provider toolkit (:mod:`cencori_core.provider`).
+
+One sync client per provider and one async client per running event loop (the toolkit's
+:class:`ClientHolder`); the caller's ``http_client``/``async_http_client`` are used when given
+and never closed by us. The SDK's own retries are off (the router retries).
+
+Streams are read through the SDK's public raw-response API (``with_raw_response.chat_stream``):
+the SDK sends the request and maps error statuses, and we read the events from the response
+ourselves, strictly. The SDK's own event loop logs and skips events that are not JSON or not of
+its types, so a stream of garbage would end as an empty success; here such an event is a
+``ProviderResponseError``, and a stream without ``message-end`` a ``StreamInterruptedError``.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import cohere
+from cohere.core.http_sse import EventSource
 
 from cencori_core.config import ProviderConfig
-from cencori_core.provider import Provider
-from cencori_core.types import (
-    ChatChunk,
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
+from cencori_core.errors import CencoriError
+from cencori_core.provider import (
+    CONVERTER_ERRORS,
+    ClientHolder,
+    MapError,
+    SDKProvider,
+    malformed,
+    stream_twins,
+    twins,
 )
 
-from . import _convert as convert
-from ._errors import mapped
+from . import _convert as cv
+from ._errors import map_error
 
 if TYPE_CHECKING:
     from cohere.core import RequestOptions
 
+__all__ = ["CohereProvider"]
 
-class CohereProvider(Provider):
-    """Cohere's v2 API. One sync and one async SDK client per instance, built on first use and
-    reused; the SDK's own retries are off (the router retries)."""
+
+def _close_sync(client: cohere.ClientV2) -> None:
+    client.__exit__(None, None, None)  # type: ignore[no-untyped-call]  # closes its HTTP pool
+
+
+async def _close_async(client: cohere.AsyncClientV2) -> None:
+    await client.__aexit__(None, None, None)  # type: ignore[no-untyped-call]
+
+
+def _unreadable(p: CohereProvider, r: Any, exc: Exception) -> Exception:
+    return malformed(exc, provider=p.name, model=r.model, scrubber=p.scrubber)
+
+
+def _sdk_reading(p: CohereProvider, c: Any, r: Any, send: Callable[[], Any]) -> Any:
+    """``send()`` (an SDK call; awaited for the async client), where the converter errors the
+    SDK raises are a malformed answer: it builds its response objects without validating
+    them, and an answer of the wrong shape (``"message": "hello"``) fails inside it with a
+    TypeError. Our request is built before ``send`` runs, so its errors are not caught here."""
+    if not isinstance(c, cohere.AsyncClientV2):
+        try:
+            return send()
+        except CONVERTER_ERRORS as exc:
+            if isinstance(exc, CencoriError):
+                raise
+            raise _unreadable(p, r, exc) from exc
+
+    async def run() -> Any:
+        try:
+            return await send()
+        except CONVERTER_ERRORS as exc:
+            if isinstance(exc, CencoriError):
+                raise
+            raise _unreadable(p, r, exc) from exc
+
+    return run()
+
+
+def _chat(p: CohereProvider, c: Any, r: Any) -> Any:
+    kw = cv.chat_request(r)
+    options = p.options(r)
+    return _sdk_reading(p, c, r, lambda: c.chat(**kw, request_options=options))
+
+
+def _embed(p: CohereProvider, c: Any, r: Any) -> Any:
+    # Cohere takes at most 96 texts per call: longer inputs are sent in several calls.
+    options = p.options(r)
+    batches = cv.embed_request(r)
+    if not isinstance(c, cohere.AsyncClientV2):
+        return _sdk_reading(p, c, r, lambda: [c.embed(**kw, request_options=options)
+                                              for kw in batches])
+
+    async def each() -> list[Any]:
+        return [await c.embed(**kw, request_options=options) for kw in batches]
+
+    return _sdk_reading(p, c, r, each)
+
+
+class _Opened:
+    """The SDK's raw streaming response (entered) and its context manager, closed with it."""
+
+    __slots__ = ("cm", "response")
+
+    def __init__(self, cm: Any, raw: Any) -> None:
+        self.cm = cm
+        self.response = raw.response
+
+    def close(self) -> Any:
+        # The async context manager's exit is a coroutine: the toolkit awaits what close returns.
+        exit_ = getattr(self.cm, "__aexit__", None) or self.cm.__exit__
+        return exit_(None, None, None)
+
+
+def _open(p: CohereProvider, c: Any, r: Any) -> Any:
+    cm = c.with_raw_response.chat_stream(**cv.chat_request(r), request_options=p.options(r))
+    if not isinstance(c, cohere.AsyncClientV2):
+        return _Opened(cm, cm.__enter__())
+
+    async def entered() -> _Opened:
+        return _Opened(cm, await cm.__aenter__())
+
+    return entered()
+
+
+def _events(p: CohereProvider, c: Any, opened: _Opened) -> Iterator[str]:
+    for sse in EventSource(opened.response).iter_sse():
+        if sse.data == "[DONE]":
+            return
+        if sse.data:
+            yield sse.data
+
+
+async def _aevents(p: CohereProvider, c: Any, opened: _Opened) -> AsyncIterator[str]:
+    async for sse in EventSource(opened.response).aiter_sse():
+        if sse.data == "[DONE]":
+            return
+        if sse.data:
+            yield sse.data
+
+
+class CohereProvider(SDKProvider):
+    """Cohere's v2 API: chat (sync, async, streaming) and embeddings."""
+
+    map_error: ClassVar[MapError] = staticmethod(map_error)
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
-        self._client: cohere.ClientV2 | None = None
-        self._aclient: cohere.AsyncClientV2 | None = None
-        self._lock = threading.Lock()
         self._headers = config.options.get("headers") or None
-        # scrubbed from error messages: an error body may quote the key it rejected
-        self._secret = config.api_key.get_secret_value() if config.api_key else None
+        self.clients = ClientHolder(self.new_client, self.new_async_client,
+                                    owns_sync=config.http_client is None,
+                                    owns_async=config.async_http_client is None,
+                                    close_sync=_close_sync, close_async=_close_async)
 
     def _kwargs(self, http_client: Any) -> dict[str, Any]:
         cfg = self.config
-        assert cfg.api_key is not None  # the router refuses a keyless provider before this
         return {
-            "api_key": cfg.api_key.get_secret_value(),
+            "api_key": self.secret(),
             # Passed even when None: the SDK's default reads CO_API_URL once, at import time.
             "base_url": cfg.base_url,
             "timeout": cfg.timeout,
@@ -51,107 +164,25 @@ class CohereProvider(Provider):
             "log_warning_experimental_features": False,
         }
 
-    def _sync(self) -> cohere.ClientV2:
-        client = self._client
-        if client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = cohere.ClientV2(**self._kwargs(self.config.http_client))
-                client = self._client
-        return client
+    def new_client(self) -> cohere.ClientV2:
+        return cohere.ClientV2(**self._kwargs(self.config.http_client))
 
-    def _async(self) -> cohere.AsyncClientV2:
-        client = self._aclient
-        if client is None:
-            with self._lock:
-                if self._aclient is None:
-                    self._aclient = cohere.AsyncClientV2(
-                        **self._kwargs(self.config.async_http_client))
-                client = self._aclient
-        return client
+    def new_async_client(self) -> cohere.AsyncClientV2:
+        return cohere.AsyncClientV2(**self._kwargs(self.config.async_http_client))
 
-    def _options(self, request: Any) -> RequestOptions | None:
-        return cast("RequestOptions | None", convert.request_options(request, self._headers))
+    def options(self, request: Any) -> RequestOptions | None:
+        """The call's ``request_options``: timeout, configured headers, provider_options."""
+        return cast("RequestOptions | None", cv.request_options(request, self._headers))
 
-    # ------------------------------------------------------------------ chat
+    # ------------------------------------------------------------------ operations
 
-    def chat(self, request: ChatRequest) -> ChatResponse:
-        kwargs = convert.chat_kwargs(request)
-        options = self._options(request)
-        with mapped(self.name, request.model, self._secret):
-            resp = self._sync().chat(**kwargs, request_options=options)
-        return convert.chat_response(resp, provider=self.name, model=request.model)
-
-    async def achat(self, request: ChatRequest) -> ChatResponse:
-        kwargs = convert.chat_kwargs(request)
-        options = self._options(request)
-        with mapped(self.name, request.model, self._secret):
-            resp = await self._async().chat(**kwargs, request_options=options)
-        return convert.chat_response(resp, provider=self.name, model=request.model)
-
-    def chat_stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        kwargs = convert.chat_kwargs(request)
-        options = self._options(request)
-        state = convert.StreamState(provider=self.name, model=request.model)
-        with mapped(self.name, request.model, self._secret):
-            # The SDK's stream methods are generators (annotated as iterators): closing one
-            # leaves its `with` block, which closes the HTTP response.
-            events = cast(Generator[Any, None, None],
-                          self._sync().chat_stream(**kwargs, request_options=options))
-            try:
-                for event in events:
-                    chunk = state.chunk(event)
-                    if chunk is not None:
-                        yield chunk
-            finally:
-                events.close()
-
-    async def achat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        kwargs = convert.chat_kwargs(request)
-        options = self._options(request)
-        state = convert.StreamState(provider=self.name, model=request.model)
-        with mapped(self.name, request.model, self._secret):
-            events = cast(AsyncGenerator[Any, None],
-                          self._async().chat_stream(**kwargs, request_options=options))
-            try:
-                async for event in events:
-                    chunk = state.chunk(event)
-                    if chunk is not None:
-                        yield chunk
-            finally:
-                await events.aclose()
-
-    # ------------------------------------------------------------------ embeddings
-
-    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        options = self._options(request)
-        client = self._sync()
-        with mapped(self.name, request.model, self._secret):
-            responses = [client.embed(**kw, request_options=options)
-                         for kw in convert.embed_batches(request)]
-        return convert.embedding_response(responses, provider=self.name, model=request.model,
-                                          count=len(request.input))
-
-    async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        options = self._options(request)
-        client = self._async()
-        with mapped(self.name, request.model, self._secret):
-            responses = [await client.embed(**kw, request_options=options)
-                         for kw in convert.embed_batches(request)]
-        return convert.embedding_response(responses, provider=self.name, model=request.model,
-                                          count=len(request.input))
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def close(self) -> None:
-        """Close the sync client's HTTP pool, unless the caller supplied the httpx client."""
-        client, self._client = self._client, None
-        if client is not None and self.config.http_client is None:
-            client.__exit__(None, None, None)
-
-    async def aclose(self) -> None:
-        """Close both clients' HTTP pools, except httpx clients the caller supplied."""
-        client, self._aclient = self._aclient, None
-        if client is not None and self.config.async_http_client is None:
-            await client.__aexit__(None, None, None)
-        self.close()
+    chat, achat = twins(
+        _chat, lambda p, r, resp: cv.chat_response(resp, provider=p.name, model=r.model),
+        what="chat response")
+    chat_stream, achat_stream = stream_twins(
+        _open, _events, lambda p, r: cv.CohereStream(provider=p.name, model=r.model),
+        aevents=_aevents)
+    embed, aembed = twins(
+        _embed, lambda p, r, responses: cv.embed_response(
+            responses, provider=p.name, model=r.model, count=len(r.input)),
+        what="embedding answer")

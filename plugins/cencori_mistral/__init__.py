@@ -19,6 +19,15 @@ Provider-specific notes:
   the router (send Mistral's own through ``provider_options``); Mistral has no ``user`` field.
 - Configuration ``options``: ``headers`` (sent on every request) and ``server``
   (``"eu"``/``"us"``, when no ``base_url`` is given).
+- Streams end with the chunk carrying ``finish_reason`` (then ``[DONE]``): a stream that ends
+  without it was cut, and raises ``StreamInterruptedError`` with the partial response.
+- Refusals: Mistral's chat completions have no refusal field and no refusal stop reason
+  (``safe_prompt`` only adds a system prompt; moderation is its own endpoint), so
+  ``response.refusal`` stays None; a refusal arrives as ordinary text.
+- Stream events are read as JSON through the SDK's generated SSE reader (``_fast.py``, the
+  only place the plugin goes past the SDK's public API; feature-detected, with the SDK's own
+  ``EventStream`` and models as the fallback), because validating each event into the SDK's
+  models builds a pydantic model class per event.
 """
 
 from __future__ import annotations

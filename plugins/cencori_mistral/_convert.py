@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cencori_core.errors import InvalidRequestError, ProviderResponseError
+from cencori_core.provider import StreamState
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
@@ -50,13 +51,13 @@ __all__ = [
     "tool_call_id",
     "messages_to_mistral",
     "tools_to_mistral",
-    "chat_kwargs",
+    "chat_request",
     "chat_response",
-    "usage_from_mistral",
+    "usage_from",
     "finish_reason",
-    "StreamState",
-    "embed_kwargs",
-    "embedding_response",
+    "MistralStream",
+    "embed_request",
+    "embed_response",
     "moderation_inputs",
     "moderation_response",
 ]
@@ -195,7 +196,7 @@ def tools_to_mistral(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]
     return out
 
 
-def chat_kwargs(request: ChatRequest) -> dict[str, Any]:
+def chat_request(request: ChatRequest) -> dict[str, Any]:
     """Keyword arguments for ``chat.complete``/``chat.stream`` (without provider_options)."""
     kw: dict[str, Any] = {"model": request.model,
                           "messages": messages_to_mistral(request.messages)}
@@ -229,19 +230,33 @@ def finish_reason(value: Any) -> str | None:
     return _FINISH.get(str(value), "stop")
 
 
-def usage_from_mistral(u: Any) -> Usage:
-    """Mistral ``UsageInfo`` as our Usage (``Usage(source="estimated")`` when absent)."""
+def _f(obj: Any, name: str) -> Any:
+    """A field of an SDK model or of a JSON object: stream events are read either way (as the
+    SDK's models on its public path, as JSON on the fast path, see ``_fast.py``)."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    if obj is None or isinstance(obj, (str, bytes, int, float, list)):
+        # A scalar or a list where an object belongs: a malformed answer, not "no field".
+        raise TypeError(f"expected an object for {name!r}, got {type(obj).__name__}")
+    return getattr(obj, name, None)
+
+
+def usage_from(u: Any) -> Usage:
+    """Mistral ``UsageInfo`` (an SDK model or JSON) as our Usage (``Usage(source="estimated")``
+    when absent)."""
     if u is None:
         return Usage(source="estimated")
-    extra = getattr(u, "additional_properties", None) or {}
-    prompt = u.prompt_tokens or 0
-    completion = u.completion_tokens or 0
+    # The SDK keeps fields it does not model in additional_properties; JSON has them inline.
+    extra = u if isinstance(u, dict) else (_f(u, "additional_properties") or {})
+    prompt = _f(u, "prompt_tokens") or 0
+    completion = _f(u, "completion_tokens") or 0
     details = extra.get("prompt_tokens_details") or {}
     cached = details.get("cached_tokens") or extra.get("num_cached_tokens") or 0
     reasoning = (extra.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
-    audio = u.prompt_audio_seconds if isinstance(u.prompt_audio_seconds, (int, float)) else None
+    audio = _f(u, "prompt_audio_seconds")
+    audio = audio if isinstance(audio, (int, float)) else None
     return Usage(prompt_tokens=prompt, completion_tokens=completion,
-                 total_tokens=u.total_tokens or prompt + completion,
+                 total_tokens=_f(u, "total_tokens") or prompt + completion,
                  cached_tokens=int(cached), reasoning_tokens=int(reasoning),
                  audio_seconds=float(audio) if audio is not None else None)
 
@@ -256,15 +271,16 @@ def _split(content: Any) -> tuple[str, str, str | None]:
     reasoning: list[str] = []
     signature = None
     for chunk in content:
-        kind = getattr(chunk, "type", None)
+        kind = _f(chunk, "type")
         if kind == "text":
-            text.append(chunk.text)
+            text.append(_f(chunk, "text"))
         elif kind == "thinking":
-            for t in chunk.thinking:
-                if getattr(t, "type", None) == "text":
-                    reasoning.append(t.text)
-            if isinstance(chunk.signature, str) and chunk.signature:
-                signature = chunk.signature
+            for t in _f(chunk, "thinking"):
+                if _f(t, "type") == "text":
+                    reasoning.append(_f(t, "text"))
+            sig = _f(chunk, "signature")
+            if isinstance(sig, str) and sig:
+                signature = sig
         # references, citations and unknown chunks carry no text of the answer
     return "".join(text), "".join(reasoning), signature
 
@@ -279,11 +295,15 @@ def _call_id(value: Any) -> str | None:
     return value if isinstance(value, str) and value and value != "null" else None
 
 
-def chat_response(resp: Any, *, provider: str) -> ChatResponse:
-    """A Mistral ``ChatCompletionResponse`` as our ChatResponse."""
+def chat_response(resp: Any, *, provider: str, model: str = "", raw: Any = None
+                  ) -> ChatResponse:
+    """A Mistral ``ChatCompletionResponse`` as our ChatResponse. ``model`` is the id we asked
+    for (kept when Mistral does not echo one); ``raw`` defaults to ``resp``. Read inside the
+    converter boundary: an answer of the wrong shape raises, and becomes
+    ``ProviderResponseError``."""
     if not resp.choices:
         raise ProviderResponseError("Mistral answered without choices", provider=provider,
-                                    model=getattr(resp, "model", "") or "")
+                                    model=getattr(resp, "model", "") or model, retryable=True)
     choice = resp.choices[0]
     msg = choice.message
     text, reasoning, signature = _split(getattr(msg, "content", None) if msg else None)
@@ -296,28 +316,32 @@ def chat_response(resp: Any, *, provider: str) -> ChatResponse:
         content=text if (text or not calls) else None,
         tool_calls=calls,
         finish_reason=finish_reason(choice.finish_reason) or ("tool_calls" if calls else "stop"),
-        usage=usage_from_mistral(resp.usage),
-        model=resp.model or "",
+        usage=usage_from(resp.usage),
+        model=resp.model or model,
         provider=provider,
         id=resp.id or "",
         created=resp.created or 0,
         reasoning=reasoning or None,
         provider_data={"mistral": {"thinking_signature": signature}} if signature else None,
-        raw=resp,
+        raw=resp if raw is None else raw,
     )
 
 
-class StreamState:
-    """Turns Mistral stream chunks into ChatChunks, giving each tool call a stable index.
+class MistralStream(StreamState):
+    """Folds Mistral stream chunks (``CompletionChunk``) into ChatChunks, giving each tool call a
+    stable index.
 
-    Mistral usually sends each tool call whole, with its own ``index``; when the index is
-    missing (the SDK then reads 0), calls are told apart by their id so two calls in one event
-    never merge.
+    The closing event is the chunk carrying a ``finish_reason`` (with the usage; ``[DONE]``
+    follows): a stream that ends without one was cut, and :meth:`end` raises
+    ``StreamInterruptedError``. Mistral usually sends each tool call whole, with its own
+    ``index``; when the index is missing (the SDK then reads 0), calls are told apart by their
+    id so two calls in one event never merge.
     """
 
-    __slots__ = ("_by_id", "_by_index", "_next")
+    closing_event = "a finish_reason"
 
-    def __init__(self) -> None:
+    def __init__(self, *, provider: str, model: str, scrubber: Any = None) -> None:
+        super().__init__(provider=provider, model=model, scrubber=scrubber)
         self._by_id: dict[str, int] = {}
         self._by_index: dict[int, int] = {}
         self._next = 0
@@ -336,39 +360,47 @@ class StreamState:
             self._next += 1
         return idx
 
-    def chunk(self, data: Any) -> ChatChunk | None:
-        """One ``CompletionChunk`` as a ChatChunk (None when it carries nothing)."""
+    def fold(self, event: Any) -> ChatChunk | None:
+        """One ``CompletionChunk`` (an SDK model, a JSON object, or its text) as a ChatChunk
+        (None when it carries nothing)."""
+        if isinstance(event, (str, bytes)):
+            event = self.decode(event)
         delta_text = reasoning = ""
         signature = None
         deltas: list[ToolCallDelta] = []
         finish = None
-        if data.choices:
-            choice = data.choices[0]
-            delta = choice.delta
-            delta_text, reasoning, signature = _split(delta.content)
-            raw_calls = delta.tool_calls
+        choices = _f(event, "choices")
+        if choices:
+            choice = choices[0]
+            delta = _f(choice, "delta")
+            delta_text, reasoning, signature = _split(_f(delta, "content"))
+            raw_calls = _f(delta, "tool_calls")
             if isinstance(raw_calls, list):
                 for tc in raw_calls:
-                    cid = _call_id(tc.id)
+                    cid = _call_id(_f(tc, "id"))
+                    fn = _f(tc, "function")
                     deltas.append(ToolCallDelta(
-                        index=self._index(tc.index or 0, cid), id=cid, name=tc.function.name,
-                        arguments=_arguments(tc.function.arguments)))
-            finish = finish_reason(choice.finish_reason)
-        usage = usage_from_mistral(data.usage) if data.usage is not None else None
+                        index=self._index(_f(tc, "index") or 0, cid), id=cid,
+                        name=_f(fn, "name"), arguments=_arguments(_f(fn, "arguments") or "")))
+            finish = finish_reason(_f(choice, "finish_reason"))
+            if finish is not None:
+                self.done = True
+        raw_usage = _f(event, "usage")
+        usage = usage_from(raw_usage) if raw_usage is not None else None
         if not (delta_text or reasoning or deltas or finish or usage or signature):
             return None
         return ChatChunk(
             delta=delta_text, reasoning=reasoning, tool_calls=deltas, finish_reason=finish,
-            usage=usage, id=data.id or None, model=data.model or None,
+            usage=usage, id=_f(event, "id") or None, model=_f(event, "model") or None,
             provider_data={"mistral": {"thinking_signature": signature}} if signature else None,
-            raw=data,
+            raw=event,
         )
 
 
 # ---------------------------------------------------------------------------- embeddings
 
 
-def embed_kwargs(request: EmbeddingRequest) -> dict[str, Any]:
+def embed_request(request: EmbeddingRequest) -> dict[str, Any]:
     """Keyword arguments for ``embeddings.create``; ``dimensions`` is ``output_dimension``
     (codestral-embed). Mistral has no ``input_type``."""
     kw: dict[str, Any] = {"model": request.model, "inputs": list(request.input)}
@@ -377,7 +409,8 @@ def embed_kwargs(request: EmbeddingRequest) -> dict[str, Any]:
     return kw
 
 
-def embedding_response(resp: Any, *, provider: str) -> EmbeddingResponse:
+def embed_response(resp: Any, *, provider: str) -> EmbeddingResponse:
+    """Mistral's ``EmbeddingResponse``: vectors in input order, usage when reported."""
     data = sorted(resp.data, key=lambda d: d.index or 0)
     vectors = [list(d.embedding or ()) for d in data]
     u = resp.usage

@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from cencori_core.errors import (
+    CencoriError,
     ContextWindowExceededError,
     InvalidRequestError,
     ProviderConnectionError,
@@ -79,50 +80,32 @@ def _transport_classes() -> tuple[tuple[type, ...], tuple[type, ...]]:
     return tuple(timeouts), tuple(transport)
 
 
-def _scrub(text: str, secret: str | None) -> str:
-    # Defence in depth: no error text we build may carry the key, whatever a proxy echoes.
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return text
-
-
-def _scrub_cause(exc: Any, secret: str | None) -> None:
-    """Remove the key from the SDK exception we chain as ``__cause__``: its text is the error
-    body, which may quote the key it rejected, and would show in any logged traceback."""
-    if not secret or len(secret) < 4:
-        return
-    for name in ("message", "body"):
-        value = getattr(exc, name, None)
-        if isinstance(value, str) and secret in value:
-            object.__setattr__(exc, name, _scrub(value, secret))  # a frozen dataclass
-    exc.args = tuple(_scrub(a, secret) if isinstance(a, str) else a for a in exc.args)
-
-
-def map_error(exc: BaseException, *, provider: str, model: str,
-              secret: str | None = None) -> Exception:
-    """The cencori error for ``exc`` (raise it ``from exc``); unknown exceptions are returned
-    unchanged."""
+def map_error(exc: BaseException, *, provider: str, model: str) -> CencoriError | None:
+    """The cencori error for ``exc`` (the toolkit's error boundary raises it ``from exc`` and
+    scrubs the key from it and the whole chain); None for an exception that is not the SDK's
+    or the transport's (the boundary then raises a generic ``ProviderError``)."""
     from mistralai.client import errors as sdk_errors
 
     if isinstance(exc, sdk_errors.MistralError):
-        _scrub_cause(exc, secret)
         status: int | None = exc.status_code
         headers = exc.headers
-        if isinstance(exc, sdk_errors.ResponseValidationError) and (status or 0) < 400:
-            return ProviderResponseError(
-                _scrub(f"Mistral answered something that does not parse: {exc.cause}", secret),
-                provider=provider, model=model, status_code=status,
-                request_id=_request_id({}, headers))
-        body = error_body(exc.body)
         if (status or 0) < 400:
-            # A 2xx/3xx the SDK could not use (wrong content type from a proxy, ...).
-            cls: type[ProviderError] = ProviderResponseError
-        else:
-            cls = _CODE_CLASSES.get(str(body.get("code")), error_for_status(status))
+            # An answer the SDK could not read: the wrong shape for its models, or a 2xx/3xx
+            # of another content type (a proxy). Retryable, like every malformed answer; the
+            # message names where it is malformed, never the body's values.
+            if isinstance(exc, sdk_errors.ResponseValidationError):
+                what = f"does not match its API schema ({_where(exc.cause)})"
+            else:
+                ctype = headers.get("content-type", "") if headers else ""
+                what = f"is not JSON (HTTP {status}, content type {ctype or 'none'!r})"
+            return ProviderResponseError(f"Mistral's answer {what}", provider=provider,
+                                         model=model, status_code=status, retryable=True,
+                                         request_id=_request_id({}, headers))
+        body = error_body(exc.body)
+        cls = _CODE_CLASSES.get(str(body.get("code")), error_for_status(status))
         code = body.get("code") or body.get("type")
         return cls(
-            _scrub(_message(body, status) if body else (exc.body or f"HTTP {status}")[:500],
-                   secret),
+            _message(body, status) if body else (exc.body or f"HTTP {status}")[:500],
             provider=provider, model=model, status_code=status,
             retryable=should_retry_header(headers),
             retry_after=parse_retry_after(headers),
@@ -137,13 +120,25 @@ def map_error(exc: BaseException, *, provider: str, model: str,
                                     provider=provider, model=model)
     if transport and isinstance(exc, transport):
         return ProviderConnectionError(
-            _scrub(f"could not talk to Mistral: {type(exc).__name__}: {exc}", secret),
+            f"could not talk to Mistral: {type(exc).__name__}: {exc}",
             provider=provider, model=model)
     if _is_pydantic_validation(exc):
         # The SDK validates the request before sending: our translation or provider_options
         # produced something Mistral's schema refuses.
-        return InvalidRequestError(_scrub(f"Mistral request is invalid: {exc}", secret))
-    return exc  # type: ignore[return-value]
+        return InvalidRequestError(f"Mistral request is invalid: {exc}")
+    return None
+
+
+def _where(cause: Any) -> str:
+    """Where a pydantic validation failed (locations and error types, never input values)."""
+    errors = getattr(cause, "errors", None)
+    try:
+        items = errors(include_input=False, include_url=False) if errors else []
+    except TypeError:
+        items = []
+    out = [f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('type', '?')}"
+           for e in items[:5]]
+    return "; ".join(out) or type(cause).__name__
 
 
 def _is_pydantic_validation(exc: BaseException) -> bool:

@@ -1,19 +1,21 @@
-"""The Mistral provider: the ``mistralai`` SDK (``mistralai.client.Mistral``) behind our contract.
+"""The Mistral provider: the ``mistralai`` SDK (``mistralai.client.Mistral``) behind our contract,
+built on the provider toolkit (:mod:`cencori_core.provider`).
 
-One SDK object per provider instance, created on first use and reused; it holds the sync and the
-async HTTP client: the caller's ``http_client``/``async_http_client`` when given (they stay the
-caller's to close), else ``httpx2`` clients we create and close in ``close()``/``aclose()``. We
-hand the SDK our own clients rather than letting it make them because its finalizer closes the
-clients it made with ``asyncio.run``, which fails (and warns) when it runs inside an event loop.
-The SDK's own retries are off: the router retries.
+An SDK object serves one side: the sync one (one per provider) holds the sync HTTP client, each
+async one (one per running event loop, kept by the toolkit's :class:`ClientHolder`) holds an
+async HTTP client opened in that loop. The other slot of each SDK object is filled with
+:class:`_Unused`, because the SDK otherwise creates a client of its own there, and its finalizer
+closes those with ``asyncio.run``, which fails (and warns) inside a running loop. The caller's
+``http_client``/``async_http_client`` are used when given and never closed by us. The SDK's
+own retries are off: the router retries.
 """
 
 from __future__ import annotations
 
 import inspect
-import threading
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, NoReturn
+from typing import Any, ClassVar, cast
 
 import httpx2
 from mistralai.client import Mistral
@@ -21,18 +23,18 @@ from mistralai.client.utils import BackoffStrategy, RetryConfig
 
 from cencori_core.config import ProviderConfig
 from cencori_core.errors import InvalidRequestError
-from cencori_core.provider import Provider, provider_options
-from cencori_core.types import (
-    ChatChunk,
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    ModerationRequest,
-    ModerationResponse,
+from cencori_core.provider import (
+    ClientHolder,
+    MapError,
+    Scrubber,
+    SDKProvider,
+    provider_options,
+    stream_twins,
+    twins,
 )
 
-from . import _convert as c
+from . import _convert as cv
+from . import _fast
 from ._errors import map_error
 
 __all__ = ["MistralProvider"]
@@ -44,50 +46,141 @@ _NO_RETRIES = RetryConfig("none", BackoffStrategy(0, 0, 1.0, 0), False)
 _RESERVED = frozenset({"retries", "server_url", "stream", "timeout_ms", "self"})
 
 
-class MistralProvider(Provider):
+class _Unused:
+    """Fills the SDK's client slot for the side an SDK object never serves (it has both the
+    sync and the async HTTP client protocols; using it is a bug of ours)."""
+
+    def send(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("cencori_mistral: this SDK object serves the other side (sync/async)")
+
+    build_request = send
+
+    def close(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+_UNUSED = _Unused()
+
+
+class _Side:
+    """One SDK object and the side it serves (the twins' ``call`` picks ``x`` or ``x_async``)."""
+
+    __slots__ = ("sdk", "is_async")
+
+    def __init__(self, sdk: Mistral, is_async: bool) -> None:
+        self.sdk = sdk
+        self.is_async = is_async
+
+    def method(self, section: str, name: str) -> Callable[..., Any]:
+        return cast("Callable[..., Any]",
+                    getattr(getattr(self.sdk, section), name + "_async" if self.is_async else name))
+
+
+class _DebugLog:
+    """The SDK's debug logger, scrubbed. The SDK logs every request's headers and body at
+    DEBUG (with ``MISTRAL_DEBUG`` set, through ``logging.getLogger("mistralai.client")``):
+    the ``Authorization`` header holds the key. This logs to the same logger, secrets masked,
+    and formats nothing unless that logger is enabled for DEBUG."""
+
+    __slots__ = ("_scrubber", "_log")
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self._scrubber = scrubber
+        self._log = logging.getLogger("mistralai.client")
+
+    def debug(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        if self._log.isEnabledFor(logging.DEBUG):
+            text = msg % args if args else msg
+            self._log.debug("%s", self._scrubber.text(text))
+
+
+def _close_sync(side: _Side) -> None:
+    side.sdk.sdk_configuration.client.close()  # type: ignore[union-attr]
+
+
+async def _close_async(side: _Side) -> None:
+    await side.sdk.sdk_configuration.async_client.aclose()  # type: ignore[union-attr]
+
+
+def _send(section: str, name: str, kwargs: Callable[[Any], dict[str, Any]], operation: str
+          ) -> Callable[[MistralProvider, _Side, Any], Any]:
+    """The twins' ``call`` for ``client.<section>.<name>[_async](**kwargs(request))``."""
+
+    def call(p: MistralProvider, side: _Side, r: Any) -> Any:
+        method = side.method(section, name)
+        return method(**p.call_kwargs(method, kwargs(r), provider_options(r), r.timeout,
+                                      operation))
+
+    return call
+
+
+def _moderate(p: MistralProvider, side: _Side, r: Any) -> Any:
+    # provider_options={"chat": True} classifies the inputs as one conversation.
+    opts = provider_options(r)
+    chat = bool(opts.pop("chat", False))
+    method = side.method("classifiers", "moderate_chat" if chat else "moderate")
+    kw = {"model": r.model, "inputs": cv.moderation_inputs(r, chat=chat)}
+    return method(**p.call_kwargs(method, kw, opts, r.timeout,
+                                  "chat moderation" if chat else "moderation"))
+
+
+def _events(p: MistralProvider, side: _Side, opened: Any) -> Iterator[Any]:
+    # JSON on the fast path (MistralStream reads it strictly), the SDK's models otherwise (an
+    # event of the wrong shape raises its ResponseValidationError: a ProviderResponseError).
+    return _fast.events(opened)
+
+
+def _aevents(p: MistralProvider, side: _Side, opened: Any) -> AsyncIterator[Any]:
+    return _fast.aevents(opened)
+
+
+class MistralProvider(SDKProvider):
     """Chat (sync, async, streaming), embeddings and moderation through Mistral's SDK."""
+
+    map_error: ClassVar[MapError] = staticmethod(cast("MapError", map_error))
 
     def __init__(self, config: ProviderConfig):
         super().__init__(config)
-        self._sdk: Mistral | None = None
-        self._own_client: httpx2.Client | None = None
-        self._own_async_client: httpx2.AsyncClient | None = None
-        self._lock = threading.Lock()
-        self._secret = config.api_key.get_secret_value() if config.api_key else None
         self._headers = dict(config.options.get("headers") or {})
         self._allowed: dict[str, frozenset[str]] = {}
+        # SDK objects, not HTTP clients, are held: closing one closes its own HTTP client.
+        self.clients = ClientHolder(self.new_client, self.new_async_client,
+                                    owns_sync=config.http_client is None,
+                                    owns_async=config.async_http_client is None,
+                                    close_sync=_close_sync, close_async=_close_async)
 
-    # ------------------------------------------------------------------ the SDK client
+    # ------------------------------------------------------------------ the SDK clients
 
-    def _client(self) -> Mistral:
-        sdk = self._sdk
-        if sdk is not None:
-            return sdk
-        with self._lock:
-            if self._sdk is None:
-                cfg = self.config
-                kw: dict[str, Any] = {"api_key": self._secret, "retry_config": _NO_RETRIES}
-                url = c.server_url(cfg.base_url)
-                if url:
-                    kw["server_url"] = url
-                elif cfg.options.get("server"):
-                    kw["server"] = cfg.options["server"]
-                if cfg.timeout is not None:
-                    kw["timeout_ms"] = int(cfg.timeout * 1000)
-                kw["client"] = cfg.http_client
-                if kw["client"] is None:
-                    # The SDK's own defaults (no client-level timeout: timeout_ms applies).
-                    kw["client"] = self._own_client = httpx2.Client(follow_redirects=True)
-                kw["async_client"] = cfg.async_http_client
-                if kw["async_client"] is None:
-                    kw["async_client"] = self._own_async_client = httpx2.AsyncClient(
-                        follow_redirects=True)
-                self._sdk = Mistral(**kw)
-            return self._sdk
+    def _sdk(self, client: Any, async_client: Any) -> Mistral:
+        cfg = self.config
+        kw: dict[str, Any] = {"api_key": self.secret(), "retry_config": _NO_RETRIES,
+                              "client": client, "async_client": async_client,
+                              "debug_logger": _DebugLog(self.scrubber)}
+        url = cv.server_url(cfg.base_url)
+        if url:
+            kw["server_url"] = url
+        elif cfg.options.get("server"):
+            kw["server"] = cfg.options["server"]
+        if cfg.timeout is not None:
+            kw["timeout_ms"] = int(cfg.timeout * 1000)
+        return Mistral(**kw)
 
-    def _call_kwargs(self, method: Callable[..., Any], kw: dict[str, Any], opts: dict[str, Any],
-                     timeout: float | None, operation: str) -> dict[str, Any]:
-        """``kw`` with the call's provider_options, headers and timeout."""
+    def new_client(self) -> _Side:
+        # No client-level timeout: the SDK's timeout_ms applies (as with its own defaults).
+        http = self.config.http_client or httpx2.Client(follow_redirects=True)
+        return _Side(self._sdk(http, _UNUSED), False)
+
+    def new_async_client(self) -> _Side:
+        http = self.config.async_http_client or httpx2.AsyncClient(follow_redirects=True)
+        return _Side(self._sdk(_UNUSED, http), True)
+
+    def call_kwargs(self, method: Callable[..., Any], kw: dict[str, Any], opts: dict[str, Any],
+                    timeout: float | None, operation: str) -> dict[str, Any]:
+        """``kw`` with the call's provider_options (only the SDK method's own arguments),
+        configured headers and timeout."""
         if opts:
             allowed = self._allowed.get(operation)
             if allowed is None:
@@ -108,135 +201,18 @@ class MistralProvider(Provider):
             kw["timeout_ms"] = int(timeout * 1000)
         return kw
 
-    def _raise(self, exc: Exception, model: str) -> NoReturn:
-        err = map_error(exc, provider=self.name, model=model, secret=self._secret)
-        if err is exc:
-            raise exc
-        raise err from exc
+    # ------------------------------------------------------------------ operations
 
-    # ------------------------------------------------------------------ chat
-
-    def _chat_kwargs(self, method: Callable[..., Any], request: ChatRequest) -> dict[str, Any]:
-        return self._call_kwargs(method, c.chat_kwargs(request), provider_options(request),
-                                 request.timeout, "chat")
-
-    def chat(self, request: ChatRequest) -> ChatResponse:
-        chat = self._client().chat
-        kw = self._chat_kwargs(chat.complete, request)
-        try:
-            resp = chat.complete(**kw)
-        except Exception as exc:
-            self._raise(exc, request.model)
-        return c.chat_response(resp, provider=self.name)
-
-    async def achat(self, request: ChatRequest) -> ChatResponse:
-        chat = self._client().chat
-        kw = self._chat_kwargs(chat.complete_async, request)
-        try:
-            resp = await chat.complete_async(**kw)
-        except Exception as exc:
-            self._raise(exc, request.model)
-        return c.chat_response(resp, provider=self.name)
-
-    def chat_stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        chat = self._client().chat
-        kw = self._chat_kwargs(chat.stream, request)
-        try:
-            stream = chat.stream(**kw)
-        except Exception as exc:
-            self._raise(exc, request.model)
-        state = c.StreamState()
-        try:
-            for event in stream:
-                chunk = state.chunk(event.data)
-                if chunk is not None:
-                    yield chunk
-        except Exception as exc:
-            self._raise(exc, request.model)
-        finally:
-            stream.close()
-
-    async def achat_stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        chat = self._client().chat
-        kw = self._chat_kwargs(chat.stream_async, request)
-        try:
-            stream = await chat.stream_async(**kw)
-        except Exception as exc:
-            self._raise(exc, request.model)
-        state = c.StreamState()
-        try:
-            async for event in stream:
-                chunk = state.chunk(event.data)
-                if chunk is not None:
-                    yield chunk
-        except Exception as exc:
-            self._raise(exc, request.model)
-        finally:
-            await stream.close()
-
-    # ------------------------------------------------------------------ embeddings
-
-    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        emb = self._client().embeddings
-        kw = self._call_kwargs(emb.create, c.embed_kwargs(request), provider_options(request),
-                               request.timeout, "embeddings")
-        try:
-            resp = emb.create(**kw)
-        except Exception as exc:
-            self._raise(exc, request.model)
-        return c.embedding_response(resp, provider=self.name)
-
-    async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        emb = self._client().embeddings
-        kw = self._call_kwargs(emb.create_async, c.embed_kwargs(request),
-                               provider_options(request), request.timeout, "embeddings")
-        try:
-            resp = await emb.create_async(**kw)
-        except Exception as exc:
-            self._raise(exc, request.model)
-        return c.embedding_response(resp, provider=self.name)
-
-    # ------------------------------------------------------------------ moderation
-
-    def _moderation_call(self, request: ModerationRequest, *, is_async: bool
-                         ) -> tuple[Callable[..., Any], dict[str, Any]]:
-        opts = provider_options(request)
-        chat = bool(opts.pop("chat", False))
-        cls = self._client().classifiers
-        method: Callable[..., Any]
-        if chat:
-            method = cls.moderate_chat_async if is_async else cls.moderate_chat
-        else:
-            method = cls.moderate_async if is_async else cls.moderate
-        kw = {"model": request.model, "inputs": c.moderation_inputs(request, chat=chat)}
-        return method, self._call_kwargs(method, kw, opts, request.timeout,
-                                         "chat moderation" if chat else "moderation")
-
-    def moderate(self, request: ModerationRequest) -> ModerationResponse:
-        method, kw = self._moderation_call(request, is_async=False)
-        try:
-            resp = method(**kw)
-        except Exception as exc:
-            self._raise(exc, request.model)
-        return c.moderation_response(resp, provider=self.name)
-
-    async def amoderate(self, request: ModerationRequest) -> ModerationResponse:
-        method, kw = self._moderation_call(request, is_async=True)
-        try:
-            resp = await method(**kw)
-        except Exception as exc:
-            self._raise(exc, request.model)
-        return c.moderation_response(resp, provider=self.name)
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def close(self) -> None:
-        """Close the sync HTTP client we created (an unused async one holds no connection)."""
-        if self._own_client is not None:
-            self._own_client.close()
-
-    async def aclose(self) -> None:
-        """Close the HTTP clients we created."""
-        if self._own_async_client is not None:
-            await self._own_async_client.aclose()
-        self.close()
+    chat, achat = twins(
+        _send("chat", "complete", cv.chat_request, "chat"),
+        lambda p, r, resp: cv.chat_response(resp, provider=p.name, model=r.model),
+        what="chat completion")
+    chat_stream, achat_stream = stream_twins(
+        _send("chat", "stream", cv.chat_request, "chat"), _events,
+        lambda p, r: cv.MistralStream(provider=p.name, model=r.model), aevents=_aevents)
+    embed, aembed = twins(
+        _send("embeddings", "create", cv.embed_request, "embeddings"),
+        lambda p, r, resp: cv.embed_response(resp, provider=p.name), what="embedding answer")
+    moderate, amoderate = twins(
+        _moderate, lambda p, r, resp: cv.moderation_response(resp, provider=p.name),
+        what="moderation answer")
