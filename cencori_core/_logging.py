@@ -25,10 +25,10 @@ import threading
 import warnings
 import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .router import CallContext, Router
+    from .context import CallContext
 
 __all__ = ["log", "SecretFilter", "mask", "watch", "add_secrets", "configure_from_env",
            "log_call", "log_attempt_failed"]
@@ -45,13 +45,19 @@ _OFF = {"", "0", "false", "off", "none"}
 
 # Secrets come from every live router (its ``known_secrets()``: arguments, config, environment)
 # plus any added explicitly; routers are held weakly so a closed, dropped router is forgotten.
-_routers: weakref.WeakSet[Router] = weakref.WeakSet()
+class _KeyHolder(Protocol):
+    """What the log filter needs of a router: the keys to mask."""
+
+    def known_secrets(self) -> list[str]: ...
+
+
+_routers: weakref.WeakSet[_KeyHolder] = weakref.WeakSet()
 _routers_lock = threading.Lock()  # a WeakSet must not change while another thread copies it
 _extra_secrets: set[str] = set()
 _pattern_cache: tuple[frozenset[str], re.Pattern[str] | None] = (frozenset(), None)
 
 
-def watch(router: Router) -> None:
+def watch(router: _KeyHolder) -> None:
     """Make the filter mask ``router``'s secrets for as long as the router lives."""
     with _routers_lock:
         _routers.add(router)
