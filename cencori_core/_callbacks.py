@@ -3,7 +3,7 @@
 Sugar over the hooks for people who do not want to write a plugin:
 
 - ``on_success(context, record)`` runs once per call that succeeded, with the call's
-  :class:`~cencori_core.router.CallContext` (``context.response`` is the final response) and its
+  :class:`~cencori_core.context.CallContext` (``context.response`` is the final response) and its
   :class:`~cencori_core.types.UsageRecord` (tokens, cost, latency, attempts);
 - ``on_error(context, error)`` runs once per call that failed (including calls blocked by a
   policy and cancelled tasks), with the exception the caller receives; failed attempts that a
@@ -25,7 +25,7 @@ from .errors import ConfigurationError
 from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from .router import CallContext
+    from .context import CallContext
     from .types import UsageRecord
 
 __all__ = ["callback_plugins"]

@@ -25,10 +25,10 @@ import threading
 import warnings
 import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .router import CallContext, Router
+    from .context import CallContext
 
 __all__ = ["log", "SecretFilter", "mask", "watch", "add_secrets", "configure_from_env",
            "log_call", "log_attempt_failed", "protect_sdk_loggers", "SDK_LOGGERS"]
@@ -45,13 +45,19 @@ _OFF = {"", "0", "false", "off", "none"}
 
 # Secrets come from every live router (its ``known_secrets()``: arguments, config, environment)
 # plus any added explicitly; routers are held weakly so a closed, dropped router is forgotten.
-_routers: weakref.WeakSet[Router] = weakref.WeakSet()
+class _KeyHolder(Protocol):
+    """What the log filter needs of a router: the keys to mask."""
+
+    def known_secrets(self) -> list[str]: ...
+
+
+_routers: weakref.WeakSet[_KeyHolder] = weakref.WeakSet()
 _routers_lock = threading.Lock()  # a WeakSet must not change while another thread copies it
 _extra_secrets: set[str] = set()
 _pattern_cache: tuple[frozenset[str], re.Pattern[str] | None] = (frozenset(), None)
 
 
-def watch(router: Router) -> None:
+def watch(router: _KeyHolder) -> None:
     """Make the filter mask ``router``'s secrets for as long as the router lives, in records of
     the ``cencori_core`` logger and of the provider SDKs' loggers."""
     with _routers_lock:
@@ -95,19 +101,6 @@ def add_secrets(secrets: Iterable[str]) -> None:
     _extra_secrets.update(s for s in secrets if s and len(s) >= 8)
 
 
-def _configs_of(router: Any) -> list[Any]:
-    """The router's provider and deployment configs, for the credentials in their headers,
-    options and URLs (``ProviderConfig.secrets()``). Needed only until the router's
-    ``known_secrets()``, which lists api keys, returns ``cfg.secrets()`` of each config; read
-    from the registry when the router has one, else from the router itself."""
-    holder = getattr(router, "_registry", None)
-    if holder is not None:
-        sources = (getattr(holder, "configs", None), getattr(holder, "dep_configs", None))
-    else:
-        sources = (getattr(router, "_configs", None), getattr(router, "_dep_configs", None))
-    return [cfg for src in sources if src for cfg in src.values() if hasattr(cfg, "secrets")]
-
-
 def _pattern() -> re.Pattern[str] | None:
     global _pattern_cache
     secrets = set(_extra_secrets)
@@ -115,8 +108,6 @@ def _pattern() -> re.Pattern[str] | None:
         routers = list(_routers)
     for router in routers:
         secrets.update(router.known_secrets())
-        for cfg in _configs_of(router):
-            secrets.update(s for s in cfg.secrets() if len(s) >= 8)
     key = frozenset(secrets)
     if key != _pattern_cache[0]:
         # Longest first so a key that contains another is masked whole.

@@ -280,8 +280,9 @@ class Registry:
 
     def known_secrets(self) -> list[str]:
         """Every provider key visible to this router (arguments, config and environment)."""
-        keys = {cfg.api_key.get_secret_value()
-                for cfg in (*self.configs.values(), *self.dep_configs.values()) if cfg.api_key}
+        # api keys, credential headers and options, passwords in URLs (ProviderConfig.secrets)
+        keys = {s for cfg in (*self.configs.values(), *self.dep_configs.values())
+                for s in cfg.secrets()}
         for spec in self.specs.values():
             for var in spec.env_keys:
                 val = os.environ.get(var)

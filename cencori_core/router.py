@@ -198,6 +198,8 @@ class Router:
         self.usage = self._accounting.usage
         """Usage totals (``summary(by=...)``) and budget states."""
         self._limiter = self._accounting.limiter
+        self._limiter.price_provider = reg.price_provider
+        self._limiter.model_info = self.catalog.info
         if getattr(self._accounting.store, "name", None) == "redis":
             # several worker processes agree on cooldowns through the same Redis
             from .stores.redis import RedisDeploymentState
@@ -256,10 +258,6 @@ class Router:
             return Route(alias=None, model=dep.model, provider=dep.provider, deployment=dep.name,
                          via="deployment", requested=name)
         return self.catalog.resolve(name)
-
-    def _price_provider(self, name: str) -> str:
-        # accounting/limits.py still asks the router (to become a price function it is given)
-        return self._registry.price_provider(name)
 
     def provider(self, name: str) -> Provider:
         """The provider instance called ``name`` (built on first use)."""

@@ -38,7 +38,7 @@ import datetime as _dt
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -50,7 +50,8 @@ from .projects import Project, check_window, parse_money
 from .usage import max_request_tokens, request_tokens
 
 if TYPE_CHECKING:
-    from ..router import CallContext
+    from ..catalog import ModelInfo
+    from ..context import CallContext
     from ..types import Route, UsageRecord
     from .pricing import Pricing
 
@@ -280,6 +281,11 @@ class Limiter:
             raise ConfigurationError("rate_limit_wait must be a number of seconds >= 0")
         self.store = store
         self.pricing = pricing
+        # set by the router that owns this limiter (so limits never read the router's fields)
+        self.price_provider: Callable[[str], str] = lambda name: name
+        """Whose prices apply to a provider name (its type for a configured endpoint)."""
+        self.model_info: Callable[[Route], ModelInfo | None] = lambda route: None
+        """The catalog entry of a route."""
         self.budgets = parse_budgets(budgets)
         self.rate_limits = parse_rate_limits(rate_limits)
         self.budget_fail_open = budget_fail_mode == "open"
@@ -355,7 +361,7 @@ class Limiter:
         """The most this call can cost on ``route``, in units (at least 1: an exhausted budget
         refuses every call, priced or not)."""
         req = ctx.request
-        info = ctx.model_info if route is ctx.route else ctx.router.catalog.info(route)
+        info = ctx.model_info if route is ctx.route else self.model_info(route)
         prompt = max_request_tokens(req)
         if ctx.operation == "chat":
             out = req.max_tokens or (info.max_output_tokens if info else None) \
@@ -368,7 +374,7 @@ class Limiter:
                              source="estimated")
         else:
             usage = Usage.of(prompt, 0, source="estimated")
-        provider = ctx.router._price_provider(route.provider)
+        provider = self.price_provider(route.provider)
         cost, reason = self.pricing.cost(provider, route.model, usage, ctx.operation, info)
         if cost is None:
             self._warn(f"unpriced:{route.provider}/{route.model}",

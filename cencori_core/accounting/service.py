@@ -21,7 +21,7 @@ from .limits import BudgetState, Limiter, Unsettled
 from .projects import Project, Projects
 
 if TYPE_CHECKING:
-    from ..router import CallContext
+    from ..context import CallContext
     from ..types import UsageRecord
     from .pricing import Pricing
 
