@@ -79,7 +79,7 @@ def _leaf_ok(value: Any) -> bool:
     if t is str:
         return value.isascii() or _utf8(value)
     if t is int:
-        return -MAX_INT <= value <= MAX_INT
+        return bool(-MAX_INT <= value <= MAX_INT)
     if t is float:
         return math.isfinite(value)
     return value is None or t is bool
@@ -373,9 +373,9 @@ def _part(p: Any, where: str) -> dict[str, Any]:
             raise _bad(f"{where}: a file part needs {{'file': {{...}}}}", where)
     else:
         raise _bad(f"{where}.type {short(kind)} is not one of {', '.join(PART_TYPES)}", where)
-    p = dict(p)
-    json_value(p, where)
-    return p
+    part: dict[str, Any] = dict(p)
+    json_value(part, where)
+    return part
 
 
 def _tool_calls(raw: Any, where: str) -> list[ToolCall]:
@@ -537,9 +537,9 @@ def response_format(value: Any) -> dict[str, Any] | None:
         if not isinstance(js, Mapping) or not isinstance(js.get("schema"), Mapping):
             raise _bad("response_format json_schema needs {'json_schema': {'name': ..., "
                        "'schema': {...}}}", "response_format")
-    value = dict(value)
-    json_value(value, "response_format")
-    return value
+    checked: dict[str, Any] = dict(value)
+    json_value(checked, "response_format")
+    return checked
 
 
 def optional_str(value: Any, param: str) -> str | None:

@@ -274,7 +274,7 @@ def error_for_status(status_code: int | None) -> type[ProviderError]:
 # ---------------------------------------------------------------------------- the end of the line
 
 
-class AllAttemptsFailedError(CencoriError, ExceptionGroup):  # type: ignore[misc]
+class AllAttemptsFailedError(CencoriError, ExceptionGroup):  # type: ignore[misc,unused-ignore]
     """Every attempt (retries and fallbacks) failed; the exceptions are in attempt order."""
 
     attempts: list[Attempt]

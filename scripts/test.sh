@@ -20,4 +20,6 @@ if [ ${#MISSING[@]} -gt 0 ]; then
   $SUDO apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${MISSING[@]}" >/dev/null
 fi
+# The package and the plugins are typed end to end: mypy --strict must stay clean.
+.venv/bin/python -m mypy --strict cencori_core plugins
 exec .venv/bin/python -m pytest "$@"

@@ -100,7 +100,7 @@ def timestamp(value: Any, name: str) -> float | None:
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=_dt.UTC)
-        return value.timestamp()
+        return float(value.timestamp())
     if isinstance(value, _dt.date):
         return _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.UTC).timestamp()
     raise InvalidRequestError(f"{name} must be a datetime, a date, an ISO string or a Unix time",
@@ -455,7 +455,7 @@ class SqliteLedger:
         try:
             if self._finalizer.alive:
                 with self._writer.lock:
-                    return self._writer.conn.execute(sql, args).fetchall()
+                    return list(self._writer.conn.execute(sql, args).fetchall())
             # Closed: the file is still there to read.
             conn = connect(self.path)
             try:

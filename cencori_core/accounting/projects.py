@@ -392,7 +392,7 @@ class Projects:
         hit = self._keys.get(key_id)
         if hit is not None and hit[0] > now:
             return hit[1]
-        record = self._store.get_key(key_id)
+        record: dict[str, Any] | None = self._store.get_key(key_id)
         if record is not None:  # unknown ids are not cached: guessed ids must not fill memory
             with self._lock:
                 self._keys[key_id] = (now + self._ttl, record)

@@ -233,7 +233,7 @@ def _unescape(seq: str) -> str | None:
         return None
     if any(0xD800 <= ord(c) <= 0xDFFF for c in out):
         return None  # a lone surrogate: left as written
-    return out
+    return str(out)
 
 
 def normalize(text: str) -> tuple[str, TextMap | None]:

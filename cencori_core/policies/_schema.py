@@ -125,7 +125,7 @@ def _numbers(value: float, schema: dict[str, Any], path: str) -> list[str]:
               ("exclusiveMinimum", lambda v, b: v <= b), ("exclusiveMaximum", lambda v, b: v >= b))
     for key, broken in checks:
         bound = schema.get(key)
-        if _TYPES["number"](bound) and broken(value, bound):
+        if _TYPES["number"](bound) and broken(value, bound):  # type: ignore[no-untyped-call]
             out.append(f"{path}: out of range ({key} {bound})")
     step = schema.get("multipleOf")
     if _TYPES["number"](step) and step and (value / step) % 1:
