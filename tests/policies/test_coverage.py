@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fixtures.policy_kit import decisions, make, user
+from policy_kit import decisions, make, user
 from openai_wire import OpenAIWire, openai_wire
 from parity import MODES, call, stream
 

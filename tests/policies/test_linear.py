@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fixtures.policy_kit import make, user
+from policy_kit import make, user
 from parity import MODES, call, stream
 
 from cencori_core.policies import PII, OutputGuard, PromptInjection, Secrets

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from anthropic_wire import AnthropicServer, Turn, error_body, message_json, stream_events
-from fixtures.policy_kit import Records
+from policy_kit import Records
 from loopback import Reply
 from parity import MODES, call, stream
 from plugin_checks import leaks

@@ -13,7 +13,7 @@ from typing import Any
 import parity
 import pytest
 from cohere_wire import KEY, ChatScript, CohereServer, chat_events, router_for
-from fixtures.policy_kit import Records
+from policy_kit import Records
 from loopback import Reply
 
 from cencori_core import (

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixtures.policy_kit import Records
+from policy_kit import Records
 from google_wire import API_KEY, GeminiWire, error, error_info, response, sse, usage
 from loopback import Reply
 from parity import MODES, call, stream
@@ -221,7 +221,7 @@ def test_clients_without_the_private_api_client_take_the_public_path():
     # renames it must degrade to the public path per call, never fail.
     code = f"""
 import asyncio, sys
-sys.path.insert(0, {str(Path(__file__).parents[2])!r})
+sys.path.insert(0, {str(Path(__file__).parents[2] / 'support')!r})
 from google.genai import client as gc
 from google_wire import API_KEY, GeminiWire
 from cencori_core import Router

@@ -11,7 +11,7 @@ from typing import Any
 
 import parity
 import pytest
-from fixtures.policy_kit import Records
+from policy_kit import Records
 from loopback import Reply
 from mistral_wire import MistralWire, error_body, stream_path  # noqa: F401 - the fixture
 

@@ -4,7 +4,7 @@ router (sync and async)."""
 from __future__ import annotations
 
 import pytest
-from fixtures.policy_kit import decisions, make, user
+from policy_kit import decisions, make, user
 from parity import MODES, call, stream
 
 from cencori_core import PolicyViolationError, Router
@@ -88,7 +88,7 @@ def test_redact_and_flag(mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_the_routers_own_keys_are_known_from_arguments_and_environment(mode, monkeypatch):
-    from fixtures.policy_kit import Records
+    from policy_kit import Records
 
     monkeypatch.setenv("OPENAI_API_KEY", "plainenvkey0123456789")
     sink = Records()

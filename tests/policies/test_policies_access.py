@@ -4,7 +4,7 @@ default, tool allow-list; block and flag through the router (sync and async)."""
 from __future__ import annotations
 
 import pytest
-from fixtures.policy_kit import decisions, make, user
+from policy_kit import decisions, make, user
 from parity import MODES, call
 
 from cencori_core import ConfigurationError, PolicyViolationError

@@ -8,14 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
-from fixtures.policy_kit import decisions, make, user
+from policy_kit import decisions, make, user
 from parity import MODES, call
 
 from cencori_core import ConfigurationError, PolicyViolationError
 from cencori_core.policies import PromptInjection
 from cencori_core.policies.injection import detect
 
-BENIGN = json.loads((Path(__file__).parent / "fixtures" / "injection_benign.json")
+BENIGN = json.loads((Path(__file__).parents[1] / "fixtures" / "injection_benign.json")
                     .read_text(encoding="utf-8"))
 
 ATTACKS = [

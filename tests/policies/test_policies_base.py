@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 import pytest
-from fixtures.policy_kit import Records, decisions, make, user
+from policy_kit import Records, decisions, make, user
 from openai_wire import OpenAIWire, openai_wire
 from parity import MODES, call
 

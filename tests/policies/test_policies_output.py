@@ -4,7 +4,7 @@ on responses and streams (sync and async)."""
 from __future__ import annotations
 
 import pytest
-from fixtures.policy_kit import decisions, make, user
+from policy_kit import decisions, make, user
 from parity import MODES, call, stream
 
 from cencori_core import ConfigurationError, PolicyViolationError
