@@ -1,4 +1,5 @@
-"""Fakes for tests (ours and our users'): ``FakeProvider``, ``FunctionProvider``, ``no_network()``.
+"""Fakes for tests (ours and our users'): ``FakeProvider``, ``FunctionProvider``, ``no_network()``,
+``UsageRecorder`` (a hook plugin keeping every usage record).
 
 ::
 
@@ -17,10 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .._network import NO_NETWORK, network_allowed, no_network  # noqa: F401
-    from ._fakes import FakeProvider, FunctionProvider, http_error, reply, tool_call  # noqa: F401
+    from ._fakes import (  # noqa: F401
+        FakeProvider,
+        FunctionProvider,
+        UsageRecorder,
+        http_error,
+        reply,
+        tool_call,
+    )
 
 __all__ = ["FakeProvider", "FunctionProvider", "no_network", "network_allowed", "NO_NETWORK",
-           "reply", "tool_call", "http_error"]
+           "reply", "tool_call", "http_error", "UsageRecorder"]
 
 _NETWORK = {"no_network", "network_allowed", "NO_NETWORK"}
 

@@ -25,6 +25,7 @@ from .._network import NO_NETWORK, network_allowed, no_network
 from ..catalog import CAPABILITIES, ModelInfo
 from ..config import ProviderConfig
 from ..errors import error_for_status
+from ..hookspecs import hookimpl
 from ..provider import Provider
 from ..types import (
     ChatChunk,
@@ -38,10 +39,11 @@ from ..types import (
     ToolCallDelta,
     Transcription,
     Usage,
+    UsageRecord,
 )
 
 __all__ = ["FakeProvider", "FunctionProvider", "no_network", "network_allowed", "NO_NETWORK",
-           "reply", "tool_call", "http_error"]
+           "reply", "tool_call", "http_error", "UsageRecorder"]
 
 
 def tool_call(name: str, arguments: dict[str, Any] | str | None = None,
@@ -101,6 +103,11 @@ class FakeProvider(Provider):
     def script(self, *items: Any) -> FakeProvider:
         """Queue replies (text, responses, exceptions or callables), one per call."""
         self._script.extend(items)
+        return self
+
+    def clear(self) -> FakeProvider:
+        """Drop the replies and errors scripted but not used yet (recorded calls stay)."""
+        self._script.clear()
         return self
 
     def fail(self, status: int, message: str = "scripted error", *,
@@ -242,6 +249,38 @@ class FakeProvider(Provider):
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+class UsageRecorder:
+    """A hook plugin that keeps every usage record a router delivers, in order.
+
+    ::
+
+        rec = UsageRecorder()
+        router = Router(providers={"fake": fake}, plugins=[rec], load_entrypoints=False)
+        router.chat(model="m", messages=msgs)
+        assert rec.last.status == "ok" and len(rec.records) == 1
+    """
+
+    def __init__(self) -> None:
+        self.records: list[UsageRecord] = []
+
+    @hookimpl
+    def cencori_record_usage(self, record: UsageRecord) -> None:
+        self.records.append(record)
+
+    @property
+    def last(self) -> UsageRecord | None:
+        """The newest record, or None before the first."""
+        return self.records[-1] if self.records else None
+
+    @property
+    def statuses(self) -> list[str]:
+        """Each record's status in order (``ok``, ``error``, ``blocked``, ...)."""
+        return [r.status for r in self.records]
+
+    def clear(self) -> None:
+        self.records.clear()
 
 
 class FunctionProvider(Provider):

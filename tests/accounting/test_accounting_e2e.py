@@ -9,7 +9,8 @@ import pytest
 from openai_wire import OpenAIWire, openai_wire
 from parity import MODES, call, raises, stream
 
-from cencori_core import BudgetExceededError, RateLimitExceededError, Router, hookimpl
+from cencori_core import BudgetExceededError, RateLimitExceededError, Router
+from cencori_core.testing import UsageRecorder
 
 __all__ = ["openai_wire"]  # the fixture, imported for pytest
 
@@ -21,13 +22,7 @@ USAGE = {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500,
 COST = Decimal("0.00044") + Decimal("0.00128") + Decimal("0.003")
 
 
-class Records:
-    def __init__(self) -> None:
-        self.records = []
-
-    @hookimpl
-    def cencori_record_usage(self, context, record):
-        self.records.append(record)
+Records = UsageRecorder  # the testing kit's record sink
 
 
 def build(wire: OpenAIWire, name: str = "azure-east", **kw) -> tuple[Router, Records]:

@@ -12,7 +12,15 @@ from genai_prices import Usage as GUsage
 from genai_prices import calc_price, data_snapshot
 from parity import MODES, call, stream
 
-from cencori_core import ConfigurationError, Cost, Router, Usage, hookimpl
+from cencori_core import (
+    BudgetExceededError,
+    ConfigurationError,
+    Cost,
+    RateLimitExceededError,
+    Router,
+    Usage,
+    hookimpl,
+)
 from cencori_core.accounting.pricing import PROVIDER_IDS, Pricing
 from cencori_core.testing import FakeProvider, reply
 
@@ -213,11 +221,22 @@ def test_toml_prices_and_accounting_tables(tmp_path):
                    '[ledger]\npath = "usage.db"\n'
                    '[[budgets]]\nproject = "acme"\nlimit = "25"\nwindow = "day"\n'
                    '[[rate_limits]]\nuser = "*"\nrpm = 10\n')
-    router = Router.from_config(cfg, load_entrypoints=False)
+    fake = FakeProvider(models=["mine"])
+    router = Router.from_config(cfg, load_entrypoints=False, providers={"fake": fake})
     try:
         assert router.usage.ledger.path == str(tmp_path / "usage.db")
-        assert router._limiter.budgets[0].limit == D(25)
-        assert router._limiter.rate_limits[0].rpm == 10
+        router.projects.create("acme")
+        # [[budgets]]: $5 a call (the [prices.mine] table) fits five times in $25, not six
+        fake.script(*[reply("ok", usage=Usage.of(2_000_000, 1_000_000))] * 6)
+        for _ in range(5):
+            router.chat(model="mine", messages=USER, project="acme", max_tokens=1_000_000)
+        with pytest.raises(BudgetExceededError):
+            router.chat(model="mine", messages=USER, project="acme", max_tokens=1_000_000)
+        # [[rate_limits]]: every user has 10 requests a minute (the five above had no user)
+        for _ in range(10):
+            router.chat(model="echo/echo", messages=USER, user="u1")
+        with pytest.raises(RateLimitExceededError):
+            router.chat(model="echo/echo", messages=USER, user="u1")
     finally:
         router.close()
     cfg.write_text('[redis]\nurl = "redis://127.0.0.1:1/0"\nbudget_fail_mod = "open"\n')

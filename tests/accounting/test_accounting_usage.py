@@ -22,19 +22,13 @@ from cencori_core import (
     hookimpl,
 )
 from cencori_core.accounting.usage import finalize_usage
-from cencori_core.testing import FakeProvider, http_error, reply
+from cencori_core.testing import FakeProvider, UsageRecorder, http_error, reply
 from cencori_core.types import ChatRequest, EmbeddingRequest, Message, TranscriptionRequest
 
 USER = [{"role": "user", "content": "Hello there, how are you today?"}]
 
 
-class Records:
-    def __init__(self) -> None:
-        self.records = []
-
-    @hookimpl
-    def cencori_record_usage(self, context, record):
-        self.records.append(record)
+Records = UsageRecorder  # the testing kit's record sink
 
 
 @pytest.fixture

@@ -12,20 +12,15 @@ import pytest
 from openai_wire import OpenAIWire, openai_wire  # noqa: F401 - the fixture
 from parity import call, stream
 
-from cencori_core import RetryPolicy, Router, hookimpl
+from cencori_core import RetryPolicy, Router
+from cencori_core.testing import UsageRecorder
 
 USER = [{"role": "user", "content": "Hello there"}]
 BAD = {"prompt_tokens": -5, "completion_tokens": 7, "total_tokens": 2,
        "completion_tokens_details": {"reasoning_tokens": -3}}
 
 
-class Records:
-    def __init__(self) -> None:
-        self.records: list = []
-
-    @hookimpl
-    def cencori_record_usage(self, context, record):
-        self.records.append(record)
+Records = UsageRecorder  # the testing kit's record sink
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

@@ -23,22 +23,15 @@ from cencori_core import (
     RateLimitExceededError,
     Router,
     Usage,
-    hookimpl,
 )
-from cencori_core.testing import FakeProvider, http_error, reply
+from cencori_core.testing import FakeProvider, UsageRecorder, http_error, reply
 
 USER = [{"role": "user", "content": "Hello"}]
 PRICES = {"m": {"input": 0, "output": 1_000_000}, "mi": {"input": 1_000_000, "output": 1_000_000}}
 D = Decimal
 
 
-class Records:
-    def __init__(self) -> None:
-        self.records = []
-
-    @hookimpl
-    def cencori_record_usage(self, context, record):
-        self.records.append(record)
+Records = UsageRecorder  # the testing kit's record sink
 
 
 def make(budgets=None, rate_limits=None, latency=0.0, **kw):

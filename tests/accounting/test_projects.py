@@ -17,21 +17,14 @@ from cencori_core import (
     ConfigurationError,
     ProviderNotConfiguredError,
     Router,
-    hookimpl,
 )
 from cencori_core.accounting import projects as projects_module
-from cencori_core.testing import FakeProvider
+from cencori_core.testing import FakeProvider, UsageRecorder
 
 USER = [{"role": "user", "content": "Hello"}]
 
 
-class Records:
-    def __init__(self) -> None:
-        self.records = []
-
-    @hookimpl
-    def cencori_record_usage(self, context, record):
-        self.records.append(record)
+Records = UsageRecorder  # the testing kit's record sink
 
 
 @pytest.fixture

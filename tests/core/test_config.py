@@ -114,7 +114,11 @@ initial_delay = 0.0
     assert cfg.api_key.get_secret_value() == "sk-toml-env-key-0123456789"
     assert cfg.base_url == "http://127.0.0.1:7/v1" and cfg.timeout == 5
     assert router.retry.max_attempts == 2
-    assert router._fallbacks == {"keyed-a": ["keyed-b"]}
+    # [fallbacks] applies: the primary fails (no retry left) and the fallback answers
+    router.provider("keyed").fail(503, times=2)
+    r = router.chat(model="keyed-a", messages=MSG)
+    assert r.model == "keyed-b"
+    assert [a.model for a in r.attempts] == ["keyed-a", "keyed-a", "keyed-b"]
 
 
 def test_bad_toml_is_configuration_error(tmp_path):

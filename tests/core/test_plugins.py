@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from cencori_core import MissingDependencyError, PluginError, Router, hookimpl
+from cencori_core.errors import UnknownModelError
 
 MSG = [{"role": "user", "content": "stressed"}]
 
@@ -25,7 +26,7 @@ def test_third_party_plugin_is_discovered_and_used():
 def test_allow_list_excludes_plugins(monkeypatch):
     router = Router(plugins=["openai"])
     assert "example" not in router.loaded_plugins
-    with pytest.raises(Exception, match="unknown model"):
+    with pytest.raises(UnknownModelError, match="unknown model"):
         router.chat(model="example-reverse", messages=MSG)
     monkeypatch.setenv("CENCORI_PLUGINS", "echo")
     assert "example" not in Router().loaded_plugins

@@ -26,19 +26,14 @@ from cencori_core import (
     StreamInterruptedError,
     hookimpl,
 )
-from cencori_core.testing import FakeProvider, http_error
+from cencori_core.errors import ConfigurationError
+from cencori_core.testing import FakeProvider, UsageRecorder, http_error
 
 MSG = [{"role": "user", "content": "hi"}]
 FAST = RetryPolicy(max_attempts=3, initial_delay=0.001, multiplier=2, jitter=0)
 
 
-class Records:
-    def __init__(self):
-        self.records = []
-
-    @hookimpl
-    def cencori_record_usage(self, context, record):
-        self.records.append(record)
+Records = UsageRecorder  # the testing kit's record sink
 
 
 class Fleet:
@@ -152,7 +147,7 @@ def test_deadline_bounds_retries_and_attempt_timeout(mode):
     raises(router, mode, "chat", Exception, model="a-1", messages=MSG,
            retry=RetryPolicy(max_attempts=10, deadline=0.08))
     assert len(fleet.fakes["a"].calls) == 2  # the third would start after the deadline
-    fleet.fakes["a"]._script.clear()
+    fleet.fakes["a"].clear()
     call(router, mode, "chat", model="a-1", messages=MSG, retry=RetryPolicy(deadline=5.0))
     assert 0 < fleet.fakes["a"].last_request.timeout <= 5.0
 
@@ -224,8 +219,8 @@ def test_deployment_named_in_response_and_retry_moves_on(mode):
     fleet.fakes["d0"].fail(500, times=5)
     fleet.fakes["d1"].fail(500, times=5)
     router = fleet_router(fleet, deployments=deployments(2))
-    fleet.fakes["d0"]._script.clear()
-    fleet.fakes["d1"]._script.clear()
+    fleet.fakes["d0"].clear()
+    fleet.fakes["d1"].clear()
     r = call(router, mode, "chat", model="gpt-x", messages=MSG)
     assert r.deployment in ("dep0", "dep1") and r.provider == "fleet"
     assert "key" not in str(r.deployment)
@@ -263,8 +258,8 @@ def test_cooldown_skips_then_expires(mode):
                  retry=RetryPolicy(max_attempts=1))
     assert "all deployments of gpt-x are cooling down" in str(err)
     time.sleep(0.55)  # cooldown_s passes: both are healthy again
-    d0._script.clear()
-    d1._script.clear()
+    d0.clear()
+    d1.clear()
     names = {call(router, mode, "chat", model="gpt-x", messages=MSG).deployment
              for _ in range(30)}
     assert names == {"dep0", "dep1"}
@@ -305,9 +300,9 @@ def test_resolve_explains_deployment_and_bad_config():
     router = fleet_router(fleet, deployments=deployments(1))
     route = router.resolve("gpt-x")
     assert (route.provider, route.deployment, route.via) == ("fleet", "dep0", "deployment")
-    with pytest.raises(Exception, match="routing_strategy"):
+    with pytest.raises(ConfigurationError, match="routing_strategy"):
         fleet_router(fleet, routing_strategy="fastest")
-    with pytest.raises(Exception, match="needs 'provider'"):
+    with pytest.raises(ConfigurationError, match="needs 'provider'"):
         fleet_router(fleet, deployments={"m": [{"api_key": "x"}]})
 
 

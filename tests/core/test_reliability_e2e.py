@@ -21,20 +21,14 @@ from cencori_core import (
     RetryPolicy,
     Router,
     StreamInterruptedError,
-    hookimpl,
 )
+from cencori_core.testing import UsageRecorder
 
 MSG = [{"role": "user", "content": "hello"}]
 FAST = RetryPolicy(max_attempts=3, initial_delay=0.001, jitter=0)
 
 
-class Records:
-    def __init__(self):
-        self.records = []
-
-    @hookimpl
-    def cencori_record_usage(self, context, record):
-        self.records.append(record)
+Records = UsageRecorder  # the testing kit's record sink
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from cencori_core import (
     hookimpl,
 )
 from cencori_core.policies import Access
+from cencori_core.testing import UsageRecorder
 
 MSG = [{"role": "user", "content": "hello"}]
 FAST = RetryPolicy(max_attempts=2, initial_delay=0.001, jitter=0)
@@ -30,13 +31,7 @@ KEY = "sk-test-route-checks-000000000000"
 PATHS = [(m, s) for m in MODES for s in (False, True)]
 
 
-class Records:
-    def __init__(self) -> None:
-        self.records: list = []
-
-    @hookimpl
-    def cencori_record_usage(self, context, record):
-        self.records.append(record)
+Records = UsageRecorder  # the testing kit's record sink
 
 
 @pytest.fixture

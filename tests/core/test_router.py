@@ -19,20 +19,13 @@ from cencori_core import (
     Usage,
     hookimpl,
 )
-from cencori_core.testing import FakeProvider, no_network, reply, tool_call
+from cencori_core.errors import ConfigurationError
+from cencori_core.testing import FakeProvider, UsageRecorder, no_network, reply, tool_call
 
 USER = [{"role": "user", "content": "Hello there"}]
 
 
-class Records:
-    """A sink that keeps every usage record."""
-
-    def __init__(self) -> None:
-        self.records = []
-
-    @hookimpl
-    def cencori_record_usage(self, context, record):
-        self.records.append(record)
+Records = UsageRecorder  # the testing kit's record sink
 
 
 @pytest.fixture
@@ -326,7 +319,7 @@ def test_close_closes_providers(mode, fake):
 
         asyncio.run(run())
     assert fake.closed
-    with pytest.raises(Exception, match="closed"):
+    with pytest.raises(ConfigurationError, match="closed"):
         router.chat(model="fake-model", messages=USER)
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from policy_kit import decisions, make, user
 from openai_wire import OpenAIWire, openai_wire
 from parity import MODES, call, stream
+from policy_kit import decisions, make, user
 
 from cencori_core import PolicyViolationError, RetryPolicy, Router
 from cencori_core.policies import PII, OutputGuard, PromptInjection, Secrets

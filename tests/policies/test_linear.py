@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from policy_kit import make, user
 from parity import MODES, call, stream
+from policy_kit import make, user
 
 from cencori_core.policies import PII, OutputGuard, PromptInjection, Secrets
 from cencori_core.policies._base import METER, HoldBack, redact

@@ -4,8 +4,8 @@ default, tool allow-list; block and flag through the router (sync and async)."""
 from __future__ import annotations
 
 import pytest
-from policy_kit import decisions, make, user
 from parity import MODES, call
+from policy_kit import decisions, make, user
 
 from cencori_core import ConfigurationError, PolicyViolationError
 from cencori_core.policies import Access

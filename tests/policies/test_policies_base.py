@@ -7,9 +7,9 @@ import logging
 from typing import Any
 
 import pytest
-from policy_kit import Records, decisions, make, user
 from openai_wire import OpenAIWire, openai_wire
 from parity import MODES, call
+from policy_kit import Records, decisions, make, user
 
 from cencori_core import PolicyViolationError, RetryPolicy, Router, hookimpl
 from cencori_core.policies import (

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from policy_kit import decisions, make, user
 from parity import MODES, call
+from policy_kit import decisions, make, user
 
 from cencori_core import ConfigurationError, PolicyViolationError
 from cencori_core.policies import PromptInjection

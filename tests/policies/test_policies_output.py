@@ -4,8 +4,8 @@ on responses and streams (sync and async)."""
 from __future__ import annotations
 
 import pytest
-from policy_kit import decisions, make, user
 from parity import MODES, call, stream
+from policy_kit import decisions, make, user
 
 from cencori_core import ConfigurationError, PolicyViolationError
 from cencori_core.policies import OutputGuard

@@ -4,8 +4,8 @@ router (sync and async)."""
 from __future__ import annotations
 
 import pytest
-from policy_kit import decisions, make, user
 from parity import MODES, call, stream
+from policy_kit import decisions, make, user
 
 from cencori_core import PolicyViolationError, Router
 from cencori_core.policies import Secrets

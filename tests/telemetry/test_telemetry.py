@@ -36,6 +36,7 @@ from cencori_core import (
     Usage,
     hookimpl,
 )
+from cencori_core.errors import ProviderBadRequestError
 from cencori_core.testing import FakeProvider, FunctionProvider, http_error
 
 KEY = "sk-test-TELEMETRYSECRET0123456789"
@@ -426,7 +427,7 @@ def test_single_non_retryable_failure(otel: Any) -> None:
     fake = _fake()
     fake.fail(400, times=1)
     router = _router(otel, fake)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(ProviderBadRequestError) as info:
         router.chat(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
     call = _by_name(otel.spans())["chat gpt-4o"]
     assert call.attributes["error.type"] == type(info.value).__qualname__ == (

@@ -11,10 +11,10 @@ import sys
 
 import pytest
 from anthropic_wire import AnthropicServer, Turn, error_body, message_json, stream_events
-from policy_kit import Records
 from loopback import Reply
 from parity import MODES, call, stream
 from plugin_checks import leaks
+from policy_kit import Records
 from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
 from cencori_core import (

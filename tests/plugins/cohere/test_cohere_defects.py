@@ -13,8 +13,8 @@ from typing import Any
 import parity
 import pytest
 from cohere_wire import KEY, ChatScript, CohereServer, chat_events, router_for
-from policy_kit import Records
 from loopback import Reply
+from policy_kit import Records
 
 from cencori_core import (
     ProviderAuthError,

@@ -24,8 +24,8 @@ from cencori_core import (
     ProviderServerError,
     ProviderTimeoutError,
     StreamInterruptedError,
-    hookimpl,
 )
+from cencori_core.testing import UsageRecorder
 
 HI = [{"role": "user", "content": "Hi"}]
 
@@ -240,13 +240,7 @@ def test_unparseable_body_is_a_response_error(server):
     assert info.value.status_code == 200
 
 
-class Records:
-    def __init__(self) -> None:
-        self.records: list = []
-
-    @hookimpl
-    def cencori_record_usage(self, context, record):
-        self.records.append(record)
+Records = UsageRecorder  # the testing kit's record sink
 
 
 def test_cut_stream_after_text_is_interrupted_with_the_partial_sync(server):

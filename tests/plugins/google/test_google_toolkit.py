@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from policy_kit import Records
 from google_wire import API_KEY, GeminiWire, error, error_info, response, sse, usage
 from loopback import Reply
 from parity import MODES, call, stream
 from plugin_checks import leaks
+from policy_kit import Records
 from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
 from cencori_core import (

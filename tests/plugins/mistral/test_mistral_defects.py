@@ -11,9 +11,9 @@ from typing import Any
 
 import parity
 import pytest
-from policy_kit import Records
 from loopback import Reply
 from mistral_wire import MistralWire, error_body, stream_path  # noqa: F401 - the fixture
+from policy_kit import Records
 
 from cencori_core import (
     ProviderAuthError,

@@ -150,7 +150,7 @@ def test_transport_failures(exc, cls):
 def test_sdk_request_validation_is_an_invalid_request():
     from mistralai.client import models
 
-    with pytest.raises(Exception) as info:
+    with pytest.raises(ValueError) as info:  # pydantic's ValidationError
         models.ChatCompletionRequest.model_validate({"model": "m", "messages": [{"role": "x"}]})
     assert type(_map(info.value)) is InvalidRequestError
 

@@ -30,8 +30,8 @@ from cencori_core import (
     RetryPolicy,
     Router,
     StreamInterruptedError,
-    hookimpl,
 )
+from cencori_core.testing import UsageRecorder
 
 __all__ = ["openai_wire"]  # the fixture, imported for pytest
 
@@ -54,13 +54,7 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     return str(request.param)
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-
-    @hookimpl
-    def cencori_record_usage(self, context: Any, record: Any) -> None:
-        self.records.append(record)
+Sink = UsageRecorder  # the testing kit's record sink
 
 
 @pytest.fixture
