@@ -133,7 +133,10 @@ def test_cancel_aborts_the_request_and_records_cancelled(wire):
 
     async def run():
         task = asyncio.create_task(router.achat(model="gpt-4o", messages=MSG))
-        await asyncio.sleep(0.2)
+        for _ in range(1000):  # bounded: cancel once the server holds the request, not by a clock
+            if wire.hits:
+                break
+            await asyncio.sleep(0.005)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
