@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import _validate as v
+from ._options import provider_options
 from .errors import InvalidRequestError
 from .resilience import RetryPolicy
 from .types import (
@@ -58,7 +59,7 @@ _CHAT_CHECKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("user", lambda x: v.optional_str(x, "user")),
     ("metadata", lambda x: v.optional_dict(x, "metadata")),
     ("timeout", v.timeout),
-    ("provider_options", lambda x: v.provider_options(x, "chat")),
+    ("provider_options", lambda x: provider_options(x, "chat")),
 )
 
 
@@ -88,7 +89,7 @@ def embed_request(model: Any, input: Any, dimensions: Any, input_type: Any,
         input_type=v.optional_str(input_type, "input_type"),
         user=v.optional_str(extra.get("user"), "user"),
         timeout=v.timeout(extra.get("timeout")),
-        provider_options=v.provider_options(extra.get("provider_options"), "embed"),
+        provider_options=provider_options(extra.get("provider_options"), "embed"),
         idempotency_key=new_id())
 
 
@@ -108,7 +109,7 @@ def image_request(model: Any, prompt: Any, size: Any, n: Any, quality: Any,
         n=v.positive_int(n, "n") or 1, quality=v.optional_str(quality, "quality"),
         user=v.optional_str(extra.get("user"), "user"),
         timeout=v.timeout(extra.get("timeout")),
-        provider_options=v.provider_options(extra.get("provider_options"), "generate_image"),
+        provider_options=provider_options(extra.get("provider_options"), "generate_image"),
         idempotency_key=new_id())
 
 
@@ -120,7 +121,7 @@ def transcription_request(model: Any, file: Any, language: Any, prompt: Any,
         language=v.optional_str(language, "language"),
         prompt=v.optional_str(prompt, "prompt"),
         timeout=v.timeout(extra.get("timeout")),
-        provider_options=v.provider_options(extra.get("provider_options"), "transcribe"),
+        provider_options=provider_options(extra.get("provider_options"), "transcribe"),
         idempotency_key=new_id())
 
 
@@ -142,14 +143,14 @@ def speech_request(model: Any, input: Any, voice: Any, format: Any, speed: Any,
         model=model_name(model), input=input, voice=voice, format=fmt,
         speed=float(speed) if speed is not None else None,
         timeout=v.timeout(extra.get("timeout")),
-        provider_options=v.provider_options(extra.get("provider_options"), "speech"),
+        provider_options=provider_options(extra.get("provider_options"), "speech"),
         idempotency_key=new_id())
 
 
 def moderation_request(model: Any, input: Any, extra: dict[str, Any]) -> ModerationRequest:
     return ModerationRequest(
         model=model_name(model), input=v.texts(input), timeout=v.timeout(extra.get("timeout")),
-        provider_options=v.provider_options(extra.get("provider_options"), "moderate"),
+        provider_options=provider_options(extra.get("provider_options"), "moderate"),
         idempotency_key=new_id())
 
 
