@@ -94,7 +94,7 @@ def hook_cost(policies: list[Any], text: str, n: int, batches: int) -> float:
     times = []
     for _ in range(batches):
         for _ in range(n):
-            ctx = CallContext(router, "chat", request)
+            ctx = CallContext("chat", request, known_secrets=router.known_secrets)
             ctx.route = route
             contexts.append(ctx)
         t0 = _clock()
@@ -209,7 +209,7 @@ def _prompt_ms(make: Callable[[], list[Any]], text: str, repeat: int) -> tuple[f
     best = float("inf")
     work = 0
     for _ in range(repeat):
-        ctx = CallContext(router, "chat", request)
+        ctx = CallContext("chat", request, known_secrets=router.known_secrets)
         ctx.route = route
         METER.reset()
         t0 = _clock()

@@ -251,7 +251,9 @@ class Router:
         """Explain how ``name`` is routed: alias → canonical model → provider → deployment.
 
         For a model with several deployments, the deployment is the one the routing strategy
-        would pick now."""
+        would pick now. A name that is not a string, or could not be routed safely, is an
+        InvalidRequestError (as it would be for a call)."""
+        name = v.model_name(name)
         deps = self._registry.deployments.get(name)
         if deps:
             dep, _ = self._balancer.choose(deps, set(), time.monotonic())
