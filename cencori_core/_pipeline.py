@@ -69,11 +69,11 @@ def fill(obj: Any, **fields: Any) -> None:
 class Pipeline:
     """The call pipeline of one router (see the module docstring)."""
 
-    def __init__(self, router: Any, *, hooks: Hooks, registry: Registry, balancer: Balancer,
+    def __init__(self, *, hooks: Hooks, registry: Registry, balancer: Balancer,
                  fallbacks: Mapping[str, list[str]], context_window_fallbacks: Mapping[str, str],
                  telemetry: Telemetry | None, accounting: Any, pricing: Pricing,
                  retry: RetryPolicy, retry_per_model: Mapping[str, RetryPolicy | None]) -> None:
-        self._router = router
+        # no Router back-reference: contexts ask known_secrets() here, nothing else needs it
         self._known: tuple[str, ...] | None = None
         self._hooks = self.hooks = hooks
         self._registry = registry

@@ -208,7 +208,7 @@ class Router:
         register_plugin(self._pm, self._accounting.sink, self._accounting.sink.name)
         self._refresh_hooks()
         self._pipe = Pipeline(
-            self, hooks=self._hooks, registry=reg, balancer=self._balancer,
+            hooks=self._hooks, registry=reg, balancer=self._balancer,
             fallbacks=self._fallbacks, context_window_fallbacks=self._context_window_fallbacks,
             telemetry=self._telemetry, accounting=self._accounting, pricing=self.pricing,
             retry=self.retry, retry_per_model=self._retry_per_model)
