@@ -46,6 +46,12 @@ _WORDS = ("the of and to in is you that it was for on are as with his they at be
           "please summary review").split()
 
 
+def _router_keys(router: Any) -> Callable[[], tuple[str, ...]]:
+    """CallContext.known_secrets as the pipeline serves it: read once, one tuple per router."""
+    known = tuple(router.known_secrets())
+    return lambda: known
+
+
 def prompt(size: int = 2000, *, seed: int = 7) -> str:
     """Deterministic prose with numbers and punctuation, as a user would write it."""
     rnd = random.Random(seed)
@@ -85,6 +91,7 @@ def hook_cost(policies: list[Any], text: str, n: int, batches: int) -> float:
     hook = router.plugin_manager.hook.cencori_pre_request
     request = ChatRequest(model="echo", messages=[Message(role="user", content=text)])
     route = router.resolve("echo/echo")
+    keys = _router_keys(router)
     contexts: list[CallContext] = []
 
     def one() -> None:
@@ -94,7 +101,7 @@ def hook_cost(policies: list[Any], text: str, n: int, batches: int) -> float:
     times = []
     for _ in range(batches):
         for _ in range(n):
-            ctx = CallContext(router, "chat", request)
+            ctx = CallContext("chat", request, known_secrets=keys)
             ctx.route = route
             contexts.append(ctx)
         t0 = _clock()
@@ -206,10 +213,11 @@ def _prompt_ms(make: Callable[[], list[Any]], text: str, repeat: int) -> tuple[f
     hook = router.plugin_manager.hook.cencori_pre_request
     request = ChatRequest(model="echo", messages=[Message(role="user", content=text)])
     route = router.resolve("echo/echo")
+    keys = _router_keys(router)
     best = float("inf")
     work = 0
     for _ in range(repeat):
-        ctx = CallContext(router, "chat", request)
+        ctx = CallContext("chat", request, known_secrets=keys)
         ctx.route = route
         METER.reset()
         t0 = _clock()

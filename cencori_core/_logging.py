@@ -201,7 +201,8 @@ def log_call(ctx: CallContext, status: str, resp: Any) -> None:
     provider, model = _served_by(ctx, resp)
     usage = getattr(resp, "usage", None)
     cost = getattr(resp, "cost", None)
-    error = type(ctx.error).__name__ if ctx.error is not None else None
+    err = ctx._call.error
+    error = type(err).__name__ if err is not None else None
     latency = ctx.elapsed_ms
     fields = {
         "request_id": ctx.request_id, "operation": ctx.operation, "model": model,

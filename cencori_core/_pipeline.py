@@ -69,11 +69,12 @@ def fill(obj: Any, **fields: Any) -> None:
 class Pipeline:
     """The call pipeline of one router (see the module docstring)."""
 
-    def __init__(self, router: Any, *, hooks: Hooks, registry: Registry, balancer: Balancer,
+    def __init__(self, *, hooks: Hooks, registry: Registry, balancer: Balancer,
                  fallbacks: Mapping[str, list[str]], context_window_fallbacks: Mapping[str, str],
                  telemetry: Telemetry | None, accounting: Any, pricing: Pricing,
                  retry: RetryPolicy, retry_per_model: Mapping[str, RetryPolicy | None]) -> None:
-        self._router = router  # the CallContext back-reference (plugins may ask it for keys)
+        # no Router back-reference: contexts ask known_secrets() here, nothing else needs it
+        self._known: tuple[str, ...] | None = None
         self._hooks = self.hooks = hooks
         self._registry = registry
         self.catalog: Catalog = registry.catalog
@@ -92,15 +93,25 @@ class Pipeline:
     def close(self) -> None:
         self._closed = True
 
+    def known_secrets(self) -> tuple[str, ...]:
+        """The router's provider keys for ``CallContext.known_secrets()``: read at the first
+        call that asks (as the secret scanner always did) and then one tuple, so a scanner can
+        cache its compiled scan on it."""
+        known = self._known
+        if known is None:
+            known = self._known = tuple(self._registry.known_secrets())
+        return known
+
     def check_route(self, ctx: CallContext, route: Route) -> None:
         """Everything that must hold for one route before anything is sent to it: the model's
         capabilities for this request, the project's provider list, and the route hooks
         (Access). Run once per distinct route the call reaches: the primary route, each
         fallback, each deployment. A refusal ends the call."""
         key = (route.provider, route.model, route.deployment)
-        checked = ctx._checked
+        call = ctx._call
+        checked = call.checked
         if checked is None:
-            checked = ctx._checked = set()
+            checked = call.checked = set()
         elif key in checked:
             return
         ptype = None
@@ -187,12 +198,12 @@ class Pipeline:
         (after recording the call as blocked or failed)."""
         if self._closed:
             raise ConfigurationError("this Router is closed")
-        ctx = CallContext(self._router, operation, request, stream=stream, user=user,
-                          metadata=metadata)
+        ctx = CallContext(operation, request, stream=stream, user=user, metadata=metadata,
+                          known_secrets=self.known_secrets)
         if self._telemetry is not None:
             self._telemetry.start(ctx)
         try:
-            ctx.retry = RetryPolicy.coerce(retry)
+            ctx._call.retry = RetryPolicy.coerce(retry)
             self.scope_call(ctx, api_key, project)
             route = ctx.route = self._registry.route_for(model)
             ctx.model_info = self.catalog.info(route)
@@ -205,7 +216,7 @@ class Pipeline:
                 hit = hooks.short_circuit(ctx)
                 if hit is not None:
                     ctx.response = hit
-                    ctx.tags["short_circuit"] = True
+                    ctx._call.tags["short_circuit"] = True
         except BaseException as exc:
             self.fail(ctx, exc)
             raise
@@ -213,7 +224,7 @@ class Pipeline:
 
     def plan(self, ctx: CallContext) -> tuple[AttemptPlan, Target]:
         assert ctx.route is not None
-        retry = self.retry_for(ctx.route.requested, ctx.retry)
+        retry = self.retry_for(ctx.route.requested, ctx._call.retry)
         plan = AttemptPlan(self._routing, ctx, ctx.route, retry,
                            check=lambda route: self.check_route(ctx, route))
         return plan, plan.first()
@@ -283,7 +294,7 @@ class Pipeline:
         store(resp, "cost", cost)
         ctx.response = resp
         if reason:
-            ctx.tags["cost_reason"] = reason
+            ctx._call.tags["cost_reason"] = reason
         try:
             if self._hooks.has_post:
                 self._hooks.post_response(ctx)
@@ -302,7 +313,7 @@ class Pipeline:
 
     def fail(self, ctx: CallContext, exc: BaseException) -> None:
         """Record a failed logical call (exactly once) and tell the error hooks."""
-        if ctx._record_sent:
+        if ctx._call.record_sent:
             return
         if isinstance(exc, PolicyViolationError):
             status = "blocked"
@@ -312,7 +323,7 @@ class Pipeline:
             status = "interrupted"
         else:
             status = "error"
-        ctx.error = exc
+        ctx._call.error = exc
         if self._hooks.has_error:
             self._hooks.on_error(ctx, exc)
         # What the provider already charged for stays on the record: a response blocked by a
@@ -334,15 +345,16 @@ class Pipeline:
                 ctx.attempt_error = False
 
     def record(self, ctx: CallContext, status: str, resp: Any) -> None:
-        if ctx._record_sent:
+        call = ctx._call
+        if call.record_sent:
             return
-        ctx._record_sent = True
-        ctx.status = status
+        call.record_sent = True
+        call.status = status
         if self._telemetry is not None:
             self._telemetry.end(ctx, status, resp)
         log_call(ctx, status, resp)
         has_record = self._hooks.has_record
-        if not has_record and ctx.reservation is None:
+        if not has_record and call.reservation is None:
             return
         route = ctx.route
         usage = getattr(resp, "usage", None) or Usage(source="estimated")
@@ -351,7 +363,7 @@ class Pipeline:
             or (route.provider if route else None)
         model = getattr(resp, "model", None) or (last.model if last else None) \
             or (route.model if route else getattr(ctx.request, "model", None))
-        cost, reason = getattr(resp, "cost", None), ctx.tags.get("cost_reason")
+        cost, reason = getattr(resp, "cost", None), call.tags.get("cost_reason")
         if cost is None and resp is not None and reason is None and provider and model:
             # What a cancelled or interrupted stream consumed before it stopped.
             cost, reason = self.pricing.cost(self._registry.price_provider(provider), model, usage,
@@ -369,14 +381,14 @@ class Pipeline:
             latency_ms=ctx.elapsed_ms,
             attempts=list(ctx.attempts),
             time=ctx.time,
-            error=type(ctx.error).__name__ if ctx.error is not None else None,
+            error=type(call.error).__name__ if call.error is not None else None,
             deployment=getattr(resp, "deployment", None) or (last.deployment if last else None),
             cost_reason=reason,
             tags={k: val for k, val in ctx.metadata.items()
                   if isinstance(val, (str, int, float, bool))} if ctx.metadata else {},
         )
-        if ctx.reservation is not None:
-            ctx.reservation.observe(record)
+        if call.reservation is not None:
+            call.reservation.observe(record)
         if has_record:
             self._hooks.record_usage(ctx, record)
 
@@ -441,7 +453,7 @@ class Reserved:
 
     def __enter__(self) -> None:
         try:
-            self.ctx.reservation = self.pipe._limiter.reserve(
+            self.ctx._call.reservation = self.pipe._limiter.reserve(
                 self.ctx, self.pipe.attempt_routes(self.ctx))
         except BaseException as exc:
             self.pipe.fail(self.ctx, exc)
@@ -451,13 +463,14 @@ class Reserved:
         ctx = self.ctx
         if exc is not None:
             self.pipe.fail(ctx, exc)  # recorded before the settle sees the record
-        res, ctx.reservation = ctx.reservation, None
+        call = ctx._call
+        res, call.reservation = call.reservation, None
         if res is not None:
             self.pipe._limiter.settle(res)
 
     async def __aenter__(self) -> None:
         try:
-            self.ctx.reservation = await self.pipe._limiter.areserve(
+            self.ctx._call.reservation = await self.pipe._limiter.areserve(
                 self.ctx, self.pipe.attempt_routes(self.ctx))
         except BaseException as exc:
             self.pipe.fail(self.ctx, exc)
@@ -467,7 +480,8 @@ class Reserved:
         ctx = self.ctx
         if exc is not None:
             self.pipe.fail(ctx, exc)
-        res, ctx.reservation = ctx.reservation, None
+        call = ctx._call
+        res, call.reservation = call.reservation, None
         if res is not None:
             await self.pipe._limiter.asettle(res)
 

@@ -139,15 +139,16 @@ class StreamState:
     def _on_cancel(self) -> None:
         """Stopped early (closed or dropped): recorded as ``cancelled`` with what it used."""
         ctx = self._ctx
-        if ctx._record_sent or ctx.route is None:
+        if ctx._call.record_sent or ctx.route is None:
             return
         partial = self._partial()
-        ctx.error = None
+        ctx._call.error = None
         self._pipe.record(ctx, "cancelled", partial)
 
     def _reservation(self) -> Any:
         """The call's reservation, handed out once (so it is settled once)."""
-        res, self._ctx.reservation = self._ctx.reservation, None
+        call = self._ctx._call
+        res, call.reservation = call.reservation, None
         return res
 
     def _replay(self) -> Iterator[ChatChunk]:
@@ -183,7 +184,7 @@ class ChatStream(StreamState):
         ctx = self._ctx
         if ctx.response is not None:
             return self._replay()
-        ctx.reservation = self._pipe.limiter.reserve(ctx, self._pipe.attempt_routes(ctx))
+        ctx._call.reservation = self._pipe.limiter.reserve(ctx, self._pipe.attempt_routes(ctx))
         (first, gen), self._target = run_sync(self._pipe.attempts(ctx, _open_stream))
         return _prepend(first, gen)
 
@@ -278,8 +279,8 @@ class AsyncChatStream(StreamState):
         ctx = self._ctx
         if ctx.response is not None:
             return _aiter_sync(self._replay())
-        ctx.reservation = await self._pipe.limiter.areserve(ctx,
-                                                             self._pipe.attempt_routes(ctx))
+        ctx._call.reservation = await self._pipe.limiter.areserve(
+            ctx, self._pipe.attempt_routes(ctx))
         (first, agen), self._target = await run_async(self._pipe.attempts(ctx, _aopen_stream))
         return _aprepend(first, agen)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .catalog import ModelInfo
@@ -21,24 +22,52 @@ __all__ = ["CallContext"]
 _perf = time.perf_counter
 
 
+def _no_secrets() -> tuple[str, ...]:
+    return ()
+
+
+class _CallState:
+    """The pipeline's bookkeeping of one call, kept off the public context (issue 14): the
+    retry policy, the budget reservation, the telemetry span, the record-sent flag, the final
+    status and error, internal tags and the routes already checked. Plugins must not read it;
+    the pipeline, streams, telemetry and logging reach it through ``CallContext._call``."""
+
+    __slots__ = ("retry", "reservation", "span", "record_sent", "status", "error", "tags",
+                 "checked", "secrets")
+
+    def __init__(self, secrets: Callable[[], Sequence[str]] | None = None) -> None:
+        self.retry: Any = None
+        self.reservation: Any = None
+        self.span: Any = None
+        self.record_sent = False
+        self.status = "ok"
+        self.error: BaseException | None = None
+        self.tags: dict[str, Any] = {}
+        self.checked: set[tuple[str, str, str | None]] | None = None
+        # where known_secrets() reads from (the router's registry); no router back-reference
+        self.secrets: Callable[[], Sequence[str]] = secrets or _no_secrets
+
+
 class CallContext:
     """The mutable state of one logical call, handed to every hook.
 
     Requests and responses are frozen: replace ``request`` / ``response`` to change them.
     ``state`` is free for plugins (key it by your plugin's name); cencori-core keeps nothing
     there. ``project`` is the project's name, ``project_info`` its record and ``key_id`` the id of
-    the project key the call used (each None when the call has none).
+    the project key the call used (each None when the call has none). ``attempt_error`` is True
+    while ``cencori_on_error`` reports a failed attempt (not the call's final error).
+    :meth:`known_secrets` lists the provider keys the router knows (for secret scanners).
+    The pipeline's own bookkeeping is not part of the context's interface.
     """
 
-    __slots__ = ("router", "operation", "request", "route", "model_info", "project",
-                 "project_info", "key_id", "user", "metadata", "request_id", "response", "attempts",
-                 "decisions", "state", "stream", "started", "time", "attempt_error", "retry",
-                 "reservation", "status", "error", "tags", "_record_sent", "span", "_checked")
+    __slots__ = ("operation", "request", "route", "model_info", "project", "project_info",
+                 "key_id", "user", "metadata", "request_id", "response", "attempts",
+                 "decisions", "state", "stream", "started", "time", "attempt_error", "_call")
 
-    def __init__(self, router: Any, operation: str, request: Any, *, stream: bool = False,
+    def __init__(self, operation: str, request: Any, *, stream: bool = False,
                  project: str | None = None, user: str | None = None,
-                 metadata: dict[str, Any] | None = None) -> None:
-        self.router = router
+                 metadata: dict[str, Any] | None = None,
+                 known_secrets: Callable[[], Sequence[str]] | None = None) -> None:
         self.operation = operation
         self.request = request
         self.route: Route | None = None
@@ -58,14 +87,13 @@ class CallContext:
         self.started = _perf()
         self.time = time.time()
         self.attempt_error = False
-        self.retry: Any = None
-        self.reservation: Any = None
-        self.status = "ok"
-        self.error: BaseException | None = None
-        self.tags: dict[str, Any] = {}
-        self._record_sent = False
-        self.span: Any = None
-        self._checked: set[tuple[str, str, str | None]] | None = None
+        self._call = _CallState(known_secrets)
+
+    def known_secrets(self) -> Sequence[str]:
+        """Every provider key visible to the router serving this call (arguments, config file,
+        environment), read-only; empty for a context built outside a router. The same object
+        is returned for every call of one router, so a scanner may cache on it."""
+        return self._call.secrets()
 
     def decide(self, policy: str, rule: str, action: str, count: int = 1) -> None:
         """Record what a policy did (merged by policy, rule and action)."""

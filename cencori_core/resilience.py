@@ -396,7 +396,7 @@ class AttemptPlan:
         self._tried_models.add(name)
         route = self.table.route_for(name)
         self.routes.append(route)
-        retry = self.table.retry_for(name, self.ctx.retry)
+        retry = self.table.retry_for(name, self.ctx._call.retry)
         return self._target(route, retry, tries=0, delay=0.0)
 
     def _delay(self, exc: ProviderError, target: Target, tries: int) -> float | None:

@@ -208,7 +208,7 @@ class Router:
         register_plugin(self._pm, self._accounting.sink, self._accounting.sink.name)
         self._refresh_hooks()
         self._pipe = Pipeline(
-            self, hooks=self._hooks, registry=reg, balancer=self._balancer,
+            hooks=self._hooks, registry=reg, balancer=self._balancer,
             fallbacks=self._fallbacks, context_window_fallbacks=self._context_window_fallbacks,
             telemetry=self._telemetry, accounting=self._accounting, pricing=self.pricing,
             retry=self.retry, retry_per_model=self._retry_per_model)
@@ -251,7 +251,9 @@ class Router:
         """Explain how ``name`` is routed: alias → canonical model → provider → deployment.
 
         For a model with several deployments, the deployment is the one the routing strategy
-        would pick now."""
+        would pick now. A name that is not a string, or could not be routed safely, is an
+        InvalidRequestError (as it would be for a call)."""
+        name = v.model_name(name)
         deps = self._registry.deployments.get(name)
         if deps:
             dep, _ = self._balancer.choose(deps, set(), time.monotonic())

@@ -231,11 +231,11 @@ class Telemetry:
                 and type(self._get_mp()).__name__ == "_ProxyMeterProvider")
 
     def start(self, ctx: CallContext) -> None:
-        """Open the call's CLIENT span (``ctx.span``) with what the request says."""
+        """Open the call's CLIENT span (``ctx._call.span``) with what the request says."""
         if not self.load():  # the first call imports OpenTelemetry (when the default is on)
             return
         if self._unconfigured():
-            ctx.tags[_SKIP_STATE] = True
+            ctx._call.tags[_SKIP_STATE] = True
             return
         try:
             op = OPERATION_NAMES.get(ctx.operation, ctx.operation)
@@ -245,7 +245,7 @@ class Telemetry:
                                      "cencori.operation": ctx.operation,
                                      "cencori.request_id": ctx.request_id}
             _request_attributes(ctx, attrs)
-            ctx.span = self._tracer.start_span(f"{op} {model}", kind=self._client,
+            ctx._call.span = self._tracer.start_span(f"{op} {model}", kind=self._client,
                                                attributes=attrs)
         except Exception:  # noqa: BLE001 - telemetry must never fail the call
             log.exception("telemetry: starting the call span failed")
@@ -256,15 +256,15 @@ class Telemetry:
         call's span is not recorded (no SDK configured, or sampled out): its children would not
         be either, and skipping them keeps the unconfigured default cheap."""
         # The provider instance's key (a deployment has its own base_url) for server.address.
-        ctx.tags[_KEY_STATE] = target.key
-        span = ctx.span
+        ctx._call.tags[_KEY_STATE] = target.key
+        span = ctx._call.span
         if span is None or not span.is_recording():
             return NO_SPAN
         return _AttemptSpan(self, ctx, target)
 
     def end(self, ctx: CallContext, status: str, resp: Any) -> None:
         """Finish the call: response attributes, error, metrics; end the span."""
-        if not self.enabled or not self._loaded or _SKIP_STATE in ctx.tags:
+        if not self.enabled or not self._loaded or _SKIP_STATE in ctx._call.tags:
             return
         try:
             self._end(ctx, status, resp)
@@ -281,17 +281,17 @@ class Telemetry:
         metric: dict[str, Any] = {"gen_ai.operation.name": op,
                                   "gen_ai.request.model": request_model}
         if provider:
-            metric.update(self._server(provider, ctx.tags.get(_KEY_STATE)))
+            metric.update(self._server(provider, ctx._call.tags.get(_KEY_STATE)))
         response_model = getattr(resp, "model", None) if resp is not None else None
         if response_model:
             metric["gen_ai.response.model"] = response_model
-        error = ctx.error if status in _ERROR_STATUSES else None
+        error = ctx._call.error if status in _ERROR_STATUSES else None
         if error is not None:
             metric["error.type"] = type(error).__qualname__
 
         usage = getattr(resp, "usage", None)
         cost = getattr(resp, "cost", None)
-        span = ctx.span
+        span = ctx._call.span
         if span is not None and span.is_recording():
             attrs = dict(metric)
             attrs["cencori.status"] = status
@@ -409,7 +409,7 @@ class _AttemptSpan:
                                  "cencori.attempt.delay_s": float(self.target.delay)}
         if route.deployment:
             attrs["cencori.attempt.deployment"] = route.deployment
-        parent = tel._set_span_in_context(ctx.span)
+        parent = tel._set_span_in_context(ctx._call.span)
         self.span = tel._tracer.start_span(f"attempt {n}", context=parent, kind=tel._internal,
                                            attributes=attrs)
         self.token = tel._context.attach(tel._set_span_in_context(self.span, parent))

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
+from ..context import CallContext
 from ..errors import ConfigurationError, PolicyViolationError
 from ..types import (
     ChatChunk,
@@ -62,13 +63,13 @@ class Policy:
         # context.state key: one slot per policy object, so two instances never share state.
         self._key = f"{self.name}@{id(self):x}"
 
-    def block(self, context: Any, rule: str, count: int, what: str) -> PolicyViolationError:
+    def block(self, context: CallContext, rule: str, count: int, what: str) -> PolicyViolationError:
         """Record the block and build the error (``what`` describes the data, never quotes it)."""
         context.decide(self.name, rule, "block", count)
         return PolicyViolationError(f"blocked by the {self.name} policy: {what} (rule {rule})",
                                     policy=self.name, rule=rule)
 
-    def _crashed(self, context: Any, exc: Exception) -> None:
+    def _crashed(self, context: CallContext, exc: Exception) -> None:
         # Only the exception's type is reported: its message could quote the text being scanned.
         kind = type(exc).__name__
         if self.fail_open:
@@ -91,7 +92,7 @@ def guarded(fn: F) -> F:
     """
 
     @functools.wraps(fn)
-    def wrapper(self: Policy, context: Any, *args: Any) -> Any:
+    def wrapper(self: Policy, context: CallContext, *args: Any) -> Any:
         try:
             return fn(self, context, *args)
         except PolicyViolationError:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from ..context import CallContext
 from ..hookspecs import hookimpl
 from ._base import (
     SPLIT_GATE,
@@ -42,11 +43,11 @@ class ScanningPolicy(Policy):
         self.responses = bool(responses)
 
     # --- what subclasses provide
-    def scanner(self, context: Any) -> tuple[Scan, int]:
+    def scanner(self, context: CallContext) -> tuple[Scan, int]:
         """The scan function for this call and its hold-back length (the longest pattern)."""
         raise NotImplementedError
 
-    def split_gate(self, context: Any) -> re.Pattern[str] | None:
+    def split_gate(self, context: CallContext) -> re.Pattern[str] | None:
         """What a window around the boundary of two texts must contain to be scanned for a
         value split between them (``None``: always scan)."""
         return SPLIT_GATE
@@ -55,7 +56,7 @@ class ScanningPolicy(Policy):
         return f"[REDACTED_{rule.upper()}]"
 
     # --- shared machinery
-    def _text_fn(self, context: Any, scan: Scan,
+    def _text_fn(self, context: CallContext, scan: Scan,
                  where: str) -> tuple[Callable[[str], str], dict[str, int]]:
         counts: dict[str, int] = {}
         mode = self.mode
@@ -81,13 +82,13 @@ class ScanningPolicy(Policy):
 
         return fn, counts
 
-    def _decide(self, context: Any, counts: dict[str, int]) -> None:
+    def _decide(self, context: CallContext, counts: dict[str, int]) -> None:
         for rule, n in counts.items():
             context.decide(self.name, rule, self.mode, n)
 
     @hookimpl
     @guarded
-    def cencori_pre_request(self, context: Any) -> None:
+    def cencori_pre_request(self, context: CallContext) -> None:
         scan, hold = self.scanner(context)
         fn, counts = self._text_fn(context, scan, "request")
         messages = getattr(context.request, "messages", None)
@@ -102,7 +103,7 @@ class ScanningPolicy(Policy):
 
     @hookimpl
     @guarded
-    def cencori_post_response(self, context: Any) -> None:
+    def cencori_post_response(self, context: CallContext) -> None:
         # On streams redact and block acted chunk by chunk; flag counts the assembled answer.
         if not self.responses or (context.stream and self.mode != "flag"):
             return
@@ -115,7 +116,7 @@ class ScanningPolicy(Policy):
 
     @hookimpl
     @guarded
-    def cencori_stream_chunk(self, context: Any, chunk: Any) -> Any:
+    def cencori_stream_chunk(self, context: CallContext, chunk: Any) -> Any:
         if not self.responses or self.mode == "flag":
             return None
         filt = context.state.get(self._key)
@@ -123,7 +124,7 @@ class ScanningPolicy(Policy):
             filt = context.state[self._key] = self._stream_filter(context)
         return filt(chunk)
 
-    def _stream_filter(self, context: Any) -> StreamFilter:
+    def _stream_filter(self, context: CallContext) -> StreamFilter:
         scan, hold = self.scanner(context)
         block = self.mode == "block"
 

@@ -18,8 +18,9 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from ..context import CallContext
 from ..errors import ConfigurationError
 from ..hookspecs import hookimpl
 from ._base import METER, Policy, guarded, normalize, text_classes
@@ -213,7 +214,7 @@ class PromptInjection(Policy):
 
     @hookimpl
     @guarded
-    def cencori_pre_request(self, context: Any) -> None:
+    def cencori_pre_request(self, context: CallContext) -> None:
         messages = getattr(context.request, "messages", None)
         if not messages:
             return

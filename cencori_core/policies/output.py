@@ -7,6 +7,7 @@ import secrets
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from ..context import CallContext
 from ..errors import ConfigurationError
 from ..hookspecs import hookimpl
 from ..types import Message, ToolCall, ToolCallDelta
@@ -67,7 +68,7 @@ class OutputGuard(Policy):
     # --- request: plant the canary
     @hookimpl
     @guarded
-    def cencori_pre_request(self, context: Any) -> None:
+    def cencori_pre_request(self, context: CallContext) -> None:
         canary = self.canary
         messages = getattr(context.request, "messages", None)
         if not canary or messages is None:
@@ -106,7 +107,7 @@ class OutputGuard(Policy):
                 out["tool_schema"] = out.get("tool_schema", 0) + 1
         return out
 
-    def _act(self, context: Any, mode: str, problems: dict[str, int], what: str) -> None:
+    def _act(self, context: CallContext, mode: str, problems: dict[str, int], what: str) -> None:
         if not problems:
             return
         if mode == "block":
@@ -117,7 +118,7 @@ class OutputGuard(Policy):
 
     @hookimpl
     @guarded
-    def cencori_post_response(self, context: Any) -> None:
+    def cencori_post_response(self, context: CallContext) -> None:
         response = context.response
         calls = getattr(response, "tool_calls", None)
         if self.tool_schemas and calls and not (context.stream and self.mode == "block"):
@@ -144,7 +145,7 @@ class OutputGuard(Policy):
     # --- streams
     @hookimpl
     @guarded
-    def cencori_stream_chunk(self, context: Any, chunk: Any) -> Any:
+    def cencori_stream_chunk(self, context: CallContext, chunk: Any) -> Any:
         guard_canary = self.canary is not None and self.canary_mode != "flag"
         hold_tools = self.tool_schemas and self.mode == "block"
         if not (guard_canary or hold_tools):
@@ -176,7 +177,7 @@ class OutputGuard(Policy):
             chunk = replace(chunk, tool_calls=held)
         return chunk
 
-    def _canary_filter(self, context: Any) -> StreamFilter:
+    def _canary_filter(self, context: CallContext) -> StreamFilter:
         canary = self.canary
         assert canary is not None
         block = self.canary_mode == "block"

@@ -14,8 +14,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from ..context import CallContext
 from ..errors import ConfigurationError
 from ._base import METER, Finding, Scan, merge, normalize, text_classes
 from ._scanning import ScanningPolicy
@@ -300,5 +301,5 @@ class PII(ScanningPolicy):
         else:
             self._scan = lambda text: scan(text, chosen)
 
-    def scanner(self, context: Any) -> tuple[Scan, int]:
+    def scanner(self, context: CallContext) -> tuple[Scan, int]:
         return self._scan, HOLD

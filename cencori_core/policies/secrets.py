@@ -9,10 +9,10 @@ no allow-list of documented example keys: a key-shaped string is a hit, whoever 
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from ..context import CallContext
 from ..errors import ConfigurationError
 from ._base import METER, SPLIT_GATE, Finding, Scan, merge, normalizing
 from ._scanning import ScanningPolicy
@@ -208,6 +208,10 @@ def make_scan(rules: frozenset[str], keys: tuple[str, ...]) -> Scan:
     return normalizing(scan)
 
 
+# How many distinct router key sets one Secrets policy keeps compiled scans for.
+_CACHED_KEY_SETS = 16
+
+
 class Secrets(ScanningPolicy):
     """Credentials in requests (and, with ``responses=True``, in responses and streams).
 
@@ -231,34 +235,34 @@ class Secrets(ScanningPolicy):
             raise ConfigurationError(f"Secrets: unknown rule(s) {unknown}; known: {list(RULES)}")
         self.rules = chosen
         self._known = tuple(k for k in known if isinstance(k, str) and k)
-        # Per router: the scan with that router's keys, computed at its first call.
-        self._by_router: weakref.WeakKeyDictionary[Any, tuple[Scan, int]] = (
-            weakref.WeakKeyDictionary())
-        self._gate_keys: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+        # Per set of router keys (CallContext.known_secrets(), one tuple per router): the scan
+        # with those keys and whether a split key could hide in prose. A few entries at most;
+        # cleared if it ever grows (routers built and dropped in a loop).
+        self._by_keys: dict[tuple[str, ...], tuple[Scan, int, bool]] = {}
 
-    def scanner(self, context: Any) -> tuple[Scan, int]:
-        router = context.router
-        hit = self._by_router.get(router)
+    def _compiled(self, context: CallContext) -> tuple[Scan, int, bool]:
+        router_keys = context.known_secrets()
+        if not isinstance(router_keys, tuple):
+            router_keys = tuple(router_keys)
+        hit = self._by_keys.get(router_keys)
         if hit is None:
             keys = set(self._known)
-            known_secrets = getattr(router, "known_secrets", None)
-            if known_secrets is not None:
-                keys.update(known_secrets())
+            keys.update(router_keys)
             ordered = tuple(sorted(keys, key=len, reverse=True))
             hold = max([HOLD, *(len(k) + 1 for k in ordered)])
-            hit = self._by_router[router] = (make_scan(self.rules, ordered), hold)
+            # A known key without a digit or symbol could be split across texts in plain prose.
+            gate = all(SPLIT_GATE.search(k) for k in keys)
+            if len(self._by_keys) >= _CACHED_KEY_SETS:
+                self._by_keys.clear()
+            hit = self._by_keys[router_keys] = (make_scan(self.rules, ordered), hold, gate)
         return hit
 
-    def split_gate(self, context: Any) -> re.Pattern[str] | None:
-        # A known key without a digit or symbol could be split across texts in plain prose.
-        keys = self._gate_keys.get(context.router)
-        if keys is None:
-            known = set(self._known)
-            known_secrets = getattr(context.router, "known_secrets", None)
-            if known_secrets is not None:
-                known.update(known_secrets())
-            keys = self._gate_keys[context.router] = all(SPLIT_GATE.search(k) for k in known)
-        return SPLIT_GATE if keys else None
+    def scanner(self, context: CallContext) -> tuple[Scan, int]:
+        scan, hold, _ = self._compiled(context)
+        return scan, hold
+
+    def split_gate(self, context: CallContext) -> re.Pattern[str] | None:
+        return SPLIT_GATE if self._compiled(context)[2] else None
 
     def __repr__(self) -> str:  # never show the known secrets
         return f"<Secrets mode={self.mode!r} known={len(self._known)}>"
