@@ -133,6 +133,17 @@ _COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens"
 def _clamped(usage: Usage, response: Any) -> Usage:
     """The usage with negative (or NaN) counts set to 0, logged as a warning: a provider bug
     must not turn into negative tokens, negative cost or a budget credit."""
+    u = usage
+    try:  # the common case in one expression (NaN fails every comparison: the slow path)
+        if (u.prompt_tokens >= 0 and u.completion_tokens >= 0 and u.total_tokens >= 0
+                and u.cached_tokens >= 0 and u.cache_write_tokens >= 0
+                and u.reasoning_tokens >= 0
+                and (u.audio_seconds is None or u.audio_seconds >= 0)
+                and (u.characters is None or u.characters >= 0)
+                and (u.images is None or u.images >= 0)):
+            return usage
+    except TypeError:
+        pass
     bad = {}
     for name in _COUNTS:
         value = getattr(usage, name)

@@ -36,12 +36,13 @@ import pickle
 import subprocess
 import sys
 import traceback
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import pytest
 
-from .. import RetryPolicy, Router, hookimpl
+from .. import RetryPolicy, Router
 from ..errors import (
     ProviderAuthError,
     ProviderBadRequestError,
@@ -52,6 +53,7 @@ from ..errors import (
     ProviderTimeoutError,
     StreamInterruptedError,
 )
+from ._fakes import UsageRecorder
 
 __all__ = ["ProviderConformance", "ConformanceWire"]
 
@@ -96,13 +98,8 @@ class ConformanceWire(Protocol):
         """Close the next request's connection without a complete answer."""
 
 
-class _Records:
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-
-    @hookimpl
-    def cencori_record_usage(self, context: Any, record: Any) -> None:
-        self.records.append(record)
+# Each router the kit built -> the usage records it delivered (weak: routers are dropped freely).
+_RECORDS: weakref.WeakKeyDictionary[Router, UsageRecorder] = weakref.WeakKeyDictionary()
 
 
 def _shown(err: BaseException) -> str:
@@ -146,10 +143,10 @@ class ProviderConformance:
         return {"api_key": self.api_key, "base_url": wire.base_url}
 
     def make_router(self, wire: ConformanceWire, **config: Any) -> Router:
-        records = _Records()
+        records = UsageRecorder()
         router = Router(providers={self.provider: {**self.provider_config(wire), **config}},
                         plugins=[self.plugin, records], retry=RetryPolicy(max_attempts=1))
-        router._conformance_records = records  # type: ignore[attr-defined]
+        _RECORDS[router] = records
         return router
 
     @pytest.fixture
@@ -303,7 +300,7 @@ class ProviderConformance:
         wire.fail(401, message=f"Invalid API key: {key}", request_id=key)
         err = self.failing(router, mode, ProviderAuthError)
         assert key not in _shown(err)
-        records = router._conformance_records.records  # type: ignore[attr-defined]
+        records = _RECORDS[router].records
         assert records and all(key not in (a.error or "") for rec in records
                                for a in rec.attempts)
         wire.fail(401, message=f"Invalid API key: {key}", request_id=key)
