@@ -41,7 +41,7 @@ from .errors import (
 from .provider import Provider
 from .resilience import AttemptPlan, Balancer, RetryPolicy, RoutingTable, Target
 from .telemetry import NO_SPAN, AttemptScope, Telemetry
-from .types import Route, Usage, UsageRecord
+from .types import Route, Usage, UsageRecord, evolve
 
 if TYPE_CHECKING:
     from .accounting.pricing import Pricing
@@ -261,11 +261,11 @@ class Pipeline:
     def target_request(self, ctx: CallContext, target: Target, plan: AttemptPlan) -> Any:
         req = ctx.request
         if req.model != target.route.model:
-            req = replace(req, model=target.route.model)
+            req = evolve(req, model=target.route.model)
         if plan.deadline is not None:
             left = plan.timeout_left()
             if req.timeout is None or req.timeout > left:
-                req = replace(req, timeout=left)
+                req = evolve(req, timeout=left)
         return req
 
     def complete(self, ctx: CallContext, resp: Any, target: Target | None) -> Any:

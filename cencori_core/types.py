@@ -82,7 +82,23 @@ def frozen_type(cls: type[_T]) -> type[_T]:
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__doc__ = cls.__dict__["__init__"].__doc__
     cls.__init__ = init  # type: ignore[method-assign]
+    _COPIERS[cls] = tuple((f.name, ns[f"_s_{f.name}"]) for f in fields(cls))  # type: ignore[arg-type]
     return cls
+
+
+# Each frozen type's (field name, slot setter) pairs, for evolve().
+_COPIERS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
+def evolve(obj: _T, **changes: Any) -> _T:
+    """A copy of a frozen type's instance with ``changes``: ``dataclasses.replace`` without its
+    per-call field introspection and ``__init__`` (the pipeline does this on every attempt).
+    No checks run: the changes must already be valid values of those fields."""
+    cls = type(obj)
+    new = object.__new__(cls)
+    for name, put in _COPIERS[cls]:
+        put(new, changes[name] if name in changes else getattr(obj, name))
+    return new
 
 
 def _jsonable(value: Any) -> Any:
