@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from parity import MODES, call, raises, stream
 
-from cencori_core import ProviderRateLimitError, RetryPolicy, Router
-from cencori_core.testing import FakeProvider, FunctionProvider, reply, tool_call
+from cencori_core import ProviderAuthError, ProviderRateLimitError, RetryPolicy, Router
+from cencori_core.testing import FakeProvider, FunctionProvider, UsageRecorder, reply, tool_call
 
 pytest_plugins = ["pytester"]
 MSG = [{"role": "user", "content": "hi"}]
@@ -92,3 +92,20 @@ def test_pytest_plugin_does_nothing_at_import():
     # only the package shells and the plugin module: no router, no fakes, no SDK
     assert out.stdout.strip() == str(sorted(["cencori_core", "cencori_core.testing",
                                              "cencori_core.testing.pytest_plugin"]))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_usage_recorder_and_clear(mode):
+    fake = FakeProvider(prefixes=("",)).fail(401, times=2)
+    records = UsageRecorder()
+    router = Router(providers={"fake": fake}, plugins=[records], load_entrypoints=False,
+                    retry=RetryPolicy(max_attempts=1))
+    assert records.last is None and records.statuses == []
+    with pytest.raises(ProviderAuthError):
+        call(router, mode, "chat", model="m", messages=MSG)
+    fake.clear()  # the second scripted 401 is dropped: the next call is answered
+    r = call(router, mode, "chat", model="m", messages=MSG)
+    assert records.statuses == ["error", "ok"] and records.last.request_id == r.id
+    assert records.last.usage == r.usage
+    records.clear()
+    assert records.records == [] and len(fake.calls) == 2
