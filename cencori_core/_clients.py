@@ -3,14 +3,20 @@ per running event loop, closed with its loop). Public through :mod:`cencori_core
 
 from __future__ import annotations
 
-import asyncio
 import inspect
+import sys
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    import asyncio
+
+# asyncio costs ~30 ms to import and `Router()` must not pay it (DESIGN: only the async paths
+# import it): the async methods below run inside a loop, so asyncio is in sys.modules there.
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -148,7 +154,7 @@ class ClientHolder(Generic[S, A]):
 
     def async_client(self) -> A:
         """The async client of the running event loop, built on first use in that loop."""
-        loop = asyncio.get_running_loop()
+        loop = sys.modules["asyncio"].get_running_loop()
         last_loop, client = self._last
         if last_loop is loop:
             return client  # type: ignore[no-any-return]
@@ -203,7 +209,7 @@ class ClientHolder(Generic[S, A]):
         loop = entry.loop
         if self.owns_async and loop.is_running() and not loop.is_closed():
             try:
-                asyncio.run_coroutine_threadsafe(
+                sys.modules["asyncio"].run_coroutine_threadsafe(
                     _aclose_quietly(entry.client, self._close_async), loop)
             except RuntimeError:  # closed in the meantime
                 pass
@@ -222,7 +228,7 @@ class ClientHolder(Generic[S, A]):
     async def aclose(self) -> None:
         """Close every client: the running loop's async client here, the others as
         :meth:`close` does."""
-        current = asyncio.get_running_loop()
+        current = sys.modules["asyncio"].get_running_loop()
         mine = None
         for entry in self._take_all():
             if entry.loop is current:
