@@ -22,11 +22,8 @@ USAGE = {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500,
 COST = Decimal("0.00044") + Decimal("0.00128") + Decimal("0.003")
 
 
-Records = UsageRecorder  # the testing kit's record sink
-
-
-def build(wire: OpenAIWire, name: str = "azure-east", **kw) -> tuple[Router, Records]:
-    sink = Records()
+def build(wire: OpenAIWire, name: str = "azure-east", **kw) -> tuple[Router, UsageRecorder]:
+    sink = UsageRecorder()
     router = Router(providers={name: {"type": "openai", "api_key": "sk-test-0123456789abcdef",
                                       "base_url": wire.base_url}},
                     plugins=["openai", sink], **kw)

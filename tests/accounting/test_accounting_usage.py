@@ -28,13 +28,10 @@ from cencori_core.types import ChatRequest, EmbeddingRequest, Message, Transcrip
 USER = [{"role": "user", "content": "Hello there, how are you today?"}]
 
 
-Records = UsageRecorder  # the testing kit's record sink
-
-
 @pytest.fixture
 def setup():
     fake = FakeProvider(name="openai", models=["gpt-4o"])
-    sink = Records()
+    sink = UsageRecorder()
     router = Router(providers={"openai": fake}, load_entrypoints=False, plugins=[sink])
     yield router, fake, sink
     router.close()
@@ -134,7 +131,7 @@ class BlockAfter:
 @pytest.mark.parametrize("mode", MODES)
 def test_response_blocked_after_it_arrived_is_still_paid_for(mode):
     fake = FakeProvider(name="openai", models=["gpt-4o"])
-    sink = Records()
+    sink = UsageRecorder()
     router = Router(providers={"openai": fake}, load_entrypoints=False,
                     plugins=[sink], policies=[BlockAfter()])
     fake.script(reply("secret", usage=Usage.of(1000, 100)))
@@ -158,7 +155,7 @@ def test_exactly_one_record_per_call_whatever_happened(setup, mode):
 
 def test_async_task_cancelled_mid_call_records_cancelled():
     fake = FakeProvider(name="openai", models=["gpt-4o"], latency=5)
-    sink = Records()
+    sink = UsageRecorder()
     router = Router(providers={"openai": fake}, load_entrypoints=False, plugins=[sink])
 
     async def main():

@@ -20,14 +20,11 @@ BAD = {"prompt_tokens": -5, "completion_tokens": 7, "total_tokens": 2,
        "completion_tokens_details": {"reasoning_tokens": -3}}
 
 
-Records = UsageRecorder  # the testing kit's record sink
-
-
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("streamed", [False, True], ids=["chat", "stream"])
 def test_negative_usage_is_clamped_and_reported(openai_wire: OpenAIWire, mode, streamed,  # noqa: F811
                                                 caplog):
-    sink = Records()
+    sink = UsageRecorder()
     router = Router(providers={"openai": {"api_key": "sk-test-usage-0123456789abcdef",
                                           "base_url": openai_wire.base_url}},
                     plugins=["openai", sink], retry=RetryPolicy(max_attempts=1),

@@ -31,12 +31,9 @@ PRICES = {"m": {"input": 0, "output": 1_000_000}, "mi": {"input": 1_000_000, "ou
 D = Decimal
 
 
-Records = UsageRecorder  # the testing kit's record sink
-
-
 def make(budgets=None, rate_limits=None, latency=0.0, **kw):
     fake = FakeProvider(name="local", models=["m", "mi", "other"], latency=latency)
-    sink = Records()
+    sink = UsageRecorder()
     router = Router(providers={"local": fake}, load_entrypoints=False, plugins=[sink],
                     prices=PRICES, budgets=budgets, rate_limits=rate_limits, **kw)
     return router, fake, sink

@@ -24,13 +24,10 @@ from cencori_core.testing import FakeProvider, UsageRecorder
 USER = [{"role": "user", "content": "Hello"}]
 
 
-Records = UsageRecorder  # the testing kit's record sink
-
-
 @pytest.fixture
 def setup():
     fake = FakeProvider(name="openai", models=["gpt-4o"])
-    sink = Records()
+    sink = UsageRecorder()
     router = Router(providers={"openai": fake}, load_entrypoints=False, plugins=[sink])
     yield router, fake, sink
     router.close()

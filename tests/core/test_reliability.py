@@ -33,9 +33,6 @@ MSG = [{"role": "user", "content": "hi"}]
 FAST = RetryPolicy(max_attempts=3, initial_delay=0.001, multiplier=2, jitter=0)
 
 
-Records = UsageRecorder  # the testing kit's record sink
-
-
 class Fleet:
     """A plugin whose provider type ``fleet`` hands out one FakeProvider per base_url, so each
     deployment (or model) can be scripted on its own."""
@@ -72,7 +69,7 @@ def test_retries_then_succeeds_with_backoff_delays(mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_same_idempotency_key_on_every_retry(mode):
-    rec = Records()
+    rec = UsageRecorder()
     fleet = Fleet("a")
     fleet.fakes["a"].fail(500, times=2)
     router = fleet_router(fleet, plugins=[fleet, rec])
@@ -310,7 +307,7 @@ def test_resolve_explains_deployment_and_bad_config():
 
 
 def test_cancelling_an_async_call_propagates_and_records_cancelled():
-    rec = Records()
+    rec = UsageRecorder()
     fake = FakeProvider(prefixes=("",), latency=5)
     router = Router(providers={"fake": fake}, load_entrypoints=False, plugins=[rec])
 
@@ -345,7 +342,7 @@ def test_stream_retries_before_first_chunk(mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_stream_failure_after_chunks_is_interrupted_with_partial(mode):
-    rec = Records()
+    rec = UsageRecorder()
     fake = FakeProvider(prefixes=("",))
     fake.script([ChatChunk(delta="Hello "), ChatChunk(delta="wor"),
                  http_error(500, "connection dropped")])

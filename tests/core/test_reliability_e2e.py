@@ -28,9 +28,6 @@ MSG = [{"role": "user", "content": "hello"}]
 FAST = RetryPolicy(max_attempts=3, initial_delay=0.001, jitter=0)
 
 
-Records = UsageRecorder  # the testing kit's record sink
-
-
 @pytest.fixture
 def wire():
     with OpenAIWire() as w:
@@ -103,7 +100,7 @@ def test_slow_answer_times_out_per_call(mode, wire):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_stream_cut_midway_raises_interrupted_with_partial(mode, wire):
-    rec = Records()
+    rec = UsageRecorder()
     body = {"model": "gpt-4o", "stream_options": {"include_usage": True}}
     events = chat_sse_events(ChatReply(content="The quick brown fox jumps", chunk_size=5), body)
     wire.queue(Reply.sse(events, cut_after=3))  # role chunk + two content chunks
@@ -127,7 +124,7 @@ def test_stream_error_before_first_chunk_is_retried(mode, wire):
 
 
 def test_cancel_aborts_the_request_and_records_cancelled(wire):
-    rec = Records()
+    rec = UsageRecorder()
     wire.fail(200, body={}, delay=2.0)
     router = router_for(wire, plugins=[rec])
 

@@ -31,17 +31,14 @@ KEY = "sk-test-route-checks-000000000000"
 PATHS = [(m, s) for m in MODES for s in (False, True)]
 
 
-Records = UsageRecorder  # the testing kit's record sink
-
-
 @pytest.fixture
 def wire():
     with OpenAIWire() as w:
         yield w
 
 
-def router_for(wire: OpenAIWire, *policies, **kw) -> tuple[Router, Records]:
-    rec = Records()
+def router_for(wire: OpenAIWire, *policies, **kw) -> tuple[Router, UsageRecorder]:
+    rec = UsageRecorder()
     kw.setdefault("retry", FAST)
     providers = {"openai": {"api_key": KEY, "base_url": wire.base_url},
                  "xai": {"api_key": KEY, "base_url": wire.base_url}}

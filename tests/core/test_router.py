@@ -25,9 +25,6 @@ from cencori_core.testing import FakeProvider, UsageRecorder, no_network, reply,
 USER = [{"role": "user", "content": "Hello there"}]
 
 
-Records = UsageRecorder  # the testing kit's record sink
-
-
 @pytest.fixture
 def fake():
     return FakeProvider(name="fake", models=["fake-model"], prefixes=("fk-",))
@@ -35,7 +32,7 @@ def fake():
 
 @pytest.fixture
 def sink():
-    return Records()
+    return UsageRecorder()
 
 
 @pytest.fixture

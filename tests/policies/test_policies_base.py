@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from openai_wire import OpenAIWire, openai_wire
 from parity import MODES, call
-from policy_kit import Records, decisions, make, user
+from policy_kit import decisions, make, user
 
 from cencori_core import PolicyViolationError, RetryPolicy, Router, hookimpl
 from cencori_core.policies import (
@@ -110,10 +110,10 @@ deny_models = ["*-preview"]
 [policies.output]
 canary = "cnry-0123456789ab"
 """)
-    from cencori_core.testing import FakeProvider
+    from cencori_core.testing import FakeProvider, UsageRecorder
 
     fake = FakeProvider(prefixes=("",))
-    sink = Records()
+    sink = UsageRecorder()
     router = Router.from_config(path, providers={"fake": fake}, load_entrypoints=False,
                                 plugins=[sink])
     kinds = [type(p) for p in router.policies]

@@ -88,10 +88,10 @@ def test_redact_and_flag(mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_the_routers_own_keys_are_known_from_arguments_and_environment(mode, monkeypatch):
-    from policy_kit import Records
+    from cencori_core.testing import UsageRecorder
 
     monkeypatch.setenv("OPENAI_API_KEY", "plainenvkey0123456789")
-    sink = Records()
+    sink = UsageRecorder()
     fake = FakeProvider(prefixes=("",))
     router = Router(providers={"fake": fake, "other": {"type": "echo",
                                                          "api_key": "no-shape-key-42"}},

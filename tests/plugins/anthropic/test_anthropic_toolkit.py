@@ -14,7 +14,6 @@ from anthropic_wire import AnthropicServer, Turn, error_body, message_json, stre
 from loopback import Reply
 from parity import MODES, call, stream
 from plugin_checks import leaks
-from policy_kit import Records
 from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
 from cencori_core import (
@@ -24,6 +23,7 @@ from cencori_core import (
     Router,
     StreamInterruptedError,
 )
+from cencori_core.testing import UsageRecorder
 
 KEY = "sk-ant-echoed-0123456789abcdef"
 MODEL = "claude-haiku-4-5"
@@ -74,7 +74,7 @@ def test_missing_internals_fall_back_to_the_public_path():
 def test_one_router_on_successive_event_loops(server):
     """asyncio.run() twice (a job per loop): the second loop gets its own client, no failed
     attempt, and each loop's client is closed with its loop."""
-    records = Records()
+    records = UsageRecorder()
     router = router_for(server, plugins=[records])
     server.script(*[Turn(text=f"turn {i}") for i in range(4)])
 
@@ -149,7 +149,7 @@ _USAGE = {"input_tokens": 1, "output_tokens": 1}
 @pytest.mark.parametrize("mode", MODES)
 def test_wrong_shape_is_response_error_and_retried(server, mode, body):
     server.queue(Reply.json(body))
-    records = Records()
+    records = UsageRecorder()
     r = call(router_for(server, attempts=2, plugins=[records]), mode, "chat", model=MODEL,
              messages=HI)
     assert r.content == "Hello from Claude!"
@@ -195,7 +195,7 @@ def test_wrong_shape_stream_event_before_any_chunk_is_retried(server, mode, even
 def test_key_echoed_in_request_id_header_and_body_never_shows(server, mode, streamed):
     body = error_body("authentication_error", f"invalid x-api-key {KEY}", request_id=KEY)
     server.queue(Reply.json(body, 401, headers={"request-id": KEY, "x-request-id": KEY}))
-    records = Records()
+    records = UsageRecorder()
     router = router_for(server, plugins=[records])
     with pytest.raises(ProviderAuthError) as info:
         if streamed:

@@ -264,7 +264,7 @@ async def test_reasoning_model_thinking_async(server):
 
 
 def test_stream_closed_early_closes_the_http_response(server):
-    class Records:
+    class UsageRecorder:
         def __init__(self) -> None:
             self.statuses: list[str] = []
 
@@ -272,7 +272,7 @@ def test_stream_closed_early_closes_the_http_response(server):
         def cencori_record_usage(self, context, record):
             self.statuses.append(record.status)
 
-    rec = Records()
+    rec = UsageRecorder()
     responses: list[httpx.Response] = []
     client = httpx.Client(event_hooks={"response": [responses.append]})
     server.script(ChatScript(text="one two three four five six"))

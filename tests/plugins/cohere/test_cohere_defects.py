@@ -14,7 +14,6 @@ import parity
 import pytest
 from cohere_wire import KEY, ChatScript, CohereServer, chat_events, router_for
 from loopback import Reply
-from policy_kit import Records
 
 from cencori_core import (
     ProviderAuthError,
@@ -22,6 +21,7 @@ from cencori_core import (
     Router,
     StreamInterruptedError,
 )
+from cencori_core.testing import UsageRecorder
 
 HI = [{"role": "user", "content": "Hi"}]
 MODEL = "command-a"
@@ -143,7 +143,7 @@ def test_answer_of_the_wrong_shape_is_a_response_error(server, mode, body):
 def test_key_echoed_in_headers_and_body_never_leaks(server, mode):
     """Cohere's ApiError prints every header and the body in tracebacks: a key the server
     echoes (in x-request-id, request-id or the body) must not show anywhere."""
-    rec = Records()
+    rec = UsageRecorder()
     server.fail(401, {"id": KEY, "message": f"invalid api token {KEY}"},
                 headers={"x-request-id": KEY, "request-id": KEY})
     with router_for(server, plugins=[rec]) as router, \

@@ -240,13 +240,10 @@ def test_unparseable_body_is_a_response_error(server):
     assert info.value.status_code == 200
 
 
-Records = UsageRecorder  # the testing kit's record sink
-
-
 def test_cut_stream_after_text_is_interrupted_with_the_partial_sync(server):
     # message-start, content-start, one content-delta ("Hello"), then the connection drops
     server.script(ChatScript(text="Hello there friend", cut_after=3))
-    rec = Records()
+    rec = UsageRecorder()
     seen = []
     with router_for(server, plugins=[rec]) as router:
         stream = router.chat_stream(model="command-a", messages=HI)

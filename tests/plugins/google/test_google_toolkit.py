@@ -17,7 +17,6 @@ from google_wire import API_KEY, GeminiWire, error, error_info, response, sse, u
 from loopback import Reply
 from parity import MODES, call, stream
 from plugin_checks import leaks
-from policy_kit import Records
 from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
 from cencori_core import (
@@ -27,6 +26,7 @@ from cencori_core import (
     Router,
     StreamInterruptedError,
 )
+from cencori_core.testing import UsageRecorder
 
 MODEL = "gemini-2.5-flash"
 MSG = [{"role": "user", "content": "hello"}]
@@ -68,7 +68,7 @@ def test_missing_internals_fall_back_to_the_public_path():
 
 
 def test_one_router_on_successive_event_loops(wire):
-    records = Records()
+    records = UsageRecorder()
     router = router_for(wire, plugins=[records])
 
     async def job() -> tuple[str | None, str | None]:
@@ -171,7 +171,7 @@ def test_key_echoed_in_request_id_header_and_body_never_shows(wire, mode, stream
     wire.fail(error(400, "INVALID_ARGUMENT", f"API key not valid: {API_KEY}",
                     details=[error_info("API_KEY_INVALID")],
                     headers={"x-request-id": API_KEY, "request-id": API_KEY}))
-    records = Records()
+    records = UsageRecorder()
     router = router_for(wire, plugins=[records])
     with pytest.raises(ProviderAuthError) as info:
         if streamed:

@@ -13,7 +13,6 @@ import parity
 import pytest
 from loopback import Reply
 from mistral_wire import MistralWire, error_body, stream_path  # noqa: F401 - the fixture
-from policy_kit import Records
 
 from cencori_core import (
     ProviderAuthError,
@@ -22,6 +21,7 @@ from cencori_core import (
     Router,
     StreamInterruptedError,
 )
+from cencori_core.testing import UsageRecorder
 
 KEY = "mistral-test-key-7f3a9c2e51"
 USER = [{"role": "user", "content": "Hello?"}]
@@ -134,7 +134,7 @@ def test_stream_event_of_the_wrong_shape_is_retried(wire, mode, event):
 
 
 def test_key_echoed_in_headers_and_body_never_leaks(wire, mode):
-    rec = Records()
+    rec = UsageRecorder()
     r = router(wire, plugins=[rec])
     records = rec.records
     wire.fail(401, error_body(f"Invalid key {KEY}", type="authentication_error"),
