@@ -133,6 +133,8 @@ def collect_providers(pm: pluggy.PluginManager) -> dict[str, ProviderSpec]:
             if prev is not None and prev.plugin != _plugin:
                 raise PluginError(f"provider {name!r} is registered by both {prev.plugin!r} and "
                                   f"{_plugin!r}; disable one of them")
+            if "config_keys" in kw:
+                kw["config_keys"] = tuple(kw["config_keys"])
             try:
                 specs[name] = ProviderSpec(
                     name=name, factory=factory, prefixes=tuple(prefixes), models=tuple(models),

@@ -175,6 +175,11 @@ class ProviderSpec:
     type_only: bool = False
     """True for implementations used only through ``{"type": name}`` (no default instance)."""
     default_base_url: str | None = None
+    config_keys: tuple[str, ...] = ()
+    """Provider-specific configuration keys accepted at the top level of this provider's table
+    (``endpoint``, ``api_version``, ``region``, ...), besides the common ones (``api_key``,
+    ``api_key_env``, ``base_url``, ``timeout``, ``type``, ``models``, ``headers``, ``http_client``,
+    ``async_http_client``, ``options``). They are kept in ``ProviderConfig.options``."""
     plugin: str = ""
     """The plugin (distribution or object) that registered it."""
 
