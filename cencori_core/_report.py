@@ -67,37 +67,39 @@ def read_groups(path: str, since: float | None = None,
         if not columns:
             return [], False
         has_saved = "saved_cost" in columns
-        where, args = [], []
-        if since is not None:
-            where.append("time >= ?")
-            args.append(since)
-        if until is not None:
-            where.append("time < ?")
-            args.append(until)
+        from .accounting.ledger import time_window
+
+        where, args = time_window(since, until)
         sql = ("SELECT day, model, project, status, prompt_tokens, completion_tokens, "
                "total_tokens, cost, cost_reason, "
-               + ("saved_cost" if has_saved else "NULL") + " FROM usage"
-               + (" WHERE " + " AND ".join(where) if where else ""))
-        groups: dict[tuple[str, str, str], Group] = {}
-        for (day, model, project, status, prompt, completion, total, cost, reason,
-             saved) in conn.execute(sql, args):
-            key = (day, model or "-", project or "(none)")
-            g = groups.get(key)
-            if g is None:
-                g = groups[key] = Group(day=key[0], model=key[1], project=key[2])
-            g.calls += 1
-            g.errors += status != "ok"
-            g.prompt_tokens += prompt
-            g.completion_tokens += completion
-            g.total_tokens += total
-            if cost is not None:
-                g.cost += Decimal(cost)
-            elif reason is not None:
-                g.unpriced += 1
-            if saved is not None:
-                g.saved += Decimal(saved)
+               + ("saved_cost" if has_saved else "NULL") + " FROM usage" + where)
+        groups, _ = group_rows(conn.execute(sql, args))
     finally:
         conn.close()
+    return groups, has_saved
+
+
+def group_rows(rows: Iterable[Any], has_saved: bool = False) -> tuple[list[Group], bool]:
+    """Ledger rows ``(day, model, project, status, prompt, completion, total, cost, cost_reason,
+    saved_cost)`` grouped by (day, model, project)."""
+    groups: dict[tuple[str, str, str], Group] = {}
+    for (day, model, project, status, prompt, completion, total, cost, reason,
+         saved) in rows:
+        key = (day, model or "-", project or "(none)")
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = Group(day=key[0], model=key[1], project=key[2])
+        g.calls += 1
+        g.errors += status != "ok"
+        g.prompt_tokens += prompt
+        g.completion_tokens += completion
+        g.total_tokens += total
+        if cost is not None:
+            g.cost += Decimal(cost)
+        elif reason is not None:
+            g.unpriced += 1
+        if saved is not None:
+            g.saved += Decimal(saved)
     return sorted(groups.values(), key=lambda g: (g.day, g.model, g.project)), has_saved
 
 

@@ -286,7 +286,7 @@ def _accounting_from_toml(data: Mapping[str, Any], where: str) -> dict[str, Any]
     ``[[budgets]]`` and ``[[rate_limits]]`` → Router keyword arguments. A relative ledger path
     is relative to the TOML file."""
     out: dict[str, Any] = {}
-    tables = {"ledger": {"path"}, "redis": {"url", "budget_fail_mode", "rate_limit_fail_mode"}}
+    tables = {"ledger": {"path", "url"}, "redis": {"url", "budget_fail_mode", "rate_limit_fail_mode"}}
     for name, known in tables.items():
         table = data.get(name)
         if table is None:
@@ -298,6 +298,11 @@ def _accounting_from_toml(data: Mapping[str, Any], where: str) -> dict[str, Any]
             raise ConfigurationError(f"{where}: [{name}] has unknown key(s) {unknown}; known: "
                                      f"{sorted(known)}")
     ledger = data.get("ledger") or {}
+    if ledger.get("path") and ledger.get("url"):
+        raise ConfigurationError(f"{where}: [ledger] takes path (an SQLite file) or url (a "
+                                 "postgresql:// URL), not both")
+    if ledger.get("url"):
+        out["ledger_url"] = str(ledger["url"])
     if ledger.get("path"):
         path = os.path.expanduser(str(ledger["path"]))
         out["ledger_path"] = os.path.join(os.path.dirname(os.path.abspath(where)), path)

@@ -124,6 +124,7 @@ class Router:
         on_error: Callable[..., Any] | Iterable[Callable[..., Any]] | None = None,
         # --- accounting: where usage, projects and shared counters live; budgets and limits
         ledger_path: str | os.PathLike[str] | None = None,
+        ledger_url: str | None = None,
         redis_url: str | None = None,
         budgets: Any = None,
         rate_limits: Any = None,
@@ -190,7 +191,8 @@ class Router:
         from .accounting.service import Accounting
 
         self._accounting = Accounting(
-            self.pricing, ledger_path=ledger_path, redis_url=redis_url, budgets=budgets,
+            self.pricing, ledger_path=ledger_path, ledger_url=ledger_url, redis_url=redis_url,
+            budgets=budgets,
             rate_limits=rate_limits, budget_fail_mode=budget_fail_mode,
             rate_limit_fail_mode=rate_limit_fail_mode, rate_limit_wait=rate_limit_wait)
         self.projects = self._accounting.projects

@@ -38,16 +38,35 @@ def _when(t: float | None) -> str:
 
 
 def _ledger_path(args: argparse.Namespace) -> str:
-    """``--ledger``, else the config file's ``[ledger] path``, else ``$CENCORI_HOME``'s file."""
+    """``--ledger``, else the config file's ``[ledger] url`` or ``path``, else
+    ``$CENCORI_HOME``'s file. A ``postgresql://`` URL names a PostgreSQL ledger."""
     from ..cli import UserError, config_kwargs
+    from .ledger_pg import is_postgres_url
 
     given = getattr(args, "ledger", None)
     if given:
-        if "://" in given:
-            raise UserError(f"--ledger {given.split('://')[0]}://...: only SQLite ledger files "
-                            "are supported (give a path such as ./cencori.db)")
-        return os.path.expanduser(str(given))
-    return os.fspath(config_kwargs(args).get("ledger_path") or db_path())
+        if "://" in given and not is_postgres_url(given):
+            raise UserError(f"--ledger {given.split('://')[0]}://...: give an SQLite ledger file "
+                            "(./cencori.db) or a postgresql:// URL")
+        return given if is_postgres_url(given) else os.path.expanduser(str(given))
+    config = config_kwargs(args)
+    return os.fspath(config.get("ledger_url") or config.get("ledger_path") or db_path())
+
+
+def _open_ledger(where: str) -> Any:
+    """The ledger at ``where`` for reading, or None when an SQLite file does not exist
+    (reading must not create a ledger: a typo in --ledger)."""
+    from ..cli import UserError
+    from ..errors import CencoriError
+    from .ledger import SqliteLedger
+    from .ledger_pg import PostgresLedger, is_postgres_url
+
+    if is_postgres_url(where):
+        try:
+            return PostgresLedger(where)
+        except CencoriError as exc:
+            raise UserError(str(exc)) from None
+    return SqliteLedger(where) if os.path.exists(where) else None
 
 
 def _projects(args: argparse.Namespace) -> Any:
@@ -90,12 +109,20 @@ def _when_arg(value: str | None, name: str) -> float | None:
 def _cmd_usage(args: argparse.Namespace) -> int:
     from .. import _report
     from ..cli import UserError, console, dump_json
-    from .ledger import SqliteLedger
+    from ..config import mask_url
+    from .ledger_pg import is_postgres_url
 
     path = _ledger_path(args)
     since, until = _when_arg(args.since, "since"), _when_arg(args.until, "until")
     if args.html:
-        groups, has_saved = _report.read_groups(path, since, until)
+        ledger = _open_ledger(path) if is_postgres_url(path) else None
+        try:
+            groups, has_saved = (_report.group_rows(ledger.rows(since, until)) if ledger
+                                 else _report.read_groups(path, since, until))
+        finally:
+            if ledger is not None:
+                ledger.close()
+        path = mask_url(path)
         document = _report.html_report(groups, has_saved=has_saved, source=path,
                                        period=_report.period_text(args.since, args.until))
         try:
@@ -108,12 +135,13 @@ def _cmd_usage(args: argparse.Namespace) -> int:
                                    soft_wrap=True)
         return 0
     rows = []
-    if os.path.exists(path):  # reading must not create a ledger (a typo in --ledger)
-        ledger = SqliteLedger(path)
+    ledger = _open_ledger(path)
+    if ledger is not None:
         try:
             rows = ledger.summary(by=args.by, since=since, until=until)
         finally:
             ledger.close()
+    path = mask_url(path)
     if args.json:
         dump_json([r.to_dict() for r in rows], rows)
         return 0
@@ -210,9 +238,10 @@ def add_subcommands(subparsers: Any) -> None:
     usage.add_argument("--html", metavar="FILE",
                        help="write a self-contained HTML report with charts (cost over time, "
                        "by model, by project) to FILE")
-    usage.add_argument("--ledger", metavar="PATH",
-                       help="the SQLite ledger to read (default: the config's [ledger] path, "
-                       "else $CENCORI_HOME/cencori.db)")
+    usage.add_argument("--ledger", metavar="PATH|URL",
+                       help="the ledger to read: an SQLite file or a postgresql:// URL "
+                       "(default: the config's [ledger] url or path, else "
+                       "$CENCORI_HOME/cencori.db)")
     add_config_option(usage)
     usage.set_defaults(func=_cmd_usage)
 

@@ -30,6 +30,7 @@ import queue
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -109,6 +110,19 @@ def timestamp(value: Any, name: str) -> float | None:
 
 def _day(t: float) -> str:
     return _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%Y-%m-%d")
+
+
+def time_window(lo: float | None, hi: float | None, mark: str = "?") -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (empty, or with its leading space) and arguments selecting records
+    started in [lo, hi); ``mark`` is the driver's placeholder (``?`` SQLite, ``%s`` psycopg)."""
+    where, args = [], []
+    if lo is not None:
+        where.append(f"time >= {mark}")
+        args.append(lo)
+    if hi is not None:
+        where.append(f"time < {mark}")
+        args.append(hi)
+    return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
 def _check_by(by: str) -> None:
@@ -257,9 +271,21 @@ class _Writer:
     up. So at most :data:`MAX_UNWRITTEN` records are ever unwritten.
     """
 
-    def __init__(self, conn: Any, path: str) -> None:
+    def __init__(self, conn: Any, path: str, *,
+                 write: Callable[[list[tuple[Any, ...]]], None] | None = None,
+                 to_row: Callable[[UsageRecord], tuple[Any, ...]] | None = None,
+                 on_written: Callable[[int], None] | None = None,
+                 hint: str = "check that no other process holds the file locked and that the "
+                             "disk has room") -> None:
+        """``conn``: what :meth:`stop` closes (``close()``); ``write(rows)``: one batch in one
+        transaction (default: SQLite's insert on ``conn``); ``path``: where, for messages;
+        ``on_written(n)``: told when ``n`` records are settled (written or given up)."""
         self.conn = conn
         self.path = path
+        self._write_rows = write or self._sqlite_write
+        self._to_row = to_row or _as_row
+        self._on_written = on_written
+        self._hint = hint
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.room = threading.Semaphore(MAX_UNWRITTEN)
         self.lock = threading.Lock()  # one user of the connection at a time
@@ -308,6 +334,8 @@ class _Writer:
                 if records:
                     self._write(records)
                     self.room.release(len(records))
+                    if self._on_written is not None:
+                        self._on_written(len(records))
                     records.clear()
                 for w in waiters:
                     w.set()
@@ -321,7 +349,7 @@ class _Writer:
         rows = []
         for r in records:
             try:
-                rows.append(_as_row(r))
+                rows.append(self._to_row(r))
             except Exception as exc:  # noqa: BLE001 - one bad record must not stop the rest
                 self._give_up(1, exc)
         return rows
@@ -331,14 +359,7 @@ class _Writer:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with self.lock:
-                    self.conn.execute("BEGIN")
-                    try:
-                        self.conn.executemany(_INSERT, rows)
-                        self.conn.execute("COMMIT")
-                    except BaseException:
-                        if self.conn.in_transaction:
-                            self.conn.execute("ROLLBACK")
-                        raise
+                    self._write_rows(rows)
                 return
             except Exception as exc:  # noqa: BLE001 - the thread must go on; reported on flush
                 if attempt == WRITE_ATTEMPTS:
@@ -347,6 +368,16 @@ class _Writer:
                 log.warning("writing %d usage records to %s failed (%s: %s); trying again",
                             len(rows), self.path, type(exc).__name__, exc)
                 time.sleep(_RETRY_PAUSE * attempt)
+
+    def _sqlite_write(self, rows: list[tuple[Any, ...]]) -> None:
+        self.conn.execute("BEGIN")
+        try:
+            self.conn.executemany(_INSERT, rows)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
 
     def _give_up(self, n: int, exc: BaseException) -> None:
         self.failed += n
@@ -369,8 +400,7 @@ class _Writer:
             n, exc = self.failed, self.error
             self.failed, self.error = 0, None
             raise LedgerError(f"{n} usage record(s) could not be written to {self.path}: "
-                              f"{type(exc).__name__}: {exc} (see the ERROR log; check that no "
-                              "other process holds the file locked and that the disk has room)")
+                              f"{type(exc).__name__}: {exc} (see the ERROR log; {self._hint})")
 
     def stop(self) -> None:
         """Write what is queued and close the connection. Safe from any thread: on the writer
@@ -423,18 +453,11 @@ class SqliteLedger:
         _check_by(by)
         lo, hi = timestamp(since, "since"), timestamp(until, "until")
         self.flush()
-        where, args = [], []
-        if lo is not None:
-            where.append("time >= ?")
-            args.append(lo)
-        if hi is not None:
-            where.append("time < ?")
-            args.append(hi)
+        where, args = time_window(lo, hi)
         sql = (f"SELECT {by}, COUNT(*), SUM(status != 'ok'), SUM(prompt_tokens), "
                "SUM(completion_tokens), SUM(total_tokens), SUM(cached_tokens), "
                "SUM(cache_write_tokens), SUM(reasoning_tokens), decimal_sum(cost), "
-               "SUM(cost IS NULL AND cost_reason IS NOT NULL) FROM usage"
-               + (" WHERE " + " AND ".join(where) if where else "")
+               "SUM(cost IS NULL AND cost_reason IS NOT NULL) FROM usage" + where
                + f" GROUP BY {by} ORDER BY {by} IS NULL, {by}")
         rows = self._query(sql, args)
         return [SummaryRow(key=r[0], calls=r[1], errors=r[2], prompt_tokens=r[3],

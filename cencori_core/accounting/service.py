@@ -5,7 +5,8 @@ Built once per router from its storage settings:
 - budgets and rate limits: Redis when ``redis_url`` is given, else in memory;
 - projects and keys: Redis when ``redis_url`` is given, else the SQLite ledger file when
   ``ledger_path`` is given, else in memory;
-- usage records: the SQLite ledger when ``ledger_path`` is given, else in-memory aggregates.
+- usage records: the PostgreSQL ledger when ``ledger_url`` is given (shared by a fleet), the
+  SQLite ledger when ``ledger_path`` is given, else in-memory aggregates.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AuthenticationError, InvalidRequestError
+from ..errors import AuthenticationError, ConfigurationError, InvalidRequestError
 from ..hookspecs import hookimpl
 from ..stores import StoreUnavailable
 from .ledger import MemoryLedger, SqliteLedger, SummaryRow
@@ -22,6 +23,7 @@ from .projects import Project, Projects
 
 if TYPE_CHECKING:
     from ..context import CallContext
+    from .ledger_pg import PostgresLedger
     from ..types import UsageRecord
     from .pricing import Pricing
 
@@ -54,7 +56,8 @@ class UsageView:
 
     @property
     def ledger(self) -> Any:
-        """The ledger (:class:`MemoryLedger` or :class:`SqliteLedger`)."""
+        """The ledger (:class:`MemoryLedger`, :class:`SqliteLedger` or
+        :class:`~cencori_core.accounting.ledger_pg.PostgresLedger`)."""
         return self._ledger
 
     def summary(self, by: str = "model", since: Any = None,
@@ -95,7 +98,7 @@ class Accounting:
     """What the router holds for accounting (see the module docstring for where state lives)."""
 
     def __init__(self, pricing: Pricing, *, ledger_path: str | os.PathLike[str] | None = None,
-                 redis_url: str | None = None, budgets: Any = None, rate_limits: Any = None,
+                 ledger_url: str | None = None, redis_url: str | None = None, budgets: Any = None, rate_limits: Any = None,
                  budget_fail_mode: str = "closed", rate_limit_fail_mode: str = "open",
                  rate_limit_wait: float = 0.0) -> None:
         from ..stores import open_store
@@ -106,8 +109,16 @@ class Accounting:
                                budget_fail_mode=budget_fail_mode,
                                rate_limit_fail_mode=rate_limit_fail_mode,
                                rate_limit_wait=rate_limit_wait)
-        self.ledger: MemoryLedger | SqliteLedger = (
-            SqliteLedger(ledger_path) if ledger_path else MemoryLedger())
+        self.ledger: MemoryLedger | SqliteLedger | PostgresLedger
+        if ledger_url is not None:
+            from .ledger_pg import PostgresLedger
+
+            if ledger_path:
+                raise ConfigurationError("give ledger_path (an SQLite file) or ledger_url (a "
+                                         "postgresql:// URL), not both")
+            self.ledger = PostgresLedger(ledger_url)
+        else:
+            self.ledger = SqliteLedger(ledger_path) if ledger_path else MemoryLedger()
         if redis_url:
             from ..stores.redis import RedisProjects
 

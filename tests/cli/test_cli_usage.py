@@ -121,9 +121,13 @@ def test_usage_of_a_missing_ledger_creates_nothing(tmp_path, home, cencori):
     out = cencori("usage", "--html", str(blocker / "report.html"))
     assert out.returncode == 2 and len(out.stderr.splitlines()) == 1
     assert "a-file" in out.stderr and "Traceback" not in out.stderr
-    out = cencori("usage", "--ledger", "postgresql://db/ledger")
+    out = cencori("usage", "--ledger", "mysql://db/ledger")
     assert out.returncode == 2 and len(out.stderr.splitlines()) == 1
-    assert "only SQLite ledger files" in out.stderr
+    assert "postgresql:// URL" in out.stderr
+    # a PostgreSQL ledger that cannot be reached: one line, libpq's reason, no password
+    out = cencori("usage", "--ledger", "postgresql://u:pw-secret-123@127.0.0.1:1/ledger")
+    assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr
+    assert "127.0.0.1" in out.stderr and "pw-secret-123" not in out.stderr
 
 
 def test_usage_records_real_calls_with_their_cost(tmp_path, cencori, openai_wire):  # noqa: F811
