@@ -8,7 +8,7 @@
 How records travel: the call path only queues the record (never a network round trip); one
 background thread per ledger drains the queue in batches (whatever is queued, up to
 :data:`~cencori_core.accounting.ledger.MAX_UNWRITTEN`), each batch one transaction of
-``INSERT ... ON CONFLICT (request_id) DO NOTHING`` sent in psycopg's pipeline mode. A batch whose
+``COPY`` into a staging table and ``INSERT ... ON CONFLICT (request_id) DO NOTHING``. A batch whose
 commit fails is tried again; the insert is idempotent on the record's request id, so a batch
 whose first commit did reach the server before the connection dropped is not counted twice
 (at-least-once delivery, exactly-once rows). ``close()`` (and interpreter exit) flushes.
@@ -87,8 +87,12 @@ CREATE INDEX IF NOT EXISTS cencori_usage_time ON cencori_usage (time);
 
 # the SQLite ledger's columns; "user" is a reserved word in PostgreSQL
 _COLUMNS = tuple('"user"' if c == "user" else c for c in _SQLITE_COLUMNS)
-_INSERT = (f"INSERT INTO cencori_usage ({', '.join(_COLUMNS)}) "
-           f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}) ON CONFLICT (request_id) DO NOTHING")
+
+_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS cencori_usage_stage "
+          "(LIKE cencori_usage INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+_COPY = f"COPY cencori_usage_stage ({', '.join(_COLUMNS)}) FROM STDIN"
+_MOVE = (f"INSERT INTO cencori_usage ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} "
+         "FROM cencori_usage_stage ON CONFLICT (request_id) DO NOTHING")
 
 _GROUP = {"model": "model", "provider": "provider", "project": "project", "user": '"user"',
           "day": "day", "operation": "operation", "status": "status"}
@@ -210,15 +214,6 @@ class _Conn:
                 self.progress.close()
 
 
-def _pg_row(r: UsageRecord) -> tuple[Any, ...]:
-    row = list(_as_row(r))
-    # SQLite keeps money as exact text; PostgreSQL as NUMERIC (psycopg sends Decimal exactly)
-    for i in range(21, 26):
-        if row[i] is not None:
-            row[i] = Decimal(row[i])
-    return tuple(row)
-
-
 class PostgresLedger:
     """Every usage record in PostgreSQL, written in batches off the hot path by one thread."""
 
@@ -267,7 +262,7 @@ class PostgresLedger:
             progress = None
         self._progress = progress
         self._writer = _Writer(_Conn(self.pool, progress), self.where, write=self._write,
-                               to_row=_pg_row,
+                               to_row=_as_row,  # money as exact text: COPY parses NUMERIC
                                on_written=progress.settle if progress is not None else None,
                                hint="check that the database is reachable and accepts writes")
         self._started = False
@@ -307,10 +302,16 @@ class PostgresLedger:
                     f"understands ({SCHEMA_VERSION}): upgrade cencori-core")
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        # COPY into a per-connection staging table, then one INSERT ... ON CONFLICT DO NOTHING:
+        # several times the rows per second of a pipelined executemany, and still idempotent.
         try:
             with self.pool.connection() as conn:
                 with conn.transaction(), conn.cursor() as cur:
-                    cur.executemany(_INSERT, rows)
+                    cur.execute(_STAGE)
+                    with cur.copy(_COPY) as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                    cur.execute(_MOVE)
         except self._psycopg.Error as exc:
             # the writer logs what failed: never the URL's password
             raise RuntimeError(self._scrub(exc)) from None
