@@ -23,8 +23,8 @@ from .projects import Project, Projects
 
 if TYPE_CHECKING:
     from ..context import CallContext
-    from .ledger_pg import PostgresLedger
     from ..types import UsageRecord
+    from .ledger_pg import PostgresLedger
     from .pricing import Pricing
 
 __all__ = ["Accounting", "UsageView", "LedgerSink"]

@@ -9,21 +9,9 @@ from typing import Any, ClassVar
 
 from ..context import CallContext
 from ..hookspecs import hookimpl
-from ._base import (
-    SPLIT_GATE,
-    Finding,
-    HoldBack,
-    Policy,
-    Scan,
-    StreamFilter,
-    guarded,
-    may_split,
-    merge,
-    redact,
-    rewrite_request,
-    rewrite_response,
-    split_findings,
-)
+from ._base import Finding, Policy, Scan, guarded, merge, redact
+from ._holdback import HoldBack, StreamFilter
+from ._rewrite import SPLIT_GATE, may_split, rewrite_request, rewrite_response, split_findings
 
 __all__ = ["ScanningPolicy"]
 

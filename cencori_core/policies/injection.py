@@ -23,7 +23,8 @@ from typing import ClassVar
 from ..context import CallContext
 from ..errors import ConfigurationError
 from ..hookspecs import hookimpl
-from ._base import METER, Policy, guarded, normalize, text_classes
+from ._base import METER, Policy, guarded
+from ._text import normalize, text_classes
 
 __all__ = ["PromptInjection", "RULES", "detect"]
 

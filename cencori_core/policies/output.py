@@ -11,18 +11,11 @@ from ..context import CallContext
 from ..errors import ConfigurationError
 from ..hookspecs import hookimpl
 from ..types import Message, ToolCall, ToolCallDelta
-from ._base import (
-    METER,
-    Finding,
-    HoldBack,
-    Policy,
-    StreamFilter,
-    guarded,
-    normalize,
-    redact,
-    rewrite_response,
-)
+from ._base import METER, Finding, Policy, guarded, redact
+from ._holdback import HoldBack, StreamFilter
+from ._rewrite import rewrite_response
 from ._schema import errors
+from ._text import normalize
 
 __all__ = ["OutputGuard"]
 

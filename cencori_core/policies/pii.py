@@ -4,7 +4,7 @@ addresses.
 Speed matters (every request passes here), and Python's ``re`` costs about 10 ns per character
 for a pattern that must be tried at every position. So each family is first located with
 C-speed primitives: ``str.find`` for ``@``; for digits, the map of character classes
-(:func:`~._base.text_classes`: every digit becomes ``0``, every capital ``A``) lets one regex
+(:func:`~._text.text_classes`: every digit becomes ``0``, every capital ``A``) lets one regex
 with a literal first character find the dense digit clusters and ``AA00`` IBAN starts. The
 precise patterns then run only on those few windows.
 """
@@ -18,8 +18,9 @@ from typing import ClassVar
 
 from ..context import CallContext
 from ..errors import ConfigurationError
-from ._base import METER, Finding, Scan, merge, normalize, text_classes
+from ._base import METER, Finding, Scan, merge
 from ._scanning import ScanningPolicy
+from ._text import normalize, text_classes
 
 __all__ = ["PII", "RULES", "scan"]
 

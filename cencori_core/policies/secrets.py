@@ -14,8 +14,10 @@ from typing import ClassVar
 
 from ..context import CallContext
 from ..errors import ConfigurationError
-from ._base import METER, SPLIT_GATE, Finding, Scan, merge, normalizing
+from ._base import METER, Finding, Scan, merge
+from ._rewrite import SPLIT_GATE
 from ._scanning import ScanningPolicy
+from ._text import normalizing
 
 __all__ = ["Secrets", "RULES"]
 

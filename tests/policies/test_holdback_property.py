@@ -7,7 +7,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cencori_core.policies._base import HoldBack, redact
+from cencori_core.policies._base import redact
+from cencori_core.policies._holdback import HoldBack
 from cencori_core.policies.pii import HOLD as PII_HOLD
 from cencori_core.policies.pii import scan as pii_scan
 from cencori_core.policies.secrets import HOLD, RULES, make_scan

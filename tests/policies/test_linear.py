@@ -21,7 +21,8 @@ from parity import MODES, call, stream
 from policy_kit import make, user
 
 from cencori_core.policies import PII, OutputGuard, PromptInjection, Secrets
-from cencori_core.policies._base import METER, HoldBack, redact
+from cencori_core.policies._base import METER, redact
+from cencori_core.policies._holdback import HoldBack
 from cencori_core.policies.injection import detect
 from cencori_core.policies.pii import scan as pii_scan
 from cencori_core.policies.secrets import HOLD, RULES, make_scan

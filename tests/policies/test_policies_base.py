@@ -21,7 +21,8 @@ from cencori_core.policies import (
     Secrets,
     default_policies,
 )
-from cencori_core.policies._base import HoldBack, Policy, guarded, redact
+from cencori_core.policies._base import Policy, guarded, redact
+from cencori_core.policies._holdback import HoldBack
 from cencori_core.policies.pii import scan
 
 __all__ = ["openai_wire"]  # the fixture, imported for pytest
