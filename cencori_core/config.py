@@ -282,11 +282,12 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _accounting_from_toml(data: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """``[ledger]`` (path), ``[redis]`` (url, budget_fail_mode, rate_limit_fail_mode),
+    """``[ledger]`` (path or url), ``[redis]`` (url, budget_fail_mode, rate_limit_fail_mode),
     ``[[budgets]]`` and ``[[rate_limits]]`` → Router keyword arguments. A relative ledger path
     is relative to the TOML file."""
     out: dict[str, Any] = {}
-    tables = {"ledger": {"path", "url"}, "redis": {"url", "budget_fail_mode", "rate_limit_fail_mode"}}
+    tables = {"ledger": {"path", "url"},
+              "redis": {"url", "budget_fail_mode", "rate_limit_fail_mode"}}
     for name, known in tables.items():
         table = data.get(name)
         if table is None:
@@ -299,8 +300,8 @@ def _accounting_from_toml(data: Mapping[str, Any], where: str) -> dict[str, Any]
                                      f"{sorted(known)}")
     ledger = data.get("ledger") or {}
     if ledger.get("path") and ledger.get("url"):
-        raise ConfigurationError(f"{where}: [ledger] takes path (an SQLite file) or url (a "
-                                 "postgresql:// URL), not both")
+        raise ConfigurationError(f"{where}: [ledger] takes path (an SQLite file) or url "
+                                 "(a postgresql:// URL), not both")
     if ledger.get("url"):
         out["ledger_url"] = str(ledger["url"])
     if ledger.get("path"):

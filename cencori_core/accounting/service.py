@@ -98,7 +98,8 @@ class Accounting:
     """What the router holds for accounting (see the module docstring for where state lives)."""
 
     def __init__(self, pricing: Pricing, *, ledger_path: str | os.PathLike[str] | None = None,
-                 ledger_url: str | None = None, redis_url: str | None = None, budgets: Any = None, rate_limits: Any = None,
+                 ledger_url: str | None = None, redis_url: str | None = None,
+                 budgets: Any = None, rate_limits: Any = None,
                  budget_fail_mode: str = "closed", rate_limit_fail_mode: str = "open",
                  rate_limit_wait: float = 0.0) -> None:
         from ..stores import open_store

@@ -46,21 +46,27 @@ def _rewrite_message(m: Message, fn: TextFn, extra: dict[Where, list[Finding]] |
     else:
         new_content = content
     calls = m.tool_calls
+    new_calls = _rewrite_calls(calls, fn)
+    name = m.name
+    new_name = fn(name) if name else name
+    if new_content is content and new_calls is calls and new_name is name:
+        return m
+    return replace(m, content=new_content, tool_calls=new_calls, name=new_name)
+
+
+def _rewrite_calls(calls: Any, fn: TextFn) -> Any:
+    """``calls`` with each tool call's arguments rewritten (the same object when none changed).
+    The raw JSON text: normalization decodes its \\uXXXX escapes for the scanners and the
+    redaction replaces whole escapes, so the arguments stay valid JSON."""
     new_calls = calls
     for i, tc in enumerate(calls):
-        # The raw JSON text: normalization decodes its \uXXXX escapes for the scanners and the
-        # redaction replaces whole escapes, so the arguments stay valid JSON.
         new = fn(tc.arguments_raw)
         if new is not tc.arguments_raw:
             if new_calls is calls:
                 new_calls = list(calls)
             new_calls[i] = ToolCall.from_raw(id=tc.id, name=tc.name, arguments_raw=new,
                                              provider_data=tc.provider_data)
-    name = m.name
-    new_name = fn(name) if name else name
-    if new_content is content and new_calls is calls and new_name is name:
-        return m
-    return replace(m, content=new_content, tool_calls=new_calls, name=new_name)
+    return new_calls
 
 
 def _rewrite_list(items: list[str], fn: TextFn) -> list[str]:
@@ -257,14 +263,7 @@ def rewrite_response(response: Any, fn: TextFn) -> Any:
             if new is not response.reasoning:
                 fields["reasoning"] = new
         calls = response.tool_calls
-        new_calls = calls
-        for i, tc in enumerate(calls):
-            new = fn(tc.arguments_raw)
-            if new is not tc.arguments_raw:
-                if new_calls is calls:
-                    new_calls = list(calls)
-                new_calls[i] = ToolCall.from_raw(id=tc.id, name=tc.name, arguments_raw=new,
-                                                 provider_data=tc.provider_data)
+        new_calls = _rewrite_calls(calls, fn)
         if new_calls is not calls:
             fields["tool_calls"] = new_calls
         return replace(response, **fields) if fields else response

@@ -78,7 +78,7 @@ class PostgresServer:
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError("postgres did not accept connections within 30 s")
+                    raise RuntimeError("postgres did not accept connections within 30 s") from None
                 time.sleep(0.05)
 
     def url(self, database: str) -> str:
