@@ -7,7 +7,7 @@ and instance roles), or from the provider's ``aws_access_key_id`` / ``aws_secret
 ``aws_session_token`` / ``profile``; the region from ``region`` or ``AWS_REGION`` /
 ``AWS_DEFAULT_REGION``. Both are looked up when the provider is built, so a missing region or
 missing credentials are a :class:`ProviderNotConfiguredError` before any request. botocore's
-own retries are off (one attempt): the router retries.
+own retries are off (``total_max_attempts=1``): the router retries.
 
 The async path
     boto3 is synchronous. aiobotocore would give a native async client, but it pins botocore to
@@ -23,6 +23,7 @@ The async path
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ParamValidationError, ProfileNotFound
 
+from cencori_core._logging import add_secrets, protect_sdk_loggers
 from cencori_core.config import ProviderConfig
 from cencori_core.errors import ConfigurationError, InvalidRequestError, ProviderNotConfiguredError
 from cencori_core.provider import (
@@ -173,7 +175,10 @@ class BedrockProvider(SDKProvider):
             self.session = boto3.Session(
                 aws_access_key_id=key_id, aws_secret_access_key=secret,
                 aws_session_token=_clear(opts.get("aws_session_token")),
-                profile_name=opts.get("profile") or None, region_name=opts.get("region") or None)
+                profile_name=opts.get("profile") or None,
+                # botocore itself reads only AWS_DEFAULT_REGION (and the profile's region);
+                # AWS_REGION is what the other AWS SDKs and Lambda set, so it counts too.
+                region_name=opts.get("region") or os.environ.get("AWS_REGION") or None)
         except ProfileNotFound:
             raise ConfigurationError(
                 f"provider {config.name!r}: AWS profile {opts.get('profile')!r} is not in the "
@@ -202,8 +207,12 @@ class BedrockProvider(SDKProvider):
         frozen = credentials.get_frozen_credentials()
         # The secret key and session token found by the chain (environment, profile, role) are
         # scrubbed like configured ones: botocore errors may quote request headers.
-        self.scrubber = Scrubber([*secrets_of(config), *config.secrets(), frozen.secret_key,
-                                  frozen.token])
+        found = [s for s in (frozen.secret_key, frozen.token) if s]
+        self.scrubber = Scrubber([*secrets_of(config), *config.secrets(), *found])
+        # ... and masked in log records, botocore's DEBUG logs included (they print request
+        # headers, the session token among them, and whole answers).
+        add_secrets(found)
+        protect_sdk_loggers()
         self.boundary = ErrorBoundary(provider=self.name, map_error=type(self).map_error,
                                       scrubber=self.scrubber)
         self.endpoint_url = opts.get("endpoint_url") or config.base_url or None
@@ -225,7 +234,9 @@ class BedrockProvider(SDKProvider):
 
     def _client(self, timeout: float | None) -> Any:
         t = timeout if timeout is not None else (self.config.timeout or DEFAULT_TIMEOUT)
-        cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=t,
+        # botocore's "max_attempts" counts retries after the first try (1 would retry once);
+        # total_max_attempts=1 is one try in all.
+        cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=t,
                      read_timeout=t, max_pool_connections=self.concurrency,
                      user_agent_extra="cencori-core")
         with self._lock:  # a boto3 Session is not thread-safe; its clients are
