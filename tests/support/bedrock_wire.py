@@ -33,6 +33,7 @@ import binascii
 import json
 import re
 import struct
+import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -214,7 +215,12 @@ class BedrockServer(LoopbackServer):
         self.turns: deque[Turn] = deque()
         self.invoke_answers: deque[Reply] = deque()
         self.unsigned: list[str] = []
-        self.route("POST", "/model/", self._model)
+        self.gate: threading.Event | None = None
+        """When set, requests wait for it (calls held open at once, counted in ``inflight``)."""
+        self.inflight = 0
+        self.max_inflight = 0
+        self._count = threading.Lock()
+        self.route("POST", "/model/", self._gated)
 
     def script(self, *turns: Turn) -> BedrockServer:
         self.turns.extend(turns)
@@ -225,6 +231,7 @@ class BedrockServer(LoopbackServer):
         self.turns.clear()
         self.invoke_answers.clear()
         self.unsigned.clear()
+        self.max_inflight = 0
 
     def error(self, status: int, message: str = "scripted error", *, code: str | None = None,
               headers: dict[str, str] | None = None, times: int = 1,
@@ -245,6 +252,20 @@ class BedrockServer(LoopbackServer):
         return bool(m and rec.headers.get("x-amz-date") and m["region"] == REGION
                     and "x-amz-date" in m["signed"].split(";")
                     and "host" in m["signed"].split(";"))
+
+    def _gated(self, rec: Recorded) -> Reply:
+        gate = self.gate
+        if gate is None:
+            return self._model(rec)
+        with self._count:
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            gate.wait(30)
+            return self._model(rec)
+        finally:
+            with self._count:
+                self.inflight -= 1
 
     def _model(self, rec: Recorded) -> Reply:
         if not self.signed(rec):
