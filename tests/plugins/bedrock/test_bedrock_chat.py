@@ -10,7 +10,8 @@ import base64
 import json
 
 import pytest
-from bedrock_wire import KEY_ID, SECRET, TOKEN, BedrockServer, Turn, router_for
+from bedrock_fixtures import *  # noqa: F403 - the fixtures (server, mode, ...)
+from bedrock_wire import SECRET, TOKEN, Turn, router_for
 from genai_prices import Usage as GUsage
 from genai_prices import calc_price
 
@@ -25,27 +26,6 @@ WEATHER = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
                    "required": ["city"]}}}
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake-image-bytes").decode()
-
-
-@pytest.fixture(scope="module")
-def shared_server():
-    with BedrockServer() as s:
-        yield s
-
-
-@pytest.fixture
-def server(shared_server):
-    shared_server.reset()
-    yield shared_server
-    assert shared_server.unsigned == []
-    for rec in shared_server.requests:  # every request SigV4-signed by boto3
-        assert rec.headers["authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={KEY_ID}/")
-        assert rec.headers["x-amz-date"]
-
-
-@pytest.fixture(params=["sync", "async"])
-def mode(request):
-    return request.param
 
 
 def chat(router, mode, **kw):

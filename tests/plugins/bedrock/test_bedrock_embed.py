@@ -7,29 +7,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from bedrock_wire import BedrockServer, router_for, vector
+from bedrock_fixtures import *  # noqa: F403 - the fixtures (server, mode, ...)
+from bedrock_wire import router_for, vector
 from genai_prices import Usage as GUsage
 from genai_prices import calc_price
 
 from cencori_core import InvalidRequestError, Usage
-
-
-@pytest.fixture(scope="module")
-def shared_server():
-    with BedrockServer() as s:
-        yield s
-
-
-@pytest.fixture
-def server(shared_server):
-    shared_server.reset()
-    yield shared_server
-    assert shared_server.unsigned == []
-
-
-@pytest.fixture(params=["sync", "async"])
-def mode(request):
-    return request.param
 
 
 def embed(router, mode, model, texts, **kw):

@@ -10,6 +10,7 @@ import pickle
 import traceback
 
 import pytest
+from bedrock_fixtures import *  # noqa: F403 - the fixtures (server, mode, ...)
 from bedrock_wire import SECRET, TOKEN, BedrockServer, Turn, error_reply, router_for
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from cencori_bedrock._errors import map_error
@@ -31,23 +32,6 @@ from cencori_core.testing import UsageRecorder
 
 HI = [{"role": "user", "content": "Hi"}]
 NOVA = "bedrock/amazon.nova-pro-v1:0"
-
-
-@pytest.fixture(scope="module")
-def shared_server():
-    with BedrockServer() as s:
-        yield s
-
-
-@pytest.fixture
-def server(shared_server):
-    shared_server.reset()
-    return shared_server
-
-
-@pytest.fixture(params=["sync", "async"])
-def mode(request):
-    return request.param
 
 
 def call(router, mode, stream=False):

@@ -9,7 +9,8 @@ import asyncio
 import threading
 
 import pytest
-from bedrock_wire import KEY_ID, REGION, SECRET, BedrockServer, Turn, creds, router_for
+from bedrock_fixtures import *  # noqa: F403 - the fixtures (server, mode, ...)
+from bedrock_wire import KEY_ID, REGION, SECRET, Turn, creds, router_for
 from cencori_bedrock._catalog import MODELS
 from genai_prices import Usage as GUsage
 from genai_prices import calc_price
@@ -26,35 +27,6 @@ from cencori_core.testing import UsageRecorder
 
 HI = [{"role": "user", "content": "Hi"}]
 NOVA = "bedrock/amazon.nova-pro-v1:0"
-AWS_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ROLE_ARN",
-            "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_BEARER_TOKEN_BEDROCK")
-
-
-@pytest.fixture
-def no_aws(monkeypatch, tmp_path):
-    """No AWS settings at all: no variables, empty shared files, no instance metadata."""
-    for var in AWS_VARS:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return monkeypatch
-
-
-@pytest.fixture(scope="module")
-def shared_server():
-    with BedrockServer() as s:
-        yield s
-
-
-@pytest.fixture
-def server(shared_server):
-    shared_server.reset()
-    yield shared_server
-    shared_server.gate = None
-    assert shared_server.unsigned == []
 
 
 def key_of(rec) -> str:
