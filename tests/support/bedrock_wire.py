@@ -213,6 +213,8 @@ class BedrockServer(LoopbackServer):
     def __init__(self) -> None:
         super().__init__()
         self.turns: deque[Turn] = deque()
+        self.default = Turn()
+        """The answer when no turn is scripted."""
         self.invoke_answers: deque[Reply] = deque()
         self.unsigned: list[str] = []
         self.gate: threading.Event | None = None
@@ -275,10 +277,10 @@ class BedrockServer(LoopbackServer):
         action = rec.path.rsplit("/", 1)[-1]
         rid = {"x-amzn-RequestId": f"req-{uuid.uuid4()}"}
         if action == "converse":
-            t = self.turns.popleft() if self.turns else Turn()
+            t = self.turns.popleft() if self.turns else self.default
             return Reply(body=converse_json(t), headers=rid, delay=t.delay)
         if action == "converse-stream":
-            t = self.turns.popleft() if self.turns else Turn()
+            t = self.turns.popleft() if self.turns else self.default
             return Reply(lines=self._frames(t), content_type="application/vnd.amazon.eventstream",
                          headers=rid, cut_after=t.cut_after, delay=t.delay)
         if action == "invoke":
