@@ -12,8 +12,9 @@ Configuration (``providers={"bedrock": {...}}``)
     ``profile``, ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token`` (else
     boto3's credential chain: environment, shared files, SSO, container and instance roles),
     ``endpoint_url`` (a VPC endpoint, or a test server), ``max_concurrency`` (threads of the
-    async path, default 16), ``timeout``. No API key: ``requires_key`` is off and missing
-    credentials or region are reported when the provider is built, before any request.
+    async path, default 16), ``timeout``. No ``api_key``: a Bedrock API key is read by boto3
+    from ``AWS_BEARER_TOKEN_BEDROCK``. ``requires_key`` is off; missing credentials or region
+    are reported when the provider is built, before any request.
 
 Chat
     Converse / ConverseStream: system prompts, images (data URLs or ``s3://`` URIs), tools

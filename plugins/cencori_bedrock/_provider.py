@@ -55,6 +55,9 @@ __all__ = ["BedrockProvider", "DEFAULT_CONCURRENCY"]
 DEFAULT_CONCURRENCY = 16
 """Threads (and pooled connections) serving the async path when ``max_concurrency`` is unset."""
 
+BEARER_ENV = "AWS_BEARER_TOKEN_BEDROCK"
+"""Where botocore reads a Bedrock API key (sent as ``Authorization: Bearer``)."""
+
 DEFAULT_TIMEOUT = 60.0
 """botocore's own connect/read timeout, used when the provider has no ``timeout``."""
 
@@ -191,23 +194,34 @@ class BedrockProvider(SDKProvider):
                 f"AWS_DEFAULT_REGION), or pass Router(providers={{{config.name!r}: "
                 "{'region': 'us-east-1'}})", provider=config.name,
                 env_vars=("AWS_REGION", "AWS_DEFAULT_REGION"))
+        if config.api_key is not None:
+            raise ConfigurationError(
+                f"provider {config.name!r} takes no api_key: boto3 signs with AWS credentials "
+                "(aws_access_key_id/aws_secret_access_key, a profile or a role), or sends a "
+                "Bedrock API key it reads from the environment variable AWS_BEARER_TOKEN_BEDROCK")
+        # A Bedrock API key (AWS_BEARER_TOKEN_BEDROCK) replaces SigV4: botocore sends it as a
+        # bearer token itself, and no AWS credentials are needed then.
+        bearer = os.environ.get(BEARER_ENV) or None
         try:
             credentials = self.session.get_credentials()
         except BotoCoreError as exc:  # a broken profile, an SSO session that expired, ...
             raise ProviderNotConfiguredError(
                 f"provider {config.name!r}: AWS credentials could not be loaded "
                 f"({type(exc).__name__})", provider=config.name) from None
-        if credentials is None:
+        if credentials is None and bearer is None:
             raise ProviderNotConfiguredError(
                 f"provider {config.name!r} found no AWS credentials: set AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE, "
-                "or run where a role is attached, or pass aws_access_key_id/aws_secret_access_key "
-                "in the provider's configuration", provider=config.name,
-                env_vars=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"))
-        frozen = credentials.get_frozen_credentials()
-        # The secret key and session token found by the chain (environment, profile, role) are
-        # scrubbed like configured ones: botocore errors may quote request headers.
-        found = [s for s in (frozen.secret_key, frozen.token) if s]
+                f"or {BEARER_ENV} (a Bedrock API key), or run where a role is attached, or pass "
+                "aws_access_key_id/aws_secret_access_key in the provider's configuration",
+                provider=config.name,
+                env_vars=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE",
+                          BEARER_ENV))
+        frozen = credentials.get_frozen_credentials() if credentials is not None else None
+        # The secret key, session token and API key found in the environment, a profile or a
+        # role are scrubbed like configured ones: botocore errors may quote request headers.
+        found = [s for s in (frozen.secret_key if frozen else None,
+                             frozen.token if frozen else None, bearer) if s]
         self.scrubber = Scrubber([*secrets_of(config), *config.secrets(), *found])
         # ... and masked in log records, botocore's DEBUG logs included (they print request
         # headers, the session token among them, and whole answers).

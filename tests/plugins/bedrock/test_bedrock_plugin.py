@@ -143,6 +143,24 @@ def test_credentials_and_region_from_a_profile(no_aws, server, tmp_path):
     assert key_of(server.requests[0]) == "AKIAFROMPROFILE00001"
 
 
+def test_bedrock_api_key_from_the_environment_needs_no_credentials(no_aws):
+    """A Bedrock API key (AWS_BEARER_TOKEN_BEDROCK) replaces AWS credentials: the provider is
+    built without any (boto3 sends the key as a bearer token, over HTTPS only, so it is not
+    sent to the plain-HTTP loopback server here), and the key is scrubbed like a secret."""
+    key = "ABSKQmVkcm9ja0FQSUtleS1leGFtcGxlLWtleQ=="
+    no_aws.setenv("AWS_BEARER_TOKEN_BEDROCK", key)
+    router = Router(providers={"bedrock": {"region": REGION}}, plugins=["bedrock"])
+    provider = router.provider("bedrock")
+    assert provider.scrubber.text(f"echoed {key}") == "echoed ***"
+
+
+def test_api_key_is_refused_with_the_way_to_go(no_aws):
+    router = Router(providers={"bedrock": {"region": REGION, "api_key": "abc-123-456-789"}},
+                    plugins=["bedrock"])
+    with pytest.raises(ConfigurationError, match="AWS_BEARER_TOKEN_BEDROCK"):
+        router.chat(model=NOVA, messages=HI)
+
+
 def test_repr_shows_no_secret(no_aws, server):
     router = router_for(server)
     assert SECRET not in repr(router) and SECRET not in repr(router.provider("bedrock"))
