@@ -10,7 +10,7 @@ import threading
 
 import pytest
 from bedrock_fixtures import *  # noqa: F403 - the fixtures (server, mode, ...)
-from bedrock_wire import KEY_ID, REGION, SECRET, Turn, creds, router_for
+from bedrock_wire import KEY_ID, REGION, SECRET, BedrockServer, Turn, creds, router_for
 from cencori_bedrock._catalog import MODELS
 from genai_prices import Usage as GUsage
 from genai_prices import calc_price
@@ -247,6 +247,26 @@ def test_telemetry_names_aws_bedrock(server):
     tp.shutdown()
     names = [s.attributes.get("gen_ai.provider.name") for s in exporter.get_finished_spans()]
     assert "aws.bedrock" in names and set(names) <= {"aws.bedrock", None}
+
+
+def test_two_regions_as_deployments_of_one_name(no_aws, server):
+    """Bedrock in two regions behind one name: the first region throttles, the retry moves to
+    the other deployment (each deployment its own provider configuration)."""
+    claude = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+    with BedrockServer() as east:
+        server.error(429, "slow down", code="ThrottlingException", times=5)
+        deps = {"claude-sonnet-4": [
+            {"provider": "bedrock", "model": claude, "name": "west", "weight": 1000,
+             **creds(server)},
+            {"provider": "bedrock", "model": claude, "name": "east", "weight": 0.001,
+             **creds(east)}]}
+        router = Router(deployments=deps, plugins=["bedrock"],
+                        retry=RetryPolicy(max_attempts=3, initial_delay=0, jitter=0))
+        with router:
+            r = router.chat(model="claude-sonnet-4", messages=HI)
+        assert r.deployment == "east" and r.provider == "bedrock"
+        assert server.hits >= 1 and east.hits == 1
+        assert server.model_of(east.requests[0]) == claude
 
 
 def test_fallback_across_clouds_one_usage_record(no_aws, server):
