@@ -101,6 +101,9 @@ def chat_request(request: ChatRequest) -> dict[str, Any]:
         kw["toolConfig"] = tool_config
     if request.response_format is not None:
         kw["outputConfig"] = _output_config(request.response_format)
+    # seed has no Converse counterpart (like OpenAI's, only a best-effort hint) and ``user``
+    # none either (``requestMetadata`` is for invocation logs, with a narrow character set:
+    # pass it in provider_options when wanted).
     if request.provider_options:
         kw.update(request.provider_options)
     return kw
