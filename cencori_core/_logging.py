@@ -71,13 +71,18 @@ def watch(router: _KeyHolder) -> None:
 # on each logger of these packages that exists, and on the ones that log requests, created now
 # if their SDK is not imported yet (getLogger returns the same object to the SDK later).
 SDK_LOGGERS = ("openai", "anthropic", "httpx", "httpx2", "httpcore", "httpcore2", "google_genai",
-               "google.genai", "mistralai", "cohere")
+               "google.genai", "mistralai", "cohere",
+               "boto3", "botocore", "urllib3")
 _SDK_REQUEST_LOGGERS = (
     "openai._base_client", "anthropic._base_client", "httpx", "httpx2", "httpcore.connection",
     "httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore2.connection",
     "httpcore2.http11", "httpcore2.http2", "google_genai._api_client", "google_genai.models",
     "google.genai", "mistralai", "mistralai.client", "mistralai._hooks", "cohere",
     "cohere.core.http_client", "cohere.base_client",
+    # botocore logs request headers (X-Amz-Security-Token), canonical requests and answers
+    "botocore.endpoint", "botocore.parsers", "botocore.auth", "botocore.hooks",
+    "botocore.httpsession", "botocore.retryhandler", "botocore.credentials",
+    "urllib3.connectionpool",
 )
 _sdk_protected: set[str] = set()
 

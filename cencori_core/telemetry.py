@@ -96,6 +96,7 @@ PROVIDER_NAMES = {
     "deepseek": "deepseek",
     "cohere": "cohere",
     "meta": "meta",
+    "bedrock": "aws.bedrock",
 }
 
 #: The host each first-party SDK talks to when no ``base_url`` is configured (plugins that

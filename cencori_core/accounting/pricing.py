@@ -41,6 +41,7 @@ PROVIDER_IDS = {
     "deepseek": "deepseek",
     "meta": "meta",
     "cohere": "cohere",
+    "bedrock": "aws",
 }
 
 _UNPRICED_PROVIDERS = {"echo", "fake"}
