@@ -1,0 +1,212 @@
+"""Deployment health and routing state shared through Redis, so several worker processes agree
+on cooldowns, per-deployment rate limits and the statistics the strategies read."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from ._lua import FAIL, RELEASE, ROUTE
+
+if TYPE_CHECKING:
+    from .redis import RedisStore
+
+__all__ = ["RedisDeploymentState"]
+
+
+INFLIGHT_TTL = 600.0
+"""Seconds an in-flight entry counts at most: a process that dies mid-call leaves one that
+expires by itself."""
+_BATCH = 256
+
+
+class RedisDeploymentState:
+    """Deployment health and routing statistics shared through Redis, so several worker
+    processes agree.
+
+    - Failures and cooldowns: an atomic script counts failures within the window and starts the
+      cooldown. Cooldown reads are mirrored locally for ``refresh_s`` seconds (the attempt loop
+      asks on every attempt).
+    - Choosing a deployment (:meth:`take`) is one script, one round trip: the first candidate
+      under its own ``rpm`` / ``tpm`` is taken and the shared in-flight counts, latency averages
+      and tokens of the minute of every candidate come back, mirrored locally for the strategy's
+      next choice. With the ``weighted`` strategy and no per-deployment limits nothing shared is
+      needed and the choice stays local (no round trip).
+    - Finishing an attempt (:meth:`release`) never waits for Redis: releases are queued and a
+      background thread sends them in batches (one script per batch).
+
+    If Redis is unreachable, everything falls back to this process's own view (with a warning):
+    a deployment is never refused for want of Redis (per-deployment limits fail open).
+    """
+
+    def __init__(self, store: RedisStore, *, refresh_s: float = 0.5) -> None:
+        from ..resilience import MemoryDeploymentState
+
+        self._store = store
+        self._script = store.client.register_script(FAIL)
+        self._local = MemoryDeploymentState()
+        self.in_flight = self._local.in_flight
+        self.latency = self._local.latency
+        self.refresh_s = refresh_s
+        self._mirror: dict[str, float] = {}
+        self._mirror_at = 0.0
+        self._warned = False
+        self._route = store.client.register_script(ROUTE)
+        self._release = store.client.register_script(RELEASE)
+        self._tokens: dict[str, tuple[str, int]] = {}  # key → (minute, tokens) as last seen
+        self._ids = itertools.count()
+        self._queue: queue.SimpleQueue[tuple[str, str, str, int, str] | None] = \
+            queue.SimpleQueue()
+        self._queued = self._sent = 0  # releases queued / sent (only the flusher adds to _sent)
+        self._flusher: threading.Thread | None = None
+        self._flusher_lock = threading.Lock()
+        store.on_close(self.close)
+
+    def _key(self, key: str, kind: str) -> str:
+        return f"{self._store.prefix}cd:{kind}:{key}"
+
+    def _down(self, exc: BaseException) -> None:
+        if not self._warned:
+            self._warned = True
+            import logging
+
+            logging.getLogger("cencori_core").warning(
+                "deployment routing state: Redis at %s is unreachable (%s); using this "
+                "process's own view", self._store.describe(), type(exc).__name__)
+
+    def record_failure(self, key: str, cfg: Any, *, hard: bool, now: float) -> bool:
+        local = self._local.record_failure(key, cfg, hard=hard, now=now)
+        wall = time.time()
+        try:
+            cooled = bool(self._script(
+                keys=[self._key(key, "fails"), self._key(key, "until")],
+                args=[repr(wall), cfg.window_s, cfg.allowed_fails, cfg.cooldown_s,
+                      "1" if hard else "0", f"{wall}:{os.getpid()}:{id(self)}"]))
+        except self._store._errors as exc:
+            self._down(exc)
+            return local
+        self._mirror_at = 0.0  # see the new state on the next read
+        return cooled
+
+    def cooling_until(self, keys: list[str], now: float) -> dict[str, float]:
+        wall = time.time()
+        if wall - self._mirror_at >= self.refresh_s or any(k not in self._mirror for k in keys):
+            try:
+                values = self._store.client.mget([self._key(k, "until") for k in keys])
+            except self._store._errors as exc:
+                self._down(exc)
+                return self._local.cooling_until(keys, now)
+            for k, val in zip(keys, values, strict=True):
+                self._mirror[k] = float(val) if val is not None else 0.0
+            self._mirror_at = wall
+        # the local view covers failures this process saw but could not write
+        out = {k: until for k in keys if (until := self._mirror.get(k, 0.0)) > wall}
+        for k, until in self._local.cooling_until(keys, now).items():
+            out.setdefault(k, until - now + wall)
+        return out
+
+    def tokens_used(self, key: str) -> int:
+        """Tokens ``key`` took in the current UTC minute, as the last choice saw them."""
+        minute, tokens = self._tokens.get(key, ("", 0))
+        return tokens if minute == str(int(time.time() // 60)) else 0
+
+    def take(self, deps: list[Any], tokens: int, shared: bool = True) -> tuple[Any, Any] | None:
+        """See ``MemoryDeploymentState.take``; shared by every process (one round trip)."""
+        if not shared and not any(d.rpm or d.tpm for d in deps):
+            return self._local.take(deps, tokens)
+        wall = time.time()
+        minute = str(int(wall // 60))
+        member = f"{os.getpid()}:{id(self)}:{next(self._ids)}"
+        keys: list[str] = []
+        args: list[Any] = [repr(wall), minute, tokens, member, INFLIGHT_TTL, len(deps)]
+        for d in deps:
+            keys += [self._key(d.key, "use"), self._key(d.key, "busy")]
+            args += [d.rpm, d.tpm]
+        try:
+            out = self._route(keys=keys, args=args)
+        except self._store._errors as exc:
+            self._down(exc)
+            return self._local.take(deps, tokens)
+        for i, d in enumerate(deps):
+            busy, lat, used = out[1 + 3 * i: 4 + 3 * i]
+            self.in_flight[d.key] = int(busy)
+            if lat:
+                self.latency[d.key] = float(lat)
+            self._tokens[d.key] = (minute, int(used))
+        chosen = int(out[0])
+        if chosen == 0:
+            return None
+        dep = deps[chosen - 1]
+        return dep, (member, minute)
+
+    def release(self, key: str, latency_ms: float | None, tokens: int = 0,
+                ticket: Any = None) -> None:
+        if ticket is None:  # taken locally
+            self._local.release(key, latency_ms, tokens)
+            return
+        member, minute = ticket
+        lat = repr(latency_ms) if latency_ms is not None else ""
+        self._queued += 1
+        self._queue.put((key, member, lat, tokens, minute))
+        if self._flusher is None:
+            with self._flusher_lock:
+                if self._flusher is None:
+                    self._flusher = threading.Thread(target=self._flush, daemon=True,
+                                                     name="cencori-redis-release")
+                    self._flusher.start()
+
+    def _flush(self) -> None:
+        while True:
+            item: Any = self._queue.get()
+            batch = []
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= _BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._send(batch)
+                self._sent += len(batch)
+            if item is None:
+                return
+
+    def _send(self, batch: list[Any]) -> None:
+        # one batch may span a minute boundary: each release names its own minute
+        by_minute: dict[str, list[Any]] = {}
+        for entry in batch:
+            by_minute.setdefault(entry[4], []).append(entry)
+        for minute, entries in by_minute.items():
+            keys: list[str] = []
+            args: list[Any] = [minute]
+            for key, member, lat, tokens, _ in entries:
+                keys += [self._key(key, "use"), self._key(key, "busy")]
+                args += [member, lat, tokens]
+            try:
+                self._release(keys=keys, args=args)
+            except self._store._errors as exc:  # the in-flight entries expire by themselves
+                self._down(exc)
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait (up to ``timeout`` s) until the releases queued so far are sent."""
+        target = self._queued
+        deadline = time.monotonic() + timeout
+        while self._sent < target:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.001)
+        return True
+
+    def close(self) -> None:
+        with self._flusher_lock:
+            flusher = self._flusher
+        if flusher is not None:
+            self._queue.put(None)
+            flusher.join(timeout=2.0)
+            self._flusher = None
