@@ -225,11 +225,13 @@ class MemoryDeploymentState:
         minute, _, tokens = self.minute.get(key, (0, 0, 0))
         return tokens if minute == int(time.time() // 60) else 0
 
-    def take(self, deps: list[Deployment], tokens: int,
-             shared: bool = True) -> tuple[Deployment, Any] | None:
-        """The first of ``deps`` under its ``rpm`` / ``tpm`` in this minute, with the request,
-        the ``tokens`` and an in-flight call counted on it (None when all are at their limit).
-        Returns (deployment, ticket): the ticket goes back to :meth:`release`."""
+    def take(self, deps: list[Deployment], tokens: int, strategy: str = "weighted",
+             ranks: dict[str, int] | None = None) -> tuple[Deployment, Any] | None:
+        """The first of ``deps`` (in the strategy's order, see ``Balancer.candidates``) under
+        its ``rpm`` / ``tpm`` in this minute, with the request, the ``tokens`` and an in-flight
+        call counted on it (None when all are at their limit). Returns (deployment, ticket):
+        the ticket goes back to :meth:`release`. A shared state re-reads the strategy's metric
+        itself (``strategy``, ``ranks``)."""
         minute = int(time.time() // 60)
         with self._lock:
             for d in deps:
@@ -277,23 +279,24 @@ class Balancer:
         return self.strategy == "usage_based" or any(d.tpm for d in deps)
 
     def candidates(self, deps: list[Deployment], failed: set[str],
-                   now: float) -> tuple[list[Deployment], set[str]]:
-        """Every deployment in the order to try them, and the keys of those cooling: the
-        strategy's order among healthy deployments not yet failed in this call, then the other
-        healthy ones, then the cooling ones (whose cooldown ends first, first)."""
+                   now: float) -> tuple[list[Deployment], dict[str, int]]:
+        """Every deployment in the order to try them, and each one's rank: the strategy's
+        order among healthy deployments not yet failed in this call (rank 1), then the other
+        healthy ones (2), then the cooling ones, whose cooldown ends first first (3)."""
         cooling = self.state.cooling_until([d.key for d in deps], now)
         healthy = [d for d in deps if d.key not in cooling]
         fresh = [d for d in healthy if d.key not in failed]
         pool = fresh or healthy
         rest = [d for d in healthy if d not in pool]
         cooled = sorted((d for d in deps if d.key in cooling), key=lambda d: cooling[d.key])
-        return self._order(pool) + rest + cooled, set(cooling)
+        ranks = {d.key: 1 for d in pool} | {d.key: 2 for d in rest} | {d.key: 3 for d in cooled}
+        return self._order(pool) + self._order(rest) + cooled, ranks
 
     def choose(self, deps: list[Deployment], failed: set[str],
                now: float) -> tuple[Deployment, bool]:
         """(deployment, all_cooling): the one the strategy prefers now, not taken."""
-        cands, cooling = self.candidates(deps, failed, now)
-        return cands[0], cands[0].key in cooling
+        cands, ranks = self.candidates(deps, failed, now)
+        return cands[0], ranks[cands[0].key] == 3
 
     def _order(self, pool: list[Deployment]) -> list[Deployment]:
         if len(pool) <= 1:
@@ -317,12 +320,11 @@ class Balancer:
             left.remove(d)
         return out
 
-    def take(self, group: str, candidates: list[Deployment],
-             tokens: int) -> tuple[Deployment, Any]:
-        """The first candidate under its limits, counted (see ``take`` of the state);
+    def take(self, group: str, candidates: list[Deployment], tokens: int,
+             ranks: dict[str, int]) -> tuple[Deployment, Any]:
+        """The candidate to use, counted (see ``take`` of the state);
         :class:`RateLimitExceededError` naming the deployments when all are at their limit."""
-        # the weighted strategy reads no statistics: a shared state may choose locally
-        found = self.state.take(candidates, tokens, shared=self.strategy != "weighted")
+        found = self.state.take(candidates, tokens, self.strategy, ranks)
         if found is not None:
             return found  # type: ignore[no-any-return]
         wait = 60.0 - time.time() % 60
@@ -401,7 +403,7 @@ class AttemptPlan:
                 self.check(route)
             return Target(route=route, retry=retry, tries=tries, delay=delay, key=route.provider)
         balancer = self.table.balancer
-        cands, cooling = balancer.candidates(deps, self._failed_deps, time.monotonic())
+        cands, ranks = balancer.candidates(deps, self._failed_deps, time.monotonic())
         if self.check is not None:
             # before the take: a refused deployment holds no slot
             self.check(_concrete(route, cands[0]))
@@ -410,7 +412,7 @@ class AttemptPlan:
             from .accounting.usage import request_tokens
 
             tokens = max(1, request_tokens(self.ctx.request))
-        dep, ticket = balancer.take(route.requested or route.model, cands, tokens)
+        dep, ticket = balancer.take(route.requested or route.model, cands, tokens, ranks)
         concrete = _concrete(route, dep)
         if self.check is not None and dep is not cands[0]:
             try:
@@ -419,7 +421,7 @@ class AttemptPlan:
                 balancer.state.release(dep.key, None, 0, ticket)
                 raise
         return Target(route=concrete, retry=retry, tries=tries, delay=delay, key=dep.key,
-                      deployment=dep, all_cooling=dep.key in cooling, tokens=tokens,
+                      deployment=dep, all_cooling=ranks[dep.key] == 3, tokens=tokens,
                       ticket=ticket)
 
     def timeout_left(self) -> float | None:

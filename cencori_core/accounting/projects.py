@@ -229,11 +229,17 @@ class Projects:
         # (it may hold what the invalidation is about).
         self._gen = 0
         self._watching = not hasattr(store, "watch")
+        self._watcher: Any = None
 
     def _watch(self) -> None:
         """Start listening for other processes' changes (once, on the first store read)."""
         self._watching = True
-        self._store.watch(self.invalidate)
+        self._watcher = self._store.watch(self.invalidate)
+
+    def listening(self) -> bool:
+        """Whether changes made by other processes reach this router's cache at once (a Redis
+        store whose change listener is connected); otherwise within ``cache_ttl``."""
+        return self._watcher is not None and bool(self._watcher.connected.is_set())
 
     def invalidate(self, kind: str | None, name: str | None) -> None:
         """Drop the cached ``key`` or ``project`` called ``name`` (everything when ``kind`` is

@@ -161,40 +161,59 @@ return 0
 """
 
 
-# One attempt's deployment, in one round trip: the first candidate under its own rpm / tpm in
-# this UTC minute is taken (a request, the estimated tokens, and an in-flight entry that expires
-# by itself if the process dies mid-call), and the shared statistics of every candidate come back
-# for the next choice. KEYS: (hash, zset) per candidate: the hash holds m (the minute), r and t
-# (requests and tokens in it) and lat (the latency average, ms); the zset the in-flight calls by
-# expiry. ARGV: now, minute, tokens, member, in-flight expiry (s), n, then (rpm, tpm) per
-# candidate (0: no limit). Returns {chosen index (0: none), then (in-flight, latency or '',
-# tokens) per candidate}.
+# One attempt's deployment, in one round trip, chosen on the shared state of this moment: among
+# the candidates under their own rpm / tpm in this UTC minute, the lowest (rank, metric,
+# position), where rank is the caller's grouping (1: not failed in this call, 2: failed, 3:
+# cooling) and the metric the strategy's: 'first' none, 'busy' in-flight calls, 'tokens' tokens
+# of the minute, 'latency' the latency average (unknown first). The chosen one is taken (a
+# request, the estimated tokens, an in-flight entry that expires by itself if the process dies
+# mid-call) and every candidate's statistics come back for the local mirror.
+# KEYS: (hash, zset) per candidate: the hash holds m (the minute), r and t (requests and tokens
+# in it) and lat (ms); the zset the in-flight calls by expiry. ARGV: now, minute, tokens,
+# member, in-flight expiry (s), mode, n, then (rpm, tpm, rank) per candidate (0: no limit).
+# Returns {chosen index (0: none), then (in-flight, latency or '', tokens) per candidate}.
 ROUTE = """
 local now, minute, tokens = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-local member, ttl, n = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-local out = {0}
+local member, ttl, mode, n = ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local out, best, bestkey = {0}, 0, nil
+local st = {}
 for i = 1, n do
   local h, z = KEYS[2 * i - 1], KEYS[2 * i]
   if redis.call('HGET', h, 'm') ~= minute then
     redis.call('HSET', h, 'm', minute, 'r', 0, 't', 0)
     redis.call('EXPIRE', h, 86400)
   end
+  redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
   local r = tonumber(redis.call('HGET', h, 'r'))
   local t = tonumber(redis.call('HGET', h, 't'))
-  if out[1] == 0 then
-    local rpm, tpm = tonumber(ARGV[5 + 2 * i]), tonumber(ARGV[6 + 2 * i])
-    if (rpm == 0 or r + 1 <= rpm) and (tpm == 0 or t + tokens <= tpm) then
-      out[1] = i
-      t = t + tokens
-      redis.call('HSET', h, 'r', r + 1, 't', t)
-      redis.call('ZADD', z, now + ttl, member)
-      redis.call('EXPIRE', z, math.ceil(ttl) * 2)
+  local busy = redis.call('ZCARD', z)
+  local lat = redis.call('HGET', h, 'lat') or ''
+  st[i] = {r, t, busy, lat}
+  local b = 7 + 3 * (i - 1)
+  local rpm, tpm, rank = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  if (rpm == 0 or r + 1 <= rpm) and (tpm == 0 or t + tokens <= tpm) then
+    local metric = 0
+    if mode == 'busy' then metric = busy
+    elseif mode == 'tokens' then metric = t
+    elseif mode == 'latency' then metric = tonumber(lat) or -1 end
+    if best == 0 or rank < bestkey[1] or (rank == bestkey[1] and metric < bestkey[2]) then
+      best, bestkey = i, {rank, metric}
     end
   end
-  redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
-  out[#out + 1] = redis.call('ZCARD', z)
-  out[#out + 1] = redis.call('HGET', h, 'lat') or ''
-  out[#out + 1] = t
+end
+if best > 0 then
+  local h, z = KEYS[2 * best - 1], KEYS[2 * best]
+  st[best][2] = st[best][2] + tokens
+  st[best][3] = st[best][3] + 1
+  redis.call('HSET', h, 'r', st[best][1] + 1, 't', st[best][2])
+  redis.call('ZADD', z, now + ttl, member)
+  redis.call('EXPIRE', z, math.ceil(ttl) * 2)
+end
+out[1] = best
+for i = 1, n do
+  out[#out + 1] = st[i][3]
+  out[#out + 1] = st[i][4]
+  out[#out + 1] = st[i][2]
 end
 return out
 """

@@ -22,6 +22,7 @@ INFLIGHT_TTL = 600.0
 """Seconds an in-flight entry counts at most: a process that dies mid-call leaves one that
 expires by itself."""
 _BATCH = 256
+_MODES = {"least_busy": "busy", "usage_based": "tokens", "lowest_latency": "latency"}
 
 
 class RedisDeploymentState:
@@ -114,18 +115,22 @@ class RedisDeploymentState:
         minute, tokens = self._tokens.get(key, ("", 0))
         return tokens if minute == str(int(time.time() // 60)) else 0
 
-    def take(self, deps: list[Any], tokens: int, shared: bool = True) -> tuple[Any, Any] | None:
-        """See ``MemoryDeploymentState.take``; shared by every process (one round trip)."""
-        if not shared and not any(d.rpm or d.tpm for d in deps):
-            return self._local.take(deps, tokens)
+    def take(self, deps: list[Any], tokens: int, strategy: str = "weighted",
+             ranks: dict[str, int] | None = None) -> tuple[Any, Any] | None:
+        """See ``MemoryDeploymentState.take``; shared by every process (one round trip), the
+        strategy's metric read from Redis at this moment (``ranks``: the grouping of
+        ``Balancer.candidates``, which the metric never overrides)."""
+        mode = _MODES.get(strategy, "first")
+        if mode == "first" and not any(d.rpm or d.tpm for d in deps):
+            return self._local.take(deps, tokens)  # nothing shared to read or to count
         wall = time.time()
         minute = str(int(wall // 60))
         member = f"{os.getpid()}:{id(self)}:{next(self._ids)}"
         keys: list[str] = []
-        args: list[Any] = [repr(wall), minute, tokens, member, INFLIGHT_TTL, len(deps)]
+        args: list[Any] = [repr(wall), minute, tokens, member, INFLIGHT_TTL, mode, len(deps)]
         for d in deps:
             keys += [self._key(d.key, "use"), self._key(d.key, "busy")]
-            args += [d.rpm, d.tpm]
+            args += [d.rpm, d.tpm, (ranks or {}).get(d.key, 1)]
         try:
             out = self._route(keys=keys, args=args)
         except self._store._errors as exc:

@@ -38,7 +38,7 @@ class Watcher:
         # (or returned to) the pool the calls use. No socket timeout on reads: get_message()
         # bounds its own wait.
         self._client = redis.Redis.from_url(url, socket_connect_timeout=1.0,
-                                            socket_timeout=None, health_check_interval=10)
+                                            socket_timeout=None, health_check_interval=30)
         self._channel = channel
         self._errors = errors
         self._callbacks: list[Callback] = []
