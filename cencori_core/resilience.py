@@ -330,7 +330,7 @@ class Balancer:
         wait = 60.0 - time.time() % 60
         names = ", ".join(f"{d.name} (" + ", ".join(
             f"{n} {k}" for k, n in (("rpm", d.rpm), ("tpm", d.tpm)) if n) + ")"
-            for d in candidates)
+            for d in sorted(candidates, key=lambda d: d.name))
         raise RateLimitExceededError(
             f"every deployment of {group} is at its rate limit for this minute: {names}; "
             f"retry in {wait:.2f} s", rule="deployment", retry_after=wait)

@@ -161,20 +161,55 @@ return 0
 """
 
 
-# One attempt's deployment, in one round trip, chosen on the shared state of this moment: among
-# the candidates under their own rpm / tpm in this UTC minute, the lowest (rank, metric,
-# position), where rank is the caller's grouping (1: not failed in this call, 2: failed, 3:
-# cooling) and the metric the strategy's: 'first' none, 'busy' in-flight calls, 'tokens' tokens
-# of the minute, 'latency' the latency average (unknown first). The chosen one is taken (a
-# request, the estimated tokens, an in-flight entry that expires by itself if the process dies
-# mid-call) and every candidate's statistics come back for the local mirror.
-# KEYS: (hash, zset) per candidate: the hash holds m (the minute), r and t (requests and tokens
-# in it) and lat (ms); the zset the in-flight calls by expiry. ARGV: now, minute, tokens,
-# member, in-flight expiry (s), mode, n, then (rpm, tpm, rank) per candidate (0: no limit).
+# A finished attempt: its in-flight entry removed, its latency folded into the deployment's
+# average (as MemoryDeploymentState does) and the tokens it used beyond its estimate added to
+# the minute it was taken in.
+_RELEASE_FN = """
+local function release(h, z, member, lat, extra, minute)
+  redis.call('ZREM', z, member)
+  if lat ~= '' then
+    local v = tonumber(lat)
+    local prev = tonumber(redis.call('HGET', h, 'lat'))
+    if prev then v = 0.7 * prev + 0.3 * v end
+    redis.call('HSET', h, 'lat', tostring(v))
+  end
+  if extra ~= '0' and redis.call('HGET', h, 'm') == minute then
+    redis.call('HINCRBY', h, 't', extra)
+  end
+end
+local function release_all(k0, a0, count)
+  for j = 1, count do
+    local b = a0 + 4 * (j - 1)
+    release(KEYS[k0 + 2 * j - 1], KEYS[k0 + 2 * j], ARGV[b], ARGV[b + 1], ARGV[b + 2],
+            ARGV[b + 3])
+  end
+end
+"""
+
+# Finished attempts, batched. KEYS: (hash, zset) per attempt. ARGV: (member, latency ms or '',
+# extra tokens, minute) per attempt.
+RELEASE = _RELEASE_FN + """
+release_all(0, 1, #KEYS / 2)
+return 0
+"""
+
+# One attempt's deployment, in one round trip, chosen on the shared state of this moment (the
+# process's finished attempts not sent yet are released first): among the candidates under
+# their own rpm / tpm in this UTC minute, the lowest (rank, metric, position), where rank is the
+# caller's grouping (1: not failed in this call, 2: failed, 3: cooling) and the metric the
+# strategy's: 'first' none, 'busy' in-flight calls, 'tokens' tokens of the minute, 'latency' the
+# latency average (unknown first). The chosen one is taken (a request, the estimated tokens, an
+# in-flight entry that expires by itself if the process dies mid-call) and every candidate's
+# statistics come back for the local mirror.
+# KEYS: (hash, zset) per candidate, then per release: the hash holds m (the minute), r and t
+# (requests and tokens in it) and lat (ms); the zset the in-flight calls by expiry. ARGV: now,
+# minute, tokens, member, in-flight expiry (s), mode, n, (rpm, tpm, rank) per candidate (0: no
+# limit), then the releases as RELEASE takes them.
 # Returns {chosen index (0: none), then (in-flight, latency or '', tokens) per candidate}.
-ROUTE = """
+ROUTE = _RELEASE_FN + """
 local now, minute, tokens = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local member, ttl, mode, n = ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+release_all(2 * n, 8 + 3 * n, (#KEYS - 2 * n) / 2)
 local out, best, bestkey = {0}, 0, nil
 local st = {}
 for i = 1, n do
@@ -216,27 +251,4 @@ for i = 1, n do
   out[#out + 1] = st[i][2]
 end
 return out
-"""
-
-# Finished attempts, batched: each one's in-flight entry removed, its latency folded into the
-# deployment's average (as MemoryDeploymentState does) and the tokens it used beyond its
-# estimate added to the minute it was taken in. KEYS: (hash, zset) per attempt. ARGV: minute,
-# then (member, latency ms or '', extra tokens) per attempt.
-RELEASE = """
-for i = 1, #KEYS / 2 do
-  local h, z = KEYS[2 * i - 1], KEYS[2 * i]
-  local b = 2 + 3 * (i - 1)
-  redis.call('ZREM', z, ARGV[b])
-  if ARGV[b + 1] ~= '' then
-    local lat = tonumber(ARGV[b + 1])
-    local prev = tonumber(redis.call('HGET', h, 'lat'))
-    if prev then lat = 0.7 * prev + 0.3 * lat end
-    redis.call('HSET', h, 'lat', tostring(lat))
-  end
-  local extra = tonumber(ARGV[b + 2])
-  if extra ~= 0 and redis.call('HGET', h, 'm') == ARGV[1] then
-    redis.call('HINCRBY', h, 't', extra)
-  end
-end
-return 0
 """

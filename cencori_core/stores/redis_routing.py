@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import queue
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,9 @@ INFLIGHT_TTL = 600.0
 """Seconds an in-flight entry counts at most: a process that dies mid-call leaves one that
 expires by itself."""
 _BATCH = 256
+LINGER = 0.01
+"""Seconds a finished attempt's release waits for the next choice to carry it before the
+background sender sends it alone."""
 _MODES = {"least_busy": "busy", "usage_based": "tokens", "lowest_latency": "latency"}
 
 
@@ -37,8 +39,8 @@ class RedisDeploymentState:
       and tokens of the minute of every candidate come back, mirrored locally for the strategy's
       next choice. With the ``weighted`` strategy and no per-deployment limits nothing shared is
       needed and the choice stays local (no round trip).
-    - Finishing an attempt (:meth:`release`) never waits for Redis: releases are queued and a
-      background thread sends them in batches (one script per batch).
+    - Finishing an attempt (:meth:`release`) never waits for Redis: the next choice carries it
+      in its own script, or a background thread sends it (batched) after :data:`LINGER`.
 
     If Redis is unreachable, everything falls back to this process's own view (with a warning):
     a deployment is never refused for want of Redis (per-deployment limits fail open).
@@ -60,9 +62,12 @@ class RedisDeploymentState:
         self._release = store.client.register_script(RELEASE)
         self._tokens: dict[str, tuple[str, int]] = {}  # key → (minute, tokens) as last seen
         self._ids = itertools.count()
-        self._queue: queue.SimpleQueue[tuple[str, str, str, int, str] | None] = \
-            queue.SimpleQueue()
-        self._queued = self._sent = 0  # releases queued / sent (only the flusher adds to _sent)
+        self._pending: list[tuple[str, str, str, int, str]] = []  # releases not sent yet
+        self._plock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._queued = self._sent = 0  # releases queued / sent (under _send_lock)
+        self._closing = False
         self._flusher: threading.Thread | None = None
         self._flusher_lock = threading.Lock()
         store.on_close(self.close)
@@ -131,11 +136,19 @@ class RedisDeploymentState:
         for d in deps:
             keys += [self._key(d.key, "use"), self._key(d.key, "busy")]
             args += [d.rpm, d.tpm, (ranks or {}).get(d.key, 1)]
-        try:
-            out = self._route(keys=keys, args=args)
-        except self._store._errors as exc:
-            self._down(exc)
-            return self._local.take(deps, tokens)
+        # One lock with the background sender: the releases this process has not sent yet go
+        # first in the same script, and never after a choice that should have seen them.
+        with self._send_lock:
+            batch = self._drain()
+            self._release_args(batch, keys, args)
+            try:
+                out = self._route(keys=keys, args=args)
+            except self._store._errors as exc:
+                with self._plock:
+                    self._pending[:0] = batch
+                self._down(exc)
+                return self._local.take(deps, tokens)
+            self._sent += len(batch)
         for i, d in enumerate(deps):
             busy, lat, used = out[1 + 3 * i: 4 + 3 * i]
             self.in_flight[d.key] = int(busy)
@@ -155,48 +168,48 @@ class RedisDeploymentState:
             return
         member, minute = ticket
         lat = repr(latency_ms) if latency_ms is not None else ""
-        self._queued += 1
-        self._queue.put((key, member, lat, tokens, minute))
+        with self._plock:
+            self._pending.append((key, member, lat, tokens, minute))
+            self._queued += 1
+        self._wake.set()
         if self._flusher is None:
             with self._flusher_lock:
-                if self._flusher is None:
+                if self._flusher is None and not self._closing:
                     self._flusher = threading.Thread(target=self._flush, daemon=True,
                                                      name="cencori-redis-release")
                     self._flusher.start()
 
-    def _flush(self) -> None:
-        while True:
-            item: Any = self._queue.get()
-            batch = []
-            while item is not None:
-                batch.append(item)
-                if len(batch) >= _BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                self._send(batch)
-                self._sent += len(batch)
-            if item is None:
-                return
+    def _drain(self) -> list[tuple[str, str, str, int, str]]:
+        with self._plock:
+            out, self._pending = self._pending, []
+        return out
 
-    def _send(self, batch: list[Any]) -> None:
-        # one batch may span a minute boundary: each release names its own minute
-        by_minute: dict[str, list[Any]] = {}
-        for entry in batch:
-            by_minute.setdefault(entry[4], []).append(entry)
-        for minute, entries in by_minute.items():
-            keys: list[str] = []
-            args: list[Any] = [minute]
-            for key, member, lat, tokens, _ in entries:
-                keys += [self._key(key, "use"), self._key(key, "busy")]
-                args += [member, lat, tokens]
-            try:
-                self._release(keys=keys, args=args)
-            except self._store._errors as exc:  # the in-flight entries expire by themselves
-                self._down(exc)
+    def _release_args(self, batch: list[Any], keys: list[str], args: list[Any]) -> None:
+        for key, member, lat, tokens, minute in batch:
+            keys += [self._key(key, "use"), self._key(key, "busy")]
+            args += [member, lat, tokens, minute]
+
+    def _flush(self) -> None:
+        """The background sender: releases the next :meth:`take` has not carried within
+        :data:`LINGER` seconds go in batches of their own."""
+        while True:
+            self._wake.wait()
+            if not self._closing:
+                time.sleep(LINGER)
+            self._wake.clear()
+            with self._send_lock:
+                batch = self._drain()
+                for i in range(0, len(batch), _BATCH):
+                    keys: list[str] = []
+                    args: list[Any] = []
+                    self._release_args(batch[i:i + _BATCH], keys, args)
+                    try:
+                        self._release(keys=keys, args=args)
+                    except self._store._errors as exc:  # in-flight entries expire by themselves
+                        self._down(exc)
+                self._sent += len(batch)
+            if self._closing:
+                return
 
     def flush(self, timeout: float = 2.0) -> bool:
         """Wait (up to ``timeout`` s) until the releases queued so far are sent."""
@@ -209,9 +222,11 @@ class RedisDeploymentState:
         return True
 
     def close(self) -> None:
+        """Send what is pending and stop the sender (the store's ``close()`` calls this)."""
         with self._flusher_lock:
+            self._closing = True
             flusher = self._flusher
         if flusher is not None:
-            self._queue.put(None)
+            self._wake.set()
             flusher.join(timeout=2.0)
             self._flusher = None

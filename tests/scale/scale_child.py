@@ -8,8 +8,9 @@ Commands on stdin, one answer line each on stdout:
 - ``listen``: wait (up to 200 polls of 10 ms) for the change listener: ``yes`` or ``no``;
 - ``poll KEY N WAIT``: up to N calls with KEY, WAIT seconds apart, until one is refused:
   ``refused I`` (I: the polls it took) or ``never``;
-- ``route MODEL N``: N chats on MODEL: a JSON list of deployment names (or error class names);
-- ``quit``: close the router and exit.
+- ``route MODEL N``: N chats on MODEL: a JSON list of deployment names (or error class names).
+
+Closing its stdin closes the router and ends it.
 """
 
 from __future__ import annotations
@@ -61,13 +62,10 @@ def main() -> None:
                 except CencoriError as exc:
                     names.append(type(exc).__name__)
             answer = json.dumps(names)
-        elif cmd == "quit":
-            router.close()
-            print("bye", file=out, flush=True)
-            return
         else:
             answer = f"unknown command {cmd}"
         print(answer, file=out, flush=True)
+    router.close()
 
 
 if __name__ == "__main__":

@@ -37,3 +37,14 @@ def ask(proc: subprocess.Popen[str], line: str) -> str:
     answer = proc.stdout.readline().strip()
     assert answer, f"the child process ended (exit {proc.poll()}) after {line!r}"
     return answer
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """End the child (its stdin closed ends its command loop) and wait for it."""
+    if proc.stdin is not None and not proc.stdin.closed:
+        proc.stdin.close()
+    try:
+        proc.wait(10)
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
