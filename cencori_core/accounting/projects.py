@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import threading
@@ -228,13 +229,17 @@ class Projects:
         # Bumped by every invalidation: a store read that started before one is not cached
         # (it may hold what the invalidation is about).
         self._gen = 0
-        self._watching = not hasattr(store, "watch")
+        # The process whose listener serves this cache: -1 for a store without one, 0 before
+        # the first store read; a forked child (its parent's thread did not follow) starts its
+        # own on its first read.
+        self._watch_pid = 0 if hasattr(store, "watch") else -1
         self._watcher: Any = None
 
     def _watch(self) -> None:
-        """Start listening for other processes' changes (once, on the first store read)."""
-        self._watching = True
-        self._watcher = self._store.watch(self.invalidate)
+        """Listen for other processes' changes (on the first store read of each process)."""
+        if self._watch_pid != -1 and self._watch_pid != os.getpid():
+            self._watch_pid = os.getpid()
+            self._watcher = self._store.watch(self.invalidate)
 
     def listening(self) -> bool:
         """Whether changes made by other processes reach this router's cache at once (a Redis
@@ -371,8 +376,7 @@ class Projects:
         until, used = self._in_use
         if until > now:
             return used
-        if not self._watching:
-            self._watch()
+        self._watch()
         gen = self._gen
         used = bool(self._store.list_projects())
         with self._lock:
@@ -401,8 +405,7 @@ class Projects:
         hit = self._projects.get(name)
         if hit is not None and hit[0] > now:
             return hit[1]
-        if not self._watching:
-            self._watch()
+        self._watch()
         gen = self._gen
         data = self._store.get_project(name)
         project = Project.from_record(data) if data is not None else None
@@ -435,8 +438,7 @@ class Projects:
         hit = self._keys.get(key_id)
         if hit is not None and hit[0] > now:
             return hit[1]
-        if not self._watching:
-            self._watch()
+        self._watch()
         gen = self._gen
         record: dict[str, Any] | None = self._store.get_key(key_id)
         if record is not None:  # unknown ids are not cached: guessed ids must not fill memory

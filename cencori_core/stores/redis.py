@@ -438,7 +438,7 @@ class RedisStore:
         from .redis_watch import Watcher
 
         with self._watch_lock:
-            if self._watcher is None:
+            if self._watcher is None or not self._watcher.alive():  # none yet, or forked
                 self._watcher = Watcher(self._url, self.channel, self._errors)
             self._watcher.add(callback)
             return self._watcher

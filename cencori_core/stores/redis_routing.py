@@ -172,9 +172,10 @@ class RedisDeploymentState:
             self._pending.append((key, member, lat, tokens, minute))
             self._queued += 1
         self._wake.set()
-        if self._flusher is None:
+        if self._flusher is None or not self._flusher.is_alive():  # not yet, or forked
             with self._flusher_lock:
-                if self._flusher is None and not self._closing:
+                if (self._flusher is None or not self._flusher.is_alive()) \
+                        and not self._closing:
                     self._flusher = threading.Thread(target=self._flush, daemon=True,
                                                      name="cencori-redis-release")
                     self._flusher.start()

@@ -51,6 +51,10 @@ class Watcher:
                                         daemon=True)
         self._thread.start()
 
+    def alive(self) -> bool:
+        """Whether the thread runs (in this process: a forked child has none)."""
+        return self._thread.is_alive()
+
     def add(self, callback: Callback) -> None:
         if callback not in self._callbacks:
             self._callbacks.append(callback)
@@ -100,14 +104,17 @@ class Watcher:
                     pubsub.close()
                 except self._errors:
                     pass
-            self._stop.wait(delay)
+            if self._stop.wait(delay):
+                break
             delay = min(RECONNECT_MAX, delay * 2)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2 * _POLL + 1.0)
         self.connected.clear()
         try:
             self._client.close()
         except self._errors:
             pass
+
+    def close(self) -> None:
+        """Stop the thread without waiting for it: it ends within one poll (0.2 s) and closes
+        its own connection."""
+        self._stop.set()
+        self.connected.clear()

@@ -162,3 +162,27 @@ def test_least_busy_sees_the_calls_in_flight_in_another_process(redis_url):
         gated.gate.set()
         router.close()
         stop(proc)
+
+
+def test_routing_falls_back_to_this_process_while_redis_is_down(caplog):
+    from conftest import RedisServer
+
+    fresh_minute()
+    server = RedisServer()  # its own server: this test stops it
+    router = Router(load_entrypoints=False, redis_url=server.url(0),
+                    routing_strategy="least_busy", deployments=echo_deps(a={"rpm": 1},
+                                                                         b={"rpm": 1}))
+    try:
+        assert router.chat(model="g", messages=MSG).deployment in ("a", "b")
+        server.stop(keep=True)
+        with caplog.at_level("WARNING", logger="cencori_core"):
+            # this process's own view: its limits still hold, nothing is refused for want of
+            # Redis (the shared count of the first call is not known here)
+            local = [router.chat(model="g", messages=MSG).deployment for _ in range(2)]
+            with pytest.raises(RateLimitExceededError, match="every deployment of g"):
+                router.chat(model="g", messages=MSG)
+        assert sorted(local) == ["a", "b"]
+        assert sum("deployment routing state" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        router.close()
+        server.stop()
