@@ -34,11 +34,12 @@ class RedisDeploymentState:
     - Failures and cooldowns: an atomic script counts failures within the window and starts the
       cooldown. Cooldown reads are mirrored locally for ``refresh_s`` seconds (the attempt loop
       asks on every attempt).
-    - Choosing a deployment (:meth:`take`) is one script, one round trip: the first candidate
-      under its own ``rpm`` / ``tpm`` is taken and the shared in-flight counts, latency averages
-      and tokens of the minute of every candidate come back, mirrored locally for the strategy's
-      next choice. With the ``weighted`` strategy and no per-deployment limits nothing shared is
-      needed and the choice stays local (no round trip).
+    - Choosing a deployment (:meth:`take`) is one script, one round trip: among the candidates
+      under their own ``rpm`` / ``tpm``, the script picks by the strategy's metric as Redis holds
+      it at that moment (in-flight calls, tokens of the minute, latency average) and takes it;
+      every candidate's statistics come back, mirrored locally (``in_flight``, ``latency``,
+      :meth:`tokens_used`). With the ``weighted`` strategy and no per-deployment limits nothing
+      shared is needed and the choice stays local (no round trip).
     - Finishing an attempt (:meth:`release`) never waits for Redis: the next choice carries it
       in its own script, or a background thread sends it (batched) after :data:`LINGER`.
 
@@ -66,7 +67,6 @@ class RedisDeploymentState:
         self._plock = threading.Lock()
         self._send_lock = threading.Lock()
         self._wake = threading.Event()
-        self._queued = self._sent = 0  # releases queued / sent (under _send_lock)
         self._closing = False
         self._flusher: threading.Thread | None = None
         self._flusher_lock = threading.Lock()
@@ -148,7 +148,6 @@ class RedisDeploymentState:
                     self._pending[:0] = batch
                 self._down(exc)
                 return self._local.take(deps, tokens)
-            self._sent += len(batch)
         for i, d in enumerate(deps):
             busy, lat, used = out[1 + 3 * i: 4 + 3 * i]
             self.in_flight[d.key] = int(busy)
@@ -170,7 +169,6 @@ class RedisDeploymentState:
         lat = repr(latency_ms) if latency_ms is not None else ""
         with self._plock:
             self._pending.append((key, member, lat, tokens, minute))
-            self._queued += 1
         self._wake.set()
         if self._flusher is None or not self._flusher.is_alive():  # not yet, or forked
             with self._flusher_lock:
@@ -208,19 +206,8 @@ class RedisDeploymentState:
                         self._release(keys=keys, args=args)
                     except self._store._errors as exc:  # in-flight entries expire by themselves
                         self._down(exc)
-                self._sent += len(batch)
             if self._closing:
                 return
-
-    def flush(self, timeout: float = 2.0) -> bool:
-        """Wait (up to ``timeout`` s) until the releases queued so far are sent."""
-        target = self._queued
-        deadline = time.monotonic() + timeout
-        while self._sent < target:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.001)
-        return True
 
     def close(self) -> None:
         """Send what is pending and stop the sender (the store's ``close()`` calls this)."""
