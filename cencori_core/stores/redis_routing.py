@@ -139,7 +139,7 @@ class RedisDeploymentState:
         # One lock with the background sender: the releases this process has not sent yet go
         # first in the same script, and never after a choice that should have seen them.
         with self._send_lock:
-            batch = self._drain()
+            batch = self._drain(_BATCH)  # a choice carries one batch at most
             self._release_args(batch, keys, args)
             try:
                 out = self._route(keys=keys, args=args)
@@ -178,9 +178,12 @@ class RedisDeploymentState:
                                                      name="cencori-redis-release")
                     self._flusher.start()
 
-    def _drain(self) -> list[tuple[str, str, str, int, str]]:
+    def _drain(self, most: int | None = None) -> list[tuple[str, str, str, int, str]]:
         with self._plock:
-            out, self._pending = self._pending, []
+            if most is None or len(self._pending) <= most:
+                out, self._pending = self._pending, []
+            else:
+                out, self._pending = self._pending[:most], self._pending[most:]
         return out
 
     def _release_args(self, batch: list[Any], keys: list[str], args: list[Any]) -> None:
