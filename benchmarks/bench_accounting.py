@@ -25,6 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 MSG = [{"role": "user", "content": "Hello, how are you today?"}]
 BUDGET = {"budget": "1000000"}
 LIMITS = {"budget": "1000000", "rate_limits": {"rpm": 1_000_000, "tpm": 100_000_000}}
+DEPLOYS: dict[str, Any] = {"routing_strategy": "least_busy", "deployments": {"fast": [
+    {"provider": "echo", "model": "echo", "name": "one"},
+    {"provider": "echo", "model": "echo", "name": "two"}]}}
+ROUTED = {"model": "fast"}  # not a project: the call's model
 
 
 def _router(**kw: Any) -> Any:
@@ -83,6 +87,12 @@ def _scenarios(tmp: str, redis_url: str | None) -> list[tuple[str, Any, dict[str
         out += [("Redis: project key + budget", lambda: _router(redis_url=redis_url), BUDGET),
                 ("Redis: project key + budget + rpm/tpm",
                  lambda: _router(redis_url=redis_url), LIMITS)]
+    # Routing among two deployments (echo: no price, no accounting beyond the ledger):
+    # least_busy reads in-flight counts, shared through Redis when redis_url is set.
+    out.append(("memory: 2 deployments, least_busy", lambda: _router(**DEPLOYS), ROUTED))
+    if redis_url:
+        out.append(("Redis: 2 deployments, least_busy",
+                    lambda: _router(redis_url=redis_url, **DEPLOYS), ROUTED))
     return out
 
 
@@ -107,7 +117,9 @@ def run(quick: bool = False) -> dict[str, Any]:
                 router = build()
                 routers.append(router)
                 kw: dict[str, Any] = {"model": "gpt-4o", "messages": MSG}
-                if limits:
+                if limits is ROUTED:
+                    kw.update(ROUTED)
+                elif limits:
                     kw["api_key"] = router.projects.create(f"bench-{i}", **limits)
                 sync_calls[name] = lambda r=router, kw=kw: r.chat(**kw)
                 async_calls[name] = lambda r=router, kw=kw: r.achat(**kw)
@@ -134,29 +146,50 @@ def run(quick: bool = False) -> dict[str, Any]:
                      f"{a - base_async:+.1f} |")
     lines += ["", f"Wall time, medians of {rounds} alternating batches of {n} calls per "
               f"scenario. Pricing one call (gpt-4o, cached tokens): {price_us:.2f} µs (CPU)."]
-    lines += ["", "Redis round trips per call (scripts the server ran; independent of load):"]
+    lines += ["", "Redis round trips per call (commands clients sent, seen with MONITOR, the "
+              "key and project cached; independent of load):"]
     lines += [f"- {name}: {t:.2f}" for name, t in trips.items()]
     return {"markdown": "\n".join(lines), "results": results, "price_us": price_us,
             "round_trips": trips}
 
 
 def _scripts_per_call(url: str, call: Any, n: int = 100) -> float:
-    """Scripts Redis ran per call (EVALSHA: one round trip each), the key and project cached."""
+    """Round trips to Redis per call: the commands clients sent (MONITOR; those a script runs
+    on the server are not round trips), the key and project cached, background senders
+    settled."""
+    import threading
+
     import redis
 
-    watch = redis.Redis.from_url(url)
-
-    def scripts() -> int:
-        return int(watch.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
-
+    call()
+    time.sleep(0.1)  # the change listener subscribed, released attempts sent
+    call()
+    time.sleep(0.05)
+    end = "cencori-bench-end"
+    mon_client, ender = redis.Redis.from_url(url), redis.Redis.from_url(url)
+    ender.ping()
+    seen = [0]
     try:
-        call()
-        before = scripts()
-        for _ in range(n):
-            call()
-        return (scripts() - before) / n
+        with mon_client.monitor() as mon:
+            def collect() -> None:
+                while True:
+                    cmd = mon.next_command()
+                    if end in cmd["command"]:
+                        return
+                    if cmd["client_type"] != "lua":
+                        seen[0] += 1
+
+            reader = threading.Thread(target=collect)
+            reader.start()
+            for _ in range(n):
+                call()
+            time.sleep(0.05)  # releases the last calls left to the background sender
+            ender.echo(end)
+            reader.join(30)
     finally:
-        watch.close()
+        mon_client.close()
+        ender.close()
+    return seen[0] / n
 
 
 if __name__ == "__main__":

@@ -405,7 +405,7 @@ class Pipeline:
             call = partial(self.invoke, fn, ctx, target, plan)
             value, error, latency_ms = yield target.delay, self.attempt_span(ctx, target), call
             if error is None:
-                plan.succeeded(target, latency_ms)
+                plan.succeeded(target, latency_ms, value)
                 return value, target
             self.attempt_failed(ctx, error)
             target = plan.failed(target, error, latency_ms)

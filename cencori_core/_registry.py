@@ -122,6 +122,11 @@ class Registry:
             weight = d.pop("weight", 1)
             if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
                 raise ConfigurationError(f"deployments[{group!r}][{i}].weight must be > 0")
+            limits = {k: d.pop(k, None) or 0 for k in ("rpm", "tpm")}  # the deployment's own
+            for k, n in limits.items():
+                if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                    raise ConfigurationError(f"deployments[{group!r}][{i}].{k} must be a "
+                                             f"positive integer (per minute), got {n!r}")
             base = self.configs.get(provider)
             if base is not None and base.type != provider:
                 # a configured provider name (e.g. an openai_compatible endpoint)
@@ -147,7 +152,8 @@ class Registry:
                 cfg.timeout = self.timeout
             self.dep_configs[key] = cfg
             out.append(Deployment(key=key, name=name, group=group, provider=provider,
-                                  model=model, weight=float(weight), config=cfg))
+                                  model=model, weight=float(weight), config=cfg,
+                                  rpm=limits["rpm"], tpm=limits["tpm"]))
         if not out:
             raise ConfigurationError(f"deployments[{group!r}] is empty")
         self.deployments[group] = out

@@ -13,10 +13,15 @@ client is built with its own retries off. The plan hands the driver one :class:`
    only;
 4. finally the error itself (one attempt) or ``AllAttemptsFailedError`` listing every attempt.
 
-A model with several deployments picks one per attempt (``weighted``, ``least_busy`` or
-``lowest_latency``), preferring deployments that have not failed in this call and are not cooling
-down. A deployment that fails ``allowed_fails`` times within ``window_s`` (or answers 401/403)
-cools down for ``cooldown_s``; when every deployment is cooling, one is still tried.
+A model with several deployments picks one per attempt (``weighted``, ``least_busy``,
+``lowest_latency`` or ``usage_based``: the lowest tokens used in the current minute), preferring
+deployments that have not failed in this call and are not cooling down. A deployment that fails
+``allowed_fails`` times within ``window_s`` (or answers 401/403) cools down for ``cooldown_s``;
+when every deployment is cooling, one is still tried. A deployment's own ``rpm`` / ``tpm``
+(requests and tokens per UTC minute) are taken when it is chosen: one at its limit is skipped like
+a cooling one, and when every deployment is at its limit the call fails with a
+``RateLimitExceededError`` naming them. With Redis, all of this is shared by every process (see
+``stores/redis_routing.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from .errors import (
     ProviderAuthError,
     ProviderError,
     ProviderTimeoutError,
+    RateLimitExceededError,
 )
 from .types import Attempt, Route
 
@@ -48,7 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["RetryPolicy", "Target", "AttemptPlan", "Deployment", "Cooldown", "Balancer",
            "MemoryDeploymentState", "RoutingTable", "STRATEGIES"]
 
-STRATEGIES = ("weighted", "least_busy", "lowest_latency")
+STRATEGIES = ("weighted", "least_busy", "lowest_latency", "usage_based")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +144,10 @@ class Deployment:
     """The model id sent to the provider."""
     weight: float = 1.0
     config: ProviderConfig | None = field(default=None, repr=False)
+    rpm: int = 0
+    """Requests per minute this deployment takes (0: no limit of its own)."""
+    tpm: int = 0
+    """Tokens per minute (estimated input tokens when chosen, the rest after the call)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,6 +184,8 @@ class MemoryDeploymentState:
         self._cooling: dict[str, float] = {}
         self.in_flight: dict[str, int] = {}
         self.latency: dict[str, float] = {}
+        self.minute: dict[str, tuple[int, int, int]] = {}
+        """Deployment key → (UTC minute, requests, tokens) taken in that minute."""
 
     def record_failure(self, key: str, cfg: Cooldown, *, hard: bool, now: float) -> bool:
         """Count a failure; returns True when the deployment enters cooldown."""
@@ -208,9 +220,41 @@ class MemoryDeploymentState:
         with self._lock:
             self.in_flight[key] = self.in_flight.get(key, 0) + 1
 
-    def release(self, key: str, latency_ms: float | None) -> None:
+    def tokens_used(self, key: str) -> int:
+        """Tokens taken by ``key`` in the current UTC minute."""
+        minute, _, tokens = self.minute.get(key, (0, 0, 0))
+        return tokens if minute == int(time.time() // 60) else 0
+
+    def take(self, deps: list[Deployment], tokens: int, strategy: str = "weighted",
+             ranks: dict[str, int] | None = None) -> tuple[Deployment, Any] | None:
+        """The first of ``deps`` (in the strategy's order, see ``Balancer.candidates``) under
+        its ``rpm`` / ``tpm`` in this minute, with the request, the ``tokens`` and an in-flight
+        call counted on it (None when all are at their limit). Returns (deployment, ticket):
+        the ticket goes back to :meth:`release`. A shared state re-reads the strategy's metric
+        itself (``strategy``, ``ranks``)."""
+        minute = int(time.time() // 60)
+        with self._lock:
+            for d in deps:
+                m, r, t = self.minute.get(d.key, (minute, 0, 0))
+                if m != minute:
+                    r = t = 0
+                if (d.rpm and r + 1 > d.rpm) or (d.tpm and t + tokens > d.tpm):
+                    continue
+                self.minute[d.key] = (minute, r + 1, t + tokens)
+                self.in_flight[d.key] = self.in_flight.get(d.key, 0) + 1
+                return d, None
+        return None
+
+    def release(self, key: str, latency_ms: float | None, tokens: int = 0,
+                ticket: Any = None) -> None:
+        """The call on ``key`` is over: ``latency_ms`` when it succeeded, ``tokens`` it used
+        beyond those taken up front."""
         with self._lock:
             self.in_flight[key] = max(0, self.in_flight.get(key, 0) - 1)
+            if tokens:
+                m, r, t = self.minute.get(key, (0, 0, 0))
+                if m == int(time.time() // 60):
+                    self.minute[key] = (m, r, max(0, t + tokens))
             if latency_ms is not None:
                 prev = self.latency.get(key)
                 # exponential moving average: recent calls weigh most
@@ -230,30 +274,66 @@ class Balancer:
         self.state = state
         self.rng = rng or random.Random()
 
-    def choose(self, deps: list[Deployment], failed: set[str],
-               now: float) -> tuple[Deployment, bool]:
-        """(deployment, all_cooling). Prefers healthy deployments not yet failed in this call."""
+    def needs_tokens(self, deps: list[Deployment]) -> bool:
+        """Whether choosing among ``deps`` needs the request's token estimate."""
+        return self.strategy == "usage_based" or any(d.tpm for d in deps)
+
+    def candidates(self, deps: list[Deployment], failed: set[str],
+                   now: float) -> tuple[list[Deployment], dict[str, int]]:
+        """Every deployment in the order to try them, and each one's rank: the strategy's
+        order among healthy deployments not yet failed in this call (rank 1), then the other
+        healthy ones (2), then the cooling ones, whose cooldown ends first first (3)."""
         cooling = self.state.cooling_until([d.key for d in deps], now)
         healthy = [d for d in deps if d.key not in cooling]
         fresh = [d for d in healthy if d.key not in failed]
         pool = fresh or healthy
-        if not pool:
-            # every deployment is cooling: still try the one whose cooldown ends first
-            return min(deps, key=lambda d: cooling[d.key]), True
-        if len(pool) == 1:
-            return pool[0], False
+        rest = [d for d in healthy if d not in pool]
+        cooled = sorted((d for d in deps if d.key in cooling), key=lambda d: cooling[d.key])
+        ranks = {d.key: 1 for d in pool} | {d.key: 2 for d in rest} | {d.key: 3 for d in cooled}
+        return self._order(pool) + self._order(rest) + cooled, ranks
+
+    def choose(self, deps: list[Deployment], failed: set[str],
+               now: float) -> tuple[Deployment, bool]:
+        """(deployment, all_cooling): the one the strategy prefers now, not taken."""
+        cands, ranks = self.candidates(deps, failed, now)
+        return cands[0], ranks[cands[0].key] == 3
+
+    def _order(self, pool: list[Deployment]) -> list[Deployment]:
+        if len(pool) <= 1:
+            return list(pool)
+        shuffled = list(pool)
+        self.rng.shuffle(shuffled)  # ties go to a random one (the sorts below are stable)
         if self.strategy == "least_busy":
             busy = self.state.in_flight
-            least = min(busy.get(d.key, 0) for d in pool)
-            pool = [d for d in pool if busy.get(d.key, 0) == least]
-            return self.rng.choice(pool), False
+            return sorted(shuffled, key=lambda d: busy.get(d.key, 0))
         if self.strategy == "lowest_latency":
             lat = self.state.latency
-            unknown = [d for d in pool if d.key not in lat]
-            if unknown:  # try every deployment once before trusting the averages
-                return self.rng.choice(unknown), False
-            return min(pool, key=lambda d: lat[d.key]), False
-        return self.rng.choices(pool, weights=[d.weight for d in pool])[0], False
+            # try every deployment once before trusting the averages
+            return sorted(shuffled, key=lambda d: (d.key in lat, lat.get(d.key, 0.0)))
+        if self.strategy == "usage_based":
+            used = self.state.tokens_used
+            return sorted(shuffled, key=lambda d: used(d.key))
+        out, left = [], list(pool)  # weighted: a weighted draw without replacement
+        while left:
+            d = self.rng.choices(left, weights=[x.weight for x in left])[0]
+            out.append(d)
+            left.remove(d)
+        return out
+
+    def take(self, group: str, candidates: list[Deployment], tokens: int,
+             ranks: dict[str, int]) -> tuple[Deployment, Any]:
+        """The candidate to use, counted (see ``take`` of the state);
+        :class:`RateLimitExceededError` naming the deployments when all are at their limit."""
+        found = self.state.take(candidates, tokens, self.strategy, ranks)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        wait = 60.0 - time.time() % 60
+        names = ", ".join(f"{d.name} (" + ", ".join(
+            f"{n} {k}" for k, n in (("rpm", d.rpm), ("tpm", d.tpm)) if n) + ")"
+            for d in sorted(candidates, key=lambda d: d.name))
+        raise RateLimitExceededError(
+            f"every deployment of {group} is at its rate limit for this minute: {names}; "
+            f"retry in {wait:.2f} s", rule="deployment", retry_after=wait)
 
 
 # ---------------------------------------------------------------------------- the plan
@@ -272,6 +352,10 @@ class Target:
     """Provider-instance key (the provider name, or a deployment's key)."""
     deployment: Deployment | None = None
     all_cooling: bool = False
+    tokens: int = 0
+    """Tokens taken from the deployment's minute when it was chosen."""
+    ticket: Any = None
+    """The deployment state's handle of this attempt's in-flight count."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -318,15 +402,27 @@ class AttemptPlan:
             if self.check is not None and route is not self.routes[0]:
                 self.check(route)
             return Target(route=route, retry=retry, tries=tries, delay=delay, key=route.provider)
-        dep, all_cooling = self.table.balancer.choose(deps, self._failed_deps,
-                                                        time.monotonic())
-        concrete = Route(alias=route.alias, model=dep.model, provider=dep.provider,
-                         deployment=dep.name, via="deployment", requested=route.requested)
+        balancer = self.table.balancer
+        cands, ranks = balancer.candidates(deps, self._failed_deps, time.monotonic())
         if self.check is not None:
-            self.check(concrete)  # before acquire: a refused deployment holds no slot
-        self.table.balancer.state.acquire(dep.key)
+            # before the take: a refused deployment holds no slot
+            self.check(_concrete(route, cands[0]))
+        tokens = 0
+        if balancer.needs_tokens(deps):
+            from .accounting.usage import request_tokens
+
+            tokens = max(1, request_tokens(self.ctx.request))
+        dep, ticket = balancer.take(route.requested or route.model, cands, tokens, ranks)
+        concrete = _concrete(route, dep)
+        if self.check is not None and dep is not cands[0]:
+            try:
+                self.check(concrete)
+            except BaseException:
+                balancer.state.release(dep.key, None, 0, ticket)
+                raise
         return Target(route=concrete, retry=retry, tries=tries, delay=delay, key=dep.key,
-                      deployment=dep, all_cooling=all_cooling)
+                      deployment=dep, all_cooling=ranks[dep.key] == 3, tokens=tokens,
+                      ticket=ticket)
 
     def timeout_left(self) -> float | None:
         """Seconds left before the call's deadline (None without one); raises when spent."""
@@ -338,10 +434,15 @@ class AttemptPlan:
                                        retryable=False)
         return left
 
-    def succeeded(self, target: Target, latency_ms: float) -> None:
+    def succeeded(self, target: Target, latency_ms: float, value: Any = None) -> None:
         r = target.route
         if target.deployment is not None:
-            self.table.balancer.state.release(target.key, latency_ms)
+            # the tokens the response used beyond those taken up front (a stream's are not
+            # known yet: its estimate stands)
+            usage = getattr(value, "usage", None)
+            total = getattr(usage, "total_tokens", None)
+            extra = total - target.tokens if isinstance(total, int) and target.tokens else 0
+            self.table.balancer.state.release(target.key, latency_ms, extra, target.ticket)
         self.ctx.attempts.append(Attempt(model=r.requested or r.model, provider=r.provider,
                                          deployment=r.deployment, status="ok",
                                          delay=target.delay, latency_ms=latency_ms))
@@ -385,7 +486,7 @@ class AttemptPlan:
 
     def _deployment_failed(self, target: Target, exc: BaseException) -> None:
         balancer = self.table.balancer
-        balancer.state.release(target.key, None)
+        balancer.state.release(target.key, None, 0, target.ticket)
         self._failed_deps.add(target.key)
         hard = isinstance(exc, ProviderAuthError)
         if hard or (isinstance(exc, ProviderError) and exc.retryable):
@@ -425,6 +526,11 @@ class AttemptPlan:
         return AllAttemptsFailedError(
             f"all {len(self.errors)} attempts failed ({', '.join(models)}){note}; last error: "
             f"{short(exc)}", excs, list(self.ctx.attempts))
+
+
+def _concrete(route: Route, dep: Deployment) -> Route:
+    return Route(alias=route.alias, model=dep.model, provider=dep.provider,
+                 deployment=dep.name, via="deployment", requested=route.requested)
 
 
 def short(exc: BaseException) -> str:

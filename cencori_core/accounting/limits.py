@@ -34,19 +34,34 @@ reached, budgets fail closed and rate limits fail open by default
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BudgetExceededError, ConfigurationError, RateLimitExceededError
+from ..errors import (
+    AuthenticationError,
+    BudgetExceededError,
+    ConfigurationError,
+    RateLimitExceededError,
+)
 from ..stores import Counter, StoreUnavailable, to_units, to_usd
-from ..types import Usage, _DictMixin
-from .projects import Project, check_window, parse_money
+from ..types import Usage
+from .journal import MAX_UNSETTLED, RESERVATION_TTL, PendingJournal, Unsettled
+from .projects import Project, check_window
+from .rules import (
+    _SELECTORS_BUDGET,
+    _SELECTORS_RATE,
+    _TTL,
+    Budget,
+    BudgetState,
+    RateLimit,
+    parse_budgets,
+    parse_rate_limits,
+)
+from .rules import period as _period
+from .rules import scope as _scope
 from .usage import max_request_tokens, request_tokens
 
 if TYPE_CHECKING:
@@ -56,152 +71,19 @@ if TYPE_CHECKING:
     from .pricing import Pricing
 
 __all__ = ["Budget", "RateLimit", "Limiter", "Reservation", "BudgetState", "Unsettled",
-           "DEFAULT_MAX_OUTPUT", "RESERVATION_TTL", "SETTLE_RETRIES", "MAX_UNSETTLED"]
+           "DEFAULT_MAX_OUTPUT", "RESERVATION_TTL", "SETTLE_RETRIES", "MAX_UNSETTLED",
+           "parse_budgets", "parse_rate_limits"]
 
 log = logging.getLogger("cencori_core")
 
 DEFAULT_MAX_OUTPUT = 4096
 """Output tokens reserved when neither the call nor the catalog gives a limit."""
 
-RESERVATION_TTL = 900.0
-"""Seconds after which an unsettled reservation (a crashed process, an abandoned stream) stops
-counting against the budget."""
-
 _SETTLE_BACKOFF = (0.05, 0.25)
 SETTLE_RETRIES = len(_SETTLE_BACKOFF)
 """Retries of a failed budget settle on the call's own path (after 50 ms, then 250 ms) before
 it goes to the pending journal."""
-MAX_UNSETTLED = 100_000
-"""Entries the pending journal keeps (beyond: the oldest is given up, logged as an ERROR)."""
-
-# How long a window's counter outlives its period (a little, for late settlements).
-_TTL = {"total": 0, "day": 3 * 86400, "month": 70 * 86400}
-_SELECTORS_BUDGET = ("project", "user", "key")
-_SELECTORS_RATE = ("project", "user", "model", "key")
 _WARN_EVERY = 60.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Budget:
-    """A USD budget over a window for the router, a project, a user or a key (``"*"``: each
-    one separately)."""
-
-    limit: Decimal
-    window: str = "total"
-    project: str | None = None
-    user: str | None = None
-    key: str | None = None
-    """A key id (``csk_<12 hex>``)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RateLimit:
-    """Requests and/or tokens per minute for the router, a project, a user, a model or a key."""
-
-    rpm: int | None = None
-    tpm: int | None = None
-    project: str | None = None
-    user: str | None = None
-    model: str | None = None
-    key: str | None = None
-    window_s: int = 60
-    """The window's length: a minute unless set (``rpm`` / ``tpm`` then count per window)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BudgetState(_DictMixin):
-    """Where a budget counter stands (USD)."""
-
-    scope: str
-    window: str
-    period: str
-    spent: Decimal
-    reserved: Decimal
-
-
-def _selector(rule: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> dict[str, str]:
-    sel = {k: rule[k] for k in allowed if rule.get(k) is not None}
-    if len(sel) > 1:
-        raise ConfigurationError(f"{where}: give at most one of {', '.join(allowed)}")
-    for k, v in sel.items():
-        if not isinstance(v, str) or not v:
-            raise ConfigurationError(f"{where}.{k} must be a name or '*'")
-    return sel
-
-
-def parse_budgets(value: Any) -> list[Budget]:
-    if value is None:
-        return []
-    if isinstance(value, (Budget, Mapping)):
-        value = [value]
-    out = []
-    for i, rule in enumerate(value):
-        if isinstance(rule, Budget):
-            out.append(rule)
-            continue
-        where = f"budgets[{i}]"
-        if not isinstance(rule, Mapping):
-            raise ConfigurationError(f"{where} must be a dict such as "
-                                     '{"project": "acme", "limit": "25", "window": "day"}')
-        unknown = sorted(set(rule) - {"limit", "window", *_SELECTORS_BUDGET})
-        if unknown:
-            raise ConfigurationError(f"{where}: unknown key(s) {unknown}; known: limit, window, "
-                                     f"{', '.join(_SELECTORS_BUDGET)}")
-        if "limit" not in rule:
-            raise ConfigurationError(f"{where} needs a 'limit' in USD")
-        out.append(Budget(limit=parse_money(rule["limit"], f"{where}.limit"),
-                          window=check_window(rule.get("window", "total"), f"{where}.window"),
-                          **_selector(rule, _SELECTORS_BUDGET, where)))
-    return out
-
-
-def parse_rate_limits(value: Any) -> list[RateLimit]:
-    if value is None:
-        return []
-    if isinstance(value, (RateLimit, Mapping)):
-        value = [value]
-    out = []
-    for i, rule in enumerate(value):
-        if isinstance(rule, RateLimit):
-            out.append(rule)
-            continue
-        where = f"rate_limits[{i}]"
-        if not isinstance(rule, Mapping):
-            raise ConfigurationError(f'{where} must be a dict such as {{"user": "*", "rpm": 10}}')
-        unknown = sorted(set(rule) - {"rpm", "tpm", "window_s", *_SELECTORS_RATE})
-        if unknown:
-            raise ConfigurationError(f"{where}: unknown key(s) {unknown}; known: rpm, tpm, "
-                                     f"window_s, {', '.join(_SELECTORS_RATE)}")
-        counts: dict[str, int] = {}
-        for k in ("rpm", "tpm", "window_s"):
-            v = rule.get(k)
-            if v is not None:
-                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                    raise ConfigurationError(f"{where}.{k} must be a positive integer")
-                counts[k] = v
-        if not counts.keys() & {"rpm", "tpm"}:
-            raise ConfigurationError(f"{where} needs 'rpm' and/or 'tpm'")
-        out.append(RateLimit(**counts, **_selector(rule, _SELECTORS_RATE, where)))  # type: ignore[arg-type]
-    return out
-
-
-_periods: dict[tuple[str, int], str] = {}
-
-
-def _period(window: str, now: float) -> str:
-    """``total``, the UTC day (``2025-01-31``) or month (``2025-01``) of ``now``."""
-    if window == "total":
-        return "total"
-    minute = int(now // 60)  # formatting a date is slower than the rest of a reservation
-    found = _periods.get((window, minute))
-    if found is None:
-        d = _dt.datetime.fromtimestamp(minute * 60, _dt.UTC)
-        found = d.strftime("%Y-%m-%d") if window == "day" else d.strftime("%Y-%m")
-        if len(_periods) > 64:
-            _periods.clear()
-        _periods[(window, minute)] = found
-    return found
-
 
 class Reservation:
     """What a call took before it ran; the router settles it exactly once."""
@@ -230,22 +112,6 @@ class Reservation:
         self.actual_tokens = record.usage.total_tokens
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Unsettled(_DictMixin):
-    """A call whose budget settle failed (the store was unreachable): its actual cost is not
-    yet charged and its reservation still held. Retried before the next reservation."""
-
-    request_id: str
-    keys: tuple[str, ...]
-    """The budget counters to settle."""
-    cost: Decimal
-    """The actual cost to charge (USD; 0 for a released reservation)."""
-    expires_at: float
-    error: str
-    """Why the last try failed."""
-    since: float
-
-
 def _routes(ctx: CallContext, routes: Iterable[Route] | None) -> list[Route]:
     """The routes to price: those given (the primary first), else the call's own."""
     out = list(routes) if routes is not None else []
@@ -266,7 +132,7 @@ class _Plan:
         self.tpm: list[tuple[Any, str]] = []
 
 
-class Limiter:
+class Limiter(PendingJournal):
     """Budgets and rate limits of one router, on a memory or Redis store."""
 
     def __init__(self, store: Any, pricing: Pricing, *, budgets: Any = None,
@@ -296,8 +162,9 @@ class Limiter:
         self._combined = hasattr(store, "reserve_all")
         self._items: dict[tuple[str, int, int], Any] = {}
         self._warned: dict[str, float] = {}
-        self._pending: list[Unsettled] = []
-        self._pending_lock = threading.Lock()
+        self.on_revoked: Callable[[str], None] = lambda key_id: None
+        """Called with the id of a key the store found revoked (drops it from the cache)."""
+        PendingJournal.__init__(self)
 
     # ------------------------------------------------------------------ planning (pure)
 
@@ -401,7 +268,7 @@ class Limiter:
         rid = ctx.request_id
         expires_at = time.time() + RESERVATION_TTL
         if self._combined:
-            return self._reserve_all(plan, rid, expires_at)
+            return self._reserve_all(plan, rid, expires_at, ctx.key_id)
         reserved = False
         if plan.counters:
             try:
@@ -446,7 +313,7 @@ class Limiter:
         rid = ctx.request_id
         expires_at = time.time() + RESERVATION_TTL
         if self._combined:
-            return await self._areserve_all(plan, rid, expires_at)
+            return await self._areserve_all(plan, rid, expires_at, ctx.key_id)
         reserved = False
         if plan.counters:
             try:
@@ -479,31 +346,35 @@ class Limiter:
             raise
         return res
 
-    def _reserve_all(self, plan: _Plan, rid: str, expires_at: float) -> Reservation:
+    def _reserve_all(self, plan: _Plan, rid: str, expires_at: float,
+                     key_id: str | None) -> Reservation:
         deadline = time.monotonic() + self.wait
         while True:
             try:
                 out = self.store.reserve_all(plan.counters, rid, plan.amount, expires_at,
-                                             plan.hits)
+                                             plan.hits, key_id=key_id)
             except StoreUnavailable as exc:
                 return self._all_down(plan, rid, expires_at, exc)
             if out is None:
                 return self._reservation(plan, rid, True, expires_at)
+            self._check_revoked(out, key_id)
             retry_after = self._all_refused(plan, out, deadline)
             time.sleep(retry_after)
 
-    async def _areserve_all(self, plan: _Plan, rid: str, expires_at: float) -> Reservation:
+    async def _areserve_all(self, plan: _Plan, rid: str, expires_at: float,
+                            key_id: str | None) -> Reservation:
         import asyncio
 
         deadline = time.monotonic() + self.wait
         while True:
             try:
                 out = await self.store.areserve_all(plan.counters, rid, plan.amount, expires_at,
-                                                    plan.hits)
+                                                    plan.hits, key_id=key_id)
             except StoreUnavailable as exc:
                 return self._all_down(plan, rid, expires_at, exc)
             if out is None:
                 return self._reservation(plan, rid, True, expires_at)
+            self._check_revoked(out, key_id)
             item, scope, _, rule = plan.hits[out] if isinstance(out, int) else (None,) * 4
             window = None
             if item is not None:
@@ -512,6 +383,11 @@ class Limiter:
                 except StoreUnavailable:
                     window = (time.time(), 0)
             await asyncio.sleep(self._all_refused(plan, out, deadline, window))
+
+    def _check_revoked(self, out: Any, key_id: str | None) -> None:
+        if isinstance(out, str) and key_id is not None:  # the store's REVOKED
+            self.on_revoked(key_id)
+            raise AuthenticationError("unknown or revoked project key")
 
     def _all_down(self, plan: _Plan, rid: str, expires_at: float,
                   exc: StoreUnavailable) -> Reservation:
@@ -616,78 +492,6 @@ class Limiter:
             self._unsettled(res, actual, exc)
         if tpm:
             self._rate_store_down(exc, settling=True)
-
-    # ------------------------------------------------------------------ the pending journal
-
-    @staticmethod
-    def _late(res: Reservation | Unsettled) -> bool:
-        """Whether the reservation may have expired: then a settle that finds it gone still
-        charges the cost; before, a missing reservation means an earlier try of this same
-        settle went through (its reply was lost) and charging again would count it twice."""
-        return time.time() >= res.expires_at
-
-    def _unsettled(self, res: Reservation, actual: int, exc: StoreUnavailable) -> None:
-        entry = self._journal(res, actual, str(exc))
-        log.error("could not settle the budget of call %s ($%s): %s; kept in "
-                  "router.usage.unsettled() (%d pending) and retried when the store answers",
-                  res.rid, entry.cost, exc, len(self._pending))
-
-    def _journal(self, res: Reservation, actual: int, why: str) -> Unsettled:
-        entry = Unsettled(request_id=res.rid, keys=res.keys, cost=to_usd(actual),
-                          expires_at=res.expires_at, error=why, since=time.time())
-        with self._pending_lock:
-            self._pending.append(entry)
-            dropped = len(self._pending) > MAX_UNSETTLED
-            if dropped:
-                lost = self._pending.pop(0)
-        if dropped:
-            log.error("the unsettled-charge journal is full (%d); gave up on call %s ($%s): its "
-                      "reservation expires after %d s and its cost is not charged",
-                      MAX_UNSETTLED, lost.request_id, lost.cost, int(RESERVATION_TTL))
-        return entry
-
-    def unsettled(self) -> list[Unsettled]:
-        """Charges whose settle failed and have not been applied yet (oldest first)."""
-        with self._pending_lock:
-            return list(self._pending)
-
-    def _take_pending(self) -> list[Unsettled]:
-        # Taken out before they are tried, so two callers never settle the same entry.
-        with self._pending_lock:
-            out, self._pending = self._pending, []
-        return out
-
-    def _keep_pending(self, entries: list[Unsettled]) -> None:
-        with self._pending_lock:
-            self._pending[:0] = entries
-
-    def retry_unsettled(self) -> int:
-        """Settle what the journal holds; returns how many are still pending."""
-        entries = self._take_pending()
-        for i, e in enumerate(entries):
-            try:
-                self.store.settle(e.keys, e.request_id, to_units(e.cost), late=self._late(e))
-            except StoreUnavailable:
-                self._keep_pending(entries[i:])
-                break
-            else:
-                log.warning("settled the pending charge of call %s ($%s)", e.request_id,
-                            e.cost)
-        return len(self._pending)
-
-    async def aretry_unsettled(self) -> int:
-        entries = self._take_pending()
-        for i, e in enumerate(entries):
-            try:
-                await self.store.asettle(e.keys, e.request_id, to_units(e.cost),
-                                         late=self._late(e))
-            except StoreUnavailable:
-                self._keep_pending(entries[i:])
-                break
-            else:
-                log.warning("settled the pending charge of call %s ($%s)", e.request_id,
-                            e.cost)
-        return len(self._pending)
 
     def settle_dropped(self, res: Reservation) -> None:
         """Settle for an async stream dropped without ``aclose()`` (from its finalizer, where
@@ -806,23 +610,3 @@ class Limiter:
         spent, reserved = await self.store.astate(ckey)
         return BudgetState(scope=scope, window=window, period=period, spent=to_usd(spent),
                            reserved=to_usd(reserved))
-
-
-def _scope(rule: Budget | RateLimit, selectors: Iterable[str], values: dict[str, Any],
-           route: Any) -> str | None:
-    """The counter scope a rule gives this call, or None when it does not apply."""
-    for sel in selectors:
-        want = getattr(rule, sel)
-        if want is None:
-            continue
-        have = values.get(sel)
-        if have is None:
-            return None
-        if want == "*":
-            return f"{sel}:{have}"
-        if sel == "model" and route is not None:
-            names = {route.model, route.requested, route.alias, f"{route.provider}/{route.model}"}
-            return f"model:{want}" if want in names else None
-        return f"{sel}:{have}" if have == want else None
-    return "all"
-

@@ -8,8 +8,12 @@ add cost to every call without adding safety. Verification compares digests with
 both paths do the same work.
 
 Lookups on the call path go through a short-lived cache (``cache_ttl`` seconds): a key created
-or revoked through this router takes effect at once, one revoked by another process (the CLI,
-another worker sharing Redis) within ``cache_ttl``.
+or revoked through this router takes effect at once. With Redis, every change is announced on
+pub/sub and each router's listener drops its cached copy, so a key revoked by another process
+(the CLI, another worker) is refused within milliseconds (the documented bound is 100 ms); a call
+with a budget or rate limit also checks the key in its reservation script. Without a listener
+(SQLite shared by several processes, or Redis while the listener reconnects) a change reaches
+the others within ``cache_ttl``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import threading
@@ -221,6 +226,40 @@ class Projects:
         self._keys: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._projects: dict[str, tuple[float, Project | None]] = {}
         self._in_use: tuple[float, bool] = (0.0, False)
+        # Bumped by every invalidation: a store read that started before one is not cached
+        # (it may hold what the invalidation is about).
+        self._gen = 0
+        # The process whose listener serves this cache: -1 for a store without one, 0 before
+        # the first store read; a forked child (its parent's thread did not follow) starts its
+        # own on its first read.
+        self._watch_pid = 0 if hasattr(store, "watch") else -1
+        self._watcher: Any = None
+
+    def _watch(self) -> None:
+        """Listen for other processes' changes (on the first store read of each process)."""
+        if self._watch_pid != -1 and self._watch_pid != os.getpid():
+            self._watch_pid = os.getpid()
+            self._watcher = self._store.watch(self.invalidate)
+
+    def listening(self) -> bool:
+        """Whether changes made by other processes reach this router's cache at once (a Redis
+        store whose change listener is connected); otherwise within ``cache_ttl``."""
+        return self._watcher is not None and bool(self._watcher.connected.is_set())
+
+    def invalidate(self, kind: str | None, name: str | None) -> None:
+        """Drop the cached ``key`` or ``project`` called ``name`` (everything when ``kind`` is
+        None): the store's change listener calls this."""
+        with self._lock:
+            self._gen += 1
+            if kind == "key" and name is not None:
+                self._keys.pop(name, None)
+            elif kind == "project" and name is not None:
+                self._projects.pop(name, None)
+                self._in_use = (0.0, False)
+            else:
+                self._keys.clear()
+                self._projects.clear()
+                self._in_use = (0.0, False)
 
     # ------------------------------------------------------------------ administration
 
@@ -337,8 +376,12 @@ class Projects:
         until, used = self._in_use
         if until > now:
             return used
+        self._watch()
+        gen = self._gen
         used = bool(self._store.list_projects())
-        self._in_use = (now + self._ttl, used)
+        with self._lock:
+            if gen == self._gen:
+                self._in_use = (now + self._ttl, used)
         return used
 
     def require(self, name: str) -> Project | None:
@@ -362,10 +405,13 @@ class Projects:
         hit = self._projects.get(name)
         if hit is not None and hit[0] > now:
             return hit[1]
+        self._watch()
+        gen = self._gen
         data = self._store.get_project(name)
         project = Project.from_record(data) if data is not None else None
         with self._lock:
-            self._projects[name] = (now + self._ttl, project)
+            if gen == self._gen:
+                self._projects[name] = (now + self._ttl, project)
         return project
 
     def verify(self, key: Any) -> tuple[Project, str]:
@@ -392,10 +438,13 @@ class Projects:
         hit = self._keys.get(key_id)
         if hit is not None and hit[0] > now:
             return hit[1]
+        self._watch()
+        gen = self._gen
         record: dict[str, Any] | None = self._store.get_key(key_id)
         if record is not None:  # unknown ids are not cached: guessed ids must not fill memory
             with self._lock:
-                self._keys[key_id] = (now + self._ttl, record)
+                if gen == self._gen:
+                    self._keys[key_id] = (now + self._ttl, record)
         return record
 
     def close(self) -> None:

@@ -131,6 +131,7 @@ class Accounting:
         else:
             project_store = MemoryProjects()
         self.projects = Projects(project_store)
+        self.limiter.on_revoked = lambda key_id: self.projects.invalidate("key", key_id)
         self.usage = UsageView(self.ledger, self.limiter)
         self.sink = LedgerSink(self.ledger)
 

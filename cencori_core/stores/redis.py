@@ -27,8 +27,6 @@ loop connects, so short-lived loops do not leak connections.
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -36,141 +34,14 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from . import Counter, Refused, StoreUnavailable
+from ._lua import RESERVE_ALL, SETTLE_ALL
 
-__all__ = ["RedisStore", "RedisProjects", "mask_url"]
+__all__ = ["RedisStore", "RedisProjects", "RedisDeploymentState", "mask_url", "REVOKED"]
 
 PREFIX = "cencori:"
 
-# The weighted count of a sliding window counter (previous, current), after rolling the window
-# over when its period has passed, as limits' acquire_sliding_window.lua does.
-_SLIDING = """
-local function weighted(prev, cur, ms)
-  local cur_ttl = tonumber(redis.call('PTTL', cur))
-  if cur_ttl > 0 and cur_ttl < ms then
-    redis.call('RENAME', cur, prev)
-    redis.call('SET', cur, 0, 'PX', cur_ttl + ms)
-  end
-  local pc = tonumber(redis.call('GET', prev)) or 0
-  local pt = tonumber(redis.call('PTTL', prev)) or 0
-  if pt < 0 then pt = 0 end
-  return math.floor(pc * pt / ms) + (tonumber(redis.call('GET', cur)) or 0)
-end
-local function add(cur, n, ms)
-  if redis.call('EXISTS', cur) == 1 then
-    redis.call('INCRBY', cur, n)
-  else
-    redis.call('SET', cur, n, 'PX', ms * 2)
-  end
-end
-"""
-
-# One round trip for a call's whole reservation: its budget counters and its rate-limit windows,
-# all or nothing. KEYS: (hash, zset) per budget counter, then per rate hit its window keys (one
-# list for a moving window, previous and current counters for a sliding window counter: the keys
-# and algorithms of `limits`, whose scripts acquire_moving_window.lua and
-# acquire_sliding_window.lua these steps follow, so its window reads stay valid).
-# ARGV: amount, rid, now, expires_at, nb, (limit, ttl) per counter, nh, (kind, limit, expiry,
-# cost) per hit. Returns 0, {1, index, spent, reserved} for a budget that cannot take it, or
-# {2, index} for a full rate window.
-_RESERVE_ALL = _SLIDING + """
-local amount = tonumber(ARGV[1])
-local now = tonumber(ARGV[3])
-local nb = tonumber(ARGV[5])
-local h0 = 6 + 2 * nb
-local nh = tonumber(ARGV[h0])
-for i = 1, nb do
-  local h, z = KEYS[2 * i - 1], KEYS[2 * i]
-  local stale = redis.call('ZRANGEBYSCORE', z, '-inf', now)
-  for _, r in ipairs(stale) do
-    local a = redis.call('HGET', h, 'r:' .. r)
-    if a then
-      redis.call('HINCRBY', h, 'reserved', '-' .. a)
-      redis.call('HDEL', h, 'r:' .. r)
-    end
-  end
-  if #stale > 0 then redis.call('ZREMRANGEBYSCORE', z, '-inf', now) end
-end
-for i = 1, nb do
-  local h = KEYS[2 * i - 1]
-  local spent = redis.call('HGET', h, 'spent') or '0'
-  local reserved = redis.call('HGET', h, 'reserved') or '0'
-  if tonumber(spent) + tonumber(reserved) + amount > tonumber(ARGV[4 + 2 * i]) then
-    return {1, i, spent, reserved}
-  end
-end
-local k = 2 * nb + 1
-for j = 1, nh do
-  local b = h0 + 4 * (j - 1)
-  local limit, expiry, cost = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  if cost > limit then return {2, j} end
-  if ARGV[b + 1] == 'm' then
-    local entry = redis.call('LINDEX', KEYS[k], limit - cost)
-    if entry and tonumber(entry) >= now - expiry then return {2, j} end
-    k = k + 1
-  else
-    if weighted(KEYS[k], KEYS[k + 1], expiry * 1000) + cost > limit then return {2, j} end
-    k = k + 2
-  end
-end
-for i = 1, nb do
-  local h, z = KEYS[2 * i - 1], KEYS[2 * i]
-  redis.call('HINCRBY', h, 'reserved', ARGV[1])
-  redis.call('HSET', h, 'r:' .. ARGV[2], ARGV[1])
-  redis.call('ZADD', z, ARGV[4], ARGV[2])
-  if tonumber(ARGV[5 + 2 * i]) > 0 then
-    redis.call('EXPIRE', h, ARGV[5 + 2 * i])
-    redis.call('EXPIRE', z, ARGV[5 + 2 * i])
-  end
-end
-k = 2 * nb + 1
-for j = 1, nh do
-  local b = h0 + 4 * (j - 1)
-  local limit, expiry, cost = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  if ARGV[b + 1] == 'm' then
-    for _ = 1, cost do redis.call('LPUSH', KEYS[k], ARGV[3]) end
-    redis.call('LTRIM', KEYS[k], 0, limit - 1)
-    redis.call('EXPIRE', KEYS[k], expiry)
-    k = k + 1
-  else
-    add(KEYS[k + 1], cost, expiry * 1000)
-    k = k + 2
-  end
-end
-return 0
-"""
-
-# One round trip for a call's settle: each budget counter's reservation replaced by the actual
-# cost, and the tokens its usage had beyond what was taken up front added to each
-# tokens-per-minute window, up to what the window has left. A settle retried after a lost reply
-# finds its reservation gone and must not charge twice, so the spend is added only with the
-# reservation, or when the caller says it may have expired (late = '1').
-# KEYS: (hash, zset) per budget counter, then (previous, current) per window. ARGV: rid, actual,
-# late, nb, then (limit, expiry, extra) per window.
-_SETTLE_ALL = _SLIDING + """
-local nb = tonumber(ARGV[4])
-for i = 1, nb do
-  local h, z = KEYS[2 * i - 1], KEYS[2 * i]
-  local a = redis.call('HGET', h, 'r:' .. ARGV[1])
-  if a then
-    redis.call('HINCRBY', h, 'reserved', '-' .. a)
-    redis.call('HDEL', h, 'r:' .. ARGV[1])
-    redis.call('ZREM', z, ARGV[1])
-  end
-  if ARGV[2] ~= '0' and (a or ARGV[3] == '1') then
-    redis.call('HINCRBY', h, 'spent', ARGV[2])
-  end
-end
-local k = 2 * nb + 1
-local b = 5
-while ARGV[b] do
-  local limit, extra, ms = tonumber(ARGV[b]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 1]) * 1000
-  local n = math.min(extra, limit - weighted(KEYS[k], KEYS[k + 1], ms))
-  if n > 0 then add(KEYS[k + 1], n, ms) end
-  k = k + 2
-  b = b + 3
-end
-return 0
-"""
+REVOKED = "revoked"
+"""What :meth:`RedisStore.reserve_all` returns when the call's key is revoked."""
 
 _DEFAULTS: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
 
@@ -257,8 +128,8 @@ class _Async:
         self.pool = aioredis.BlockingConnectionPool.from_url(url, retry=retry,
                                                              **_pool_defaults(url))
         self.client = aioredis.Redis(connection_pool=self.pool, retry=retry)
-        self.reserve_all = self.client.register_script(_RESERVE_ALL)
-        self.settle_all = self.client.register_script(_SETTLE_ALL)
+        self.reserve_all = self.client.register_script(RESERVE_ALL)
+        self.settle_all = self.client.register_script(SETTLE_ALL)
         self.storage = RedisStorage("async+" + url, implementation="redispy",
                                     key_prefix=PREFIX + "rl", wrap_exceptions=True,
                                     connection_pool=self.pool,  # type: ignore[arg-type]
@@ -309,6 +180,13 @@ class RedisStore:
 
         self._url = url
         self.prefix = prefix
+        self.revoked_set = prefix + "revoked"
+        """The set of revoked key ids the reservation script checks."""
+        self.channel = prefix + "changes"
+        """The pub/sub channel project and key changes are announced on."""
+        self._watcher: Any = None
+        self._watch_lock = threading.Lock()
+        self._on_close: list[Any] = []
         retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), 1)
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         try:
@@ -321,8 +199,8 @@ class RedisStore:
                                      f"({type(exc).__name__}); expected "
                                      "redis://[:password@]host[:port][/db]") from None
         self.client = redis.Redis(connection_pool=self._pool, retry=retry)
-        self._reserve_all = self.client.register_script(_RESERVE_ALL)
-        self._settle_all = self.client.register_script(_SETTLE_ALL)
+        self._reserve_all = self.client.register_script(RESERVE_ALL)
+        self._settle_all = self.client.register_script(SETTLE_ALL)
         self._storage = RedisStorage(url, key_prefix=prefix + "rl", wrap_exceptions=True,
                                      connection_pool=self._pool,
                                      retry=retry)  # type: ignore[arg-type]
@@ -392,13 +270,13 @@ class RedisStore:
     def reserve(self, counters: Sequence[Counter], rid: str, amount: int, expires_at: float,
                 now: float | None = None) -> Refused | None:
         out = self.reserve_all(counters, rid, amount, expires_at, (), now)
-        assert not isinstance(out, int)
+        assert not isinstance(out, (int, str))
         return out
 
     async def areserve(self, counters: Sequence[Counter], rid: str, amount: int,
                        expires_at: float, now: float | None = None) -> Refused | None:
         out = await self.areserve_all(counters, rid, amount, expires_at, (), now)
-        assert not isinstance(out, int)
+        assert not isinstance(out, (int, str))
         return out
 
     def settle(self, keys: Sequence[str], rid: str, actual: int, late: bool = True) -> None:
@@ -420,8 +298,8 @@ class RedisStore:
                 st.prefixed_key(st._current_window_key(key))]
 
     def _all_args(self, counters: Sequence[Counter], rid: str, amount: int, expires_at: float,
-                  hits: Sequence[tuple[Any, str, int, str]],
-                  now: float) -> tuple[list[str], list[Any]]:
+                  hits: Sequence[tuple[Any, str, int, str]], now: float,
+                  key_id: str | None) -> tuple[list[str], list[Any]]:
         keys = self._budget_keys([c.key for c in counters])
         args: list[Any] = [amount, rid, repr(now), repr(expires_at), len(counters)]
         for c in counters:
@@ -431,24 +309,30 @@ class RedisStore:
             sliding = rule == "tpm"
             keys += self._window_keys(item, scope, sliding)
             args += ["s" if sliding else "m", item.amount, item.get_expiry(), cost]
+        keys.append(self.revoked_set)
+        args.append(key_id or "")
         return keys, args
 
     @staticmethod
-    def _all_result(counters: Sequence[Counter], out: Any) -> Refused | int | None:
+    def _all_result(counters: Sequence[Counter], out: Any) -> Refused | int | str | None:
         if not out:
             return None
+        if int(out[0]) == 3:
+            return REVOKED
         if int(out[0]) == 1:
             return Refused(counters[int(out[1]) - 1], int(out[2]), int(out[3]))
         return int(out[1]) - 1
 
     def reserve_all(self, counters: Sequence[Counter], rid: str, amount: int,
                     expires_at: float, hits: Sequence[tuple[Any, str, int, str]],
-                    now: float | None = None) -> Refused | int | None:
-        """Reserve ``amount`` on every budget counter and take every rate-limit hit
-        ``(item, scope, cost, rule)``, in one atomic script, or nothing: None when done, the
-        :class:`Refused` budget, or the index of the first hit whose window is full."""
+                    now: float | None = None,
+                    key_id: str | None = None) -> Refused | int | str | None:
+        """Check that the call's key (``key_id``) is not revoked, reserve ``amount`` on every
+        budget counter and take every rate-limit hit ``(item, scope, cost, rule)``, in one
+        atomic script, or nothing: None when done, :data:`REVOKED`, the :class:`Refused`
+        budget, or the index of the first hit whose window is full."""
         keys, args = self._all_args(counters, rid, amount, expires_at, hits,
-                                    time.time() if now is None else now)
+                                    time.time() if now is None else now, key_id)
         try:
             out = self._reserve_all(keys=keys, args=args)
         except self._errors as exc:
@@ -457,9 +341,10 @@ class RedisStore:
 
     async def areserve_all(self, counters: Sequence[Counter], rid: str, amount: int,
                            expires_at: float, hits: Sequence[tuple[Any, str, int, str]],
-                           now: float | None = None) -> Refused | int | None:
+                           now: float | None = None,
+                           key_id: str | None = None) -> Refused | int | str | None:
         keys, args = self._all_args(counters, rid, amount, expires_at, hits,
-                                    time.time() if now is None else now)
+                                    time.time() if now is None else now, key_id)
         try:
             out = await self._aio_for_loop().reserve_all(keys=keys, args=args)
         except self._errors as exc:
@@ -546,7 +431,29 @@ class RedisStore:
 
     # ------------------------------------------------------------------ lifecycle
 
+    def watch(self, callback: Any) -> Any:
+        """Start (once) the background listener that calls ``callback(kind, name)`` for each
+        change announced on :attr:`channel` (``callback(None, None)`` after a (re)connect:
+        anything may have changed meanwhile). Returns the listener."""
+        from .redis_watch import Watcher
+
+        with self._watch_lock:
+            if self._watcher is None or not self._watcher.alive():  # none yet, or forked
+                self._watcher = Watcher(self._url, self.channel, self._errors)
+            self._watcher.add(callback)
+            return self._watcher
+
+    def on_close(self, fn: Any) -> None:
+        """Have ``fn()`` called first when the store closes (background senders flush)."""
+        self._on_close.append(fn)
+
     def close(self) -> None:
+        for fn in self._on_close:
+            fn()
+        with self._watch_lock:
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.close()
         self.client.close()
         self._pool.disconnect()
         with self._aio_lock:
@@ -586,159 +493,6 @@ def _finish(agen: Any) -> None:
         pass
 
 
-class RedisProjects:
-    """Projects and key records in two Redis hashes (JSON values), shared by every process."""
-
-    def __init__(self, store: RedisStore) -> None:
-        self._store = store
-        self._r = store.client
-        self._projects = store.prefix + "projects"
-        self._keys = store.prefix + "keys"
-
-    def _call(self, fn: Any, *args: Any) -> Any:
-        try:
-            return fn(*args)
-        except self._store._errors as exc:
-            raise self._store._unavailable(exc) from exc
-
-    def create_project(self, data: dict[str, Any], key: dict[str, Any]) -> bool:
-        if not self._call(self._r.hsetnx, self._projects, data["name"], json.dumps(data)):
-            return False
-        self.add_key(key)
-        return True
-
-    def update_project(self, data: dict[str, Any]) -> bool:
-        if not self._call(self._r.hexists, self._projects, data["name"]):
-            return False
-        self._call(self._r.hset, self._projects, data["name"], json.dumps(data))
-        return True
-
-    def _load(self, raw: Any, kind: str, what: str) -> dict[str, Any]:
-        """A stored record, checked: tampering is a ConfigurationError naming the hash."""
-        from ..accounting.projects import load_record
-
-        table = self._projects if kind == "project" else self._keys
-        return load_record(raw, kind, what, f"Redis at {self._store.describe()}, hash {table}")
-
-    def get_project(self, name: str) -> dict[str, Any] | None:
-        raw = self._call(self._r.hget, self._projects, name)
-        return self._load(raw, "project", f"project {name!r}") if raw else None
-
-    def list_projects(self) -> list[dict[str, Any]]:
-        return [self._load(v, "project", "a project")
-                for v in self._call(self._r.hvals, self._projects)]
-
-    def add_key(self, key: dict[str, Any]) -> None:
-        self._call(self._r.hset, self._keys, key["id"], json.dumps(key))
-
-    def get_key(self, key_id: str) -> dict[str, Any] | None:
-        raw = self._call(self._r.hget, self._keys, key_id)
-        return self._load(raw, "key", f"key {key_id!r}") if raw else None
-
-    def revoke_key(self, key_id: str, when: float) -> bool:
-        key = self.get_key(key_id)
-        if key is None or key.get("revoked"):
-            return False
-        key["revoked"] = when
-        self.add_key(key)
-        return True
-
-    def list_keys(self) -> list[dict[str, Any]]:
-        return [self._load(v, "key", "a key") for v in self._call(self._r.hvals, self._keys)]
-
-    def close(self) -> None:
-        pass
-
-
-# ---------------------------------------------------------------------------- cooldowns
-
-_FAIL = """
-local now, window, allowed = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local cooldown, hard = tonumber(ARGV[4]), ARGV[5]
-local function cool()
-  local ms = math.max(1, math.ceil(cooldown * 1000))
-  redis.call('SET', KEYS[2], tostring(now + cooldown), 'PX', ms)
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-if hard == '1' then return cool() end
-redis.call('ZADD', KEYS[1], now, ARGV[6])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(window * 1000)))
-if redis.call('ZCARD', KEYS[1]) >= allowed then return cool() end
-return 0
-"""
-
-
-class RedisDeploymentState:
-    """Deployment cooldowns shared through Redis, so several worker processes agree.
-
-    Failures and cooldowns live in Redis (an atomic Lua script counts failures within the
-    window and starts the cooldown); in-flight counts and latency averages stay per process.
-    Reads are mirrored locally for ``refresh_s`` seconds: the attempt loop asks on every
-    attempt, and a Redis round trip there would stall the event loop of the async path. If Redis
-    is unreachable, cooldowns fall back to this process's own view (with a warning): a
-    deployment is never refused for want of Redis.
-    """
-
-    def __init__(self, store: RedisStore, *, refresh_s: float = 0.5) -> None:
-        from ..resilience import MemoryDeploymentState
-
-        self._store = store
-        self._script = store.client.register_script(_FAIL)
-        self._local = MemoryDeploymentState()
-        self.in_flight = self._local.in_flight
-        self.latency = self._local.latency
-        self.refresh_s = refresh_s
-        self._mirror: dict[str, float] = {}
-        self._mirror_at = 0.0
-        self._warned = False
-
-    def _key(self, key: str, kind: str) -> str:
-        return f"{self._store.prefix}cd:{kind}:{key}"
-
-    def _down(self, exc: BaseException) -> None:
-        if not self._warned:
-            self._warned = True
-            import logging
-
-            logging.getLogger("cencori_core").warning(
-                "deployment cooldowns: Redis at %s is unreachable (%s); using this process's "
-                "own view", self._store.describe(), type(exc).__name__)
-
-    def record_failure(self, key: str, cfg: Any, *, hard: bool, now: float) -> bool:
-        local = self._local.record_failure(key, cfg, hard=hard, now=now)
-        wall = time.time()
-        try:
-            cooled = bool(self._script(
-                keys=[self._key(key, "fails"), self._key(key, "until")],
-                args=[repr(wall), cfg.window_s, cfg.allowed_fails, cfg.cooldown_s,
-                      "1" if hard else "0", f"{wall}:{os.getpid()}:{id(self)}"]))
-        except self._store._errors as exc:
-            self._down(exc)
-            return local
-        self._mirror_at = 0.0  # see the new state on the next read
-        return cooled
-
-    def cooling_until(self, keys: list[str], now: float) -> dict[str, float]:
-        wall = time.time()
-        if wall - self._mirror_at >= self.refresh_s or any(k not in self._mirror for k in keys):
-            try:
-                values = self._store.client.mget([self._key(k, "until") for k in keys])
-            except self._store._errors as exc:
-                self._down(exc)
-                return self._local.cooling_until(keys, now)
-            for k, val in zip(keys, values, strict=True):
-                self._mirror[k] = float(val) if val is not None else 0.0
-            self._mirror_at = wall
-        # the local view covers failures this process saw but could not write
-        out = {k: until for k in keys if (until := self._mirror.get(k, 0.0)) > wall}
-        for k, until in self._local.cooling_until(keys, now).items():
-            out.setdefault(k, until - now + wall)
-        return out
-
-    def acquire(self, key: str) -> None:
-        self._local.acquire(key)
-
-    def release(self, key: str, latency_ms: float | None) -> None:
-        self._local.release(key, latency_ms)
+# Split off along their seams; importable from here as before.
+from .redis_projects import RedisProjects  # noqa: E402
+from .redis_routing import RedisDeploymentState  # noqa: E402
