@@ -205,7 +205,7 @@ class ResponseCache:
     def stats(self) -> dict[str, Any]:
         """Counters since the router started: hits, misses, stores, skipped (too large),
         and for memory the entries and bytes held, for Redis its errors."""
-        out: dict[str, Any] = {"backend": self.backend.name if self.backend else None,
+        out: dict[str, Any] = {"backend": None if self.backend is None else self.backend.name,
                                "hits": self.hits, "misses": self.misses,
                                "stores": self.stores, "skipped": self.skipped}
         if self.backend is not None and self.backend.name == "memory":
