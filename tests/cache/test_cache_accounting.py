@@ -83,6 +83,10 @@ def test_summaries_show_hits_and_savings(ledger: str, tmp_path: Any) -> None:
             rows = conn.execute("SELECT cache_hit, saved_cost, cost FROM usage ORDER BY time")
             assert sorted(rows.fetchall()) == [(0, None, "2"), (0, None, "3"),
                                                (1, "3", "0"), (1, "3", "0")]
+        from cencori_core._report import read_groups  # what `cencori usage --html` charts
+
+        groups, has_saved = read_groups(str(path))
+        assert has_saved and sum(g.saved for g in groups) == D(6)
 
 
 def test_an_older_ledger_file_gets_the_cache_columns(tmp_path: Any) -> None:

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cencori_core import ChatRequest, ConfigurationError, Message, Router, Secret
-from cencori_core.cache import ResponseCache
+from cencori_core import ChatRequest, ConfigurationError, Message, ResponseCache, Router, Secret
 from cencori_core.cache._key import cache_key
 from cencori_core.testing import FakeProvider
 

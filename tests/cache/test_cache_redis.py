@@ -17,8 +17,7 @@ import redis as redis_py
 from conftest import RedisServer
 from parity import MODES, call, stream
 
-from cencori_core import Router
-from cencori_core.cache import ResponseCache
+from cencori_core import ResponseCache, Router
 from cencori_core.testing import FakeProvider, UsageRecorder
 
 USER = [{"role": "user", "content": "Hello"}]

@@ -55,13 +55,12 @@ def fill_ledger(path: Path, *, saved: bool = False) -> dict[str, Decimal]:
                 n += 1
     ledger.close()
     if saved:
-        # The response cache's savings, as a ledger that records them holds them.
+        # The response cache's savings, in the ledger's cache_hit / saved_cost columns.
         from cencori_core.stores.sqlite import connect
 
         conn = connect(path)
-        conn.execute("ALTER TABLE usage ADD COLUMN saved_cost TEXT")
-        conn.execute("UPDATE usage SET saved_cost = '0.01' WHERE CAST(substr(request_id, 2) "
-                     "AS INTEGER) % 3 = 0")
+        conn.execute("UPDATE usage SET cache_hit = 1, saved_cost = '0.01' WHERE "
+                     "CAST(substr(request_id, 2) AS INTEGER) % 3 = 0")
         conn.close()
     return costs
 
