@@ -159,3 +159,21 @@ def test_redis_down_skips_the_cache_and_the_calls_still_work(
     finally:
         router.close()
         server.stop()
+
+
+def test_no_key_or_secret_in_redis_keys_or_values(redis_url: str) -> None:
+    secret = "sk-proj-REDISCACHESECRET0123456789"
+    router, fake, _ = make({"url": redis_url})
+    key = router.projects.create("acme")
+    for _ in range(2):
+        router.chat(model="m", messages=USER, api_key=key, user="alice@example.com",
+                    metadata={"note": secret},
+                    provider_options={"extra_headers": {"Authorization": "Bearer " + secret}})
+    client = redis_py.Redis.from_url(redis_url)
+    [entry] = list(client.scan_iter(match="cencori:cache:*"))
+    blob = entry + zlib.decompress(client.get(entry))
+    for text in (key, secret, "alice@example.com", "acme"):
+        assert text.encode() not in blob
+    assert len(fake.calls) == 1
+    client.close()
+    router.close()
