@@ -51,8 +51,8 @@ def canonical(value: Any, *, options: bool = False) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return "sha256:" + hashlib.sha256(value).hexdigest()
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: canonical(getattr(value, f.name), options=options)
-                for f in fields(value) if f.name != "raw"}
+        return {name: canonical(getattr(value, name), options=options)
+                for name in _names(type(value))}
     schema = getattr(value, "model_json_schema", None)  # a pydantic model class (structured)
     if callable(schema):
         try:
@@ -65,12 +65,22 @@ def canonical(value: Any, *, options: bool = False) -> Any:
     return f"{type(value).__module__}.{type(value).__qualname__}:{value!s}"
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names but ``raw`` (looked up once per class: this runs per call)."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls) if f.name != "raw")
+    return names
+
+
 def cache_key(operation: str, project: str | None, provider: str, model: str,
               request: Any, prefix: str = "") -> str:
     """The key of one request: ``prefix`` + the sha256 of its canonical JSON."""
     body = {}
-    for f in fields(request):
-        name = f.name
+    for name in _names(type(request)):
         if name in IGNORED:
             continue
         value = getattr(request, name)

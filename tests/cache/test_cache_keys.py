@@ -219,3 +219,42 @@ def test_the_cache_table_of_a_toml_file(tmp_path: Any) -> None:
     path.write_text('cache = 5\n')
     with pytest.raises(ConfigurationError, match=r"\[cache\] must be a table"):
         Router.from_config(path, load_entrypoints=False)
+
+
+# ---------------------------------------------------------------------------- stored answers
+
+
+def test_answers_round_trip_through_the_codec() -> None:
+    from decimal import Decimal
+
+    from cencori_core import (
+        Attempt,
+        ChatResponse,
+        Cost,
+        EmbeddingResponse,
+        ModerationResponse,
+        ModerationResult,
+        ToolCall,
+        Usage,
+    )
+    from cencori_core.cache._codec import decode, encode
+
+    cost = Cost(input=Decimal("0.000125"), output=Decimal("0.5"), total=Decimal("0.500125"))
+    envelope: dict[str, Any] = {"usage": Usage.of(3, 4, cached_tokens=1, reasoning_tokens=2),
+                                "cost": cost, "model": "m-2024", "provider": "p", "id": "x1"}
+    noise: dict[str, Any] = {"latency_ms": 3.5, "raw": object(), "deployment": "d#0",
+                             "attempts": [Attempt(model="m", provider="p")]}
+    chat = ChatResponse(content=None, tool_calls=[ToolCall(id="c1", name="f",
+                                                           arguments_raw='{"a": 1}',
+                                                           arguments={"a": 1})],
+                        finish_reason="tool_calls", reasoning="thinking", created=5,
+                        provider_data={"signature": "abc"}, refusal="no", **envelope, **noise)
+    emb = EmbeddingResponse(vectors=[[0.1, -2.5e-7], [1.0, 3.0]], **envelope, **noise)
+    mod = ModerationResponse(flagged=True, results=[ModerationResult(
+        flagged=True, categories={"hate": True}, scores={"hate": 0.97})], **envelope, **noise)
+    for op, resp in (("chat", chat), ("embed", emb), ("moderate", mod)):
+        back = decode(op, encode(op, resp))
+        assert back == type(resp)(**{f: getattr(resp, f) for f in resp.__dataclass_fields__
+                                     if f not in noise})
+    with pytest.raises(ValueError, match="not 'embed'"):
+        decode("embed", encode("chat", chat))
