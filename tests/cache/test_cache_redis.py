@@ -177,3 +177,19 @@ def test_no_key_or_secret_in_redis_keys_or_values(redis_url: str) -> None:
     assert len(fake.calls) == 1
     client.close()
     router.close()
+
+
+def test_backend_choice(redis_url: str) -> None:
+    from cencori_core import ConfigurationError
+
+    router = Router(load_entrypoints=False, redis_url=redis_url,
+                    cache=ResponseCache(backend="memory"))
+    assert router.cache is not None and router.cache.stats()["backend"] == "memory"
+    router.close()
+    with pytest.raises(ConfigurationError, match="needs a url"):
+        Router(load_entrypoints=False, cache={"backend": "redis"})
+    with pytest.raises(ConfigurationError, match="contradict"):
+        Router(load_entrypoints=False, cache={"backend": "memory", "url": redis_url})
+    with pytest.raises(ConfigurationError, match="not a valid Redis URL") as info:
+        Router(load_entrypoints=False, cache={"url": "redis://:hunter2secret@[bad"})
+    assert "hunter2secret" not in str(info.value)
