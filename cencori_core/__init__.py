@@ -17,6 +17,7 @@ import typing as _typing
 # (the pytest plugin is imported by every test run where we are installed) and never imports a
 # provider SDK. `from cencori_core import Router` loads the router and what it needs.
 _LAZY: dict[str, str] = {
+    'ResponseCache': '.cache',
     'ModelInfo': '.catalog',
     'ProviderConfig': '.config',
     'Secret': '.config',
@@ -79,6 +80,9 @@ _LAZY: dict[str, str] = {
 }
 
 if _typing.TYPE_CHECKING:  # static type checkers see the real imports
+    from .cache import (  # noqa: F401
+        ResponseCache,
+    )
     from .catalog import (  # noqa: F401
         ModelInfo,
     )
@@ -160,6 +164,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Router", "RetryPolicy", "hookimpl", "hookspec", "Secret", "ProviderConfig", "Provider",
     "ProviderSpec", "ModelInfo", "CallContext", "ChatStream", "AsyncChatStream",
+    "ResponseCache",
     # types
     "Message", "ToolCall", "ToolCallDelta", "Usage", "Cost", "Attempt", "PolicyDecision",
     "Route", "ChatRequest", "ChatResponse", "ChatChunk", "EmbeddingRequest",

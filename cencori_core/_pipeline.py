@@ -41,10 +41,11 @@ from .errors import (
 from .provider import Provider
 from .resilience import AttemptPlan, Balancer, RetryPolicy, RoutingTable, Target
 from .telemetry import NO_SPAN, AttemptScope, Telemetry
-from .types import Route, Usage, UsageRecord, evolve
+from .types import Cost, Route, Usage, UsageRecord, evolve
 
 if TYPE_CHECKING:
     from .accounting.pricing import Pricing
+    from .cache import ResponseCache
 
 R = TypeVar("R")
 
@@ -72,7 +73,8 @@ class Pipeline:
     def __init__(self, *, hooks: Hooks, registry: Registry, balancer: Balancer,
                  fallbacks: Mapping[str, list[str]], context_window_fallbacks: Mapping[str, str],
                  telemetry: Telemetry | None, accounting: Any, pricing: Pricing,
-                 retry: RetryPolicy, retry_per_model: Mapping[str, RetryPolicy | None]) -> None:
+                 retry: RetryPolicy, retry_per_model: Mapping[str, RetryPolicy | None],
+                 cache: ResponseCache | None = None) -> None:
         # no Router back-reference: contexts ask known_secrets() here, nothing else needs it
         self._known: tuple[str, ...] | None = None
         self._hooks = self.hooks = hooks
@@ -88,6 +90,7 @@ class Pipeline:
         self.pricing = pricing
         self.retry = retry
         self._retry_per_model = retry_per_model
+        self.cache = cache
         self._closed = False
 
     def close(self) -> None:
@@ -193,7 +196,7 @@ class Pipeline:
     def begin(self, operation: str, model: str, request: Any, *, stream: bool = False,
                user: str | None = None, metadata: dict[str, Any] | None = None,
                retry: Any = None, api_key: str | None = None,
-               project: str | None = None) -> CallContext:
+               project: str | None = None, cache: Any = None) -> CallContext:
         """validate (done by the caller) → scope → resolve → pre hooks. Raises on refusal
         (after recording the call as blocked or failed)."""
         if self._closed:
@@ -217,6 +220,10 @@ class Pipeline:
                 if hit is not None:
                     ctx.response = hit
                     ctx._call.tags["short_circuit"] = True
+            if cache is not None and ctx.response is None and self.cache is not None:
+                # response cache: keyed by the request as the pre-request policies left it;
+                # the lookup itself is I/O, done by the driver (cache_get / acache_get)
+                ctx._call.cache = self.cache.plan(ctx, cache)
         except BaseException as exc:
             self.fail(ctx, exc)
             raise
@@ -289,10 +296,18 @@ class Pipeline:
             store(resp, "created", int(ctx.time))
         if route.deployment is not None:
             store(resp, "deployment", route.deployment)
-        cost, reason = self.pricing.cost(self._registry.price_provider(provider), model, usage,
-                                         ctx.operation, ctx.model_info)
+        look = ctx._call.cache
+        cost: Cost | None
+        if look is not None and look.hit:  # response cache: a hit costs nothing
+            cost, reason = _NO_COST, None
+            store(resp, "cache_hit", True)
+        else:
+            cost, reason = self.pricing.cost(self._registry.price_provider(provider), model,
+                                             usage, ctx.operation, ctx.model_info)
         store(resp, "cost", cost)
         ctx.response = resp
+        if look is not None and not look.hit and self.cache is not None:
+            self.cache.keep(look, resp)  # the provider's answer, before the policies
         if reason:
             ctx._call.tags["cost_reason"] = reason
         try:
@@ -386,6 +401,8 @@ class Pipeline:
             cost_reason=reason,
             tags={k: val for k, val in ctx.metadata.items()
                   if isinstance(val, (str, int, float, bool))} if ctx.metadata else {},
+            cache_hit=call.cache is not None and call.cache.hit,
+            saved_cost=call.cache.saved if call.cache is not None and call.cache.hit else None,
         )
         if call.reservation is not None:
             call.reservation.observe(record)
@@ -423,19 +440,73 @@ class Pipeline:
 
     def run(self, ctx: CallContext, op: Operation[R]) -> R:
         """Sync driver of a non-stream call."""
+        if ctx._call.cache is not None:
+            self.cache_get(ctx)
         if ctx.response is not None:
             return self.complete(ctx, ctx.response, None)  # type: ignore[no-any-return]
         with Reserved(self, ctx):
             resp, target = run_sync(self.attempts(ctx, op.call))
-            return self.complete(ctx, resp, target)  # type: ignore[no-any-return]
+            resp = self.complete(ctx, resp, target)
+        if ctx._call.cache is not None:
+            self.cache_put(ctx)
+        return resp  # type: ignore[no-any-return]
 
     async def arun(self, ctx: CallContext, op: Operation[R]) -> R:
         """Async driver of a non-stream call."""
+        if ctx._call.cache is not None:
+            await self.acache_get(ctx)
         if ctx.response is not None:
             return self.complete(ctx, ctx.response, None)  # type: ignore[no-any-return]
         async with Reserved(self, ctx):
             resp, target = await run_async(self.attempts(ctx, op.acall))
-            return self.complete(ctx, resp, target)  # type: ignore[no-any-return]
+            resp = self.complete(ctx, resp, target)
+        if ctx._call.cache is not None:
+            await self.acache_put(ctx)
+        return resp  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ response cache
+    # A lookup before the reservation (a hit reserves nothing), a store after a completed
+    # call. The cache fails open: its errors never reach the call (cache/_backends.py).
+
+    def cache_get(self, ctx: CallContext) -> None:
+        look, cache = ctx._call.cache, self.cache
+        assert look is not None and cache is not None
+        try:
+            hit = cache.get(look)
+        except Exception:  # noqa: BLE001 - a cache fault is a miss, never the call's failure
+            log_cache_fault("lookup")
+            return
+        if hit is not None:
+            ctx.response = hit
+
+    async def acache_get(self, ctx: CallContext) -> None:
+        look, cache = ctx._call.cache, self.cache
+        assert look is not None and cache is not None
+        try:
+            hit = await cache.aget(look)
+        except Exception:  # noqa: BLE001
+            log_cache_fault("lookup")
+            return
+        if hit is not None:
+            ctx.response = hit
+
+    def cache_put(self, ctx: CallContext) -> None:
+        look, cache = ctx._call.cache, self.cache
+        if look is None or cache is None or look.value is None:
+            return
+        try:
+            cache.put(look)
+        except Exception:  # noqa: BLE001
+            log_cache_fault("store")
+
+    async def acache_put(self, ctx: CallContext) -> None:
+        look, cache = ctx._call.cache, self.cache
+        if look is None or cache is None or look.value is None:
+            return
+        try:
+            await cache.aput(look)
+        except Exception:  # noqa: BLE001
+            log_cache_fault("store")
 
 
 
@@ -485,6 +556,15 @@ class Reserved:
         if res is not None:
             await self.pipe._limiter.asettle(res)
 
+
+def log_cache_fault(what: str) -> None:
+    import logging
+
+    logging.getLogger("cencori_core").warning("response cache: the %s failed; the call goes on "
+                                              "uncached", what, exc_info=True)
+
+
+_NO_COST = Cost()
 
 # Content parts a model must have a capability for: (part type, capability, what it is).
 # (input_audio is not enforced: the plugin catalogs do not mark audio_input yet.)

@@ -143,7 +143,8 @@ def _bar(fraction: float, width: int, blocks: bool) -> str:
 def usage_table(con: Console, rows: Sequence[SummaryRow], by: str) -> None:
     """The summary rows as a table whose last column is a bar chart of cost (of tokens when
     nothing is priced). It fits the console's width: on a narrow terminal the detail columns
-    go first (completion, prompt, errors, unpriced, calls), never the cost or the chart."""
+    go first (completion, prompt, errors, unpriced, cache hits and savings, calls), never the
+    cost or the chart. HITS and SAVED appear when the response cache answered some calls."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -173,6 +174,11 @@ def usage_table(con: Console, rows: Sequence[SummaryRow], by: str) -> None:
     if any(r.unpriced for r in rows):
         columns.append(col("UNPRICED", [f"{r.unpriced:,}" for r in rows],
                            f"{sum(r.unpriced for r in rows):,}"))
+    if any(r.cache_hits for r in rows):  # response cache: hits and what they saved
+        columns.append(col("HITS", [f"{r.cache_hits:,}" for r in rows],
+                           f"{sum(r.cache_hits for r in rows):,}"))
+        columns.append(col("SAVED", [money(r.saved_cost) for r in rows],
+                           money(sum((r.saved_cost for r in rows), Decimal(0)))))
 
     def width(c: tuple[str, list[str], str]) -> int:
         return max(len(x) for x in [c[0], c[2], *c[1]])
@@ -181,7 +187,7 @@ def usage_table(con: Console, rows: Sequence[SummaryRow], by: str) -> None:
         # 3 characters between columns (padding, separator, padding), a chart of 8 at least
         return sum(width(c) for c in columns) + 3 * len(columns) + 8
 
-    for drop in ("COMPLETION", "PROMPT", "ERRORS", "UNPRICED", "CALLS"):
+    for drop in ("COMPLETION", "PROMPT", "ERRORS", "UNPRICED", "HITS", "SAVED", "CALLS"):
         if needed() <= con.width:
             break
         columns = [c for c in columns if c[0] != drop]

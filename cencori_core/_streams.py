@@ -39,6 +39,9 @@ class StreamState:
         self._done = False
         self._delivered = 0
         self._target: Target | None = None
+        # the provider's chunks before the stream hooks, when a miss is to be cached: the cache
+        # keeps what the provider said, and a hit goes through the hooks again
+        self._raw: StreamAccumulator | None = None
         self.response: ChatResponse | None = None
         """The final response, set when the stream has ended (see :meth:`final_response`)."""
 
@@ -74,6 +77,8 @@ class StreamState:
         hooks = self._pipe.hooks
         if not hooks.has_chunk:
             return [chunk] if self._acc.add(chunk) else []
+        if self._raw is not None:
+            self._raw.add(chunk)
         self._acc.meta(chunk)
         ready = []
         for c in hooks.stream_chunk(self._ctx, chunk):
@@ -97,7 +102,12 @@ class StreamState:
         else:
             resp = self._acc.response(provider=route.provider, model=route.model)
         self._done = True
-        self.response = self._pipe.complete(self._ctx, resp, self._target)
+        self.response = final = self._pipe.complete(self._ctx, resp, self._target)
+        look = self._ctx._call.cache
+        if self._raw is not None and look is not None and look.value is not None:
+            raw = self._raw.response(provider=final.provider, model=final.model)
+            fill(raw, usage=final.usage, cost=final.cost, id=final.id)
+            self._pipe.cache.keep(look, raw)  # type: ignore[union-attr]
 
     # ------------------------------------------------------------------ errors and cancel
 
@@ -145,6 +155,13 @@ class StreamState:
         ctx._call.error = None
         self._pipe.record(ctx, "cancelled", partial)
 
+    def _watch_raw(self) -> None:
+        """A miss that will be cached while stream hooks may change chunks: keep the
+        provider's own chunks too."""
+        look = self._ctx._call.cache
+        if look is not None and not look.hit and self._pipe.hooks.has_chunk:
+            self._raw = StreamAccumulator()
+
     def _reservation(self) -> Any:
         """The call's reservation, handed out once (so it is settled once)."""
         call = self._ctx._call
@@ -154,6 +171,8 @@ class StreamState:
     def _replay(self) -> Iterator[ChatChunk]:
         """A short-circuit response replayed as a stream."""
         resp = self._ctx.response
+        if resp.reasoning:
+            yield ChatChunk(reasoning=resp.reasoning)
         text = resp.content or ""
         step = 64
         for i in range(0, len(text), step):
@@ -182,8 +201,11 @@ class ChatStream(StreamState):
 
     def _open(self) -> Iterator[ChatChunk]:
         ctx = self._ctx
+        if ctx._call.cache is not None:
+            self._pipe.cache_get(ctx)  # a hit is replayed like a short circuit
         if ctx.response is not None:
             return self._replay()
+        self._watch_raw()
         ctx._call.reservation = self._pipe.limiter.reserve(ctx, self._pipe.attempt_routes(ctx))
         (first, gen), self._target = run_sync(self._pipe.attempts(ctx, _open_stream))
         return _prepend(first, gen)
@@ -202,6 +224,7 @@ class ChatStream(StreamState):
                 except StopIteration:
                     self._on_end()
                     self._settle()
+                    self._pipe.cache_put(self._ctx)  # only a stream that completed
                     continue
                 out = self._on_chunk(chunk)
                 if out is not None:
@@ -277,8 +300,11 @@ class AsyncChatStream(StreamState):
 
     async def _open(self) -> AsyncIterator[ChatChunk]:
         ctx = self._ctx
+        if ctx._call.cache is not None:
+            await self._pipe.acache_get(ctx)
         if ctx.response is not None:
             return _aiter_sync(self._replay())
+        self._watch_raw()
         ctx._call.reservation = await self._pipe.limiter.areserve(
             ctx, self._pipe.attempt_routes(ctx))
         (first, agen), self._target = await run_async(self._pipe.attempts(ctx, _aopen_stream))
@@ -298,6 +324,7 @@ class AsyncChatStream(StreamState):
                 except StopAsyncIteration:
                     self._on_end()
                     await self._settle()
+                    await self._pipe.acache_put(self._ctx)  # only a stream that completed
                     continue
                 out = self._on_chunk(chunk)
                 if out is not None:

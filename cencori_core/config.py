@@ -252,7 +252,7 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     known = {"providers", "fallbacks", "retry", "policies", "ledger", "redis", "telemetry",
              "router", "deployments", "context_window_fallbacks", "cooldown", "plugins",
-             "prices", "budgets", "rate_limits"}
+             "prices", "budgets", "rate_limits", "cache"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigurationError(
@@ -273,6 +273,10 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         kwargs["telemetry"] = tel.get("enabled", True) if isinstance(tel, dict) else bool(tel)
         if isinstance(tel, dict) and "capture_content" in tel:
             kwargs["telemetry_capture_content"] = bool(tel["capture_content"])
+    if "cache" in data:  # [cache]: ttl, max_entries, max_bytes, temperature, url, enabled, ...
+        if not isinstance(data["cache"], Mapping):
+            raise ConfigurationError(f"{os.fspath(path)}: [cache] must be a table")
+        kwargs["cache"] = dict(data["cache"])
     for key in ("deployments", "context_window_fallbacks", "cooldown", "plugins", "prices"):
         if key in data:
             kwargs[key] = data[key]

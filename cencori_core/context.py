@@ -33,7 +33,7 @@ class _CallState:
     the pipeline, streams, telemetry and logging reach it through ``CallContext._call``."""
 
     __slots__ = ("retry", "reservation", "span", "record_sent", "status", "error", "tags",
-                 "checked", "secrets")
+                 "checked", "secrets", "cache")
 
     def __init__(self, secrets: Callable[[], Sequence[str]] | None = None) -> None:
         self.retry: Any = None
@@ -46,6 +46,7 @@ class _CallState:
         self.checked: set[tuple[str, str, str | None]] | None = None
         # where known_secrets() reads from (the router's registry); no router back-reference
         self.secrets: Callable[[], Sequence[str]] = secrets or _no_secrets
+        self.cache: Any = None  # the response cache's Lookup of this call (cache/__init__.py)
 
 
 class CallContext:

@@ -37,6 +37,7 @@ from ._requests import (
     transcription_request,
 )
 from ._streams import AsyncChatStream, ChatStream
+from .cache import ResponseCache, call_option, coerce_cache
 from .config import load_toml
 from .context import CallContext
 from .errors import (
@@ -77,7 +78,7 @@ Messages = Sequence[Message | Mapping[str, Any]]
 
 CHAT_ARGS = ["model", "messages", "temperature", "max_tokens", "tools", "tool_choice",
              "response_format", "stop", "top_p", "seed", "user", "metadata", "timeout", "retry",
-             "api_key", "project", "provider_options"]
+             "api_key", "project", "provider_options", "cache"]
 
 
 class _Builtin:
@@ -131,6 +132,8 @@ class Router:
         budget_fail_mode: str = "closed",
         rate_limit_fail_mode: str = "open",
         rate_limit_wait: float = 0.0,
+        # --- response cache (cencori_core/cache, docs/cache.md)
+        cache: bool | Mapping[str, Any] | ResponseCache | None = None,
     ) -> None:
         self._closed = False
         self._lock = threading.Lock()
@@ -209,11 +212,16 @@ class Router:
             self._dep_state = self._balancer.state = RedisDeploymentState(self._accounting.store)
         register_plugin(self._pm, self._accounting.sink, self._accounting.sink.name)
         self._refresh_hooks()
+        # --- response cache: in memory, or in Redis (a cache url, else redis_url)
+        self.cache: ResponseCache | None = coerce_cache(cache)
+        """The response cache (``stats()``, ``clear()``), or None without one."""
+        if self.cache is not None:
+            self.cache.bind(redis_url, self._accounting.store)
         self._pipe = Pipeline(
             hooks=self._hooks, registry=reg, balancer=self._balancer,
             fallbacks=self._fallbacks, context_window_fallbacks=self._context_window_fallbacks,
             telemetry=self._telemetry, accounting=self._accounting, pricing=self.pricing,
-            retry=self.retry, retry_per_model=self._retry_per_model)
+            retry=self.retry, retry_per_model=self._retry_per_model, cache=self.cache)
         _logging.watch(self)  # the log filter masks this router's keys
 
     # ------------------------------------------------------------------ construction helpers
@@ -285,9 +293,10 @@ class Router:
         if unknown:
             v.unknown_kwargs(op, unknown, CHAT_ARGS)
         req = chat_request(kw, stream)
+        cache = call_option(kw["cache"], self.cache)
         return self._pipe.begin("chat", req.model, req, stream=stream, user=req.user,
                                 metadata=req.metadata, retry=kw["retry"], api_key=kw["api_key"],
-                                project=kw["project"])
+                                project=kw["project"], cache=cache)
 
     def chat(
         self, *, model: str, messages: Messages, temperature: float | None = None,
@@ -298,7 +307,8 @@ class Router:
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
         retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None, **unknown: Never,
+        provider_options: dict[str, Any] | None = None,
+        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
     ) -> ChatResponse:
         """Send a chat completion and return the normalized :class:`ChatResponse`."""
         ctx = self._chat_ctx(False, locals(), unknown, "chat")
@@ -313,7 +323,8 @@ class Router:
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
         retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None, **unknown: Never,
+        provider_options: dict[str, Any] | None = None,
+        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
     ) -> ChatResponse:
         """Async twin of :meth:`chat`."""
         ctx = self._chat_ctx(False, locals(), unknown, "achat")
@@ -328,7 +339,8 @@ class Router:
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
         retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None, **unknown: Never,
+        provider_options: dict[str, Any] | None = None,
+        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
     ) -> ChatStream:
         """Stream a chat completion: iterate the returned :class:`ChatStream` for chunks;
         ``stream.final_response()`` (or ``stream.response``) is the final
@@ -344,7 +356,8 @@ class Router:
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
         retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None, **unknown: Never,
+        provider_options: dict[str, Any] | None = None,
+        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
     ) -> AsyncChatStream:
         """Async twin of :meth:`chat_stream`: ``async with router.achat_stream(...) as s``."""
         return AsyncChatStream(self._pipe,
@@ -353,9 +366,11 @@ class Router:
     # ------------------------------------------------------------------ other operations
 
     def _ctx(self, op: str, req: Any, extra: dict[str, Any], unknown: dict[str, Any],
-             user: str | None = None) -> CallContext:
+             user: str | None = None, cache: Any = None) -> CallContext:
         check_extra(op, unknown)
-        return self._pipe.begin(op.removeprefix("a"), req.model, req, **common(extra, user))
+        option = call_option(cache, self.cache)
+        return self._pipe.begin(op.removeprefix("a"), req.model, req, **common(extra, user),
+                                cache=option)
 
     def embed(
         self, model: str, input: str | list[str], *, dimensions: int | None = None,
@@ -363,13 +378,14 @@ class Router:
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
         retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None, **unknown: Never,
+        provider_options: dict[str, Any] | None = None,
+        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
     ) -> EmbeddingResponse:
         """Embed one text or a list of texts; one vector per input, in order."""
         extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
                  "api_key": api_key, "project": project, "provider_options": provider_options}
         req = embed_request(model, input, dimensions, input_type, extra)
-        ctx = self._ctx("embed", req, extra, unknown, req.user)
+        ctx = self._ctx("embed", req, extra, unknown, req.user, cache)
         return self._pipe.run(ctx, ops.EMBED)
 
     async def aembed(
@@ -378,13 +394,14 @@ class Router:
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
         retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None, **unknown: Never,
+        provider_options: dict[str, Any] | None = None,
+        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
     ) -> EmbeddingResponse:
         """Async twin of :meth:`embed`."""
         extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
                  "api_key": api_key, "project": project, "provider_options": provider_options}
         req = embed_request(model, input, dimensions, input_type, extra)
-        ctx = self._ctx("aembed", req, extra, unknown, req.user)
+        ctx = self._ctx("aembed", req, extra, unknown, req.user, cache)
         return await self._pipe.arun(ctx, ops.EMBED)
 
     def generate_image(
@@ -482,13 +499,14 @@ class Router:
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
         retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None, **unknown: Never,
+        provider_options: dict[str, Any] | None = None,
+        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
     ) -> ModerationResponse:
         """Classify text with the provider's moderation model (its own category names)."""
         extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
                  "api_key": api_key, "project": project, "provider_options": provider_options}
         req = moderation_request(model, input, extra)
-        ctx = self._ctx("moderate", req, extra, unknown)
+        ctx = self._ctx("moderate", req, extra, unknown, cache=cache)
         return self._pipe.run(ctx, ops.MODERATE)
 
     async def amoderate(
@@ -496,13 +514,14 @@ class Router:
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
         retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None, **unknown: Never,
+        provider_options: dict[str, Any] | None = None,
+        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
     ) -> ModerationResponse:
         """Async twin of :meth:`moderate`."""
         extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
                  "api_key": api_key, "project": project, "provider_options": provider_options}
         req = moderation_request(model, input, extra)
-        ctx = self._ctx("amoderate", req, extra, unknown)
+        ctx = self._ctx("amoderate", req, extra, unknown, cache=cache)
         return await self._pipe.arun(ctx, ops.MODERATE)
 
     # ------------------------------------------------------------------ lifecycle
@@ -519,6 +538,8 @@ class Router:
                 import logging
 
                 logging.getLogger("cencori_core").exception("closing %r failed", inst)
+        if self.cache is not None:
+            self.cache.close()
         self._accounting.close()
 
     async def aclose(self) -> None:
@@ -533,6 +554,8 @@ class Router:
                 import logging
 
                 logging.getLogger("cencori_core").exception("closing %r failed", inst)
+        if self.cache is not None:
+            await self.cache.aclose()
         await self._accounting.aclose()
 
     def __enter__(self) -> Router:

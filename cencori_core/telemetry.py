@@ -24,7 +24,9 @@ The call span carries ``gen_ai.operation.name``, ``gen_ai.provider.name``, ``gen
 ``error.type``; and our own
 ``cencori.cost_usd``, ``cencori.project``, ``cencori.attempts`` (int), ``cencori.policy_decisions``
 (``policy:rule:action:count`` strings), ``cencori.status``, ``cencori.operation``,
-``cencori.request_id``, ``cencori.usage.source``, ``cencori.deployment``. Attempt spans carry no
+``cencori.request_id``, ``cencori.usage.source``, ``cencori.deployment``, and when the response
+cache was consulted ``cencori.cache.hit`` (bool; the GenAI conventions have no attribute for a
+response cache) with ``cencori.cache.saved_usd`` on a hit. Attempt spans carry no
 ``gen_ai.operation.name`` (they are not GenAI operations of their own) but
 ``cencori.attempt.number``, ``.provider``, ``.model``, ``.delay_s``, ``.status``,
 ``.status_code``, ``.retryable`` and ``error.type``.
@@ -39,7 +41,8 @@ without an error.
 
 Metrics: ``gen_ai.client.operation.duration`` (s) for every call, ``gen_ai.client.token.usage``
 (``{token}``, ``gen_ai.token.type`` input / output) only when the provider reported the usage (the
-conventions forbid reporting estimates), both with the conventional bucket boundaries, and
+conventions forbid reporting estimates; a cache hit used no tokens), both with the conventional
+bucket boundaries, and
 ``cencori.client.cost`` (a counter in US dollars, with ``cencori.project``) for priced calls.
 
 Content capture is off by default. ``Router(telemetry_capture_content=True)`` or
@@ -305,6 +308,11 @@ class Telemetry:
             deployment = getattr(resp, "deployment", None) or (last.deployment if last else None)
             if deployment:
                 attrs["cencori.deployment"] = deployment
+            look = ctx._call.cache
+            if look is not None:  # the response cache was consulted (or refreshed)
+                attrs["cencori.cache.hit"] = look.hit
+                if look.hit and look.saved is not None:
+                    attrs["cencori.cache.saved_usd"] = float(look.saved.total)
             if status == "ok" and resp is not None:
                 _response_attributes(ctx, resp, attrs)
             if usage is not None:
@@ -327,7 +335,8 @@ class Telemetry:
             span.end()
 
         self._duration.record(ctx.elapsed_ms / 1000.0, metric)
-        if usage is not None and usage.source == "provider":
+        if usage is not None and usage.source == "provider" and not getattr(resp, "cache_hit",
+                                                                             False):
             self._tokens.record(usage.prompt_tokens, {**metric, "gen_ai.token.type": "input"})
             if ctx.operation != "embed":
                 self._tokens.record(usage.completion_tokens,

@@ -363,6 +363,8 @@ class _Response(_DictMixin):
     attempts: list[Attempt] = field(default_factory=list)
     deployment: str | None = None
     policy_decisions: list[PolicyDecision] = field(default_factory=list)
+    cache_hit: bool = False
+    """True when the response cache answered (no provider call; ``cost`` is zero)."""
     raw: Any = field(default=None, repr=False, compare=False)
 
 
@@ -595,3 +597,7 @@ class UsageRecord(_DictMixin):
     cost_reason: str | None = None
     """Why ``cost`` is None (model unpriced, ...)."""
     tags: dict[str, Any] = field(default_factory=dict)
+    cache_hit: bool = False
+    """The response cache answered: no provider call, ``cost`` zero."""
+    saved_cost: Cost | None = None
+    """On a cache hit, what the cached answer cost when the provider produced it."""

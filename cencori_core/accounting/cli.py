@@ -117,7 +117,7 @@ def _cmd_usage(args: argparse.Namespace) -> int:
     if args.html:
         ledger = _open_ledger(path) if is_postgres_url(path) else None
         try:
-            groups, has_saved = (_report.group_rows(ledger.rows(since, until)) if ledger
+            groups, has_saved = (_report.group_rows(ledger.rows(since, until), True) if ledger
                                  else _report.read_groups(path, since, until))
         finally:
             if ledger is not None:

@@ -18,6 +18,8 @@ another connection beyond SQLite's 30 s busy timeout, a full disk) is tried
 :class:`LedgerError` by the next ``flush()`` or ``close()``.
 
 Costs are summed as ``Decimal`` (never floats); unpriced calls are counted in ``unpriced``.
+Response cache hits are counted in ``cache_hits`` with their ``saved_cost`` (SQLite columns
+``cache_hit`` INTEGER 0/1 and ``saved_cost`` TEXT, added to older files when they are opened).
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ class SummaryRow(_DictMixin):
     unpriced: int = 0
     """Calls that consumed something without a price (not in ``cost``); calls that failed
     before any usage have no cost and are not counted here."""
+    cache_hits: int = 0
+    """Calls the response cache answered (their cost is 0; their tokens are counted above)."""
+    saved_cost: Decimal = Decimal(0)
+    """USD the cache hits saved: what their answers cost when the provider produced them."""
 
 
 def timestamp(value: Any, name: str) -> float | None:
@@ -133,6 +139,7 @@ def _check_by(by: str) -> None:
 # Counter slots of a group (memory ledger).
 _CALLS, _ERRORS, _PROMPT, _COMPLETION, _TOTAL, _CACHED, _WRITE, _REASONING, _COST, _UNPRICED = \
     range(10)
+_HITS, _SAVED = 10, 11  # response cache hits and their savings
 
 
 class MemoryLedger:
@@ -149,7 +156,7 @@ class MemoryLedger:
         with self._lock:
             g = self._groups.get(key)
             if g is None:
-                g = self._groups[key] = [0, 0, 0, 0, 0, 0, 0, 0, Decimal(0), 0]
+                g = self._groups[key] = [0, 0, 0, 0, 0, 0, 0, 0, Decimal(0), 0, 0, Decimal(0)]
             g[_CALLS] += 1
             if r.status != "ok":
                 g[_ERRORS] += 1
@@ -163,6 +170,10 @@ class MemoryLedger:
                 g[_COST] += r.cost.total
             elif r.cost_reason is not None:
                 g[_UNPRICED] += 1
+            if r.cache_hit:
+                g[_HITS] += 1
+                if r.saved_cost is not None:
+                    g[_SAVED] += r.saved_cost.total
 
     def summary(self, by: str = "model", since: Any = None, until: Any = None) -> list[SummaryRow]:
         _check_by(by)
@@ -203,7 +214,7 @@ def _row(key: Any, g: list[Any]) -> SummaryRow:
                       completion_tokens=g[_COMPLETION], total_tokens=g[_TOTAL],
                       cached_tokens=g[_CACHED], cache_write_tokens=g[_WRITE],
                       reasoning_tokens=g[_REASONING], cost=Decimal(g[_COST]),
-                      unpriced=g[_UNPRICED])
+                      unpriced=g[_UNPRICED], cache_hits=g[_HITS], saved_cost=Decimal(g[_SAVED]))
 
 
 # ---------------------------------------------------------------------------- SQLite
@@ -220,17 +231,28 @@ CREATE TABLE IF NOT EXISTS usage (
     cache_write_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
     audio_seconds REAL, characters INTEGER, images INTEGER, usage_source TEXT NOT NULL,
     cost TEXT, cost_input TEXT, cost_output TEXT, cost_cached_input TEXT, cost_cache_write TEXT,
-    cost_reason TEXT, latency_ms REAL NOT NULL, attempts INTEGER NOT NULL, tags TEXT
+    cost_reason TEXT, latency_ms REAL NOT NULL, attempts INTEGER NOT NULL, tags TEXT,
+    cache_hit INTEGER NOT NULL DEFAULT 0, saved_cost TEXT
 );
 CREATE INDEX IF NOT EXISTS usage_time ON usage (time);
 """
+
+# Columns added after the first release: a ledger file made before them gets them on open.
+_ADDED = (("cache_hit", "INTEGER NOT NULL DEFAULT 0"), ("saved_cost", "TEXT"))
+
+
+def _migrate(conn: Any) -> None:
+    have = {row[1] for row in conn.execute("PRAGMA table_info(usage)")}
+    for name, decl in _ADDED:
+        if name not in have:
+            conn.execute(f"ALTER TABLE usage ADD COLUMN {name} {decl}")
 
 _COLUMNS = ("request_id", "time", "day", "project", "user", "provider", "model", "deployment",
             "operation", "status", "error", "prompt_tokens", "completion_tokens", "total_tokens",
             "cached_tokens", "cache_write_tokens", "reasoning_tokens", "audio_seconds",
             "characters", "images", "usage_source", "cost", "cost_input", "cost_output",
             "cost_cached_input", "cost_cache_write", "cost_reason", "latency_ms", "attempts",
-            "tags")
+            "tags", "cache_hit", "saved_cost")
 _INSERT = (f"INSERT OR IGNORE INTO usage ({', '.join(_COLUMNS)}) "
            f"VALUES ({', '.join('?' * len(_COLUMNS))})")
 
@@ -245,7 +267,9 @@ def _as_row(r: UsageRecord) -> tuple[Any, ...]:
             r.deployment, r.operation, r.status, r.error, u.prompt_tokens, u.completion_tokens,
             u.total_tokens, u.cached_tokens, u.cache_write_tokens, u.reasoning_tokens,
             u.audio_seconds, u.characters, u.images, u.source, *money, r.cost_reason,
-            r.latency_ms, len(r.attempts), json.dumps(r.tags) if r.tags else None)
+            r.latency_ms, len(r.attempts), json.dumps(r.tags) if r.tags else None,
+            1 if r.cache_hit else 0,
+            str(r.saved_cost.total) if r.saved_cost is not None else None)
 
 
 class _DecimalSum:
@@ -422,12 +446,19 @@ class SqliteLedger:
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float | None = None) -> None:
         """``busy_timeout``: seconds a write waits for another connection's lock (default
         :data:`~cencori_core.stores.sqlite.BUSY_TIMEOUT`)."""
-        from ..stores.sqlite import BUSY_TIMEOUT, connect
+        import sqlite3
+
+        from ..stores.sqlite import BUSY_TIMEOUT, connect, corrupt
 
         self.path = os.fspath(path)
         conn = connect(self.path, schema=_SCHEMA,
                        timeout=BUSY_TIMEOUT if busy_timeout is None else busy_timeout)
         conn.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
+        try:
+            _migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise corrupt(self.path, exc) from None
         self._writer = _Writer(conn, self.path)
         self._started = False
         self._start_lock = threading.Lock()
@@ -457,13 +488,15 @@ class SqliteLedger:
         sql = (f"SELECT {by}, COUNT(*), SUM(status != 'ok'), SUM(prompt_tokens), "
                "SUM(completion_tokens), SUM(total_tokens), SUM(cached_tokens), "
                "SUM(cache_write_tokens), SUM(reasoning_tokens), decimal_sum(cost), "
-               "SUM(cost IS NULL AND cost_reason IS NOT NULL) FROM usage" + where
+               "SUM(cost IS NULL AND cost_reason IS NOT NULL), SUM(cache_hit), "
+               "decimal_sum(saved_cost) FROM usage" + where
                + f" GROUP BY {by} ORDER BY {by} IS NULL, {by}")
         rows = self._query(sql, args)
         return [SummaryRow(key=r[0], calls=r[1], errors=r[2], prompt_tokens=r[3],
                            completion_tokens=r[4], total_tokens=r[5], cached_tokens=r[6],
                            cache_write_tokens=r[7], reasoning_tokens=r[8], cost=Decimal(r[9]),
-                           unpriced=r[10]) for r in rows]
+                           unpriced=r[10], cache_hits=r[11],
+                           saved_cost=Decimal(r[12])) for r in rows]
 
     def count(self) -> int:
         """How many records the file holds (after a flush)."""

@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS cencori_usage (
     audio_seconds DOUBLE PRECISION, characters BIGINT, images BIGINT, usage_source TEXT NOT NULL,
     cost NUMERIC, cost_input NUMERIC, cost_output NUMERIC, cost_cached_input NUMERIC,
     cost_cache_write NUMERIC, cost_reason TEXT, latency_ms DOUBLE PRECISION NOT NULL,
-    attempts INTEGER NOT NULL, tags JSONB
+    attempts INTEGER NOT NULL, tags JSONB,
+    cache_hit INTEGER NOT NULL DEFAULT 0, saved_cost NUMERIC
 );
 CREATE INDEX IF NOT EXISTS cencori_usage_time ON cencori_usage (time);
 """
@@ -343,7 +344,8 @@ class PostgresLedger:
                "SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), "
                "SUM(cached_tokens), SUM(cache_write_tokens), SUM(reasoning_tokens), "
                "COALESCE(SUM(cost), 0), "
-               "COUNT(*) FILTER (WHERE cost IS NULL AND cost_reason IS NOT NULL) "
+               "COUNT(*) FILTER (WHERE cost IS NULL AND cost_reason IS NOT NULL), "
+               "SUM(cache_hit), COALESCE(SUM(saved_cost), 0) "
                "FROM cencori_usage" + where
                + f" GROUP BY {col} ORDER BY {col} IS NULL, {col}")
         rows = self._query(sql, args)
@@ -351,7 +353,8 @@ class PostgresLedger:
                            prompt_tokens=int(r[3]), completion_tokens=int(r[4]),
                            total_tokens=int(r[5]), cached_tokens=int(r[6]),
                            cache_write_tokens=int(r[7]), reasoning_tokens=int(r[8]),
-                           cost=Decimal(r[9]), unpriced=int(r[10])) for r in rows]
+                           cost=Decimal(r[9]), unpriced=int(r[10]), cache_hits=int(r[11]),
+                           saved_cost=Decimal(r[12])) for r in rows]
 
     def count(self) -> int:
         """How many records the table holds (after a flush)."""
@@ -365,7 +368,7 @@ class PostgresLedger:
         where, args = time_window(since, until, "%s")
         return self._query(
             "SELECT day, model, project, status, prompt_tokens, completion_tokens, "
-            "total_tokens, cost, cost_reason, NULL FROM cencori_usage" + where, args)
+            "total_tokens, cost, cost_reason, saved_cost FROM cencori_usage" + where, args)
 
     def _query(self, sql: str, args: list[Any]) -> list[Any]:
         from .ledger import LedgerError

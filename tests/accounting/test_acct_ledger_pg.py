@@ -236,3 +236,15 @@ def test_toml_ledger_url_and_the_cli(pg_url, tmp_path, monkeypatch, capsys):
 def test_ledger_path_and_url_together_are_refused(pg_url, tmp_path):
     with pytest.raises(ConfigurationError, match="not both"):
         Router(load_entrypoints=False, ledger_path=str(tmp_path / "x.db"), ledger_url=pg_url)
+
+
+def test_cache_hits_and_savings_are_summed_in_sql(pg_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("CENCORI_HOME", str(tmp_path))
+    with router(pg_url, cache=True) as r:
+        first = r.chat(model="mine", messages=USER)
+        for _ in range(3):
+            assert r.chat(model="mine", messages=USER).cache_hit
+        (row,) = r.usage.summary(by="model")
+    assert row.calls == 4 and row.cache_hits == 3
+    assert first.cost is not None and row.saved_cost == 3 * first.cost.total
+    assert row.cost == first.cost.total  # hits cost nothing

@@ -55,15 +55,29 @@ def fill_ledger(path: Path, *, saved: bool = False) -> dict[str, Decimal]:
                 n += 1
     ledger.close()
     if saved:
-        # The response cache's savings, as a ledger that records them holds them.
+        # The response cache's savings, in the ledger's cache_hit / saved_cost columns.
         from cencori_core.stores.sqlite import connect
 
         conn = connect(path)
-        conn.execute("ALTER TABLE usage ADD COLUMN saved_cost TEXT")
-        conn.execute("UPDATE usage SET saved_cost = '0.01' WHERE CAST(substr(request_id, 2) "
-                     "AS INTEGER) % 3 = 0")
+        conn.execute("UPDATE usage SET cache_hit = 1, saved_cost = '0.01' WHERE "
+                     "CAST(substr(request_id, 2) AS INTEGER) % 3 = 0")
         conn.close()
     return costs
+
+
+def test_usage_table_shows_cache_hits_and_savings(tmp_path, cencori):
+    path = tmp_path / "ledger.db"
+    fill_ledger(path, saved=True)
+    out = cencori("usage", "--ledger", str(path), "--by", "provider", COLUMNS="160")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[-4:] == ["HITS", "SAVED", "COST", "CHART"]
+    total = next(line for line in lines if line.split() and line.split()[0] == "TOTAL")
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        hits = conn.execute("SELECT SUM(cache_hit) FROM usage").fetchone()[0]
+    assert hits > 0 and total.split()[-2] == f"{hits:,}"
 
 
 def test_usage_table_has_a_bar_per_row(tmp_path, cencori):

@@ -14,7 +14,7 @@ PUBLIC = {
     "Route", "ChatRequest", "ChatResponse", "ChatChunk", "EmbeddingRequest",
     "EmbeddingResponse", "ImageRequest", "ImageResponse", "GeneratedImage",
     "TranscriptionRequest", "Transcription", "SpeechRequest", "Speech", "ModerationRequest",
-    "ModerationResponse", "ModerationResult", "UsageRecord",
+    "ModerationResponse", "ModerationResult", "UsageRecord", "ResponseCache",
 }
 ERRORS = {
     "CencoriError", "ConfigurationError", "UnknownModelError", "ProviderNotConfiguredError",

@@ -25,7 +25,7 @@ from cencori_core.types import (
 )
 
 ENVELOPE = ["usage", "cost", "model", "provider", "id", "latency_ms", "attempts", "deployment",
-            "policy_decisions", "raw"]
+            "policy_decisions", "cache_hit", "raw"]
 TAIL = ["model", "timeout", "provider_options", "idempotency_key"]
 RESPONSES = [(ChatResponse, {"content": "x"}), (EmbeddingResponse, {"vectors": []}),
              (ImageResponse, {"images": []}), (Transcription, {"text": "x"}),
