@@ -13,6 +13,7 @@ and ``achat`` differ only where they wait.
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 import time
@@ -37,11 +38,14 @@ from ._requests import (
     transcription_request,
 )
 from ._streams import AsyncChatStream, ChatStream
-from .config import load_toml
-from .context import CallContext
-from .errors import (
-    ConfigurationError,
+from .config import (
+    check_context_fallbacks,
+    check_fallbacks,
+    check_keys,
+    load_toml,
+    toml_errors,
 )
+from .context import CallContext
 from .hookspecs import hookimpl
 from .plugins import (
     allow_list,
@@ -49,6 +53,7 @@ from .plugins import (
     discover,
     make_plugin_manager,
     register_plugin,
+    split_plugins,
 )
 from .provider import Provider
 from .resilience import (
@@ -137,21 +142,13 @@ class Router:
         self.retry = RetryPolicy.coerce(retry) or RetryPolicy()
         self._retry_per_model = {k: RetryPolicy.coerce(p) for k, p in
                                  (retry_per_model or {}).items()}
-        self._fallbacks = {k: list(vs) for k, vs in (fallbacks or {}).items()}
-        for k, vs in self._fallbacks.items():
-            if not all(isinstance(x, str) for x in vs):
-                raise ConfigurationError(f"fallbacks[{k!r}] must be a list of model names")
-        self._context_window_fallbacks = dict(context_window_fallbacks or {})
+        self._fallbacks = check_fallbacks(fallbacks)
+        self._context_window_fallbacks = check_context_fallbacks(context_window_fallbacks)
 
-        # --- plugins
+        # --- plugins: names allow-list entry points, objects are added to the discovered ones
         self._pm = make_plugin_manager()
         register_plugin(self._pm, _Builtin(), _Builtin.name)
-        names: list[str] | None = None
-        objects: list[Any] = []
-        if plugins is not None:
-            names = []
-            for p in plugins:
-                (names if isinstance(p, str) else objects).append(p)
+        names, objects = split_plugins(plugins)
         allowed = allow_list(names)
         self.loaded_plugins: list[str] = []
         if load_entrypoints:
@@ -220,8 +217,11 @@ class Router:
     def from_config(cls, path: str | os.PathLike[str], **overrides: Any) -> Router:
         """Build a router from a TOML file; keyword arguments override the file."""
         kwargs = load_toml(path)
-        kwargs.update(overrides)
-        return cls(**kwargs)
+        with toml_errors(path):
+            allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+            check_keys("[router]", (k for k in kwargs if k not in overrides), allowed)
+            kwargs.update(overrides)
+            return cls(**kwargs)
 
     def register(self, plugin: object, name: str | None = None) -> str:
         """Register a plugin object (hooks and/or providers) on this router."""
