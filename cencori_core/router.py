@@ -136,6 +136,75 @@ class Router:
         rate_limit_fail_mode: str = "open",
         rate_limit_wait: float = 0.0,
     ) -> None:
+        """Build a router. Every keyword is optional; ``Router()`` reaches every installed
+        provider with keys from the environment. Mistakes are a :class:`ConfigurationError`
+        here, before anything is sent; a missing key only when that provider is first used.
+
+        Providers and plugins:
+
+        - ``providers``: provider name → its settings (a dict / TOML table), or a
+          :class:`Provider` object. Keys: ``api_key``, ``api_key_env``, ``base_url``,
+          ``timeout``, ``type`` (the implementation, e.g. ``"openai_compatible"`` for a local
+          server), ``models``, ``headers``, ``http_client``, ``async_http_client``,
+          ``options`` (keyword arguments for the SDK client's constructor), plus the keys the
+          provider declares (``organization``/``project`` for OpenAI, ``api_version`` for
+          Anthropic, ``vertexai``/``project``/``location``/``api_version`` for Google,
+          ``server`` for Mistral). Any other key is an error naming the closest.
+        - ``plugins``: entry-point plugin *names* are an allow-list (``["openai"]`` loads only
+          that one; default: every installed plugin, or ``CENCORI_PLUGINS``); plugin *objects*
+          (hook implementations) are added to the discovered ones and never switch them off.
+        - ``load_entrypoints``: False loads no installed plugin (tests; only ``echo``, the
+          ``providers`` objects and the plugin objects given).
+        - ``timeout``: default seconds per provider call (60; None for the SDKs' own).
+
+        Reliability:
+
+        - ``retry``: a :class:`RetryPolicy`, its fields as a dict, or a number of attempts.
+        - ``retry_per_model``: model name → its own retry policy.
+        - ``fallbacks``: model name (or ``"*"``) → a *list* of model names tried in order when
+          it fails with a retryable error: ``{"gpt-4o": ["claude-sonnet-4"]}``.
+        - ``context_window_fallbacks``: model name → *one* model with a larger context window,
+          tried when the prompt does not fit: ``{"gpt-4o": "gpt-4.1"}``.
+        - ``deployments``: public model name → a list of deployments, each a provider table
+          plus ``provider``, ``name``, ``model``, ``weight``, ``rpm``, ``tpm``.
+        - ``routing_strategy``: how a deployment is chosen: ``"weighted"`` (default),
+          ``"least_busy"`` or ``"lowest_latency"``.
+        - ``cooldown``: when a failing deployment rests: ``{"allowed_fails": 3, "window_s": 60,
+          "cooldown_s": 30}`` or a :class:`Cooldown`.
+
+        Policies, observability:
+
+        - ``policies``: policy objects (``cencori_core.policies``), run in list order.
+        - ``on_success``: callables (one or a list) run as ``f(context, record)`` after each
+          call that succeeded, with its :class:`UsageRecord`.
+        - ``on_error``: callables run as ``f(context, error)`` after each call that failed.
+        - ``telemetry``: True requires OpenTelemetry, False switches it off; None (default)
+          uses it when installed and the application configured a provider.
+        - ``telemetry_capture_content``: record prompt and response text on spans (default
+          ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``).
+        - ``tracer_provider`` / ``meter_provider``: OpenTelemetry providers to use instead of
+          the global ones.
+
+        Usage, cost, budgets:
+
+        - ``prices``: model name (or ``provider/model``) → USD prices overriding the price
+          data, per million tokens: ``{"my-model": {"input": 0.5, "output": 1.5}}``
+          (also ``cache_read``, ``cache_write``, ``per_image``, ``per_million_characters``).
+        - ``ledger_path``: the SQLite file usage records are written to (default: in memory).
+        - ``redis_url``: a Redis server shared by several processes (budgets, rate limits,
+          project keys, cooldowns).
+        - ``budgets``: spending limits, e.g. ``[{"project": "acme", "limit": "25",
+          "window": "day"}]``.
+        - ``rate_limits``: request and token limits, e.g. ``[{"user": "*", "rpm": 10}]``.
+        - ``budget_fail_mode``: when Redis cannot be reached, ``"closed"`` (default) refuses
+          calls with a budget, ``"open"`` lets them through.
+        - ``rate_limit_fail_mode``: the same for rate limits (default ``"open"``).
+        - ``rate_limit_wait``: seconds a call may wait for a rate-limit window instead of
+          failing at once (default 0).
+
+        A misspelled keyword is a ``TypeError``; ``Router.from_config(path)`` reads the same
+        settings from a TOML file.
+        """
         self._closed = False
         self._lock = threading.Lock()
         self.timeout = v.timeout(timeout) if timeout is not None else None
