@@ -143,7 +143,8 @@ class Catalog:
             what = f"prefix {name[7:]!r}" if name.startswith("prefix:") else f"model {name!r}"
             raise PluginError(
                 f"{what} is claimed by both {prev!r} and {who!r}; "
-                "disable one plugin (CENCORI_PLUGINS / Router(plugins=...)) or rename the model"
+                "leave one plugin out (CENCORI_PLUGINS or Router(plugins=[names]), which "
+                "allow-list installed plugins) or rename the model"
             )
         self._owner[name] = who
 
