@@ -46,6 +46,7 @@ from .config import (
     toml_errors,
 )
 from .context import CallContext
+from .errors import ConfigurationError
 from .hookspecs import hookimpl
 from .plugins import (
     allow_list,
@@ -239,6 +240,11 @@ class Router:
         # --- providers, deployments and the catalog (_registry.py)
         self._registry = reg = Registry(collect_providers(self._pm), self.timeout)
         self.catalog = reg.catalog
+        for what, table in (("providers", providers), ("deployments", deployments)):
+            if table is not None and not isinstance(table, Mapping):
+                raise ConfigurationError(f"{what} must map names to tables/dicts, e.g. "
+                                         f"{what}={{'openai': {{...}}}}, not "
+                                         f"{type(table).__name__}")
         for name, value in (providers or {}).items():
             reg.add_provider_config(name, value)
         reg.env_configs()

@@ -289,3 +289,9 @@ def test_cloud_providers_not_installed_are_named(name: str, extra: str) -> None:
     msg = str(info.value)
     assert f"provider '{name.split('/')[0]}' is not installed" in msg
     assert f'pip install "cencori-core[{extra}]"' in msg
+
+
+@pytest.mark.parametrize("kw", [{"providers": ["openai"]}, {"deployments": "m"}])
+def test_providers_and_deployments_must_be_tables(kw: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError, match="must map names"):
+        Router(load_entrypoints=False, **kw)  # type: ignore[arg-type]
