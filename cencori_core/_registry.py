@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._network import NO_NETWORK
-from .catalog import CAPABILITIES, Catalog, ModelInfo
-from .config import ProviderConfig, Secret
+from .catalog import CAPABILITIES, KNOWN_EXTRAS, Catalog, ModelInfo
+from .config import DEPLOYMENT_KEYS, ProviderConfig, Secret, closest
 from .errors import (
     ConfigurationError,
     MissingDependencyError,
@@ -79,16 +79,19 @@ class Registry:
             self.catalog.add_provider(name, prefixes=prefixes, models=models,
                                       source=f"providers[{name!r}]", override=True)
             return
-        cfg = value if isinstance(value, ProviderConfig) else ProviderConfig.from_mapping(name,
-                                                                                          value)
-        cfg.name = name
-        spec = self.specs.get(cfg.type)
+        if isinstance(value, ProviderConfig):
+            cfg, ptype = value, value.type
+        elif isinstance(value, Mapping):
+            ptype = str(value.get("type") or name)
+        else:
+            raise ConfigurationError(f"providers[{name!r}] must be a table/dict of settings, "
+                                     f"not {type(value).__name__}")
+        spec = self.specs.get(ptype)
         if spec is None:
-            known = sorted(self.specs)
-            raise ConfigurationError(
-                f"providers[{name!r}]: no installed provider of type {cfg.type!r}; installed: "
-                f"{', '.join(known)}. Install its plugin (pip install \"cencori-core[{cfg.type}]\")"
-                " or set 'type' to one of them")
+            raise self.not_installed(f"providers[{name!r}]", ptype)
+        if not isinstance(value, ProviderConfig):
+            cfg = ProviderConfig.from_mapping(name, value, config_keys=spec.config_keys)
+        cfg.name = name
         self.fill_from_env(cfg, spec)
         if cfg.timeout is None:
             cfg.timeout = self.timeout
@@ -112,6 +115,7 @@ class Registry:
             if not isinstance(raw, Mapping) or not raw.get("provider"):
                 raise ConfigurationError(f"deployments[{group!r}][{i}] needs 'provider' (and "
                                          "api_key, base_url, model, weight, name as needed)")
+            where = f"deployments[{group!r}][{i}]"
             d = dict(raw)
             provider = d.pop("provider")
             name = str(d.pop("name", None) or f"{group}#{i}")
@@ -121,18 +125,20 @@ class Registry:
             model = str(d.pop("model", None) or group)
             weight = d.pop("weight", 1)
             if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
-                raise ConfigurationError(f"deployments[{group!r}][{i}].weight must be > 0")
+                raise ConfigurationError(f"{where}.weight must be > 0")
             limits = {k: d.pop(k, None) or 0 for k in ("rpm", "tpm")}  # the deployment's own
             for k, n in limits.items():
                 if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-                    raise ConfigurationError(f"deployments[{group!r}][{i}].{k} must be a "
-                                             f"positive integer (per minute), got {n!r}")
+                    raise ConfigurationError(f"{where}.{k} must be a positive integer (per "
+                                             f"minute), got {n!r}")
             base = self.configs.get(provider)
             if base is not None and base.type != provider:
                 # a configured provider name (e.g. an openai_compatible endpoint)
                 merged: dict[str, Any] = {"type": base.type, "base_url": base.base_url,
                                           "timeout": base.timeout, "models": base.models,
                                           **base.options}
+                if base.client_options:
+                    merged["options"] = dict(base.client_options)
                 if base.api_key:
                     merged["api_key"] = base.api_key
                 merged.update(d)
@@ -141,11 +147,11 @@ class Registry:
                 ptype = d.pop("type", None) or provider
             spec = self.specs.get(ptype)
             if spec is None:
-                raise ConfigurationError(
-                    f"deployments[{group!r}][{i}]: no installed provider {provider!r}; "
-                    f"installed: {', '.join(sorted(self.specs))}")
+                raise self.not_installed(where, str(ptype))
             key = f"{group}::{name}"
-            cfg = ProviderConfig.from_mapping(provider, {**d, "type": ptype})
+            cfg = ProviderConfig.from_mapping(provider, {**d, "type": ptype},
+                                              config_keys=spec.config_keys, where=where,
+                                              extra_keys=DEPLOYMENT_KEYS)
             if cfg.api_key is None and cfg.api_key_env is None:
                 self.fill_from_env(cfg, spec)
             if cfg.timeout is None:
@@ -157,6 +163,17 @@ class Registry:
         if not out:
             raise ConfigurationError(f"deployments[{group!r}] is empty")
         self.deployments[group] = out
+
+    def not_installed(self, where: str, ptype: str) -> ConfigurationError:
+        """No installed provider ``ptype``: name the installed ones, the closest and the extra."""
+        installed = sorted(self.specs)
+        guess = closest(ptype, installed)
+        mean = f" (did you mean {guess!r}?)" if guess else ""
+        extra = KNOWN_EXTRAS.get(ptype, ptype)
+        return ConfigurationError(
+            f"{where}: no installed provider of type {ptype!r}{mean}; installed: "
+            f"{', '.join(installed)}. Install its plugin (pip install \"cencori-core[{extra}]\")"
+            " or set 'type' to one of them")
 
     def fill_from_env(self, cfg: ProviderConfig, spec: ProviderSpec) -> None:
         if cfg.api_key is None and cfg.api_key_env is None and cfg.name == spec.name:

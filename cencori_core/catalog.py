@@ -44,6 +44,15 @@ OPERATION_CAPABILITY = {
 
 CHAT = frozenset({"chat", "streaming", "tools", "json"})
 
+KNOWN_EXTRAS = {
+    "openai": "openai", "xai": "openai", "deepseek": "openai", "meta": "openai",
+    "openai_compatible": "openai", "azure": "openai", "anthropic": "anthropic",
+    "google": "google", "vertex": "google", "mistral": "mistral", "cohere": "cohere",
+    "bedrock": "bedrock",
+}
+"""Provider names cencori-core's own plugins register → the pip extra that installs them, so a
+name such as ``bedrock/...`` without its plugin is reported as not installed."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelInfo:
@@ -134,7 +143,8 @@ class Catalog:
             what = f"prefix {name[7:]!r}" if name.startswith("prefix:") else f"model {name!r}"
             raise PluginError(
                 f"{what} is claimed by both {prev!r} and {who!r}; "
-                "disable one plugin (CENCORI_PLUGINS / Router(plugins=...)) or rename the model"
+                "leave one plugin out (CENCORI_PLUGINS or Router(plugins=[names]), which "
+                "allow-list installed plugins) or rename the model"
             )
         self._owner[name] = who
 
@@ -185,6 +195,11 @@ class Catalog:
                          requested=name)
         for prefix, provider in self.prefixes:
             if name.startswith(prefix):
+                typo = self._typo(name, provider)
+                if typo is not None:
+                    raise UnknownModelError(
+                        f"unknown model {name!r}: did you mean {typo!r}? (to send the name as "
+                        f"written, call it '{provider}/{name}')", model=name, matches=[typo])
                 return Route(alias=None, model=name, provider=provider, via="prefix",
                              requested=name)
         raise self.unknown(name)
@@ -214,7 +229,32 @@ class Catalog:
         extra = {n.casefold() for n in (route.requested, route.alias) if n}
         return base | extra if extra - base else base
 
+    def _typo(self, name: str, provider: str) -> str | None:
+        """The catalog name of ``provider`` that ``name`` misspells by one letter (dropped,
+        added, changed or swapped: ``claude-sonet-4``), else None. Edits of digits are not
+        typos: ``gpt-4.2`` next to ``gpt-4.1`` is a newer model, which the prefix routes."""
+        if len(name) < 6 or (provider, name) in self.by_provider:
+            return None
+        folded = name.casefold()
+        for (p, known) in self.by_provider:
+            if p == provider and _one_letter_apart(folded, known.casefold()):
+                return known
+        for alias, target in self.aliases.items():
+            if _one_letter_apart(folded, alias.casefold()) and \
+                    self.models.get(target, None) is not None and \
+                    self.models[target].provider == provider:
+                return alias
+        return None
+
     def unknown(self, name: str) -> UnknownModelError:
+        head, sep, _ = name.partition("/")
+        if sep and head not in self.providers and head.casefold() in KNOWN_EXTRAS:
+            extra = KNOWN_EXTRAS[head.casefold()]
+            return UnknownModelError(
+                f"unknown model {name!r}: provider {head!r} is not installed (or left out by "
+                f"Router(plugins=[...]) / CENCORI_PLUGINS); pip install "
+                f"\"cencori-core[{extra}]\". Installed providers: "
+                f"{', '.join(sorted(self.providers)) or 'none'}", model=name, matches=[])
         known = sorted(set(self.models) | set(self.aliases))
         matches = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
         parts = [f"unknown model {name!r}"]
@@ -226,6 +266,25 @@ class Catalog:
             + "; name a model as 'provider/model' to pick one explicitly"
         )
         return UnknownModelError("; ".join(parts), model=name, matches=matches)
+
+
+def _one_letter_apart(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by one letter dropped, added, changed or two letters
+    swapped (a Damerau edit of distance 1 that touches letters only)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):  # one letter added in b at i
+        return b[i].isalpha() and a[i:] == b[i + 1:]
+    if a[i + 1:] == b[i + 1:]:  # one letter changed at i
+        return a[i].isalpha() and b[i].isalpha()
+    # two neighbours swapped
+    return (i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2:] == b[i + 2:]
+            and a[i].isalpha() and a[i + 1].isalpha())
 
 
 def _fold(name: str, names: Iterable[str]) -> str | None:

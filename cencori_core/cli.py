@@ -17,6 +17,7 @@ wide as the terminal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
@@ -142,17 +143,20 @@ def _router(args: argparse.Namespace, *, ledger: bool = False) -> Any:
     ``$CENCORI_HOME/cencori.db`` (unless the config file names a ledger) so that
     ``cencori usage`` shows them in a later run."""
     from . import Router
+    from .config import toml_errors
 
     kwargs = config_kwargs(args)
-    if ledger and "ledger_path" not in kwargs:
-        path = default_db()
-        try:
-            return Router(**kwargs, ledger_path=path)
-        except (OSError, sqlite3.Error) as exc:
-            # The chat itself does not need the ledger: a home that cannot be written (a
-            # read-only container) costs the usage history, not the answer.
-            warn(f"usage not recorded ({path}: {exc})")
-    return Router(**kwargs)
+    source = config_path(args)
+    with toml_errors(source) if source else contextlib.nullcontext():
+        if ledger and "ledger_path" not in kwargs:
+            path = default_db()
+            try:
+                return Router(**kwargs, ledger_path=path)
+            except (OSError, sqlite3.Error) as exc:
+                # The chat itself does not need the ledger: a home that cannot be written (a
+                # read-only container) costs the usage history, not the answer.
+                warn(f"usage not recorded ({path}: {exc})")
+        return Router(**kwargs)
 
 
 def warn(text: str) -> None:

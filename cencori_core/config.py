@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ConfigurationError
 
-__all__ = ["Secret", "ProviderConfig", "load_toml", "is_secret_name", "url_secrets", "mask_url"]
+T = TypeVar("T")
+
+__all__ = ["Secret", "ProviderConfig", "load_toml", "is_secret_name", "url_secrets", "mask_url",
+           "COMMON_KEYS", "DEPLOYMENT_KEYS", "check_keys", "closest", "check_fallbacks",
+           "check_context_fallbacks", "toml_errors"]
 
 
 class Secret:
@@ -141,10 +146,42 @@ def mask_url(url: str) -> str:
     return masked
 
 
-_KNOWN_KEYS = frozenset({
-    "api_key", "api_key_env", "base_url", "timeout", "type", "models", "http_client",
-    "async_http_client", "options", "organization", "project", "api_version", "headers",
-})
+COMMON_KEYS = ("api_key", "api_key_env", "base_url", "timeout", "type", "models", "headers",
+               "http_client", "async_http_client", "options")
+"""Keys every provider table accepts; a provider adds its own (``ProviderSpec.config_keys``)."""
+
+DEPLOYMENT_KEYS = ("provider", "name", "model", "weight", "rpm", "tpm")
+"""Keys a deployment entry accepts besides its provider's configuration keys."""
+
+
+# SDK client arguments the router owns: its retry loop is the only one.
+_ROUTER_OWNED = {"max_retries": "the router retries (Router(retry=...)); the SDK's own retries "
+                                "stay off",
+                 "retry_config": "the router retries (Router(retry=...)); the SDK's own "
+                                 "retries stay off"}
+
+
+def closest(name: str, allowed: Iterable[str]) -> str | None:
+    """The allowed name closest to a misspelled ``name`` (``bse_url`` → ``base_url``), if any."""
+    import difflib
+
+    found = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def check_keys(where: str, keys: Iterable[Any], allowed: Iterable[str], *,
+               hint: str = "", what: str = "key") -> None:
+    """Refuse keys outside ``allowed``: a ConfigurationError naming the key, the closest allowed
+    one and every allowed one (``where`` says which table: ``providers['openai']``)."""
+    allowed = tuple(allowed)
+    bad = [k for k in keys if k not in allowed]
+    if not bad:
+        return
+    key = bad[0]
+    guess = closest(str(key), allowed)
+    mean = f"; did you mean {guess!r}?" if guess else "."
+    raise ConfigurationError(
+        f"{where}: unknown {what} {key!r}{mean} Allowed: {', '.join(sorted(allowed))}.{hint}")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -153,8 +190,10 @@ class ProviderConfig:
 
     ``type`` names the registered provider implementation (defaults to ``name``): a
     ``{"local": {"type": "openai_compatible", ...}}`` entry makes a provider called ``local``.
-    ``options`` holds the remaining, provider-specific keys (``organization``, ``api_version``,
-    ``headers``, ...).
+    ``options`` holds the provider-specific keys the provider declares
+    (``ProviderSpec.config_keys``: ``organization``, ``api_version``, ``vertexai``, ...) and
+    ``headers``; ``client_options`` the explicit ``options={...}`` passthrough, keyword arguments
+    of the SDK client's constructor.
     """
 
     name: str
@@ -168,6 +207,9 @@ class ProviderConfig:
     options: dict[str, Any] = field(default_factory=dict)
     api_key_env: str | None = None
     """The environment variable the key came from (for messages), if any."""
+    client_options: dict[str, Any] = field(default_factory=dict)
+    """The explicit ``options={...}`` table (less the keys the provider knows by name): keyword
+    arguments for the SDK client's constructor (``default_query``, ``max_retries``, ...)."""
 
     def __post_init__(self) -> None:
         if not self.type:
@@ -184,6 +226,7 @@ class ProviderConfig:
         if self.base_url:
             out.extend(url_secrets(self.base_url))
         _secrets_in(self.options, out)
+        _secrets_in(self.client_options, out)
         return out
 
     def __repr__(self) -> str:
@@ -192,16 +235,58 @@ class ProviderConfig:
         return (f"ProviderConfig(name={self.name!r}, type={self.type!r}, api_key={self.api_key!r},"
                 f" base_url={_masked(self.base_url)!r}, timeout={self.timeout!r}, "
                 f"models={self.models!r}, options={_masked(self.options)!r}, "
+                f"client_options={_masked(self.client_options)!r}, "
                 f"api_key_env={self.api_key_env!r})")
 
+    def sdk_client(self, factory: Callable[..., T], /, **kwargs: Any) -> T:
+        """``factory(**kwargs)`` with this configuration's ``client_options`` added (the SDK
+        client's constructor: ``openai.OpenAI``, ``anthropic.Anthropic``, ...). An option the
+        constructor does not take is a ConfigurationError naming it and the ones it takes,
+        raised before the client exists (nothing is sent)."""
+        if self.client_options:
+            import inspect
+
+            try:
+                params = dict(inspect.signature(factory).parameters)
+            except (TypeError, ValueError):  # no signature to read: let the call decide
+                params = {}
+            takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+            named = [n for n, p in params.items() if not n.startswith("_") and n != "self"
+                     and n not in _ROUTER_OWNED
+                     and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            if params and not takes_any:
+                check_keys(f"providers[{self.name!r}].options", self.client_options, named,
+                           what="option",
+                           hint=f" (the arguments of {getattr(factory, '__qualname__', factory)})")
+            kwargs.update(self.client_options)
+        return factory(**kwargs)
+
     @classmethod
-    def from_mapping(cls, name: str, data: Mapping[str, Any]) -> ProviderConfig:
-        """Build from a dict (constructor argument or a TOML table); unknown keys go to options."""
+    def from_mapping(cls, name: str, data: Mapping[str, Any], *,
+                     config_keys: Iterable[str] = (), where: str | None = None,
+                     extra_keys: Iterable[str] = ()) -> ProviderConfig:
+        """Build from a dict (constructor argument or a TOML table).
+
+        Allowed keys: :data:`COMMON_KEYS`, the provider's ``config_keys`` and ``extra_keys``
+        (dropped here: a deployment's ``weight``, ...); any other key is a ConfigurationError
+        naming it, the closest allowed key and all of them (a misspelled ``bse_url`` must not
+        send traffic to the provider's default host). ``options={...}`` is the explicit SDK
+        passthrough: its keys that the provider knows by name join ``options``, the others go
+        to ``client_options``."""
+        where = where or f"providers[{name!r}]"
         if not isinstance(data, Mapping):
             raise ConfigurationError(
-                f"providers[{name!r}] must be a table/dict of settings, not {type(data).__name__}"
+                f"{where} must be a table/dict of settings, not {type(data).__name__}"
             )
-        data = dict(data)
+        config_keys = tuple(config_keys)
+        extra_keys = tuple(extra_keys)
+        common = COMMON_KEYS + extra_keys
+        hint = " Pass SDK client arguments under options={...}."
+        if "api_version" in data and "api_version" not in config_keys:
+            hint = (" 'api_version' is accepted only by the providers that declare it (azure, "
+                    "anthropic, google)." + hint)
+        check_keys(where, data, common + config_keys, hint=hint)
+        data = {k: v for k, v in data.items() if k not in extra_keys}
         key_env = data.pop("api_key_env", None)
         key = data.pop("api_key", None)
         if key is None and key_env:
@@ -215,27 +300,114 @@ class ProviderConfig:
             # inf or a huge value overflows the SDK clients' timeouts; NaN fails the comparison
             if isinstance(timeout, bool) or not 0 < seconds <= 86_400:
                 raise ConfigurationError(
-                    f"providers[{name!r}].timeout must be a positive number of seconds, at most "
+                    f"{where}.timeout must be a positive number of seconds, at most "
                     f"86400 (one day), got {str(timeout)[:40]!r}") from None
             timeout = seconds
         models = data.pop("models", None) or []
         if isinstance(models, str) or not all(isinstance(m, str) for m in models):
-            raise ConfigurationError(f"providers[{name!r}].models must be a list of model names")
-        options = dict(data.pop("options", None) or {})
+            raise ConfigurationError(f"{where}.models must be a list of model names, e.g. "
+                                     f"[\"my-model\"]")
+        raw_options = data.pop("options", None) or {}
+        if not isinstance(raw_options, Mapping):
+            raise ConfigurationError(f"{where}.options must be a table/dict of SDK client "
+                                     f"arguments, not {type(raw_options).__name__}")
+        for opt in raw_options:
+            if opt in COMMON_KEYS and opt != "headers" or opt in _ROUTER_OWNED:
+                why = _ROUTER_OWNED.get(opt) or f"set {opt!r} at the top level of the table"
+                raise ConfigurationError(f"{where}.options: {opt!r} cannot be passed to the SDK "
+                                         f"client: {why}")
+        headers = data.get("headers")
+        if headers is not None and not isinstance(headers, Mapping):
+            raise ConfigurationError(f"{where}.headers must be a table/dict of header names "
+                                     "and values")
+        base_url = data.pop("base_url", None)
+        if base_url is not None and not isinstance(base_url, str):
+            raise ConfigurationError(f"{where}.base_url must be a URL string")
         cfg = cls(
             name=name,
             type=str(data.pop("type", "") or ""),
             api_key=as_secret(key),
-            base_url=data.pop("base_url", None),
+            base_url=base_url,
             timeout=timeout,
             models=list(models),
             http_client=data.pop("http_client", None),
             async_http_client=data.pop("async_http_client", None),
             api_key_env=key_env,
         )
-        options.update(data)  # organization, api_version, headers, ...
-        cfg.options = options
+        known = ("headers",) + config_keys
+        cfg.options = {k: v for k, v in raw_options.items() if k in known}
+        cfg.options.update(data)  # headers and the provider's own keys (organization, ...)
+        cfg.client_options = {k: v for k, v in raw_options.items() if k not in known}
         return cfg
+
+
+def check_fallbacks(value: Any) -> dict[str, list[str]]:
+    """``fallbacks``: each model name → a list of model names tried in order. A string is
+    refused (it would be read letter by letter: ``unknown model 'e'``)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError('fallbacks must map a model name to a list of model names, '
+                                 'e.g. fallbacks={"gpt-4o": ["claude-sonnet-4"]}')
+    out: dict[str, list[str]] = {}
+    for key, names in value.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigurationError(f"fallbacks: the key {key!r} must be a model name (or '*')")
+        if isinstance(names, str):
+            raise ConfigurationError(
+                f"fallbacks[{key!r}] must be a list of model names, not the string {names!r}: "
+                f"write [{names!r}]".replace("'", '"'))
+        listed = list(names) if isinstance(names, (list, tuple)) else None
+        if listed is None or not all(isinstance(n, str) and n for n in listed):
+            raise ConfigurationError(f"fallbacks[{key!r}] must be a list of model names, e.g. "
+                                     '["echo/echo"]')
+        out[key] = listed
+    return out
+
+
+def check_context_fallbacks(value: Any) -> dict[str, str]:
+    """``context_window_fallbacks``: each model name → the one model with a larger context
+    window tried when the prompt does not fit."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError("context_window_fallbacks must map a model name to one model "
+                                 'name, e.g. {"gpt-4o": "gpt-4.1"}')
+    for key, name in value.items():
+        if not isinstance(key, str) or not key or not isinstance(name, str) or not name:
+            hint = (f"; write {next(iter(name))!r}" if isinstance(name, (list, tuple)) and
+                    len(name) == 1 else "")
+            raise ConfigurationError(
+                f"context_window_fallbacks[{key!r}] must be one model name (a string), e.g. "
+                f'"gpt-4.1", not {name!r}{hint}')
+    return dict(value)
+
+
+@contextlib.contextmanager
+def toml_errors(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Configuration errors raised while building a router from the TOML file ``path`` name the
+    file and the table (``[providers.openai]`` instead of ``providers['openai']``)."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        text = str(exc)
+        if text.startswith(os.fspath(path)):
+            raise
+        text = _PATH.sub(_as_table, text)
+        new = ConfigurationError(f"{os.fspath(path)}: {text}")
+        raise new.with_traceback(None) from None
+
+
+_PATH = re.compile(r"\b(providers|deployments|fallbacks|context_window_fallbacks|prices|"
+                   r"budgets|rate_limits)((?:\[[^\]]*\])+)(?:: unknown key '([^']*)')?")
+
+
+def _as_table(m: re.Match[str]) -> str:
+    parts = [m.group(1)] + [p.strip("'\"") for p in re.findall(r"\[([^\]]*)\]", m.group(2))]
+    index = parts.pop() if m.group(1) == "deployments" and parts[-1].isdigit() else None
+    table = "[" + ".".join(parts) + "]" if index is None else \
+        f"[[{'.'.join(parts)}]] (entry {int(index) + 1})"
+    return f"{table}.{m.group(3)}: unknown key" if m.group(3) else table
 
 
 def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -253,11 +425,7 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     known = {"providers", "fallbacks", "retry", "policies", "ledger", "redis", "telemetry",
              "router", "deployments", "context_window_fallbacks", "cooldown", "plugins",
              "prices", "budgets", "rate_limits", "cache"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigurationError(
-            f"{os.fspath(path)}: unknown table(s) {unknown}; known: {sorted(known)}"
-        )
+    check_keys(f"{os.fspath(path)}: top level", data, sorted(known))
     kwargs: dict[str, Any] = {}
     if "providers" in data:
         kwargs["providers"] = data["providers"]
@@ -270,6 +438,8 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     kwargs.update(_accounting_from_toml(data, os.fspath(path)))
     if "telemetry" in data:
         tel = data["telemetry"]
+        if isinstance(tel, Mapping):
+            check_keys(f"{os.fspath(path)}: [telemetry]", tel, ("enabled", "capture_content"))
         kwargs["telemetry"] = tel.get("enabled", True) if isinstance(tel, dict) else bool(tel)
         if isinstance(tel, dict) and "capture_content" in tel:
             kwargs["telemetry_capture_content"] = bool(tel["capture_content"])
@@ -298,10 +468,7 @@ def _accounting_from_toml(data: Mapping[str, Any], where: str) -> dict[str, Any]
             continue
         if not isinstance(table, Mapping):
             raise ConfigurationError(f"{where}: [{name}] must be a table")
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise ConfigurationError(f"{where}: [{name}] has unknown key(s) {unknown}; known: "
-                                     f"{sorted(known)}")
+        check_keys(f"{where}: [{name}]", table, sorted(known))
     ledger = data.get("ledger") or {}
     if ledger.get("path") and ledger.get("url"):
         raise ConfigurationError(f"{where}: [ledger] takes path (an SQLite file) or url "

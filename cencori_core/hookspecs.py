@@ -7,8 +7,11 @@ implementation that returns an awaitable (an ``async def``) is a
 blocked.
 
 Implement hooks with :data:`cencori_core.hookimpl` on a plain object or module and hand it to
-``Router(policies=[obj])`` or ``Router(plugins=[obj])``, or ship it in a distribution under the
-``cencori`` entry-point group. Around-behaviour uses ``@hookimpl(wrapper=True)``.
+``Router(policies=[obj])`` or ``Router(plugins=[obj])`` (objects are *added* to the installed
+plugins; plugin *names* in the same list are an allow-list of installed entry-point plugins,
+like ``CENCORI_PLUGINS``), or register it later with ``router.register(obj)``, or ship it in a
+distribution under the ``cencori`` entry-point group. Around-behaviour uses
+``@hookimpl(wrapper=True)``.
 
 Every hook receives the mutable :class:`~cencori_core.context.CallContext` of the call. Requests and
 responses inside it are frozen: replace them (``context.request = dataclasses.replace(...)``)

@@ -13,10 +13,11 @@ import pluggy
 
 from . import hookspecs
 from .catalog import ModelInfo
-from .errors import PluginError
+from .errors import ConfigurationError, PluginError
 from .provider import ProviderSpec
 
-__all__ = ["ENTRY_POINT_GROUP", "make_plugin_manager", "discover", "collect_providers"]
+__all__ = ["ENTRY_POINT_GROUP", "make_plugin_manager", "discover", "collect_providers",
+           "split_plugins"]
 
 log = logging.getLogger("cencori_core")
 
@@ -34,6 +35,26 @@ def _entry_points() -> list[Any]:
 
         _ep_cache = list(entry_points(group=ENTRY_POINT_GROUP))
     return _ep_cache
+
+
+def split_plugins(plugins: Iterable[Any] | None) -> tuple[list[str] | None, list[Any]]:
+    """``Router(plugins=[...])`` → (the entry-point names to allow, the hook objects to add).
+
+    Names are an allow-list of entry-point plugins (``["openai", "anthropic"]`` loads those
+    two); objects are hook plugins registered beside the discovered ones, so handing in an
+    object never switches an installed provider off. With no names the allow-list is
+    ``CENCORI_PLUGINS`` or, without it, every installed plugin."""
+    if plugins is None:
+        return None, []
+    if isinstance(plugins, (str, bytes)) or not isinstance(plugins, Iterable):
+        raise ConfigurationError(
+            f"plugins must be a list of plugin names and/or hook objects, e.g. "
+            f"plugins=[{plugins!r}], not {type(plugins).__name__}")
+    names: list[str] = []
+    objects: list[Any] = []
+    for p in plugins:
+        (names if isinstance(p, str) else objects).append(p)
+    return (names or None), objects
 
 
 def allow_list(explicit: Iterable[str] | None) -> set[str] | None:

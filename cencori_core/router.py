@@ -13,6 +13,7 @@ and ``achat`` differ only where they wait.
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 import time
@@ -38,11 +39,15 @@ from ._requests import (
 )
 from ._streams import AsyncChatStream, ChatStream
 from .cache import ResponseCache, call_option, coerce_cache
-from .config import load_toml
-from .context import CallContext
-from .errors import (
-    ConfigurationError,
+from .config import (
+    check_context_fallbacks,
+    check_fallbacks,
+    check_keys,
+    load_toml,
+    toml_errors,
 )
+from .context import CallContext
+from .errors import ConfigurationError
 from .hookspecs import hookimpl
 from .plugins import (
     allow_list,
@@ -50,6 +55,7 @@ from .plugins import (
     discover,
     make_plugin_manager,
     register_plugin,
+    split_plugins,
 )
 from .provider import Provider
 from .resilience import (
@@ -135,27 +141,99 @@ class Router:
         # --- response cache (cencori_core/cache, docs/cache.md)
         cache: bool | Mapping[str, Any] | ResponseCache | None = None,
     ) -> None:
+        """Build a router. Every keyword is optional; ``Router()`` reaches every installed
+        provider with keys from the environment. Mistakes are a :class:`ConfigurationError`
+        here, before anything is sent; a missing key only when that provider is first used.
+
+        Providers and plugins:
+
+        - ``providers``: provider name → its settings (a dict / TOML table), or a
+          :class:`Provider` object. Keys: ``api_key``, ``api_key_env``, ``base_url``,
+          ``timeout``, ``type`` (the implementation, e.g. ``"openai_compatible"`` for a local
+          server), ``models``, ``headers``, ``http_client``, ``async_http_client``,
+          ``options`` (keyword arguments for the SDK client's constructor), plus the keys the
+          provider declares (``organization``/``project`` for OpenAI, ``api_version`` for
+          Anthropic, ``vertexai``/``project``/``location``/``api_version`` for Google,
+          ``server`` for Mistral). Any other key is an error naming the closest.
+        - ``plugins``: entry-point plugin *names* are an allow-list (``["openai"]`` loads only
+          that one; default: every installed plugin, or ``CENCORI_PLUGINS``); plugin *objects*
+          (hook implementations) are added to the discovered ones and never switch them off.
+        - ``load_entrypoints``: False loads no installed plugin (tests; only ``echo``, the
+          ``providers`` objects and the plugin objects given).
+        - ``timeout``: default seconds per provider call (60; None for the SDKs' own).
+
+        Reliability:
+
+        - ``retry``: a :class:`RetryPolicy`, its fields as a dict, or a number of attempts.
+        - ``retry_per_model``: model name → its own retry policy.
+        - ``fallbacks``: model name (or ``"*"``) → a *list* of model names tried in order when
+          it fails with a retryable error: ``{"gpt-4o": ["claude-sonnet-4"]}``.
+        - ``context_window_fallbacks``: model name → *one* model with a larger context window,
+          tried when the prompt does not fit: ``{"gpt-4o": "gpt-4.1"}``.
+        - ``deployments``: public model name → a list of deployments, each a provider table
+          plus ``provider``, ``name``, ``model``, ``weight``, ``rpm``, ``tpm``.
+        - ``routing_strategy``: how a deployment is chosen: ``"weighted"`` (default),
+          ``"least_busy"``, ``"lowest_latency"`` or ``"usage_based"`` (the lowest tokens this
+          minute under each deployment's ``rpm``/``tpm``); shared through Redis when
+          ``redis_url`` is set.
+        - ``cooldown``: when a failing deployment rests: ``{"allowed_fails": 3, "window_s": 60,
+          "cooldown_s": 30}`` or a :class:`Cooldown`.
+
+        Policies, observability:
+
+        - ``policies``: policy objects (``cencori_core.policies``), run in list order.
+        - ``on_success``: callables (one or a list) run as ``f(context, record)`` after each
+          call that succeeded, with its :class:`UsageRecord`.
+        - ``on_error``: callables run as ``f(context, error)`` after each call that failed.
+        - ``telemetry``: True requires OpenTelemetry, False switches it off; None (default)
+          uses it when installed and the application configured a provider.
+        - ``telemetry_capture_content``: record prompt and response text on spans (default
+          ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``).
+        - ``tracer_provider`` / ``meter_provider``: OpenTelemetry providers to use instead of
+          the global ones.
+
+        Usage, cost, budgets:
+
+        - ``prices``: model name (or ``provider/model``) → USD prices overriding the price
+          data, per million tokens: ``{"my-model": {"input": 0.5, "output": 1.5}}``
+          (also ``cache_read``, ``cache_write``, ``per_image``, ``per_million_characters``).
+        - ``ledger_path``: the SQLite file usage records are written to (default: in memory).
+        - ``ledger_url``: a ``postgresql://`` URL: one ledger shared by a fleet of processes
+          (``pip install "cencori-core[postgres]"``; docs/ledger-postgres.md).
+        - ``redis_url``: a Redis server shared by several processes (budgets, rate limits,
+          project keys, cooldowns).
+        - ``budgets``: spending limits, e.g. ``[{"project": "acme", "limit": "25",
+          "window": "day"}]``.
+        - ``rate_limits``: request and token limits, e.g. ``[{"user": "*", "rpm": 10}]``.
+        - ``budget_fail_mode``: when Redis cannot be reached, ``"closed"`` (default) refuses
+          calls with a budget, ``"open"`` lets them through.
+        - ``rate_limit_fail_mode``: the same for rate limits (default ``"open"``).
+        - ``rate_limit_wait``: seconds a call may wait for a rate-limit window instead of
+          failing at once (default 0).
+
+        Response cache:
+
+        - ``cache``: True (an in-memory LRU; Redis when ``redis_url`` is set), a dict
+          (``ttl``, ``max_entries``, ``max_bytes``, ``max_entry_bytes``, ``temperature``,
+          ``url``, ...) or a :class:`ResponseCache`; per call ``cache=False`` bypasses it and
+          ``cache="refresh"`` overwrites (docs/cache.md).
+
+        A misspelled keyword is a ``TypeError``; ``Router.from_config(path)`` reads the same
+        settings from a TOML file.
+        """
         self._closed = False
         self._lock = threading.Lock()
         self.timeout = v.timeout(timeout) if timeout is not None else None
         self.retry = RetryPolicy.coerce(retry) or RetryPolicy()
         self._retry_per_model = {k: RetryPolicy.coerce(p) for k, p in
                                  (retry_per_model or {}).items()}
-        self._fallbacks = {k: list(vs) for k, vs in (fallbacks or {}).items()}
-        for k, vs in self._fallbacks.items():
-            if not all(isinstance(x, str) for x in vs):
-                raise ConfigurationError(f"fallbacks[{k!r}] must be a list of model names")
-        self._context_window_fallbacks = dict(context_window_fallbacks or {})
+        self._fallbacks = check_fallbacks(fallbacks)
+        self._context_window_fallbacks = check_context_fallbacks(context_window_fallbacks)
 
-        # --- plugins
+        # --- plugins: names allow-list entry points, objects are added to the discovered ones
         self._pm = make_plugin_manager()
         register_plugin(self._pm, _Builtin(), _Builtin.name)
-        names: list[str] | None = None
-        objects: list[Any] = []
-        if plugins is not None:
-            names = []
-            for p in plugins:
-                (names if isinstance(p, str) else objects).append(p)
+        names, objects = split_plugins(plugins)
         allowed = allow_list(names)
         self.loaded_plugins: list[str] = []
         if load_entrypoints:
@@ -177,6 +255,11 @@ class Router:
         # --- providers, deployments and the catalog (_registry.py)
         self._registry = reg = Registry(collect_providers(self._pm), self.timeout)
         self.catalog = reg.catalog
+        for what, table in (("providers", providers), ("deployments", deployments)):
+            if table is not None and not isinstance(table, Mapping):
+                raise ConfigurationError(f"{what} must map names to tables/dicts, e.g. "
+                                         f"{what}={{'openai': {{...}}}}, not "
+                                         f"{type(table).__name__}")
         for name, value in (providers or {}).items():
             reg.add_provider_config(name, value)
         reg.env_configs()
@@ -230,8 +313,11 @@ class Router:
     def from_config(cls, path: str | os.PathLike[str], **overrides: Any) -> Router:
         """Build a router from a TOML file; keyword arguments override the file."""
         kwargs = load_toml(path)
-        kwargs.update(overrides)
-        return cls(**kwargs)
+        with toml_errors(path):
+            allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+            check_keys("[router]", (k for k in kwargs if k not in overrides), allowed)
+            kwargs.update(overrides)
+            return cls(**kwargs)
 
     def register(self, plugin: object, name: str | None = None) -> str:
         """Register a plugin object (hooks and/or providers) on this router."""

@@ -25,4 +25,6 @@ if [ ${#MISSING[@]} -gt 0 ]; then
 fi
 # The package and the plugins are typed end to end: mypy --strict must stay clean.
 .venv/bin/python -m mypy --strict cencori_core plugins
+# The API reference (pdoc, from the docstrings) must build without a warning: build/reference.
+.venv/bin/python scripts/build_reference.py build/reference
 exec .venv/bin/python -m pytest "$@"

@@ -145,7 +145,9 @@ class ProviderConformance:
     def make_router(self, wire: ConformanceWire, **config: Any) -> Router:
         records = UsageRecorder()
         router = Router(providers={self.provider: {**self.provider_config(wire), **config}},
-                        plugins=[self.plugin, records], retry=RetryPolicy(max_attempts=1))
+                        plugins=[self.plugin, records], retry=RetryPolicy(max_attempts=1),
+                        # a plugin object is added to the installed plugins: load none of them
+                        load_entrypoints=isinstance(self.plugin, str))
         _RECORDS[router] = records
         return router
 

@@ -41,4 +41,4 @@ def make_provider(config: ProviderConfig) -> Provider:
 def cencori_register_providers(register: Callable[..., Any]) -> None:
     register("anthropic", make_provider, prefixes=("claude-",), models=MODELS,
              env_keys=("ANTHROPIC_API_KEY",), env_base_url="ANTHROPIC_BASE_URL",
-             extra="anthropic")
+             extra="anthropic", config_keys=("api_version", "open_telemetry"))

@@ -58,11 +58,14 @@ class AnthropicProvider(SDKProvider):
         return kwargs
 
     def new_client(self) -> anthropic.Anthropic:
-        return anthropic.Anthropic(http_client=adapt_client(self.config.http_client),
-                                   **self._client_kwargs())
+        # with options={...}, the SDK client's own arguments
+        return self.config.sdk_client(anthropic.Anthropic,
+                                      http_client=adapt_client(self.config.http_client),
+                                      **self._client_kwargs())
 
     def new_async_client(self) -> anthropic.AsyncAnthropic:
-        return anthropic.AsyncAnthropic(
+        return self.config.sdk_client(
+            anthropic.AsyncAnthropic,
             http_client=adapt_async_client(self.config.async_http_client),
             **self._client_kwargs())
 

@@ -165,10 +165,12 @@ class CohereProvider(SDKProvider):
         }
 
     def new_client(self) -> cohere.ClientV2:
-        return cohere.ClientV2(**self._kwargs(self.config.http_client))
+        # with options={...}, the SDK client's own arguments
+        return self.config.sdk_client(cohere.ClientV2, **self._kwargs(self.config.http_client))
 
     def new_async_client(self) -> cohere.AsyncClientV2:
-        return cohere.AsyncClientV2(**self._kwargs(self.config.async_http_client))
+        return self.config.sdk_client(cohere.AsyncClientV2,
+                                      **self._kwargs(self.config.async_http_client))
 
     def options(self, request: Any) -> RequestOptions | None:
         """The call's ``request_options``: timeout, configured headers, provider_options."""

@@ -41,5 +41,5 @@ def cencori_register_providers(register: Callable[..., None]) -> None:
     register(
         "google", make_provider, prefixes=("gemini-", "imagen-"), models=MODELS,
         env_keys=("GOOGLE_API_KEY", "GEMINI_API_KEY"), env_base_url="GOOGLE_GEMINI_BASE_URL",
-        extra="google",
+        extra="google", config_keys=("vertexai", "project", "location", "api_version"),
     )

@@ -137,7 +137,8 @@ class GoogleProvider(SDKProvider):
             for key in ("project", "location"):
                 if opts.get(key):
                     kwargs[key] = opts[key]
-        return genai.Client(**kwargs)
+        # with options={...}, the SDK client's own arguments
+        return cfg.sdk_client(genai.Client, **kwargs)
 
     def new_client(self) -> genai.Client:
         return self._build()

@@ -85,4 +85,5 @@ def cencori_register_providers(register: Any) -> None:
         env_keys=("MISTRAL_API_KEY",),
         env_base_url="MISTRAL_BASE_URL",
         extra="mistral",
+        config_keys=("server",),
     )

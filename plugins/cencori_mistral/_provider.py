@@ -166,7 +166,7 @@ class MistralProvider(SDKProvider):
             kw["server"] = cfg.options["server"]
         if cfg.timeout is not None:
             kw["timeout_ms"] = int(cfg.timeout * 1000)
-        return Mistral(**kw)
+        return cfg.sdk_client(Mistral, **kw)  # with options={...}, the SDK client's own arguments
 
     def new_client(self) -> _Side:
         # No client-level timeout: the SDK's timeout_ms applies (as with its own defaults).

@@ -38,6 +38,11 @@ def _factory(dialect: str) -> Callable[[ProviderConfig], Provider]:
     return make
 
 
+# What the provider tables accept besides the common keys (the SDK client's own arguments go
+# under options={...}).
+_KEYS = ("organization", "project")
+
+
 @hookimpl
 def cencori_register_providers(register: Callable[..., None]) -> None:
     register(
@@ -46,24 +51,29 @@ def cencori_register_providers(register: Callable[..., None]) -> None:
                   "gpt-image", "whisper", "tts-", "omni-moderation"),
         models=OPENAI_MODELS,
         env_keys=("OPENAI_API_KEY",), env_base_url="OPENAI_BASE_URL", extra="openai",
+        config_keys=_KEYS,
     )
     register(
         "xai", _factory("xai"), prefixes=("grok-",), models=XAI_MODELS,
         env_keys=("XAI_API_KEY",), env_base_url="XAI_BASE_URL", extra="openai",
+        config_keys=_KEYS,
         default_base_url="https://api.x.ai/v1",
     )
     register(
         "deepseek", _factory("deepseek"), prefixes=("deepseek-",), models=DEEPSEEK_MODELS,
         env_keys=("DEEPSEEK_API_KEY",), env_base_url="DEEPSEEK_BASE_URL", extra="openai",
+        config_keys=_KEYS,
         default_base_url="https://api.deepseek.com",
     )
     register(
         "meta", _factory("meta"), prefixes=("llama-", "Llama-"), models=META_MODELS,
         env_keys=("LLAMA_API_KEY",), env_base_url="LLAMA_BASE_URL", extra="openai",
+        config_keys=_KEYS,
         default_base_url="https://api.llama.com/compat/v1/",
     )
     # Local servers usually take no key; hosted ones (Together, Groq, ...) get one in config.
     register(
         "openai_compatible", _factory("openai_compatible"), extra="openai",
+        config_keys=_KEYS,
         requires_key=False, type_only=True,
     )

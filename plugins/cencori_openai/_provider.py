@@ -139,7 +139,7 @@ class OpenAIChatProvider(SDKProvider):
             kw["project"] = opts.get("project") or os.environ.get("OPENAI_PROJECT_ID")
         if http_client is not None:
             kw["http_client"] = http_client
-        client = cls(**kw)
+        client = cfg.sdk_client(cls, **kw)  # with options={...}, the SDK client's own arguments
         if not self.dialect.openai_env:
             # The SDK falls back to OPENAI_ORG_ID / OPENAI_PROJECT_ID: OpenAI's, not this API's.
             client.organization = opts.get("organization")

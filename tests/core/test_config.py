@@ -31,7 +31,7 @@ class KeyedPlugin:
             return FakeProvider("keyed")
 
         register("keyed", factory, prefixes=("keyed-",), env_keys=("KEYED_API_KEY",),
-                 env_base_url="KEYED_BASE_URL")
+                 env_base_url="KEYED_BASE_URL", config_keys=("organization",))
 
 
 def test_secret_is_masked_and_refuses_pickling():
@@ -73,11 +73,12 @@ def test_arguments_beat_environment_and_extra_keys_become_options(monkeypatch):
     plugin = KeyedPlugin()
     router = Router(load_entrypoints=False, plugins=[plugin], providers={
         "keyed": {"api_key": "sk-arg", "base_url": "http://127.0.0.1:1", "timeout": 3,
-                  "organization": "org-1"}})
+                  "organization": "org-1", "options": {"default_query": {"a": "1"}}}})
     router.chat(model="keyed-1", messages=MSG)
     cfg = plugin.configs[0]
     assert cfg.api_key.get_secret_value() == "sk-arg" and cfg.timeout == 3.0
     assert cfg.options == {"organization": "org-1"}
+    assert cfg.client_options == {"default_query": {"a": "1"}}
 
 
 def test_custom_named_provider_of_a_type(monkeypatch):
@@ -127,7 +128,7 @@ def test_bad_toml_is_configuration_error(tmp_path):
     with pytest.raises(ConfigurationError, match="not valid TOML"):
         Router.from_config(p)
     p.write_text("[nonsense]\n")
-    with pytest.raises(ConfigurationError, match="unknown table"):
+    with pytest.raises(ConfigurationError, match="unknown key"):
         Router.from_config(p)
     with pytest.raises(ConfigurationError, match="not found"):
         Router.from_config(tmp_path / "missing.toml")

@@ -28,12 +28,14 @@ def test_repr_of_provider_config_masks_headers_urls_and_key() -> None:
         "api_key": KEY, "base_url": f"https://me:{URL_PASSWORD}@example.test/v1?key=qk-98765432",
         "headers": {"api-key": HEADER_KEY, "Authorization": f"Bearer {BEARER}",
                     "X-Team": "search"},
-        "organization": "org-1"})
+        "organization": "org-1", "options": {"default_query": {"token": "opt-token-0123456789"}}},
+        config_keys=("organization",))
     text = repr(cfg)
-    for secret in (KEY, HEADER_KEY, BEARER, URL_PASSWORD, "qk-98765432"):
+    for secret in (KEY, HEADER_KEY, BEARER, URL_PASSWORD, "qk-98765432", "opt-token-0123456789"):
         assert secret not in text
     assert "X-Team" in text and "search" in text and "org-1" in text  # the rest stays readable
-    assert {KEY, HEADER_KEY, BEARER, URL_PASSWORD, "qk-98765432"} <= set(cfg.secrets())
+    assert {KEY, HEADER_KEY, BEARER, URL_PASSWORD, "qk-98765432",
+            "opt-token-0123456789"} <= set(cfg.secrets())
 
 
 def test_url_helpers() -> None:
