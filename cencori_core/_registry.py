@@ -19,6 +19,7 @@ from ._network import NO_NETWORK
 from .catalog import CAPABILITIES, Catalog, ModelInfo
 from .config import ProviderConfig, Secret
 from .errors import (
+    CencoriError,
     ConfigurationError,
     MissingDependencyError,
     PluginError,
@@ -102,6 +103,32 @@ class Registry:
             self.catalog.add_model(ModelInfo(name=m, provider=name,
                                              capabilities=spec_info.capabilities
                                              if spec_info is not None else CAPABILITIES))
+        if "deployments" in spec.config_keys and cfg.options.get("deployments") is not None:
+            self.add_base_models(name, cfg.options["deployments"])
+
+    def add_base_models(self, name: str, deployments: Any) -> None:
+        """A cloud provider's deployments, each named with its base model (Azure OpenAI's
+        ``{"deployments": {"my-gpt-4o": "gpt-4o"}}``): ``name/my-gpt-4o`` takes the base model's
+        capabilities, context window and prices. An unknown base model gives a deployment with
+        no capability limits, priced as the base model's name (unpriced, with the reason, when
+        the price data lacks it)."""
+        if not isinstance(deployments, Mapping) or not all(
+                isinstance(k, str) and k and "/" not in k and isinstance(v, str) and v
+                for k, v in deployments.items()):
+            raise ConfigurationError(
+                f"providers[{name!r}].deployments must be a table of deployment name -> base "
+                "model, such as {'my-gpt-4o': 'gpt-4o'}")
+        for dep, base in deployments.items():
+            try:
+                info = self.catalog.info(self.catalog.resolve(base))
+            except CencoriError:
+                info = None
+            self.catalog.add_model(ModelInfo(
+                name=dep, provider=name,
+                capabilities=info.capabilities if info is not None else CAPABILITIES,
+                context_window=info.context_window if info is not None else None,
+                max_output_tokens=info.max_output_tokens if info is not None else None,
+                price_id=(info.price_id or info.name) if info is not None else base))
 
     def add_deployments(self, group: str, deps: Iterable[Mapping[str, Any]]) -> None:
         if isinstance(deps, Mapping) or not isinstance(deps, Iterable):

@@ -1,8 +1,10 @@
-"""cencori plugin: OpenAI, and the OpenAI-compatible xAI, DeepSeek and Meta Llama APIs.
+"""cencori plugin: OpenAI, Azure OpenAI, and the OpenAI-compatible xAI, DeepSeek and Meta Llama
+APIs.
 
 Registers ``openai`` (every operation), ``xai``, ``deepseek`` and ``meta`` (chat, streaming,
 tools), and the type-only ``openai_compatible`` for any other server that speaks the OpenAI API
-(vLLM, Ollama, LM Studio, Together, Groq, OpenRouter)::
+(vLLM, Ollama, LM Studio, Together, Groq, OpenRouter), and ``azure`` (Azure OpenAI deployments,
+``azure/<deployment>``, through the SDK's ``AzureOpenAI`` clients)::
 
     Router(providers={"local": {"type": "openai_compatible",
                                 "base_url": "http://127.0.0.1:8000/v1",
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from cencori_core import hookimpl
 
-from ._catalog import DEEPSEEK_MODELS, META_MODELS, OPENAI_MODELS, XAI_MODELS
+from ._catalog import AZURE_CONFIG_KEYS, DEEPSEEK_MODELS, META_MODELS, OPENAI_MODELS, XAI_MODELS
 
 if TYPE_CHECKING:
     from cencori_core import Provider, ProviderConfig
@@ -36,6 +38,12 @@ def _factory(dialect: str) -> Callable[[ProviderConfig], Provider]:
 
     make.__name__ = f"make_{dialect}"
     return make
+
+
+def _make_azure(config: ProviderConfig) -> Provider:
+    from ._azure import make_azure
+
+    return make_azure(config)
 
 
 @hookimpl
@@ -61,6 +69,12 @@ def cencori_register_providers(register: Callable[..., None]) -> None:
         "meta", _factory("meta"), prefixes=("llama-", "Llama-"), models=META_MODELS,
         env_keys=("LLAMA_API_KEY",), env_base_url="LLAMA_BASE_URL", extra="openai",
         default_base_url="https://api.llama.com/compat/v1/",
+    )
+    # Azure OpenAI: names are deployment names (azure/<deployment>), no prefixes. A key, or a
+    # Microsoft Entra ID token provider instead: the factory checks that one of them is there.
+    register(
+        "azure", _make_azure, env_keys=("AZURE_OPENAI_API_KEY",), extra="openai",
+        requires_key=False, config_keys=AZURE_CONFIG_KEYS,
     )
     # Local servers usually take no key; hosted ones (Together, Groq, ...) get one in config.
     register(
