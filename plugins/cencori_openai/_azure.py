@@ -127,7 +127,31 @@ class AzureOpenAIProvider(OpenAIProvider):
 
     # ------------------------------------------------------------------ clients
 
+    def _v1(self) -> bool:
+        """Whether ``base_url`` is the GA v1 API (``.../openai/v1``): Azure's own docs reach it
+        with the plain ``OpenAI`` client (no deployments in the path, no ``api-version``; the
+        key or the Entra token as ``Authorization: Bearer``)."""
+        base = self.config.base_url
+        return bool(base) and base.rstrip("/").endswith("/openai/v1")  # type: ignore[union-attr]
+
+    def _build_v1(self, cls: type[Any], http_client: Any) -> Any:
+        cfg = self.config
+        kw: dict[str, Any] = {"api_key": self._token_provider or self.secret(),
+                              "base_url": cfg.base_url, "max_retries": 0,
+                              "organization": cfg.options.get("organization"),
+                              "project": cfg.options.get("project")}
+        if cfg.timeout is not None:
+            kw["timeout"] = cfg.timeout
+        if cfg.options.get("headers"):
+            kw["default_headers"] = dict(cfg.options["headers"])
+        if http_client is not None:
+            kw["http_client"] = http_client
+        return cls(**kw)
+
     def _build(self, cls: type[Any], http_client: Any) -> Any:
+        if self._v1():
+            plain = openai.OpenAI if cls is openai.AzureOpenAI else openai.AsyncOpenAI
+            return self._build_v1(plain, http_client)
         cfg = self.config
         opts = cfg.options
         kw: dict[str, Any] = {"api_version": self._version, "max_retries": 0}

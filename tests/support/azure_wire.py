@@ -117,7 +117,9 @@ class AzureWire(OpenAIWire):
         return self._serve(rec, "/" + op)
 
     def _on_v1(self, rec: Recorded) -> Reply:
-        denied = self._auth_error(rec)
+        # the v1 API also takes the key as a bearer token (the plain OpenAI client's way)
+        bearer = rec.headers.get("authorization") == f"Bearer {self.api_key}"
+        denied = None if bearer else self._auth_error(rec)
         return denied or self._serve(rec, rec.path[len("/openai/v1"):])
 
     def _serve(self, rec: Recorded, op: str) -> Reply:
