@@ -32,9 +32,13 @@ import pytest
 from loopback import Recorded, Reply
 from openai_wire import OpenAIWire
 
-__all__ = ["AzureWire", "azure_wire", "FILTER_SAFE", "filter_results", "AZURE_KEY"]
+from cencori_core import RetryPolicy, Router
+
+__all__ = ["AzureWire", "azure_wire", "azure_router", "FILTER_SAFE", "filter_results",
+           "AZURE_KEY", "VERSION"]
 
 AZURE_KEY = "azure-key-0123456789abcdef0123456789"
+VERSION = "2024-10-21"
 
 _CATEGORIES = ("hate", "self_harm", "sexual", "violence")
 
@@ -175,6 +179,16 @@ class AzureWire(OpenAIWire):
         cut = reply.cut_after + 1 if reply.cut_after is not None else None
         return Reply(lines=gen(), headers=reply.headers, delay=reply.delay, cut_after=cut,
                      content_type="text/event-stream")
+
+
+def azure_router(wire: AzureWire, *, plugins: list[Any] | None = None,
+                 router: dict[str, Any] | None = None, **cfg: Any) -> Router:
+    """A router whose ``azure`` provider talks to ``wire`` (endpoint, key, ``api-version``; a
+    ``None`` value drops that key), one attempt per call; ``router`` holds Router keywords."""
+    conf = {"endpoint": wire.endpoint, "api_key": wire.api_key, "api_version": VERSION, **cfg}
+    return Router(providers={"azure": {k: v for k, v in conf.items() if v is not None}},
+                  plugins=plugins or ["openai"], retry=RetryPolicy(max_attempts=1),
+                  **(router or {}))
 
 
 @pytest.fixture

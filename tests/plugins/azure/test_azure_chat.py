@@ -5,17 +5,18 @@ header and answer shapes). Every test runs sync and async."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from azure_wire import AZURE_KEY, AzureWire, azure_wire
+from azure_wire import AZURE_KEY, VERSION, AzureWire, azure_router, azure_wire
 from openai_wire import form_fields
+from parity import MODES, call, stream
 
 from cencori_core import (
     ConfigurationError,
     InvalidRequestError,
     ProviderNotConfiguredError,
-    RetryPolicy,
     Router,
 )
 from cencori_core.testing import UsageRecorder
@@ -27,48 +28,28 @@ TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "description": "weather in a city",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
                    "required": ["city"]}}}]
-VERSION = "2024-10-21"
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-async def make(azure_wire: AzureWire):
+def make(azure_wire: AzureWire) -> Iterator[Callable[..., Router]]:
     routers: list[Router] = []
 
     def build(**cfg: Any) -> Router:
-        conf = {"endpoint": azure_wire.endpoint, "api_key": AZURE_KEY, "api_version": VERSION,
-                "deployments": {"my-gpt-4o": "gpt-4o"}, **cfg}
-        conf = {k: v for k, v in conf.items() if v is not None}
         records = UsageRecorder()
-        r = Router(providers={"azure": conf}, plugins=["openai", records],
-                   retry=RetryPolicy(max_attempts=1))
+        r = azure_router(azure_wire, plugins=["openai", records],
+                         **{"deployments": {"my-gpt-4o": "gpt-4o"}, **cfg})
         r.records = records  # type: ignore[attr-defined]
         routers.append(r)
         return r
 
     yield build
     for r in routers:
-        await r.aclose()
-
-
-async def call(router: Router, mode: str, op: str, *args: Any, **kw: Any) -> Any:
-    if mode == "sync":
-        return getattr(router, op)(*args, **kw)
-    return await getattr(router, "a" + op)(*args, **kw)
-
-
-async def stream_all(router: Router, mode: str, **kw: Any) -> tuple[list[Any], Any]:
-    if mode == "sync":
-        with router.chat_stream(**kw) as s:
-            chunks = list(s)
-    else:
-        async with router.achat_stream(**kw) as s:
-            chunks = [c async for c in s]
-    return chunks, s.response
+        r.close()
 
 
 def assert_azure_request(wire: AzureWire, path: str, *, key: str | None = AZURE_KEY) -> Any:
@@ -84,11 +65,11 @@ def assert_azure_request(wire: AzureWire, path: str, *, key: str | None = AZURE_
 # ---------------------------------------------------------------------------- chat
 
 
-async def test_chat_goes_to_the_deployment_with_api_key_and_version(make, azure_wire, mode):
+def test_chat_goes_to_the_deployment_with_api_key_and_version(make, azure_wire, mode):
     router = make()
     azure_wire.chat_reply("Hi from Azure", usage={"prompt_tokens": 1000,
                                                   "completion_tokens": 500})
-    r = await call(router, mode, "chat", model="azure/my-gpt-4o", messages=USER,
+    r = call(router, mode, "chat", model="azure/my-gpt-4o", messages=USER,
                    temperature=0.3, max_tokens=20)
     assert r.content == "Hi from Azure" and r.finish_reason == "stop"
     assert r.provider == "azure" and r.model == "gpt-4o-2024-08-06"  # Azure answers the base
@@ -101,22 +82,23 @@ async def test_chat_goes_to_the_deployment_with_api_key_and_version(make, azure_
     assert raw["prompt_filter_results"][0]["content_filter_results"]["hate"]["filtered"] is False
 
 
-async def test_public_sdk_path_also_reaches_the_deployment(make, azure_wire, mode):
+def test_public_sdk_path_also_reaches_the_deployment(make, azure_wire, mode):
     router = make()
     azure_wire.chat_reply("public path")
-    r = await call(router, mode, "chat", model="azure/my-gpt-4o", messages=USER,
+    r = call(router, mode, "chat", model="azure/my-gpt-4o", messages=USER,
                    provider_options={"logit_bias": {"50256": -100}})
     assert r.content == "public path"
     rec = assert_azure_request(azure_wire, "/openai/deployments/my-gpt-4o/chat/completions")
     assert rec.json["logit_bias"] == {"50256": -100}
 
 
-async def test_stream_with_azure_empty_first_chunk_and_filter_annotations(make, azure_wire,
+def test_stream_with_azure_empty_first_chunk_and_filter_annotations(make, azure_wire,
                                                                           mode):
     router = make()
     azure_wire.chat_reply("streamed from azure", chunk_size=5,
                           usage={"prompt_tokens": 4, "completion_tokens": 3})
-    chunks, resp = await stream_all(router, mode, model="azure/my-gpt-4o", messages=USER)
+    chunks, s = stream(router, mode, model="azure/my-gpt-4o", messages=USER)
+    resp = s.response
     assert "".join(c.delta for c in chunks) == "streamed from azure"
     assert resp.finish_reason == "stop"
     assert resp.usage.prompt_tokens == 4 and resp.usage.source == "provider"
@@ -125,11 +107,11 @@ async def test_stream_with_azure_empty_first_chunk_and_filter_annotations(make, 
     assert rec.json["stream"] is True
 
 
-async def test_tool_calls_and_structured_output(make, azure_wire, mode):
+def test_tool_calls_and_structured_output(make, azure_wire, mode):
     router = make()
     azure_wire.chat_reply(None, tool_calls=[{"name": "get_weather",
                                              "arguments": '{"city": "Oslo"}'}])
-    r = await call(router, mode, "chat", model="azure/my-gpt-4o", messages=USER, tools=TOOLS)
+    r = call(router, mode, "chat", model="azure/my-gpt-4o", messages=USER, tools=TOOLS)
     assert r.finish_reason == "tool_calls"
     assert r.tool_calls[0].name == "get_weather" and r.tool_calls[0].arguments == {
         "city": "Oslo"}
@@ -140,72 +122,72 @@ async def test_tool_calls_and_structured_output(make, azure_wire, mode):
         "schema": {"type": "object", "properties": {"name": {"type": "string"}},
                    "required": ["name"], "additionalProperties": False}}}
     azure_wire.chat_reply('{"name": "Oslo"}')
-    r = await call(router, mode, "chat", model="azure/my-gpt-4o", messages=USER,
+    r = call(router, mode, "chat", model="azure/my-gpt-4o", messages=USER,
                    response_format=schema)
     assert json.loads(r.content) == {"name": "Oslo"}
     assert azure_wire.last().json["response_format"] == schema
 
 
-async def test_finish_reason_content_filter(make, azure_wire, mode):
+def test_finish_reason_content_filter(make, azure_wire, mode):
     router = make()
     azure_wire.chat_reply("partial", finish_reason="content_filter")
-    r = await call(router, mode, "chat", model="azure/my-gpt-4o", messages=USER)
+    r = call(router, mode, "chat", model="azure/my-gpt-4o", messages=USER)
     assert r.finish_reason == "content_filter"
     azure_wire.chat_reply("partial", finish_reason="content_filter")
-    _, resp = await stream_all(router, mode, model="azure/my-gpt-4o", messages=USER)
-    assert resp.finish_reason == "content_filter"
+    _, s = stream(router, mode, model="azure/my-gpt-4o", messages=USER)
+    assert s.response.finish_reason == "content_filter"
 
 
 # ---------------------------------------------------------------------------- other operations
 
 
-async def test_embeddings_images_and_audio_on_deployments(make, azure_wire, mode):
+def test_embeddings_images_and_audio_on_deployments(make, azure_wire, mode):
     router = make()
-    e = await call(router, mode, "embed", "azure/my-embed", ["one", "two words"])
+    e = call(router, mode, "embed", "azure/my-embed", ["one", "two words"])
     assert len(e.vectors) == 2 and e.provider == "azure"
     assert_azure_request(azure_wire, "/openai/deployments/my-embed/embeddings")
 
-    img = await call(router, mode, "generate_image", "azure/my-dalle", "a red square")
+    img = call(router, mode, "generate_image", "azure/my-dalle", "a red square")
     assert img.images and img.provider == "azure"
     assert_azure_request(azure_wire, "/openai/deployments/my-dalle/images/generations")
 
-    t = await call(router, mode, "transcribe", "azure/my-whisper", b"RIFF....WAVEfmt ")
+    t = call(router, mode, "transcribe", "azure/my-whisper", b"RIFF....WAVEfmt ")
     assert t.text == azure_wire.transcript
     rec = assert_azure_request(azure_wire,
                                "/openai/deployments/my-whisper/audio/transcriptions")
     assert form_fields(rec)["model"] == "my-whisper"
 
-    s = await call(router, mode, "speech", "azure/my-tts", "hello", voice="alloy")
+    s = call(router, mode, "speech", "azure/my-tts", "hello", voice="alloy")
     assert s.audio and s.provider == "azure"
     assert_azure_request(azure_wire, "/openai/deployments/my-tts/audio/speech")
 
 
-async def test_moderation_is_refused_before_any_request(make, azure_wire, mode):
+def test_moderation_is_refused_before_any_request(make, azure_wire, mode):
     router = make()
     with pytest.raises(InvalidRequestError, match="does not support moderation"):
-        await call(router, mode, "moderate", "azure/anything", "hello")
+        call(router, mode, "moderate", "azure/anything", "hello")
     assert azure_wire.hits == 0
 
 
 # ---------------------------------------------------------------------------- deployments
 
 
-async def test_deployment_takes_the_base_model_capabilities(make, azure_wire, mode):
+def test_deployment_takes_the_base_model_capabilities(make, azure_wire, mode):
     router = make(deployments={"my-gpt-4o": "gpt-4o", "my-embed": "text-embedding-3-small"})
     info = router.catalog.info(router.resolve("azure/my-gpt-4o"))
     assert info is not None and info.context_window == 128_000 and info.price_id == "gpt-4o"
     with pytest.raises(InvalidRequestError):
-        await call(router, mode, "embed", "azure/my-gpt-4o", ["no embeddings on a chat model"])
+        call(router, mode, "embed", "azure/my-gpt-4o", ["no embeddings on a chat model"])
     with pytest.raises(InvalidRequestError):
-        await call(router, mode, "chat", model="azure/my-embed", messages=USER)
+        call(router, mode, "chat", model="azure/my-embed", messages=USER)
     assert azure_wire.hits == 0
 
 
-async def test_unknown_base_model_and_unlisted_deployment_are_unpriced(make, azure_wire, mode):
+def test_unknown_base_model_and_unlisted_deployment_are_unpriced(make, azure_wire, mode):
     router = make(deployments={"mystery": "no-such-model-9"})
     azure_wire.base_model = None  # the answer names the deployment, as a proxy might
     for model in ("azure/mystery", "azure/unlisted"):
-        r = await call(router, mode, "chat", model=model, messages=USER)
+        r = call(router, mode, "chat", model=model, messages=USER)
         assert r.cost is None
         record = router.records.records[-1]
         assert record.cost is None and "not in the price data" in (record.cost_reason or "")
@@ -222,7 +204,7 @@ def test_bad_deployments_table_is_a_configuration_error():
 # ---------------------------------------------------------------------------- configuration
 
 
-async def test_entra_token_provider_sends_bearer_not_api_key(azure_wire, mode):
+def test_entra_token_provider_sends_bearer_not_api_key(make, azure_wire, mode):
     token = "entra-token-abcdef0123456789abcdef"
     azure_wire.token = token
     calls: list[int] = []
@@ -231,34 +213,25 @@ async def test_entra_token_provider_sends_bearer_not_api_key(azure_wire, mode):
         calls.append(1)
         return token
 
-    router = Router(providers={"azure": {"endpoint": azure_wire.endpoint,
-                                         "api_version": VERSION,
-                                         "azure_ad_token_provider": provider}},
-                    plugins=["openai"], retry=RetryPolicy(max_attempts=1))
-    try:
-        r = await call(router, mode, "chat", model="azure/dep", messages=USER)
-        assert r.content.startswith("echo:")
-        rec = azure_wire.last()
-        assert rec.headers["authorization"] == f"Bearer {token}"
-        assert "api-key" not in rec.headers
-        assert calls  # asked per request
-        assert token not in repr(router.provider("azure").config)
-    finally:
-        await router.aclose()
+    router = make(api_key=None, azure_ad_token_provider=provider)
+    r = call(router, mode, "chat", model="azure/dep", messages=USER)
+    assert r.content.startswith("echo:")
+    rec = azure_wire.last()
+    assert rec.headers["authorization"] == f"Bearer {token}"
+    assert "api-key" not in rec.headers
+    assert calls  # asked per request
+    assert token not in repr(router.provider("azure").config)
 
 
-async def test_environment_configures_key_endpoint_and_version(azure_wire, monkeypatch, mode):
+def test_environment_configures_key_endpoint_and_version(azure_wire, monkeypatch, mode):
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", AZURE_KEY)
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", azure_wire.endpoint)
     monkeypatch.setenv("OPENAI_API_VERSION", "2025-01-01-preview")
-    router = Router(plugins=["openai"], retry=RetryPolicy(max_attempts=1))
-    try:
-        await call(router, mode, "chat", model="azure/env-dep", messages=USER)
-        rec = azure_wire.last("/openai/deployments/env-dep/chat/completions")
-        assert rec.query["api-version"] == ["2025-01-01-preview"]
-        assert rec.headers["api-key"] == AZURE_KEY
-    finally:
-        await router.aclose()
+    with Router(plugins=["openai"]) as router:
+        call(router, mode, "chat", model="azure/env-dep", messages=USER)
+    rec = azure_wire.last("/openai/deployments/env-dep/chat/completions")
+    assert rec.query["api-version"] == ["2025-01-01-preview"]
+    assert rec.headers["api-key"] == AZURE_KEY
 
 
 @pytest.mark.parametrize(("conf", "error", "match"), [
@@ -274,32 +247,27 @@ async def test_environment_configures_key_endpoint_and_version(azure_wire, monke
     ({"endpoint": "https://x.openai.azure.com", "api_key": AZURE_KEY, "api_version": 2024},
      ConfigurationError, "api_version"),
 ])
-async def test_bad_configuration_fails_before_anything_is_sent(azure_wire, monkeypatch, mode,
-                                                               conf, error, match):
+def test_bad_configuration_fails_before_anything_is_sent(azure_wire, monkeypatch, mode,
+                                                        conf, error, match):
     for var in ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"):
         monkeypatch.delenv(var, raising=False)
     router = Router(providers={"azure": conf}, plugins=["openai"])
     with pytest.raises(error, match=match):
-        await call(router, mode, "chat", model="azure/dep", messages=USER)
+        call(router, mode, "chat", model="azure/dep", messages=USER)
     assert azure_wire.hits == 0
 
 
-async def test_pinned_deployment_sends_the_model_in_the_body(make, azure_wire, mode):
+def test_pinned_deployment_sends_the_model_in_the_body(make, azure_wire, mode):
     router = make(deployment="prod-4o")
-    await call(router, mode, "chat", model="azure/gpt-4o", messages=USER)
+    call(router, mode, "chat", model="azure/gpt-4o", messages=USER)
     rec = assert_azure_request(azure_wire, "/openai/deployments/prod-4o/chat/completions")
     assert rec.json["model"] == "gpt-4o"
 
 
-async def test_v1_base_url_is_served_without_api_version_in_the_path(azure_wire, mode):
-    router = Router(providers={"azure": {"base_url": azure_wire.endpoint + "/openai/v1",
-                                         "api_key": AZURE_KEY}},
-                    plugins=["openai"], retry=RetryPolicy(max_attempts=1))
-    try:
-        r = await call(router, mode, "chat", model="azure/gpt-4o", messages=USER)
-        assert r.content.startswith("echo:")
-        rec = azure_wire.last()
-        assert rec.path == "/openai/v1/chat/completions" and rec.json["model"] == "gpt-4o"
-        assert rec.headers["authorization"] == f"Bearer {AZURE_KEY}" and not rec.query
-    finally:
-        await router.aclose()
+def test_v1_base_url_is_served_without_api_version_in_the_path(make, azure_wire, mode):
+    router = make(endpoint=None, base_url=azure_wire.endpoint + "/openai/v1")
+    r = call(router, mode, "chat", model="azure/gpt-4o", messages=USER)
+    assert r.content.startswith("echo:")
+    rec = azure_wire.last()
+    assert rec.path == "/openai/v1/chat/completions" and rec.json["model"] == "gpt-4o"
+    assert rec.headers["authorization"] == f"Bearer {AZURE_KEY}" and not rec.query

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from azure_wire import AZURE_KEY, AzureWire, azure_wire
 from openai_wire import OpenAIWire, openai_wire
+from parity import MODES, call
 
 from cencori_core import RetryPolicy, Router
 
@@ -19,7 +20,7 @@ OPENAI_KEY = "sk-test-fleet-0123456789abcdef"
 USER = [{"role": "user", "content": "Hi"}]
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -34,18 +35,16 @@ def fleet(openai_wire: OpenAIWire, azure_wire: AzureWire, **kw: Any) -> Router:
     return Router(deployments=deps, plugins=["openai"], **kw)
 
 
-async def call(router: Router, mode: str) -> Any:
-    if mode == "sync":
-        return router.chat(model="gpt-4o", messages=USER)
-    return await router.achat(model="gpt-4o", messages=USER)
+def chat(router: Router, mode: str) -> Any:
+    return call(router, mode, "chat", model="gpt-4o", messages=USER)
 
 
-async def test_balanced_across_openai_and_azure(openai_wire, azure_wire, mode):
+def test_balanced_across_openai_and_azure(openai_wire, azure_wire, mode):
     router = fleet(openai_wire, azure_wire)
     try:
         seen = Counter()
         for _ in range(40):
-            r = await call(router, mode)
+            r = chat(router, mode)
             seen[r.deployment] += 1
             assert r.cost is not None  # OpenAI's and Azure's prices for gpt-4o
         assert seen["openai-us"] > 5 and seen["azure-eu"] > 5
@@ -57,22 +56,22 @@ async def test_balanced_across_openai_and_azure(openai_wire, azure_wire, mode):
         route = router.resolve("gpt-4o")
         assert route.via == "deployment" and route.deployment in ("openai-us", "azure-eu")
     finally:
-        await router.aclose()
+        router.close()
 
 
-async def test_failing_azure_deployment_cools_down(openai_wire, azure_wire, mode):
+def test_failing_azure_deployment_cools_down(openai_wire, azure_wire, mode):
     router = fleet(openai_wire, azure_wire,
                    cooldown={"allowed_fails": 1, "window_s": 60, "cooldown_s": 60},
                    retry=RetryPolicy(max_attempts=2, initial_delay=0, jitter=0))
     try:
         azure_wire.fail(503, "The service is temporarily unavailable", times=50)
         for _ in range(12):
-            r = await call(router, mode)  # a failed Azure attempt is retried on OpenAI
+            r = chat(router, mode)  # a failed Azure attempt is retried on OpenAI
             assert r.deployment == "openai-us"
         assert 1 <= azure_wire.hits <= 2  # cooling after its first failure: skipped since
         first = azure_wire.hits
         for _ in range(10):
-            assert (await call(router, mode)).deployment == "openai-us"
+            assert (chat(router, mode)).deployment == "openai-us"
         assert azure_wire.hits == first
     finally:
-        await router.aclose()
+        router.close()
