@@ -32,6 +32,19 @@ from .types import Route
 
 __all__ = ["Registry"]
 
+# Declared configuration keys that authenticate without an API key: Google credentials (and
+# Vertex AI mode, whose default is Application Default Credentials), a Microsoft Entra ID token
+# provider. The plugin checks them when it builds the provider.
+_KEYLESS_KEYS = ("credentials", "vertexai", "azure_ad_token_provider")
+
+
+def _authenticated(spec: ProviderSpec, cfg: ProviderConfig) -> bool:
+    """Whether ``cfg`` has what ``spec`` needs to authenticate: a key, or a keyless credential
+    among the keys the plugin declared."""
+    if not spec.requires_key or cfg.api_key:
+        return True
+    return any(cfg.options.get(k) for k in _KEYLESS_KEYS if k in spec.config_keys)
+
 
 class Registry:
     """Every provider one router knows: specs from the plugins, configurations, deployments,
@@ -267,7 +280,7 @@ class Registry:
             cfg = ProviderConfig(name=name, timeout=self.timeout)
             self.fill_from_env(cfg, spec)
             self.configs[name] = cfg
-        if spec.requires_key and not cfg.api_key:
+        if not _authenticated(spec, cfg):
             if cfg.api_key_env:
                 where = f"set the environment variable {cfg.api_key_env}"
                 env: tuple[str, ...] = (cfg.api_key_env,)
@@ -302,7 +315,7 @@ class Registry:
         for name, cfg in self.configs.items():
             spec = self.specs.get(cfg.type)
             out[name] = name in self.instances or bool(
-                spec and (not spec.requires_key or cfg.api_key))
+                spec and _authenticated(spec, cfg))
         return out
 
     def known_secrets(self) -> list[str]:

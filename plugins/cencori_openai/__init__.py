@@ -70,11 +70,11 @@ def cencori_register_providers(register: Callable[..., None]) -> None:
         env_keys=("LLAMA_API_KEY",), env_base_url="LLAMA_BASE_URL", extra="openai",
         default_base_url="https://api.llama.com/compat/v1/",
     )
-    # Azure OpenAI: names are deployment names (azure/<deployment>), no prefixes. A key, or a
-    # Microsoft Entra ID token provider instead: the factory checks that one of them is there.
+    # Azure OpenAI: names are deployment names (azure/<deployment>), no prefixes; a key, or a
+    # Microsoft Entra ID token provider (azure_ad_token_provider) instead.
     register(
         "azure", _make_azure, env_keys=("AZURE_OPENAI_API_KEY",), extra="openai",
-        requires_key=False, config_keys=AZURE_CONFIG_KEYS,
+        config_keys=AZURE_CONFIG_KEYS,
     )
     # Local servers usually take no key; hosted ones (Together, Groq, ...) get one in config.
     register(
