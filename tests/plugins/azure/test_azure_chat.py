@@ -271,3 +271,18 @@ def test_v1_base_url_is_served_without_api_version_in_the_path(make, azure_wire,
     rec = azure_wire.last()
     assert rec.path == "/openai/v1/chat/completions" and rec.json["model"] == "gpt-4o"
     assert rec.headers["authorization"] == f"Bearer {AZURE_KEY}" and not rec.query
+
+
+def test_cencori_models_lists_deployments_with_their_base_model(tmp_path, capsys):
+    from cencori_core.cli import main
+
+    toml = tmp_path / "cencori.toml"
+    toml.write_text('[providers.azure]\nendpoint = "https://my-resource.openai.azure.com"\n'
+                    f'api_key = "{AZURE_KEY}"\n'
+                    'deployments = { "prod-4o" = "gpt-4o", "mystery" = "no-such-model" }\n')
+    assert main(["--config", str(toml), "models", "--json", "--provider", "azure"]) == 0
+    rows = {r["model"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"azure/prod-4o", "azure/mystery"}
+    assert rows["azure/prod-4o"]["context_window"] == 128_000
+    assert rows["azure/prod-4o"]["configured"] is True
+    assert rows["azure/mystery"]["context_window"] is None
