@@ -75,7 +75,7 @@ def _default_credentials(name: str) -> tuple[Any, str | None]:
     from google.auth.exceptions import DefaultCredentialsError
 
     try:
-        return google.auth.default(scopes=list(SCOPES))  # type: ignore[no-untyped-call,no-any-return]
+        return google.auth.default(scopes=list(SCOPES))
     except DefaultCredentialsError as exc:
         # The library's message names the file or variable it tried; never a secret.
         raise ProviderNotConfiguredError(
