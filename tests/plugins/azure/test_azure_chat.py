@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from azure_wire import AZURE_KEY, VERSION, AzureWire, azure_router, azure_wire
 from openai_wire import form_fields
-from parity import MODES, call, stream
+from parity import MODES, call, raises, stream
 
 from cencori_core import (
     ConfigurationError,
     InvalidRequestError,
+    ProviderAuthError,
     ProviderNotConfiguredError,
     Router,
 )
@@ -221,6 +222,21 @@ def test_entra_token_provider_sends_bearer_not_api_key(make, azure_wire, mode):
     assert "api-key" not in rec.headers
     assert calls  # asked per request
     assert token not in repr(router.provider("azure").config)
+
+
+def test_async_token_provider_on_the_async_client(make, azure_wire):
+    token = "entra-async-token-abcdef0123456789"
+    azure_wire.token = token
+
+    async def provider() -> str:  # azure.identity.aio's get_bearer_token_provider shape
+        return token
+
+    router = make(api_key=None, azure_ad_token_provider=provider)
+    assert call(router, "async", "chat", model="azure/dep", messages=USER).content
+    assert azure_wire.last().headers["authorization"] == f"Bearer {token}"
+    azure_wire.fail(401, f"token {token} was revoked", request_id=token)
+    err = raises(router, "async", "chat", ProviderAuthError, model="azure/dep", messages=USER)
+    assert token not in str(err) and token not in repr(err.__cause__)
 
 
 def test_environment_configures_key_endpoint_and_version(azure_wire, monkeypatch, mode):
