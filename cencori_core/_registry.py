@@ -19,6 +19,7 @@ from ._network import NO_NETWORK
 from .catalog import CAPABILITIES, KNOWN_EXTRAS, Catalog, ModelInfo
 from .config import DEPLOYMENT_KEYS, ProviderConfig, Secret, closest
 from .errors import (
+    CencoriError,
     ConfigurationError,
     MissingDependencyError,
     PluginError,
@@ -30,6 +31,19 @@ from .resilience import Deployment
 from .types import Route
 
 __all__ = ["Registry"]
+
+# Declared configuration keys that authenticate without an API key: Google credentials (and
+# Vertex AI mode, whose default is Application Default Credentials), a Microsoft Entra ID token
+# provider. The plugin checks them when it builds the provider.
+_KEYLESS_KEYS = ("credentials", "vertexai", "azure_ad_token_provider")
+
+
+def _authenticated(spec: ProviderSpec, cfg: ProviderConfig) -> bool:
+    """Whether ``cfg`` has what ``spec`` needs to authenticate: a key, or a keyless credential
+    among the keys the plugin declared."""
+    if not spec.requires_key or cfg.api_key:
+        return True
+    return any(cfg.options.get(k) for k in _KEYLESS_KEYS if k in spec.config_keys)
 
 
 class Registry:
@@ -105,6 +119,32 @@ class Registry:
             self.catalog.add_model(ModelInfo(name=m, provider=name,
                                              capabilities=spec_info.capabilities
                                              if spec_info is not None else CAPABILITIES))
+        if "deployments" in spec.config_keys and cfg.options.get("deployments") is not None:
+            self.add_base_models(name, cfg.options["deployments"])
+
+    def add_base_models(self, name: str, deployments: Any) -> None:
+        """A cloud provider's deployments, each named with its base model (Azure OpenAI's
+        ``{"deployments": {"my-gpt-4o": "gpt-4o"}}``): ``name/my-gpt-4o`` takes the base model's
+        capabilities, context window and prices. An unknown base model gives a deployment with
+        no capability limits, priced as the base model's name (unpriced, with the reason, when
+        the price data lacks it)."""
+        if not isinstance(deployments, Mapping) or not all(
+                isinstance(k, str) and k and "/" not in k and isinstance(v, str) and v
+                for k, v in deployments.items()):
+            raise ConfigurationError(
+                f"providers[{name!r}].deployments must be a table of deployment name -> base "
+                "model, such as {'my-gpt-4o': 'gpt-4o'}")
+        for dep, base in deployments.items():
+            try:
+                info = self.catalog.info(self.catalog.resolve(base))
+            except CencoriError:
+                info = None
+            self.catalog.add_model(ModelInfo(
+                name=dep, provider=name,
+                capabilities=info.capabilities if info is not None else CAPABILITIES,
+                context_window=info.context_window if info is not None else None,
+                max_output_tokens=info.max_output_tokens if info is not None else None,
+                price_id=(info.price_id or info.name) if info is not None else base))
 
     def add_deployments(self, group: str, deps: Iterable[Mapping[str, Any]]) -> None:
         if isinstance(deps, Mapping) or not isinstance(deps, Iterable):
@@ -263,7 +303,7 @@ class Registry:
             cfg = ProviderConfig(name=name, timeout=self.timeout)
             self.fill_from_env(cfg, spec)
             self.configs[name] = cfg
-        if spec.requires_key and not cfg.api_key:
+        if not _authenticated(spec, cfg):
             if cfg.api_key_env:
                 where = f"set the environment variable {cfg.api_key_env}"
                 env: tuple[str, ...] = (cfg.api_key_env,)
@@ -298,7 +338,7 @@ class Registry:
         for name, cfg in self.configs.items():
             spec = self.specs.get(cfg.type)
             out[name] = name in self.instances or bool(
-                spec and (not spec.requires_key or cfg.api_key))
+                spec and _authenticated(spec, cfg))
         return out
 
     def known_secrets(self) -> list[str]:

@@ -313,14 +313,19 @@ def _cmd_models(args: argparse.Namespace) -> int:
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise UserError(f"unknown provider {args.provider!r}{hint} known providers: "
                                 f"{', '.join(known)}")
-        rows = [info for _, info in sorted(models.items())
+        rows = [(info.name, info) for _, info in sorted(models.items())
                 if not args.provider or info.provider == args.provider]
+        # names reachable only as provider/model: a configured endpoint's models and cloud
+        # deployments (azure/<deployment>, with its base model's capabilities)
+        rows += [(f"{p}/{name}", info)
+                 for (p, name), info in sorted(router.catalog.by_provider.items())
+                 if models.get(name) is not info and (not args.provider or p == args.provider)]
     if args.json:
-        dump_json([{"model": i.name, "provider": i.provider,
+        dump_json([{"model": label, "provider": i.provider,
                     "configured": bool(configured.get(i.provider)),
                     "capabilities": sorted(i.capabilities),
                     "context_window": i.context_window,
-                    "max_output_tokens": i.max_output_tokens} for i in rows])
+                    "max_output_tokens": i.max_output_tokens} for label, i in rows])
         return 0
     from rich import box
     from rich.table import Table
@@ -333,10 +338,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
     table.add_column("KEY", no_wrap=True)
     table.add_column("CAPS", no_wrap=True)
     table.add_column("CONTEXT", justify="right", no_wrap=True)
-    for i in rows:
+    for label, i in rows:
         ok = bool(configured.get(i.provider))
         # Text cells: names come from plugins and are data, never rich markup
-        table.add_row(Text(i.name), Text(i.provider),
+        table.add_row(Text(label), Text(i.provider),
                       Text("yes", style="green") if ok else Text("no", style="red"),
                       Text(_flags(i.capabilities)), Text(_tokens(i.context_window)))
     if rows:

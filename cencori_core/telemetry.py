@@ -99,6 +99,8 @@ PROVIDER_NAMES = {
     "deepseek": "deepseek",
     "cohere": "cohere",
     "meta": "meta",
+    "azure": "azure.ai.openai",
+    "vertex": "gcp.vertex_ai",
     "bedrock": "aws.bedrock",
 }
 
@@ -353,6 +355,8 @@ class Telemetry:
         cfg = self.config(key or provider) or self.config(provider)
         kind = cfg.type if cfg is not None else provider
         base_url = cfg.base_url if cfg is not None else None
+        if cfg is not None and not base_url and isinstance(cfg.options.get("endpoint"), str):
+            base_url = cfg.options["endpoint"]  # Azure OpenAI's resource endpoint
         cache_key = (key or provider, base_url or "")
         cached = self._servers.get(cache_key)
         if cached is not None:

@@ -41,6 +41,8 @@ PROVIDER_IDS = {
     "deepseek": "deepseek",
     "meta": "meta",
     "cohere": "cohere",
+    "azure": "azure",
+    "vertex": "google",
     "bedrock": "aws",
 }
 

@@ -22,6 +22,7 @@ The async path
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -254,8 +255,11 @@ class BedrockProvider(SDKProvider):
                      read_timeout=t, max_pool_connections=self.concurrency,
                      user_agent_extra="cencori-core")
         with self._lock:  # a boto3 Session is not thread-safe; its clients are
-            return self.session.client("bedrock-runtime", region_name=self.region,
-                                       endpoint_url=self.endpoint_url, config=cfg)
+            # with options={...}, boto3's own client arguments (verify, use_ssl, ...)
+            return self.config.sdk_client(functools.partial(self.session.client,
+                                                            "bedrock-runtime"),
+                                          region_name=self.region,
+                                          endpoint_url=self.endpoint_url, config=cfg)
 
     def new_client(self) -> Any:
         return self._client(None)

@@ -1,7 +1,12 @@
-"""cencori plugin: Google Gemini (and Imagen on Vertex AI) through the google-genai SDK.
+"""cencori plugin: Google Gemini, and Gemini and Imagen on Vertex AI, through the google-genai SDK.
 
 Registers ``google``: bare names starting with ``gemini-`` or ``imagen-`` route here; the key comes
-from ``GOOGLE_API_KEY`` or ``GEMINI_API_KEY``, the base URL from ``GOOGLE_GEMINI_BASE_URL``::
+from ``GOOGLE_API_KEY`` or ``GEMINI_API_KEY``, the base URL from ``GOOGLE_GEMINI_BASE_URL``.
+``{"vertexai": True, "project": ..., "location": ...}`` puts it in Vertex AI mode, authenticated
+by Google credentials (Application Default Credentials, ``GOOGLE_APPLICATION_CREDENTIALS``, or a
+``credentials`` object), or by an API key alone (express mode). Registers ``vertex`` too: the
+same provider in Vertex AI mode by default, for ``vertex/<model>`` names (project and location
+from the configuration, else ``GOOGLE_CLOUD_PROJECT`` / ``GOOGLE_CLOUD_LOCATION``)::
 
     router.chat(model="gemini-2.5-flash", messages=[{"role": "user", "content": "Hello"}])
     router.embed("gemini-embedding-001", ["a", "b"], dimensions=768, input_type="query")
@@ -22,12 +27,13 @@ from typing import TYPE_CHECKING
 
 from cencori_core import hookimpl
 
-from ._catalog import MODELS
+from ._catalog import CONFIG_KEYS, MODELS
 
 if TYPE_CHECKING:
     from cencori_core import Provider, ProviderConfig
 
-__all__ = ["cencori_register_providers", "make_provider", "MODELS"]
+__all__ = ["cencori_register_providers", "make_provider", "make_vertex", "MODELS"]
+
 
 def make_provider(config: ProviderConfig) -> Provider:
     """The provider for ``config`` (imports the SDK)."""
@@ -36,10 +42,20 @@ def make_provider(config: ProviderConfig) -> Provider:
     return GoogleProvider(config)
 
 
+def make_vertex(config: ProviderConfig) -> Provider:
+    """The ``vertex`` provider: Vertex AI mode unless ``vertexai=False`` (imports the SDK)."""
+    from ._provider import GoogleProvider
+
+    return GoogleProvider(config, vertex_default=True)
+
+
 @hookimpl
 def cencori_register_providers(register: Callable[..., None]) -> None:
     register(
         "google", make_provider, prefixes=("gemini-", "imagen-"), models=MODELS,
         env_keys=("GOOGLE_API_KEY", "GEMINI_API_KEY"), env_base_url="GOOGLE_GEMINI_BASE_URL",
-        extra="google", config_keys=("vertexai", "project", "location", "api_version"),
+        extra="google", config_keys=CONFIG_KEYS,
     )
+    # vertex/<model>: no bare names (google has them); Google credentials, no key needed.
+    register("vertex", make_vertex, extra="google", requires_key=False,
+             config_keys=CONFIG_KEYS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cencori_core.catalog import ModelInfo
 
-__all__ = ["MODELS"]
+__all__ = ["MODELS", "CONFIG_KEYS"]
 
 _CHAT = frozenset({"chat", "streaming", "tools", "json", "vision", "audio_input"})
 _THINKING = _CHAT | {"reasoning"}
@@ -48,3 +48,8 @@ MODELS: tuple[ModelInfo, ...] = (
     ModelInfo(name="imagen-4.0-fast-generate-001", capabilities=_IMAGEN),
     ModelInfo(name="imagen-3.0-generate-002", capabilities=_IMAGEN),
 )
+
+#: Provider-specific keys of a ``google`` / ``vertex`` table (ProviderSpec.config_keys):
+#: Vertex AI mode (``vertexai``, ``project``, ``location``, a google-auth ``credentials``
+#: object) and the SDK's HTTP options.
+CONFIG_KEYS = ("vertexai", "project", "location", "credentials", "api_version", "headers")

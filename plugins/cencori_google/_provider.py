@@ -17,9 +17,10 @@ the API's JSON; ``response.raw`` is then the SDK's ``HttpResponse``.
 
 Configuration (``Router(providers={"google": {...}})``): ``api_key`` (else ``GOOGLE_API_KEY`` /
 ``GEMINI_API_KEY``), ``base_url`` (else ``GOOGLE_GEMINI_BASE_URL``; a trailing ``/v1beta`` is
-taken as the API version), ``timeout``, and options ``api_version``, ``headers``, and
-``vertexai`` (with optional ``project`` / ``location``) for Vertex AI in express mode, which Imagen
-models need.
+taken as the API version), ``timeout``, ``api_version``, ``headers``, and ``vertexai`` for Vertex
+AI (which Imagen models need): with Google credentials and ``project`` / ``location``, or in
+express mode with the API key alone (:mod:`._vertex`). The ``vertex`` provider is this one in
+Vertex AI mode by default.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from cencori_core.types import (
 from . import _convert as cv
 from . import _fast
 from ._errors import map_error
+from ._vertex import CredentialBoundary, vertex_auth
 
 __all__ = ["GoogleProvider", "split_base_url"]
 
@@ -104,9 +106,12 @@ class GoogleProvider(SDKProvider):
 
     map_error = staticmethod(map_error)
 
-    def __init__(self, config: ProviderConfig):
+    def __init__(self, config: ProviderConfig, *, vertex_default: bool = False):
         super().__init__(config)
-        self._vertex = bool(config.options.get("vertexai"))
+        self._vertex = bool(config.options.get("vertexai", vertex_default))
+        self._auth = vertex_auth(config, self.secret()) if self._vertex else None
+        if self._auth is not None and self._auth.credentials is not None:
+            self.boundary = CredentialBoundary(self.boundary, self._auth.credentials, config)
         self.sdk = _fast.select()
 
     # ------------------------------------------------------------------ clients
@@ -133,10 +138,13 @@ class GoogleProvider(SDKProvider):
         kwargs: dict[str, Any] = {"api_key": self.secret(), "http_options": http,
                                   # explicit, so GOOGLE_GENAI_USE_VERTEXAI cannot flip the API
                                   "vertexai": self._vertex}
-        if self._vertex:
-            for key in ("project", "location"):
-                if opts.get(key):
-                    kwargs[key] = opts[key]
+        auth = self._auth
+        if auth is not None and auth.credentials is not None:
+            # Google credentials: never an API key beside them (the SDK refuses both)
+            kwargs.update(api_key=None, credentials=auth.credentials, project=auth.project,
+                          location=auth.location)
+        elif auth is not None and auth.location:
+            kwargs["location"] = auth.location
         # with options={...}, the SDK client's own arguments
         return cfg.sdk_client(genai.Client, **kwargs)
 

@@ -1,8 +1,10 @@
-"""cencori plugin: OpenAI, and the OpenAI-compatible xAI, DeepSeek and Meta Llama APIs.
+"""cencori plugin: OpenAI, Azure OpenAI, and the OpenAI-compatible xAI, DeepSeek and Meta Llama
+APIs.
 
 Registers ``openai`` (every operation), ``xai``, ``deepseek`` and ``meta`` (chat, streaming,
 tools), and the type-only ``openai_compatible`` for any other server that speaks the OpenAI API
-(vLLM, Ollama, LM Studio, Together, Groq, OpenRouter)::
+(vLLM, Ollama, LM Studio, Together, Groq, OpenRouter), and ``azure`` (Azure OpenAI deployments,
+``azure/<deployment>``, through the SDK's ``AzureOpenAI`` clients)::
 
     Router(providers={"local": {"type": "openai_compatible",
                                 "base_url": "http://127.0.0.1:8000/v1",
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from cencori_core import hookimpl
 
-from ._catalog import DEEPSEEK_MODELS, META_MODELS, OPENAI_MODELS, XAI_MODELS
+from ._catalog import AZURE_CONFIG_KEYS, DEEPSEEK_MODELS, META_MODELS, OPENAI_MODELS, XAI_MODELS
 
 if TYPE_CHECKING:
     from cencori_core import Provider, ProviderConfig
@@ -41,6 +43,12 @@ def _factory(dialect: str) -> Callable[[ProviderConfig], Provider]:
 # What the provider tables accept besides the common keys (the SDK client's own arguments go
 # under options={...}).
 _KEYS = ("organization", "project")
+
+
+def _make_azure(config: ProviderConfig) -> Provider:
+    from ._azure import make_azure
+
+    return make_azure(config)
 
 
 @hookimpl
@@ -70,6 +78,12 @@ def cencori_register_providers(register: Callable[..., None]) -> None:
         env_keys=("LLAMA_API_KEY",), env_base_url="LLAMA_BASE_URL", extra="openai",
         config_keys=_KEYS,
         default_base_url="https://api.llama.com/compat/v1/",
+    )
+    # Azure OpenAI: names are deployment names (azure/<deployment>), no prefixes; a key, or a
+    # Microsoft Entra ID token provider (azure_ad_token_provider) instead.
+    register(
+        "azure", _make_azure, env_keys=("AZURE_OPENAI_API_KEY",), extra="openai",
+        config_keys=AZURE_CONFIG_KEYS,
     )
     # Local servers usually take no key; hosted ones (Together, Groq, ...) get one in config.
     register(

@@ -69,3 +69,8 @@ META_MODELS: tuple[ModelInfo, ...] = (
     _m("Llama-3.3-70B-Instruct", _CHAT, 128_000, None, "llama-3.3-70b"),
     _m("Llama-3.3-8B-Instruct", _CHAT, 128_000, None, "llama-3.3-8b"),
 )
+
+#: Provider-specific keys of an ``azure`` table (ProviderSpec.config_keys); here because
+#: registering must not import the SDK.
+AZURE_CONFIG_KEYS = ("endpoint", "api_version", "deployments", "deployment",
+                     "azure_ad_token_provider", "organization", "project", "headers")

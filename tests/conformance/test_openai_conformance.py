@@ -7,46 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from loopback import Reply
+from openai_conformance_wire import OpenAIConformanceWire
 from openai_wire import OpenAIWire
 
 from cencori_core.testing.conformance import ConformanceWire, ProviderConformance
-
-
-class OpenAIConformanceWire:
-    """:class:`OpenAIWire` scripted through the kit's :class:`ConformanceWire` calls."""
-
-    def __init__(self, wire: OpenAIWire) -> None:
-        self.wire = wire
-        self.base_url = wire.base_url
-
-    @property
-    def hits(self) -> int:
-        return self.wire.hits
-
-    def reply(self, text: str, *, usage: tuple[int, int] = (3, 2)) -> None:
-        self.wire.chat_reply(text, chunk_size=6,
-                             usage={"prompt_tokens": usage[0], "completion_tokens": usage[1]})
-
-    def reply_tool_call(self, name: str, arguments: str) -> None:
-        self.wire.chat_reply(None, tool_calls=[{"name": name, "arguments": arguments}])
-
-    def fail(self, status: int, *, message: str = "error", retry_after: float | None = None,
-             request_id: str | None = None) -> None:
-        self.wire.fail(status, message, retry_after=retry_after,
-                       request_id=request_id or "req_conformance")
-
-    def cut_stream(self, text: str, *, after: int) -> None:
-        self.wire.chat_reply(text, chunk_size=8, cut_after=after)
-
-    def end_stream_early(self, text: str, *, after: int) -> None:
-        self.wire.chat_reply(text, chunk_size=8, end_after=after)
-
-    def slow(self, seconds: float) -> None:
-        self.wire.chat_reply("late", delay=seconds)
-
-    def drop(self) -> None:
-        self.wire.queue(Reply(lines=iter([b"{}"]), cut_after=0))
 
 
 @pytest.fixture
