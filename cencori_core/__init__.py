@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     'ContextWindowExceededError': '.errors',
     'InvalidRequestError': '.errors',
     'MissingDependencyError': '.errors',
+    'OutputValidationError': '.errors',
     'PluginError': '.errors',
     'PolicyViolationError': '.errors',
     'ProviderAuthError': '.errors',
@@ -56,6 +57,7 @@ _LAZY: dict[str, str] = {
     'ChatChunk': '.types',
     'ChatRequest': '.types',
     'ChatResponse': '.types',
+    'Choice': '.types',
     'Cost': '.types',
     'EmbeddingRequest': '.types',
     'EmbeddingResponse': '.types',
@@ -96,6 +98,7 @@ if _typing.TYPE_CHECKING:  # static type checkers see the real imports
         ContextWindowExceededError,
         InvalidRequestError,
         MissingDependencyError,
+        OutputValidationError,
         PluginError,
         PolicyViolationError,
         ProviderAuthError,
@@ -133,6 +136,7 @@ if _typing.TYPE_CHECKING:  # static type checkers see the real imports
         ChatChunk,
         ChatRequest,
         ChatResponse,
+        Choice,
         Cost,
         EmbeddingRequest,
         EmbeddingResponse,
@@ -174,6 +178,8 @@ __all__ = [
     "ProviderServerError", "ProviderTimeoutError", "ProviderConnectionError",
     "ContextWindowExceededError", "ContentFilterError", "ProviderResponseError",
     "StreamInterruptedError", "AllAttemptsFailedError",
+    # structured output and common parameters (issue 17)
+    "OutputValidationError", "Choice",
 ]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import _validate as v
 from ._options import provider_options
+from ._params import check_common
 from .errors import InvalidRequestError
 from .resilience import RetryPolicy
 from .types import (
@@ -77,8 +78,23 @@ def chat_request(kw: dict[str, Any], stream: bool) -> ChatRequest:
         value = kw[name]
         if value is not None:
             fields[name] = check(value)
+    if kw.get("n") is not None or _common_given(kw):
+        fields.update(check_common(kw, stream))
     return ChatRequest(model=model, messages=messages, stream=stream,
                        idempotency_key=new_id(), **fields)
+
+
+# The common parameters (issue 17) that chat_request hands to _params.check_common.
+_COMMON_KW = ("reasoning_effort", "max_completion_tokens", "logprobs", "top_logprobs",
+              "parallel_tool_calls", "presence_penalty", "frequency_penalty", "stream_options")
+
+
+def _common_given(kw: dict[str, Any]) -> bool:
+    # one dict lookup each on the common path (none of them given)
+    for name in _COMMON_KW:
+        if kw.get(name) is not None:
+            return True
+    return False
 
 
 def embed_request(model: Any, input: Any, dimensions: Any, input_type: Any,

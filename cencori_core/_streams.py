@@ -16,8 +16,14 @@ from typing import TYPE_CHECKING, Any
 from ._flow import run_async, run_sync
 from ._pipeline import fill, is_cancel
 from ._stream import StreamAccumulator
+from ._structured import is_forced, unforce_chunk
 from .context import CallContext
-from .errors import InvalidRequestError, PolicyViolationError, StreamInterruptedError
+from .errors import (
+    InvalidRequestError,
+    OutputValidationError,
+    PolicyViolationError,
+    StreamInterruptedError,
+)
 from .provider import Provider
 from .types import ChatChunk, ChatRequest, ChatResponse, ToolCallDelta
 
@@ -39,6 +45,8 @@ class StreamState:
         self._done = False
         self._delivered = 0
         self._target: Target | None = None
+        self._forced = False
+        """The route carries structured output as a forced tool call: its chunks become text."""
         self.response: ChatResponse | None = None
         """The final response, set when the stream has ended (see :meth:`final_response`)."""
 
@@ -54,6 +62,12 @@ class StreamState:
                                       "text()) before asking for its final response")
         return self.response
 
+    @property
+    def parsed(self) -> Any:
+        """The validated structured output (``response_format=<a type>``) of a stream that has
+        ended: ``final_response().parsed``."""
+        return self.final_response().parsed
+
     # ------------------------------------------------------------------ chunks
 
     def _take(self) -> ChatChunk:
@@ -62,6 +76,8 @@ class StreamState:
 
     def _on_chunk(self, chunk: ChatChunk) -> ChatChunk | None:
         """A provider chunk: the one chunk for the caller, or None (then see ``_pending``)."""
+        if self._forced:
+            chunk = unforce_chunk(chunk)
         ready = self._process(chunk)
         if len(ready) == 1:  # the common case: straight to the caller
             self._delivered += 1
@@ -106,7 +122,7 @@ class StreamState:
         failure is a StreamInterruptedError carrying the partial response (policy blocks and
         cancellation keep their own type)."""
         if self._delivered and not is_cancel(exc) and not isinstance(
-                exc, (PolicyViolationError, StreamInterruptedError)):
+                exc, (PolicyViolationError, StreamInterruptedError, OutputValidationError)):
             err = self._interrupted(exc)
             self._pipe.fail(self._ctx, err)
             return err
@@ -186,6 +202,7 @@ class ChatStream(StreamState):
             return self._replay()
         ctx._call.reservation = self._pipe.limiter.reserve(ctx, self._pipe.attempt_routes(ctx))
         (first, gen), self._target = run_sync(self._pipe.attempts(ctx, _open_stream))
+        self._forced = bool(ctx._call.forced) and is_forced(ctx, self._target)
         return _prepend(first, gen)
 
     def __next__(self) -> ChatChunk:
@@ -282,6 +299,7 @@ class AsyncChatStream(StreamState):
         ctx._call.reservation = await self._pipe.limiter.areserve(
             ctx, self._pipe.attempt_routes(ctx))
         (first, agen), self._target = await run_async(self._pipe.attempts(ctx, _aopen_stream))
+        self._forced = bool(ctx._call.forced) and is_forced(ctx, self._target)
         return _aprepend(first, agen)
 
     async def __anext__(self) -> ChatChunk:
