@@ -53,7 +53,8 @@ def _flag(value: Any, param: str) -> bool:
 def check_common(kw: Mapping[str, Any], stream: bool) -> dict[str, Any]:
     """The checked common parameters of a chat call's keywords (those given only), plus
     ``max_tokens`` when only ``max_completion_tokens`` was given. ``stream_options`` is checked
-    and dropped: usage is always reported."""
+    and dropped: usage is always reported (accepted on every call, like the rest, so code that
+    passes it with or without a stream runs unchanged)."""
     out: dict[str, Any] = {}
     effort = kw.get("reasoning_effort")
     if effort is not None:
@@ -105,9 +106,6 @@ def check_common(kw: Mapping[str, Any], stream: bool) -> dict[str, Any]:
         out["max_tokens"] = mct
     opts = kw.get("stream_options")
     if opts is not None:
-        if not stream:
-            raise _bad("stream_options applies to streams only: use chat_stream()/"
-                       "achat_stream(), or leave it out", "stream_options")
         if not isinstance(opts, Mapping) or any(
                 k not in ("include_usage", "include_obfuscation") or not isinstance(val, bool)
                 for k, val in opts.items()):

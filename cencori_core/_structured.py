@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from .context import CallContext
     from .resilience import Target
 
-__all__ = ["OutputSpec", "is_type", "output_spec", "forced_tool", "force", "unforce", "unforce_chunk",
-           "finish", "retry_messages", "output_retries"]
+__all__ = ["OutputSpec", "is_type", "output_spec", "strict_schema", "forced_tool", "can_force",
+           "force", "unforce", "unforce_chunk", "finish", "is_forced", "retry_messages",
+           "output_retries"]
 
 FORCED_TOOL_DESCRIPTION = ("Give your final answer by calling this function: its arguments are "
                            "the answer, in exactly this schema.")
@@ -164,10 +165,15 @@ _HOW = ("response_format takes a type (a pydantic model class, a dataclass, a Ty
 
 
 def _name(tp: Any) -> str:
+    """A readable schema name: ``City``, ``list_Point``, ``dict_str_int``."""
+    args = getattr(tp, "__args__", None)
+    if args:
+        base = getattr(getattr(tp, "__origin__", None), "__name__", None) or "union"
+        return "_".join([base, *(_name(a) for a in args)])
     name = getattr(tp, "__name__", None)
-    if isinstance(name, str) and not getattr(tp, "__args__", None):
+    if isinstance(name, str):
         return name
-    return re.sub(r"[^a-zA-Z0-9]+", "_", repr(tp).replace("typing.", "")).strip("_") or "output"
+    return re.sub(r"[^a-zA-Z0-9]+", "_", type(tp).__name__) or "output"
 
 
 def strict_schema(schema: Any) -> Any:

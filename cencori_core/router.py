@@ -332,7 +332,8 @@ class Router:
         n: int | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
         parallel_tool_calls: bool | None = None, presence_penalty: float | None = None,
         frequency_penalty: float | None = None,
-        output_retries: int | None = None, **unknown: Never,
+        stream_options: dict[str, Any] | None = None, output_retries: int | None = None,
+        **unknown: Never,
     ) -> ChatResponse:
         """Send a chat completion and return the normalized :class:`ChatResponse`."""
         kw = locals()
@@ -362,7 +363,8 @@ class Router:
         n: int | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
         parallel_tool_calls: bool | None = None, presence_penalty: float | None = None,
         frequency_penalty: float | None = None,
-        output_retries: int | None = None, **unknown: Never,
+        stream_options: dict[str, Any] | None = None, output_retries: int | None = None,
+        **unknown: Never,
     ) -> ChatResponse:
         """Async twin of :meth:`chat`."""
         kw = locals()
