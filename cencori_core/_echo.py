@@ -4,8 +4,9 @@ Replies ``echo: <last user text>``; usage by word count; embedding vectors from 
 valid PNG for images; a short valid WAV for speech; moderation flags nothing.
 
 Structured output and the common parameters, for trying them offline: with a JSON
-``response_format`` the reply is the last user text as it is (send the JSON you want back, or
-something invalid to see ``OutputValidationError``); ``n`` gives ``n`` identical choices;
+``response_format`` and a last user text that is JSON, the reply is that text as it is (send the
+JSON you want back; ``{"wrong": "shape"}`` or plain text shows ``OutputValidationError``);
+``n`` gives ``n`` identical choices;
 ``logprobs`` gives each word a log probability of 0 (certainty); the others are accepted and
 change nothing.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import math
 import struct
 import wave
@@ -82,6 +84,18 @@ PNG_B64 = base64.b64encode(_png()).decode("ascii")
 WAV = _wav()
 
 
+def _json_reply(request: ChatRequest, last: str) -> bool:
+    """A JSON response_format and a last user text that is JSON: echoed as it is."""
+    rf = request.response_format
+    if rf is None or rf["type"] == "text":
+        return False
+    try:
+        json.loads(last)
+    except ValueError:
+        return False
+    return True
+
+
 class EchoProvider(Provider):
     """Echoes the last user message; the CLI's first run and users' smoke tests."""
 
@@ -93,8 +107,7 @@ class EchoProvider(Provider):
             if m.role == "user":
                 last = m.text
                 break
-        rf = request.response_format
-        text = last if rf is not None and rf["type"] != "text" else f"echo: {last}"
+        text = last if _json_reply(request, last) else f"echo: {last}"
         if request.max_tokens is not None:
             text = " ".join(text.split(" ")[: request.max_tokens])
         prompt = sum(_words(m.text) for m in request.messages)

@@ -42,7 +42,7 @@ from .errors import (
 from .provider import Provider
 from .resilience import AttemptPlan, Balancer, RetryPolicy, RoutingTable, Target
 from .telemetry import NO_SPAN, AttemptScope, Telemetry
-from .types import Route, Usage, UsageRecord, evolve
+from .types import Choice, Route, Usage, UsageRecord, evolve
 
 if TYPE_CHECKING:
     from .accounting.pricing import Pricing
@@ -323,11 +323,17 @@ class Pipeline:
         if ctx.decisions:
             fill(resp, policy_decisions=list(ctx.decisions))
         if ctx.operation == "chat":
-            try:
-                resp = finish(ctx, resp)  # choices; parsed (structured output)
-            except BaseException as exc:
-                self.fail(ctx, exc)
-                raise
+            if ctx._call.output is None and not resp.choices:
+                store(resp, "choices", (Choice(
+                    index=0, content=resp.content, tool_calls=resp.tool_calls,
+                    finish_reason=resp.finish_reason, logprobs=resp.logprobs,
+                    refusal=resp.refusal),))
+            else:
+                try:
+                    resp = finish(ctx, resp)  # choices; parsed (structured output)
+                except BaseException as exc:
+                    self.fail(ctx, exc)
+                    raise
         self.record(ctx, "ok", resp)
         return resp
 

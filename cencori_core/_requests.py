@@ -78,23 +78,16 @@ def chat_request(kw: dict[str, Any], stream: bool) -> ChatRequest:
         value = kw[name]
         if value is not None:
             fields[name] = check(value)
-    if kw.get("n") is not None or _common_given(kw):
+    get = kw.get
+    # the common parameters (issue 17), written out: this runs on every call, most set none
+    if get("n") is not None or get("reasoning_effort") is not None \
+            or get("max_completion_tokens") is not None or get("logprobs") is not None \
+            or get("top_logprobs") is not None or get("parallel_tool_calls") is not None \
+            or get("presence_penalty") is not None or get("frequency_penalty") is not None \
+            or get("stream_options") is not None:
         fields.update(check_common(kw, stream))
     return ChatRequest(model=model, messages=messages, stream=stream,
                        idempotency_key=new_id(), **fields)
-
-
-# The common parameters (issue 17) that chat_request hands to _params.check_common.
-_COMMON_KW = ("reasoning_effort", "max_completion_tokens", "logprobs", "top_logprobs",
-              "parallel_tool_calls", "presence_penalty", "frequency_penalty", "stream_options")
-
-
-def _common_given(kw: dict[str, Any]) -> bool:
-    # one dict lookup each on the common path (none of them given)
-    for name in _COMMON_KW:
-        if kw.get(name) is not None:
-            return True
-    return False
 
 
 def embed_request(model: Any, input: Any, dimensions: Any, input_type: Any,

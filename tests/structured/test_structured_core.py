@@ -54,12 +54,16 @@ def router() -> Router:
     (list[int], '{"value": [1, 2, 3]}', [1, 2, 3]),
     (list[Point], '[{"x": 1, "y": 2}]', [Point(1, 2)]),  # a bare value is accepted too
     (int | None, '{"value": null}', None),
-    (City, '```json\n{"name": "Oslo", "population": 1}\n```', City(name="Oslo", population=1)),
 ])
 def test_types_are_parsed(router: Router, tp: Any, text: str, expected: Any) -> None:
     r = router.chat(model="echo/echo", messages=ask(text), response_format=tp)
     assert r.parsed == expected
     assert r.content == text
+
+
+def test_a_code_fence_around_the_json_is_tolerated() -> None:
+    text = '```json\n{"name": "Oslo", "population": 1}\n```'
+    assert output_spec(City).parse(text) == City(name="Oslo", population=1)
 
 
 def test_schema_is_strict_and_non_objects_are_wrapped() -> None:
