@@ -95,6 +95,28 @@ def test_xai_reasoning_effort_low_or_high_only(mode: str) -> None:
                                             reasoning_effort="medium")
 
 
+def test_deepseek_serves_penalties_and_logprobs_not_n(mode: str) -> None:
+    with harness("deepseek") as h:
+        h.answer("ok")
+        chat(h, mode, logprobs=True, top_logprobs=1, frequency_penalty=0.5,
+             max_completion_tokens=9)
+        body = h.bodies()[-1]
+        assert (body["logprobs"], body["top_logprobs"], body["frequency_penalty"]) == \
+            (True, 1, 0.5)
+        assert body["max_tokens"] == 9 and "max_completion_tokens" not in body
+        assert "call several times" in refused(h, mode, "n", n=2)
+        refused(h, mode, "parallel_tool_calls", tools=[WEATHER], parallel_tool_calls=True)
+        h.answer("ok")
+        chat(h, mode, model="deepseek-reasoner", reasoning_effort="high")
+        assert "reasoning_effort" not in h.bodies()[-1]  # it always reasons
+
+
+@pytest.mark.parametrize("kw", [{"n": 2}, {"logprobs": True}, {"presence_penalty": 0.1}])
+def test_llama_api_refuses_them(kw: dict[str, Any], mode: str) -> None:
+    with harness("meta") as h:
+        assert refused(h, mode, next(iter(kw)), **kw).startswith("meta does not support")
+
+
 def test_reasoning_effort_needs_a_reasoning_model(mode: str) -> None:
     with harness("openai") as h:
         msg = refused(h, mode, "reasoning_effort", model="gpt-4o", reasoning_effort="high")

@@ -38,6 +38,7 @@ FORCED = ("anthropic-legacy",)
 ALL = NATIVE + FORCED
 
 _KEYS = {"openai": "sk-test-structured-0123456789", "xai": "xai-test-structured-0123456789",
+         "deepseek": "sk-ds-test-structured-0123456789", "meta": "LLM|test-structured-012345",
          "anthropic": "sk-ant-test-structured-0123456789",
          "mistral": "mistral-test-structured-0123456789",
          "cohere": "cohere-test-structured-0123456789", "google": GOOGLE_KEY}
@@ -80,15 +81,20 @@ def _google_text(text: str) -> Callable[[Recorded], Reply]:
     return answer
 
 
+# the OpenAI dialects, on the one OpenAI wire server, and a model of each
+_OPENAI_MODELS = {"openai": "gpt-4o", "xai": "grok-3", "deepseek": "deepseek-chat",
+                  "meta": "llama-3.3-70b"}
+
+
 @contextmanager
 def harness(name: str, *hooks: Any) -> Iterator[Harness]:
     """The harness of ``name`` (one of :data:`ALL`), its server stopped and router closed after;
     ``hooks`` are hook plugins for its router (a ``UsageRecorder``, ...)."""
-    if name in ("openai", "xai"):
+    if name in _OPENAI_MODELS:
         with OpenAIWire() as ow:
             r = _router(name, ow.base_url, "openai", hooks)
             yield Harness(
-                name, name, "gpt-4o" if name == "openai" else "grok-3", r,
+                name, name, _OPENAI_MODELS[name], r,
                 lambda t: ow.chat_reply(t, chunk_size=5) and None,
                 lambda n, a: ow.chat_reply(None, tool_calls=[{"name": n, "arguments": a}])
                 and None,
