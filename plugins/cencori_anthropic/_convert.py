@@ -153,6 +153,12 @@ def _common(request: ChatRequest, params: dict[str, Any]) -> None:
                 f"reasoning_effort needs max_tokens above {_MIN_THINKING} on Anthropic (the "
                 f"thinking budget is part of it), got max_tokens={params['max_tokens']}",
                 param="reasoning_effort")
+        if (params.get("tool_choice") or {}).get("type") in ("tool", "any"):
+            # also a schema carried as a forced tool, on a model without structured outputs
+            raise InvalidRequestError(
+                "Anthropic does not think while a tool call is forced (tool_choice 'required' "
+                "or a named tool; or response_format on a model without structured outputs): "
+                "drop reasoning_effort, or let the model choose", param="reasoning_effort")
         params["thinking"] = {"type": "enabled", "budget_tokens": budget}
     if request.parallel_tool_calls is False and request.tools:
         choice = params.get("tool_choice") or {"type": "auto"}

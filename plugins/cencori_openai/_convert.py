@@ -14,6 +14,7 @@ Usage convention (see :class:`cencori_core.Usage`): ``prompt_tokens`` includes c
 from __future__ import annotations
 
 import base64
+import json
 import sys
 from array import array
 from collections.abc import Collection
@@ -72,6 +73,10 @@ class Dialect:
     thinking mode requires it on tool-call turns (and answers 400 without it)."""
     params: frozenset[str] = frozenset()
     """The common chat parameters (``_params.COMMON``) the API serves; the rest are refused."""
+    json_schema: bool = True
+    """Whether the API takes ``response_format`` ``json_schema``; DeepSeek takes only
+    ``json_object``: the schema then travels in a system message (DeepSeek's JSON mode also
+    wants the word "json" in the prompt, which that message has)."""
 
 
 _ALL = frozenset({"reasoning_effort", "n", "logprobs", "top_logprobs", "parallel_tool_calls",
@@ -83,12 +88,15 @@ DIALECTS: dict[str, Dialect] = {
     "xai": Dialect("xai", "max_completion_tokens", False, False, params=_ALL),
     # DeepSeek's API has no n or parallel_tool_calls; deepseek-reasoner always reasons
     "deepseek": Dialect("deepseek", "max_tokens", False, False, reasoning_on_tool_turns=True,
-                        params=_ALL - {"n", "parallel_tool_calls"}),
+                        params=_ALL - {"n", "parallel_tool_calls"}, json_schema=False),
     # the Llama API documents none of them
     "meta": Dialect("meta", "max_tokens", False, False),
     # Custom servers (vLLM, Ollama, ...) may serve embeddings or audio too: let them try.
     "openai_compatible": Dialect("openai_compatible", "max_tokens", False, True, params=_ALL),
 }
+
+_SCHEMA_PROMPT = ("Reply with a single JSON object, and nothing else, that validates against "
+                  "this JSON schema: ")
 
 _WHY = {
     "deepseek": {"n": "call several times instead",
@@ -188,6 +196,11 @@ def chat_request(request: ChatRequest, dialect: Dialect, stream: bool = False) -
         "model": request.model,
         "messages": [message_to_openai(m, dialect) for m in request.messages],
     }
+    rf = request.response_format
+    if rf is not None and rf["type"] == "json_schema" and not dialect.json_schema:
+        body["messages"].append({"role": "system", "content": _SCHEMA_PROMPT + json.dumps(
+            rf["json_schema"]["schema"], ensure_ascii=False)})
+        rf = {"type": "json_object"}
     if request.temperature is not None:
         body["temperature"] = request.temperature
     if request.max_tokens is not None:
@@ -197,8 +210,8 @@ def chat_request(request: ChatRequest, dialect: Dialect, stream: bool = False) -
         if request.tool_choice is not None:
             body["tool_choice"] = request.tool_choice
     # tool_choice "none" without tools is already true; OpenAI refuses tool_choice alone.
-    if request.response_format is not None:
-        body["response_format"] = request.response_format
+    if rf is not None:
+        body["response_format"] = rf
     if request.stop:
         body["stop"] = request.stop
     if request.top_p is not None:

@@ -148,10 +148,13 @@ def test_anthropic_refuses_what_it_cannot_do(kw: dict[str, Any], mode: str) -> N
         assert msg.startswith("Anthropic does not support")
 
 
-def test_anthropic_thinking_needs_room(mode: str) -> None:
+def test_anthropic_thinking_needs_room_and_a_free_tool_choice(mode: str) -> None:
     with harness("anthropic") as h:
         assert "max_tokens above 1024" in refused(h, mode, "reasoning_effort",
                                                   reasoning_effort="low", max_tokens=500)
+        assert "does not think while a tool call is forced" in refused(
+            h, mode, "reasoning_effort", reasoning_effort="low", tools=[WEATHER],
+            tool_choice="required")
 
 
 # ---------------------------------------------------------------------------- Gemini

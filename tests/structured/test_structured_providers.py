@@ -66,6 +66,11 @@ def _schema_sent(h: Harness, body: dict[str, Any]) -> dict[str, Any]:
         assert rf["type"] == "json_schema" and rf["json_schema"]["strict"] is True
         assert rf["json_schema"]["name"] == "City"
         return dict(rf["json_schema"]["schema"])
+    if h.name == "deepseek":  # JSON mode only: the schema goes in a system message
+        assert body["response_format"] == {"type": "json_object"}
+        last = body["messages"][-1]
+        assert last["role"] == "system" and "JSON schema" in last["content"]
+        return dict(json.loads(last["content"].split("JSON schema: ", 1)[1]))
     if h.name == "anthropic":
         fmt = body["output_config"]["format"]
         assert fmt["type"] == "json_schema" and "tools" not in body

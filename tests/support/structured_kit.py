@@ -33,7 +33,7 @@ from cencori_core import RetryPolicy, Router
 
 __all__ = ["Harness", "harness", "NATIVE", "FORCED", "ALL"]
 
-NATIVE = ("openai", "xai", "anthropic", "google", "mistral", "cohere")
+NATIVE = ("openai", "xai", "deepseek", "anthropic", "google", "mistral", "cohere")
 FORCED = ("anthropic-legacy",)
 ALL = NATIVE + FORCED
 
