@@ -176,15 +176,24 @@ def _name(tp: Any) -> str:
     return re.sub(r"[^a-zA-Z0-9]+", "_", type(tp).__name__) or "output"
 
 
-def strict_schema(schema: Any) -> Any:
+def strict_schema(schema: Any, root: Any = None) -> Any:
     """The schema as OpenAI's strict mode wants it (and the other APIs accept): every object
     closed (``additionalProperties: false``) with every property required; ``default: null``
-    dropped. A copy; the input is left alone."""
+    dropped; a ``$ref`` with sibling keys (a described nested model) inlined, as strict mode
+    takes a ``$ref`` only alone. A copy; the input is left alone."""
+    if root is None:
+        root = schema
     if isinstance(schema, list):
-        return [strict_schema(s) for s in schema]
+        return [strict_schema(s, root) for s in schema]
     if not isinstance(schema, Mapping):
         return schema
-    out = {k: strict_schema(v) for k, v in schema.items()}
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and len(schema) > 1 and ref.startswith("#/$defs/"):
+        target = (root.get("$defs") or {}).get(ref[len("#/$defs/"):])
+        if isinstance(target, Mapping):
+            merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+            return strict_schema(merged, root)
+    out = {k: strict_schema(v, root) for k, v in schema.items()}
     if "default" in out and out["default"] is None:
         del out["default"]
     if out.get("type") == "object" and isinstance(out.get("properties"), Mapping):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from decimal import Decimal
 from typing import Any, Literal, TypeVar, dataclass_transform
 
@@ -116,9 +116,12 @@ def _jsonable(value: Any) -> Any:
     to_dict = getattr(value, "to_dict", None)
     if to_dict is not None:
         return to_dict()
-    dump = getattr(value, "model_dump", None)  # a parsed structured output (pydantic model)
+    # a parsed structured output: a pydantic model or a dataclass
+    dump = getattr(value, "model_dump", None)
     if dump is not None:
         return _jsonable(dump(mode="json"))
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
     return str(value)
 
 

@@ -83,6 +83,26 @@ def test_schema_is_strict_and_non_objects_are_wrapped() -> None:
     assert original["properties"]["a"] == {"default": None}  # the input is left alone
 
 
+class Trip(BaseModel):
+    start: City = Field(description="where it begins")
+    stops: list[Point] = []
+
+
+def test_described_nested_models_are_inlined_for_strict_mode(router: Router) -> None:
+    schema = output_spec(Trip).response_format["json_schema"]["schema"]
+    start = schema["properties"]["start"]
+    assert "$ref" not in start and start["description"] == "where it begins"
+    assert start["additionalProperties"] is False and start["required"][0] == "name"
+    assert schema["properties"]["stops"]["items"] == {"$ref": "#/$defs/Point"}  # alone: kept
+    text = ('{"start": {"name": "A", "population": 1, "nickname": null}, '
+            '"stops": [{"x": 1, "y": 2}]}')
+    r = router.chat(model="echo/echo", messages=ask(text), response_format=Trip)
+    assert r.parsed.stops == [Point(1, 2)]
+    assert r.to_dict()["parsed"]["start"]["name"] == "A"
+    p = router.chat(model="echo/echo", messages=ask('{"x": 1, "y": 2}'), response_format=Point)
+    assert p.to_dict()["parsed"] == {"x": 1, "y": 2}
+
+
 def test_validation_errors_name_the_field(router: Router) -> None:
     rec = UsageRecorder()
     r = Router(load_entrypoints=False, plugins=[rec])
