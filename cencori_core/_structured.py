@@ -131,7 +131,7 @@ def output_spec(tp: Any) -> OutputSpec:
         from pydantic.errors import PydanticUserError
     except ImportError:  # pragma: no cover - every provider SDK installs pydantic
         raise MissingDependencyError("response_format=<a type> needs pydantic: pip install "
-                                     "pydantic") from None
+                                     "'cencori-core[structured]'") from None
     if isinstance(tp, (str, bytes, int, float, bool)) or tp is None:
         raise InvalidRequestError(_HOW, param="response_format")
     try:
