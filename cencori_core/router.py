@@ -335,7 +335,13 @@ class Router:
         stream_options: dict[str, Any] | None = None, output_retries: int | None = None,
         **unknown: Never,
     ) -> ChatResponse:
-        """Send a chat completion and return the normalized :class:`ChatResponse`."""
+        """Send a chat completion and return the normalized :class:`ChatResponse`.
+
+        ``response_format`` may be a type (a pydantic model, a dataclass, ``list[X]``, ...):
+        ``response.parsed`` is then the validated object, ``output_retries`` re-asks that many
+        times when it does not validate (docs/structured-output.md). The common parameters
+        (``reasoning_effort``, ``n``, ``logprobs``, ...) are mapped per provider or refused
+        before sending (docs/parameters.md)."""
         kw = locals()
         ctx = self._chat_ctx(False, kw, unknown, "chat")
         if output_retries is None:

@@ -7,6 +7,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cencori_core import ChatRequest, Choice, InvalidRequestError, Router
 from cencori_core.testing import UsageRecorder
@@ -123,3 +125,25 @@ def test_unknown_keyword_lists_the_new_ones(router: Router) -> None:
         router.chat(model="echo/echo", messages=HI, best_of=2)  # type: ignore[call-arg]
     for name in ("reasoning_effort", "max_completion_tokens", "top_logprobs", "output_retries"):
         assert name in str(info.value)
+
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-300, 300),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+                    st.sampled_from(["minimal", "low", "medium", "high"]),
+                    st.dictionaries(st.text(max_size=20), st.booleans(), max_size=2))
+
+
+@settings(derandomize=True, max_examples=150, deadline=None)
+@given(st.fixed_dictionaries({}, optional={
+    name: _VALUES for name in ("reasoning_effort", "max_completion_tokens", "n", "logprobs",
+                               "top_logprobs", "parallel_tool_calls", "presence_penalty",
+                               "frequency_penalty", "stream_options")}))
+def test_any_value_is_accepted_or_refused_clearly(kw: dict[str, Any]) -> None:
+    """Whatever the values, a call either runs or is an InvalidRequestError naming one of them."""
+    r = Router(load_entrypoints=False)
+    try:
+        resp = r.chat(model="echo/echo", messages=HI, tools=[TOOL], **kw)
+    except InvalidRequestError as exc:
+        assert exc.param in kw
+    else:
+        assert len(resp.choices) == (kw.get("n") or 1)
