@@ -30,6 +30,7 @@ _LAZY: dict[str, str] = {
     'ContextWindowExceededError': '.errors',
     'InvalidRequestError': '.errors',
     'MissingDependencyError': '.errors',
+    'OutputValidationError': '.errors',
     'PluginError': '.errors',
     'PolicyViolationError': '.errors',
     'ProviderAuthError': '.errors',
@@ -57,6 +58,7 @@ _LAZY: dict[str, str] = {
     'ChatChunk': '.types',
     'ChatRequest': '.types',
     'ChatResponse': '.types',
+    'Choice': '.types',
     'Cost': '.types',
     'EmbeddingRequest': '.types',
     'EmbeddingResponse': '.types',
@@ -100,6 +102,7 @@ if _typing.TYPE_CHECKING:  # static type checkers see the real imports
         ContextWindowExceededError,
         InvalidRequestError,
         MissingDependencyError,
+        OutputValidationError,
         PluginError,
         PolicyViolationError,
         ProviderAuthError,
@@ -137,6 +140,7 @@ if _typing.TYPE_CHECKING:  # static type checkers see the real imports
         ChatChunk,
         ChatRequest,
         ChatResponse,
+        Choice,
         Cost,
         EmbeddingRequest,
         EmbeddingResponse,
@@ -179,6 +183,8 @@ __all__ = [
     "ProviderServerError", "ProviderTimeoutError", "ProviderConnectionError",
     "ContextWindowExceededError", "ContentFilterError", "ProviderResponseError",
     "StreamInterruptedError", "AllAttemptsFailedError",
+    # structured output and common parameters (issue 17)
+    "OutputValidationError", "Choice",
 ]
 
 

@@ -2,6 +2,13 @@
 
 Replies ``echo: <last user text>``; usage by word count; embedding vectors from a hash; a tiny
 valid PNG for images; a short valid WAV for speech; moderation flags nothing.
+
+Structured output and the common parameters, for trying them offline: with a JSON
+``response_format`` and a last user text that is JSON, the reply is that text as it is (send the
+JSON you want back; ``{"wrong": "shape"}`` or plain text shows ``OutputValidationError``);
+``n`` gives ``n`` identical choices;
+``logprobs`` gives each word a log probability of 0 (certainty); the others are accepted and
+change nothing.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import math
 import struct
 import wave
@@ -22,6 +30,7 @@ from .types import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
+    Choice,
     EmbeddingRequest,
     EmbeddingResponse,
     GeneratedImage,
@@ -75,6 +84,18 @@ PNG_B64 = base64.b64encode(_png()).decode("ascii")
 WAV = _wav()
 
 
+def _json_reply(request: ChatRequest, last: str) -> bool:
+    """A JSON response_format and a last user text that is JSON: echoed as it is."""
+    rf = request.response_format
+    if rf is None or rf["type"] == "text":
+        return False
+    try:
+        json.loads(last)
+    except ValueError:
+        return False
+    return True
+
+
 class EchoProvider(Provider):
     """Echoes the last user message; the CLI's first run and users' smoke tests."""
 
@@ -86,7 +107,7 @@ class EchoProvider(Provider):
             if m.role == "user":
                 last = m.text
                 break
-        text = f"echo: {last}"
+        text = last if _json_reply(request, last) else f"echo: {last}"
         if request.max_tokens is not None:
             text = " ".join(text.split(" ")[: request.max_tokens])
         prompt = sum(_words(m.text) for m in request.messages)
@@ -96,8 +117,17 @@ class EchoProvider(Provider):
 
     def chat(self, request: ChatRequest) -> ChatResponse:
         text, usage = self._reply(request)
-        return ChatResponse(content=text, finish_reason="stop", usage=usage,
-                            model=request.model, provider=self.name)
+        if request.n is None and not request.logprobs:
+            return ChatResponse(content=text, finish_reason="stop", usage=usage,
+                                model=request.model, provider=self.name)
+        logprobs = [{"token": w, "logprob": 0.0, "bytes": None,
+                     "top_logprobs": [{"token": w, "logprob": 0.0, "bytes": None}]
+                     [:request.top_logprobs or 0]}
+                    for w in text.split(" ")] if request.logprobs else None
+        n = request.n or 1
+        choices = tuple(Choice(index=i, content=text, logprobs=logprobs) for i in range(n))
+        return ChatResponse(content=text, finish_reason="stop", usage=usage, choices=choices,
+                            logprobs=logprobs, model=request.model, provider=self.name)
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         return self.chat(request)

@@ -27,6 +27,7 @@ from ._hooks import Hooks
 from ._logging import log_attempt_failed, log_call
 from ._operations import OPERATIONS, Operation
 from ._registry import Registry
+from ._structured import can_force, finish, force, is_forced, unforce
 from .accounting.usage import finalize_usage
 from .catalog import Catalog, ModelInfo
 from .context import CallContext
@@ -41,7 +42,7 @@ from .errors import (
 from .provider import Provider
 from .resilience import AttemptPlan, Balancer, RetryPolicy, RoutingTable, Target
 from .telemetry import NO_SPAN, AttemptScope, Telemetry
-from .types import Cost, Route, Usage, UsageRecord, evolve
+from .types import Choice, Cost, Route, Usage, UsageRecord, evolve
 
 if TYPE_CHECKING:
     from .accounting.pricing import Pricing
@@ -162,10 +163,21 @@ class Pipeline:
                                       param="model")
         if req.response_format is not None and req.response_format["type"] != "text" \
                 and not info.supports("json"):
+            # no native structured output: a JSON schema travels as a forced tool call
+            why = can_force(req, info.supports("tools"))
+            if why is not None:
+                raise InvalidRequestError(
+                    f"model {info.name!r} ({route.provider}) does not support structured output "
+                    f"(no json capability) and {why}: drop response_format or pick a model "
+                    "that has it", param="response_format")
+            call = ctx._call
+            if call.forced is None:
+                call.forced = set()
+            call.forced.add((route.provider, route.model, route.deployment))
+        if req.reasoning_effort is not None and not info.supports("reasoning"):
             raise InvalidRequestError(
-                f"model {info.name!r} ({route.provider}) does not support structured output "
-                "(no json capability): drop response_format or pick a model that has it",
-                param="response_format")
+                f"model {info.name!r} ({route.provider}) is not a reasoning model: drop "
+                "reasoning_effort or pick a model that reasons", param="reasoning_effort")
         for part, capability, what in _PART_CAPABILITY:
             if not info.supports(capability) and any(
                     isinstance(m.content, list) and any(p.get("type") == part for p in m.content)
@@ -196,7 +208,8 @@ class Pipeline:
     def begin(self, operation: str, model: str, request: Any, *, stream: bool = False,
                user: str | None = None, metadata: dict[str, Any] | None = None,
                retry: Any = None, api_key: str | None = None,
-               project: str | None = None, cache: Any = None) -> CallContext:
+               project: str | None = None, cache: Any = None,
+               output: Any = None) -> CallContext:
         """validate (done by the caller) → scope → resolve → pre hooks. Raises on refusal
         (after recording the call as blocked or failed)."""
         if self._closed:
@@ -205,6 +218,8 @@ class Pipeline:
                           known_secrets=self.known_secrets)
         if self._telemetry is not None:
             self._telemetry.start(ctx)
+        if output is not None:
+            ctx._call.output = output  # a structured output type's spec (_structured.py)
         try:
             ctx._call.retry = RetryPolicy.coerce(retry)
             self.scope_call(ctx, api_key, project)
@@ -269,6 +284,8 @@ class Pipeline:
         req = ctx.request
         if req.model != target.route.model:
             req = evolve(req, model=target.route.model)
+        if ctx._call.forced and is_forced(ctx, target):
+            req = force(req)
         if plan.deadline is not None:
             left = plan.timeout_left()
             if req.timeout is None or req.timeout > left:
@@ -279,6 +296,8 @@ class Pipeline:
         """normalize → post hooks → cost → record. Returns the final response."""
         route = target.route if target is not None else ctx.route
         assert route is not None
+        if ctx._call.forced and is_forced(ctx, target):
+            resp = unforce(resp)
         usage = self.estimate_usage(ctx, resp)
         # Filled in place (the response is not yet anyone else's): one store per field.
         store = object.__setattr__
@@ -319,6 +338,18 @@ class Pipeline:
         resp = ctx.response
         if ctx.decisions:
             fill(resp, policy_decisions=list(ctx.decisions))
+        if ctx.operation == "chat":
+            if ctx._call.output is None and not resp.choices:
+                store(resp, "choices", (Choice(
+                    index=0, content=resp.content, tool_calls=resp.tool_calls,
+                    finish_reason=resp.finish_reason, logprobs=resp.logprobs,
+                    refusal=resp.refusal),))
+            else:
+                try:
+                    resp = finish(ctx, resp)  # choices; parsed (structured output)
+                except BaseException as exc:
+                    self.fail(ctx, exc)
+                    raise
         self.record(ctx, "ok", resp)
         return resp
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import _validate as v
 from ._options import provider_options
+from ._params import check_common
 from .errors import InvalidRequestError
 from .resilience import RetryPolicy
 from .types import (
@@ -77,6 +78,14 @@ def chat_request(kw: dict[str, Any], stream: bool) -> ChatRequest:
         value = kw[name]
         if value is not None:
             fields[name] = check(value)
+    get = kw.get
+    # the common parameters (issue 17), written out: this runs on every call, most set none
+    if get("n") is not None or get("reasoning_effort") is not None \
+            or get("max_completion_tokens") is not None or get("logprobs") is not None \
+            or get("top_logprobs") is not None or get("parallel_tool_calls") is not None \
+            or get("presence_penalty") is not None or get("frequency_penalty") is not None \
+            or get("stream_options") is not None:
+        fields.update(check_common(kw, stream))
     return ChatRequest(model=model, messages=messages, stream=stream,
                        idempotency_key=new_id(), **fields)
 

@@ -16,8 +16,14 @@ from typing import TYPE_CHECKING, Any
 from ._flow import run_async, run_sync
 from ._pipeline import fill, is_cancel
 from ._stream import StreamAccumulator
+from ._structured import is_forced, unforce_chunk
 from .context import CallContext
-from .errors import InvalidRequestError, PolicyViolationError, StreamInterruptedError
+from .errors import (
+    InvalidRequestError,
+    OutputValidationError,
+    PolicyViolationError,
+    StreamInterruptedError,
+)
 from .provider import Provider
 from .types import ChatChunk, ChatRequest, ChatResponse, ToolCallDelta
 
@@ -42,6 +48,8 @@ class StreamState:
         # the provider's chunks before the stream hooks, when a miss is to be cached: the cache
         # keeps what the provider said, and a hit goes through the hooks again
         self._raw: StreamAccumulator | None = None
+        self._forced = False
+        """The route carries structured output as a forced tool call: its chunks become text."""
         self.response: ChatResponse | None = None
         """The final response, set when the stream has ended (see :meth:`final_response`)."""
 
@@ -57,6 +65,12 @@ class StreamState:
                                       "text()) before asking for its final response")
         return self.response
 
+    @property
+    def parsed(self) -> Any:
+        """The validated structured output (``response_format=<a type>``) of a stream that has
+        ended: ``final_response().parsed``."""
+        return self.final_response().parsed
+
     # ------------------------------------------------------------------ chunks
 
     def _take(self) -> ChatChunk:
@@ -65,6 +79,8 @@ class StreamState:
 
     def _on_chunk(self, chunk: ChatChunk) -> ChatChunk | None:
         """A provider chunk: the one chunk for the caller, or None (then see ``_pending``)."""
+        if self._forced:
+            chunk = unforce_chunk(chunk)
         ready = self._process(chunk)
         if len(ready) == 1:  # the common case: straight to the caller
             self._delivered += 1
@@ -116,7 +132,7 @@ class StreamState:
         failure is a StreamInterruptedError carrying the partial response (policy blocks and
         cancellation keep their own type)."""
         if self._delivered and not is_cancel(exc) and not isinstance(
-                exc, (PolicyViolationError, StreamInterruptedError)):
+                exc, (PolicyViolationError, StreamInterruptedError, OutputValidationError)):
             err = self._interrupted(exc)
             self._pipe.fail(self._ctx, err)
             return err
@@ -208,6 +224,7 @@ class ChatStream(StreamState):
         self._watch_raw()
         ctx._call.reservation = self._pipe.limiter.reserve(ctx, self._pipe.attempt_routes(ctx))
         (first, gen), self._target = run_sync(self._pipe.attempts(ctx, _open_stream))
+        self._forced = bool(ctx._call.forced) and is_forced(ctx, self._target)
         return _prepend(first, gen)
 
     def __next__(self) -> ChatChunk:
@@ -308,6 +325,7 @@ class AsyncChatStream(StreamState):
         ctx._call.reservation = await self._pipe.limiter.areserve(
             ctx, self._pipe.attempt_routes(ctx))
         (first, agen), self._target = await run_async(self._pipe.attempts(ctx, _aopen_stream))
+        self._forced = bool(ctx._call.forced) and is_forced(ctx, self._target)
         return _aprepend(first, agen)
 
     async def __anext__(self) -> ChatChunk:

@@ -530,8 +530,9 @@ def response_format(value: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(value, Mapping) or value.get("type") not in ("text", "json_object",
                                                                     "json_schema"):
-        raise _bad("response_format must be {'type': 'text' | 'json_object' | 'json_schema', ...}",
-                   "response_format")
+        raise _bad("response_format must be a type (a pydantic model class, a dataclass, a "
+                   "TypedDict, list[X], ...) or {'type': 'text' | 'json_object' | "
+                   "'json_schema', ...}", "response_format")
     if value["type"] == "json_schema":
         js = value.get("json_schema")
         if not isinstance(js, Mapping) or not isinstance(js.get("schema"), Mapping):

@@ -33,7 +33,7 @@ class _CallState:
     the pipeline, streams, telemetry and logging reach it through ``CallContext._call``."""
 
     __slots__ = ("retry", "reservation", "span", "record_sent", "status", "error", "tags",
-                 "checked", "secrets", "cache")
+                 "checked", "secrets", "cache", "output", "forced")
 
     def __init__(self, secrets: Callable[[], Sequence[str]] | None = None) -> None:
         self.retry: Any = None
@@ -47,6 +47,10 @@ class _CallState:
         # where known_secrets() reads from (the router's registry); no router back-reference
         self.secrets: Callable[[], Sequence[str]] = secrets or _no_secrets
         self.cache: Any = None  # the response cache's Lookup of this call (cache/__init__.py)
+        # structured output (issue 17): the type's OutputSpec, and the routes (provider,
+        # model, deployment) that carry the schema as a forced tool call
+        self.output: Any = None
+        self.forced: set[tuple[str, str, str | None]] | None = None
 
 
 class CallContext:

@@ -14,6 +14,8 @@ Retry and fallback read only ``.retryable`` and ``.retry_after``.
     │   ├── MissingDependencyError       names the pip extra
     │   └── PluginError
     ├── InvalidRequestError              bad input, raised before any network call
+    ├── OutputValidationError            the answer is not the structured output asked for:
+    │                                    .raw (the text), .errors (what failed), .response
     ├── AuthenticationError              unknown or revoked project key
     ├── PolicyViolationError             .policy, .rule
     │   ├── BudgetExceededError
@@ -43,6 +45,7 @@ __all__ = [
     "MissingDependencyError",
     "PluginError",
     "InvalidRequestError",
+    "OutputValidationError",
     "AuthenticationError",
     "PolicyViolationError",
     "BudgetExceededError",
@@ -117,6 +120,22 @@ class InvalidRequestError(CencoriError, ValueError):
 
 class AuthenticationError(CencoriError):
     """An unknown or revoked project key."""
+
+
+class OutputValidationError(CencoriError, ValueError):
+    """The model's answer is not the structured output ``response_format`` asked for: not JSON,
+    or JSON that does not validate against the type. ``raw`` is the answer's text, ``errors``
+    the validation errors (pydantic's ``errors()`` without the input values: location, type,
+    message), ``response`` the :class:`ChatResponse` (usage and cost were spent). Raised after
+    ``output_retries`` re-asks, when given, all failed."""
+
+    def __init__(self, message: str, *, raw: str | None = None,
+                 errors: list[dict[str, Any]] | None = None,
+                 response: ChatResponse | None = None):
+        super().__init__(message)
+        self.raw = raw
+        self.errors = errors or []
+        self.response = response
 
 
 class PolicyViolationError(CencoriError):

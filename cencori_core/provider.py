@@ -121,6 +121,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, cast
 
 from ._clients import ClientHolder, _close_async_default
+from ._params import openai_logprobs, refuse, thinking_budget
 from ._scrub import MASK, Scrubber, secrets_of
 from .errors import (
     CencoriError,
@@ -154,6 +155,8 @@ __all__ = [
     # the toolkit
     "SDKProvider", "ClientHolder", "ErrorBoundary", "MapError", "Scrubber", "secrets_of", "MASK",
     "StreamState", "malformed", "CONVERTER_ERRORS", "twins", "stream_twins", "Operation",
+    # the common chat parameters (issue 17): refuse what a provider cannot honour
+    "refuse", "thinking_budget", "openai_logprobs",
 ]
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,6 +38,7 @@ from ._requests import (
     transcription_request,
 )
 from ._streams import AsyncChatStream, ChatStream
+from ._structured import is_type, output_spec
 from .cache import ResponseCache, call_option, coerce_cache
 from .config import (
     check_context_fallbacks,
@@ -47,7 +48,7 @@ from .config import (
     toml_errors,
 )
 from .context import CallContext
-from .errors import ConfigurationError
+from .errors import ConfigurationError, OutputValidationError
 from .hookspecs import hookimpl
 from .plugins import (
     allow_list,
@@ -84,7 +85,11 @@ Messages = Sequence[Message | Mapping[str, Any]]
 
 CHAT_ARGS = ["model", "messages", "temperature", "max_tokens", "tools", "tool_choice",
              "response_format", "stop", "top_p", "seed", "user", "metadata", "timeout", "retry",
-             "api_key", "project", "provider_options", "cache"]
+             "api_key", "project", "provider_options", "cache",
+             # issue 17: common parameters (output_retries: chat/achat; stream_options: streams)
+             "reasoning_effort", "max_completion_tokens", "n", "logprobs", "top_logprobs",
+             "parallel_tool_calls", "presence_penalty", "frequency_penalty", "output_retries",
+             "stream_options"]
 
 
 class _Builtin:
@@ -378,55 +383,123 @@ class Router:
                   op: str) -> CallContext:
         if unknown:
             v.unknown_kwargs(op, unknown, CHAT_ARGS)
+        rf = kw["response_format"]
+        spec = None
+        if rf is not None and not isinstance(rf, Mapping) and is_type(rf):
+            spec = output_spec(rf)
+            kw = {**kw, "response_format": spec.response_format}
+        if kw.get("output_retries") is not None:
+            from ._structured import output_retries
+
+            output_retries(kw["output_retries"], spec)
         req = chat_request(kw, stream)
-        cache = call_option(kw["cache"], self.cache)
-        return self._pipe.begin("chat", req.model, req, stream=stream, user=req.user,
-                                metadata=req.metadata, retry=kw["retry"], api_key=kw["api_key"],
-                                project=kw["project"], cache=cache)
+        ctx = self._pipe.begin("chat", req.model, req, stream=stream, user=req.user,
+                               metadata=req.metadata, retry=kw["retry"], api_key=kw["api_key"],
+                               project=kw["project"], output=spec,
+                               cache=call_option(kw["cache"], self.cache))
+        return ctx
+
+    def _retry_output(self, kw: dict[str, Any], ctx: CallContext) -> Any:
+        """``output_retries``: the first call's context, then each re-ask's (a new logical
+        call: recorded and budgeted like any other), as a generator the drivers send errors to."""
+        from ._structured import output_retries, retry_messages
+
+        left = output_retries(kw["output_retries"], ctx._call.output)
+        while True:
+            exc = yield ctx
+            if not left:
+                raise exc
+            left -= 1
+            kw = {**kw, "messages": retry_messages(kw["messages"], exc)}
+            ctx = self._chat_ctx(False, kw, {}, "chat")
 
     def chat(
         self, *, model: str, messages: Messages, temperature: float | None = None,
         max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
         tool_choice: str | dict[str, Any] | None = None,
-        response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+        response_format: dict[str, Any] | type[Any] | None = None,
+        stop: str | list[str] | None = None,
         top_p: float | None = None, seed: int | None = None, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
         retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
         provider_options: dict[str, Any] | None = None,
-        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
+        cache: bool | str | dict[str, Any] | None = None,
+        reasoning_effort: str | None = None, max_completion_tokens: int | None = None,
+        n: int | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
+        parallel_tool_calls: bool | None = None, presence_penalty: float | None = None,
+        frequency_penalty: float | None = None,
+        stream_options: dict[str, Any] | None = None, output_retries: int | None = None,
+        **unknown: Never,
     ) -> ChatResponse:
-        """Send a chat completion and return the normalized :class:`ChatResponse`."""
-        ctx = self._chat_ctx(False, locals(), unknown, "chat")
-        return self._pipe.run(ctx, ops.CHAT)
+        """Send a chat completion and return the normalized :class:`ChatResponse`.
+
+        ``response_format`` may be a type (a pydantic model, a dataclass, ``list[X]``, ...):
+        ``response.parsed`` is then the validated object, ``output_retries`` re-asks that many
+        times when it does not validate (docs/structured-output.md). The common parameters
+        (``reasoning_effort``, ``n``, ``logprobs``, ...) are mapped per provider or refused
+        before sending (docs/parameters.md)."""
+        kw = locals()
+        ctx = self._chat_ctx(False, kw, unknown, "chat")
+        if output_retries is None:
+            return self._pipe.run(ctx, ops.CHAT)
+        asks = self._retry_output(kw, ctx)
+        ctx = next(asks)
+        while True:
+            try:
+                return self._pipe.run(ctx, ops.CHAT)
+            except OutputValidationError as exc:
+                ctx = asks.send(exc)
 
     async def achat(
         self, *, model: str, messages: Messages, temperature: float | None = None,
         max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
         tool_choice: str | dict[str, Any] | None = None,
-        response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+        response_format: dict[str, Any] | type[Any] | None = None,
+        stop: str | list[str] | None = None,
         top_p: float | None = None, seed: int | None = None, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
         retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
         provider_options: dict[str, Any] | None = None,
-        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
+        cache: bool | str | dict[str, Any] | None = None,
+        reasoning_effort: str | None = None, max_completion_tokens: int | None = None,
+        n: int | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
+        parallel_tool_calls: bool | None = None, presence_penalty: float | None = None,
+        frequency_penalty: float | None = None,
+        stream_options: dict[str, Any] | None = None, output_retries: int | None = None,
+        **unknown: Never,
     ) -> ChatResponse:
         """Async twin of :meth:`chat`."""
-        ctx = self._chat_ctx(False, locals(), unknown, "achat")
-        return await self._pipe.arun(ctx, ops.CHAT)
+        kw = locals()
+        ctx = self._chat_ctx(False, kw, unknown, "achat")
+        if output_retries is None:
+            return await self._pipe.arun(ctx, ops.CHAT)
+        asks = self._retry_output(kw, ctx)
+        ctx = next(asks)
+        while True:
+            try:
+                return await self._pipe.arun(ctx, ops.CHAT)
+            except OutputValidationError as exc:
+                ctx = asks.send(exc)
 
     def chat_stream(
         self, *, model: str, messages: Messages, temperature: float | None = None,
         max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
         tool_choice: str | dict[str, Any] | None = None,
-        response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+        response_format: dict[str, Any] | type[Any] | None = None,
+        stop: str | list[str] | None = None,
         top_p: float | None = None, seed: int | None = None, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
         retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
         provider_options: dict[str, Any] | None = None,
-        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
+        cache: bool | str | dict[str, Any] | None = None,
+        reasoning_effort: str | None = None, max_completion_tokens: int | None = None,
+        n: int | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
+        parallel_tool_calls: bool | None = None, presence_penalty: float | None = None,
+        frequency_penalty: float | None = None,
+        stream_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> ChatStream:
         """Stream a chat completion: iterate the returned :class:`ChatStream` for chunks;
         ``stream.final_response()`` (or ``stream.response``) is the final
@@ -437,13 +510,19 @@ class Router:
         self, *, model: str, messages: Messages, temperature: float | None = None,
         max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
         tool_choice: str | dict[str, Any] | None = None,
-        response_format: dict[str, Any] | None = None, stop: str | list[str] | None = None,
+        response_format: dict[str, Any] | type[Any] | None = None,
+        stop: str | list[str] | None = None,
         top_p: float | None = None, seed: int | None = None, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
         retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
         provider_options: dict[str, Any] | None = None,
-        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
+        cache: bool | str | dict[str, Any] | None = None,
+        reasoning_effort: str | None = None, max_completion_tokens: int | None = None,
+        n: int | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
+        parallel_tool_calls: bool | None = None, presence_penalty: float | None = None,
+        frequency_penalty: float | None = None,
+        stream_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> AsyncChatStream:
         """Async twin of :meth:`chat_stream`: ``async with router.achat_stream(...) as s``."""
         return AsyncChatStream(self._pipe,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from decimal import Decimal
 from typing import Any, Literal, TypeVar, dataclass_transform
 
@@ -24,6 +24,7 @@ __all__ = [
     "ChatRequest",
     "ChatResponse",
     "ChatChunk",
+    "Choice",
     "EmbeddingRequest",
     "EmbeddingResponse",
     "ImageRequest",
@@ -115,6 +116,12 @@ def _jsonable(value: Any) -> Any:
     to_dict = getattr(value, "to_dict", None)
     if to_dict is not None:
         return to_dict()
+    # a parsed structured output: a pydantic model or a dataclass
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return _jsonable(dump(mode="json"))
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
     return str(value)
 
 
@@ -384,6 +391,16 @@ class ChatRequest(_Request):
     user: str | None = None
     metadata: dict[str, Any] | None = None
     stream: bool = False
+    # --- common parameters (issue 17): each plugin maps them or refuses them before sending
+    reasoning_effort: str | None = None
+    """``minimal``, ``low``, ``medium`` or ``high``."""
+    n: int | None = None
+    """How many choices to generate (``ChatResponse.choices``)."""
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    parallel_tool_calls: bool | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
 
 
 @frozen_type
@@ -426,6 +443,29 @@ class ChatChunk(_DictMixin):
 
 
 @frozen_type
+class Choice(_DictMixin):
+    """One of the choices of a response asked with ``n`` (``ChatResponse.choices``)."""
+
+    index: int
+    content: str | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str = "stop"
+    logprobs: list[dict[str, Any]] | None = None
+    """Per output token: ``{"token", "logprob", "bytes", "top_logprobs": [{"token",
+    "logprob", "bytes"}]}`` (OpenAI's shape, whoever served it); None unless asked."""
+    refusal: str | None = None
+
+    def to_openai(self) -> dict[str, Any]:
+        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            msg["tool_calls"] = [tc.to_openai() for tc in self.tool_calls]
+        if self.refusal is not None:
+            msg["refusal"] = self.refusal
+        return {"index": self.index, "message": msg, "finish_reason": self.finish_reason,
+                "logprobs": None if self.logprobs is None else {"content": self.logprobs}}
+
+
+@frozen_type
 class ChatResponse(_Response):
     """A normalized chat completion."""
 
@@ -440,6 +480,14 @@ class ChatResponse(_Response):
     """The model's refusal text (OpenAI ``message.refusal``), else None. Providers that signal a
     refusal only by a stop reason (Anthropic ``refusal``) set ``finish_reason="content_filter"``
     and leave this None unless they also send text explaining it."""
+    choices: tuple[Choice, ...] = ()
+    """Every choice (``n`` of them when asked); ``content``, ``tool_calls``, ... are the first's.
+    The router fills it on every response it returns."""
+    logprobs: list[dict[str, Any]] | None = None
+    """The first choice's token log probabilities when asked (see :attr:`Choice.logprobs`)."""
+    parsed: Any = None
+    """The validated object when ``response_format`` was a type (a pydantic model, a dataclass,
+    a TypedDict, ``list[X]``, ...), else None."""
 
     @property
     def message(self) -> Message:
@@ -464,13 +512,15 @@ class ChatResponse(_Response):
             "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
             "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
         }
+        choices = [{"index": 0, "message": msg, "finish_reason": self.finish_reason,
+                    "logprobs": None if self.logprobs is None else {"content": self.logprobs}}]
+        choices += [c.to_openai() for c in self.choices[1:]]
         return {
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
-            "choices": [{"index": 0, "message": msg, "finish_reason": self.finish_reason,
-                         "logprobs": None}],
+            "choices": choices,
             "usage": usage,
         }
 

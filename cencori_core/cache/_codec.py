@@ -18,6 +18,7 @@ from typing import Any
 
 from ..types import (
     ChatResponse,
+    Choice,
     Cost,
     EmbeddingResponse,
     ModerationResponse,
@@ -36,7 +37,7 @@ CACHED_OPERATIONS = frozenset(_TYPES)
 # The fields kept, per type: the answer and who produced it (see the module docstring). A field
 # another type adds later is not kept until it is listed here: a hit then has its default.
 _PLAIN = ("content", "finish_reason", "reasoning", "created", "provider_data", "refusal",
-          "vectors", "flagged", "model", "provider", "id")
+          "vectors", "flagged", "model", "provider", "id", "logprobs")
 
 
 def _usage(d: Any) -> Usage:
@@ -53,6 +54,16 @@ def _tool_calls(items: Any) -> list[ToolCall]:
     return [ToolCall(**{k: v for k, v in tc.items() if k in _TOOL_FIELDS}) for tc in items]
 
 
+def _choices(items: Any) -> tuple[Choice, ...]:
+    # n > 1 answers (issue 17): every choice comes back, with its tool calls
+    out = []
+    for c in items:
+        kw: dict[str, Any] = {k: v for k, v in c.items() if k in _CHOICE_FIELDS}
+        kw["tool_calls"] = _tool_calls(kw.get("tool_calls") or [])
+        out.append(Choice(**kw))
+    return tuple(out)
+
+
 def _results(items: Any) -> list[ModerationResult]:
     return [ModerationResult(**{k: v for k, v in r.items() if k in _MOD_FIELDS})
             for r in items]
@@ -62,8 +73,10 @@ _USAGE_FIELDS = frozenset(f.name for f in fields(Usage))
 _COST_FIELDS = frozenset(f.name for f in fields(Cost))
 _TOOL_FIELDS = frozenset(f.name for f in fields(ToolCall))
 _MOD_FIELDS = frozenset(f.name for f in fields(ModerationResult))
+_CHOICE_FIELDS = frozenset(f.name for f in fields(Choice))
 _READERS: dict[str, Callable[[Any], Any]] = {"usage": _usage, "cost": _cost,
-                                             "tool_calls": _tool_calls, "results": _results}
+                                             "tool_calls": _tool_calls, "results": _results,
+                                             "choices": _choices}
 
 
 def _fields(cls: type) -> dict[str, Any]:
@@ -88,13 +101,13 @@ def encode(operation: str, response: Any) -> bytes:
             if name in required:  # content=None (a tool-call answer) is still said
                 out[name] = None
             continue
-        if name == "tool_calls" and not value:
+        if name in ("tool_calls", "choices") and not value:
             continue
         if name == "usage":
             value = {k: v for k in _USAGE_NAMES if (v := getattr(value, k)) is not None}
         elif name == "cost":
             value = {k: str(getattr(value, k)) for k in _COST_NAMES}
-        elif name in _READERS:  # tool_calls, results
+        elif name in _READERS:  # tool_calls, results, choices
             value = [v.to_dict() for v in value]
         out[name] = value
     # default=str: a provider_data value JSON cannot hold is kept as its text, never an error

@@ -33,7 +33,7 @@ from functools import cache
 from typing import Any
 
 from cencori_core.errors import InvalidRequestError, ProviderResponseError
-from cencori_core.provider import StreamState, provider_options
+from cencori_core.provider import StreamState, provider_options, refuse, thinking_budget
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
@@ -102,6 +102,10 @@ def chat_request(request: ChatRequest, *, max_tokens: int,
     fmt = _output_format(request.response_format)
     if fmt is not None:
         params["output_config"] = {"format": fmt}
+    if request.reasoning_effort is not None or request.parallel_tool_calls is not None \
+            or request.n is not None or request.logprobs is not None \
+            or request.presence_penalty is not None or request.frequency_penalty is not None:
+        _common(request, params)
     extra: dict[str, Any] = {}
     for name in ("temperature", "top_p"):
         value = getattr(request, name)
@@ -129,6 +133,40 @@ def chat_request(request: ChatRequest, *, max_tokens: int,
     if extra:
         params["extra_body"] = extra
     return params
+
+
+_SERVED = ("reasoning_effort", "parallel_tool_calls")
+_WHY = {"n": "call several times instead",
+        "logprobs": "the Messages API returns no token log probabilities",
+        "top_logprobs": "the Messages API returns no token log probabilities"}
+
+
+def _common(request: ChatRequest, params: dict[str, Any]) -> None:
+    """The common parameters (issue 17): reasoning_effort as an extended-thinking budget,
+    parallel_tool_calls=False as ``disable_parallel_tool_use``; the rest refused."""
+    refuse(request, _SERVED, "Anthropic", _WHY)
+    effort = request.reasoning_effort
+    if effort is not None:
+        budget = thinking_budget(effort, params["max_tokens"])
+        if budget < _MIN_THINKING:
+            raise InvalidRequestError(
+                f"reasoning_effort needs max_tokens above {_MIN_THINKING} on Anthropic (the "
+                f"thinking budget is part of it), got max_tokens={params['max_tokens']}",
+                param="reasoning_effort")
+        if (params.get("tool_choice") or {}).get("type") in ("tool", "any"):
+            # also a schema carried as a forced tool, on a model without structured outputs
+            raise InvalidRequestError(
+                "Anthropic does not think while a tool call is forced (tool_choice 'required' "
+                "or a named tool; or response_format on a model without structured outputs): "
+                "drop reasoning_effort, or let the model choose", param="reasoning_effort")
+        params["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    if request.parallel_tool_calls is False and request.tools:
+        choice = params.get("tool_choice") or {"type": "auto"}
+        if choice.get("type") != "none":
+            params["tool_choice"] = {**choice, "disable_parallel_tool_use": True}
+
+
+_MIN_THINKING = 1024
 
 
 def _output_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:

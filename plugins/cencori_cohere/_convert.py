@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cencori_core.errors import InvalidRequestError, ProviderResponseError, ProviderServerError
-from cencori_core.provider import StreamState
+from cencori_core.provider import StreamState, refuse, thinking_budget
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
@@ -85,7 +85,32 @@ def chat_request(request: ChatRequest) -> dict[str, Any]:
         kw["p"] = request.top_p
     if request.seed is not None:
         kw["seed"] = request.seed
+    if request.reasoning_effort is not None or request.n is not None \
+            or request.logprobs is not None or request.parallel_tool_calls is not None \
+            or request.presence_penalty is not None or request.frequency_penalty is not None:
+        _common(request, kw)
     return kw
+
+
+def _common(request: ChatRequest, kw: dict[str, Any]) -> None:
+    """The common parameters (issue 17): the penalties and logprobs as they are,
+    reasoning_effort as a thinking token budget; n, top_logprobs and
+    parallel_tool_calls=False refused."""
+    served = ["reasoning_effort", "logprobs", "presence_penalty", "frequency_penalty"]
+    if request.parallel_tool_calls:  # True is Cohere's behaviour already
+        served.append("parallel_tool_calls")
+    refuse(request, served, "Cohere", {
+        "n": "call several times instead",
+        "top_logprobs": "Cohere returns the chosen tokens' log probabilities only",
+        "parallel_tool_calls": "Cohere may always call several tools at once"})
+    for name in ("presence_penalty", "frequency_penalty", "logprobs"):
+        value = getattr(request, name)
+        if value is not None:
+            kw[name] = value
+    if request.reasoning_effort is not None:
+        kw["thinking"] = {"type": "enabled",
+                          "token_budget": thinking_budget(request.reasoning_effort,
+                                                          request.max_tokens)}
 
 
 def request_options(request: Any,
@@ -291,8 +316,19 @@ def chat_response(resp: Any, *, provider: str, model: str, raw: Any = None) -> C
         id=resp.id or "",
         reasoning=(think + plan) or None,
         provider_data=_saved(plan, think),
+        logprobs=_logprobs(getattr(resp, "logprobs", None)),
         raw=resp if raw is None else raw,
     )
+
+
+def _logprobs(items: Any) -> list[dict[str, Any]] | None:
+    """Cohere's ``logprobs`` (one item per text piece, with its tokens' log probabilities) in
+    the normalized shape: one entry per piece, its log probability the sum of its tokens'."""
+    if not items:
+        return None
+    return [{"token": getattr(it, "text", None) or "",
+             "logprob": float(sum(getattr(it, "logprobs", None) or ())),
+             "bytes": None, "top_logprobs": []} for it in items]
 
 
 def _path(obj: Any, *names: str) -> Any:

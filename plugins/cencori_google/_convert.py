@@ -36,11 +36,12 @@ from math import ceil, log
 from typing import Any
 
 from cencori_core.errors import ContentFilterError, InvalidRequestError, ProviderResponseError
-from cencori_core.provider import StreamState
+from cencori_core.provider import StreamState, refuse
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
+    Choice,
     EmbeddingRequest,
     EmbeddingResponse,
     GeneratedImage,
@@ -332,6 +333,42 @@ def _tool_config(choice: str | dict[str, Any]) -> dict[str, Any]:
                                         "allowed_function_names": [choice["function"]["name"]]}}
 
 
+# Thinking budgets for Gemini 2.5 (Flash-Lite needs at least 512, Flash allows at most 24,576).
+_BUDGETS = {"minimal": 512, "low": 2048, "medium": 8192, "high": 24_576}
+
+
+def _common(request: ChatRequest, config: dict[str, Any]) -> None:
+    """The common parameters (issue 17) into the generation config: n as candidate_count,
+    logprobs as response_logprobs (+ logprobs for the top ones), reasoning_effort as
+    thinking_level (Gemini 3) or thinking_budget (2.5), the penalties as they are.
+    parallel_tool_calls=False has no Gemini counterpart and is refused."""
+    served = ["reasoning_effort", "n", "logprobs", "top_logprobs", "presence_penalty",
+              "frequency_penalty"]
+    if request.parallel_tool_calls:  # True is Gemini's behaviour already
+        served.append("parallel_tool_calls")
+    refuse(request, served, "Gemini",
+           {"parallel_tool_calls": "Gemini may always call several functions at once"})
+    if request.n is not None:
+        config["candidate_count"] = request.n
+    if request.logprobs:
+        config["response_logprobs"] = True
+        if request.top_logprobs is not None:
+            config["logprobs"] = request.top_logprobs
+    for name in ("presence_penalty", "frequency_penalty"):
+        value = getattr(request, name)
+        if value is not None:
+            config[name] = value
+    effort = request.reasoning_effort
+    if effort is not None:
+        if request.model.startswith("gemini-3"):
+            level = effort
+            if "pro" in request.model:  # Gemini 3 Pro knows low and high only
+                level = "low" if effort in ("minimal", "low") else "high"
+            config["thinking_config"] = {"thinking_level": level.upper()}
+        else:
+            config["thinking_config"] = {"thinking_budget": _BUDGETS[effort]}
+
+
 def chat_request(request: ChatRequest) -> tuple[str | list[dict[str, Any]], dict[str, Any]]:
     """(contents, config) for ``generate_content`` / ``generate_content_stream``; the config is
     empty when the request sets nothing, and a single user text is passed as a plain string (the
@@ -369,6 +406,10 @@ def chat_request(request: ChatRequest) -> tuple[str | list[dict[str, Any]], dict
         config["automatic_function_calling"] = {"disable": True}
         if request.tool_choice is not None:
             config["tool_config"] = _tool_config(request.tool_choice)
+    if request.reasoning_effort is not None or request.n is not None \
+            or request.logprobs is not None or request.parallel_tool_calls is not None \
+            or request.presence_penalty is not None or request.frequency_penalty is not None:
+        _common(request, config)
     rf = request.response_format
     if rf and rf["type"] != "text":
         config["response_mime_type"] = "application/json"
@@ -484,6 +525,11 @@ def chat_response(resp: Any, *, model: str, provider: str, raw: Any = None) -> C
     if not cands:
         raise ProviderResponseError("Gemini returned no candidate", provider=provider,
                                     model=model, retryable=True)
+    if len(cands) > 1 or cands[0].logprobs_result is not None:
+        # n / logprobs (issue 17): read from the answer's JSON form, written once
+        return _chat_response_json(resp.model_dump(mode="json", by_alias=True,
+                                                   exclude_none=True),
+                                   model=model, provider=provider, raw=resp)
     cand = cands[0]
     if cand.content is None and cand.finish_reason is None:
         raise _empty_candidate(provider, model)
@@ -529,6 +575,31 @@ def _chat_response_json(resp: dict[str, Any], *, model: str, provider: str,
     cand = cands[0]
     if cand.get("content") is None and cand.get("finishReason") is None:
         raise _empty_candidate(provider, model)
+    content, calls, finish, reasoning, signature = _json_candidate(cand)
+    choices: tuple[Choice, ...] = ()
+    logprobs = _logprobs(cand.get("logprobsResult"))
+    if len(cands) > 1 or logprobs is not None:
+        # asked with n (candidateCount) or logprobs (issue 17)
+        choices = tuple(_json_choice(c, i) for i, c in enumerate(cands))
+    return ChatResponse(
+        content=content,
+        tool_calls=calls,
+        finish_reason=finish,
+        usage=usage_from(resp.get("usageMetadata")),
+        model=model,
+        provider=provider,
+        id=resp.get("responseId") or "",
+        reasoning=reasoning,
+        provider_data=_json_signature(signature),
+        choices=choices,
+        logprobs=logprobs,
+        raw=resp if raw is None else raw,
+    )
+
+
+def _json_candidate(cand: dict[str, Any]) -> tuple[str | None, list[ToolCall], str,
+                                                    str | None, str | None]:
+    """(content, tool calls, finish reason, reasoning, thought signature) of a candidate."""
     text: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
@@ -550,18 +621,33 @@ def _chat_response_json(resp: dict[str, Any], *, model: str, provider: str,
         sig = part.get("thoughtSignature")
         if sig and not thought:
             signature = sig
-    return ChatResponse(
-        content="".join(text) if text or not calls else None,
-        tool_calls=calls,
-        finish_reason=finish_reason(cand.get("finishReason"), bool(calls)),
-        usage=usage_from(resp.get("usageMetadata")),
-        model=model,
-        provider=provider,
-        id=resp.get("responseId") or "",
-        reasoning="".join(reasoning) or None,
-        provider_data=_json_signature(signature),
-        raw=resp if raw is None else raw,
-    )
+    return ("".join(text) if text or not calls else None, calls,
+            finish_reason(cand.get("finishReason"), bool(calls)), "".join(reasoning) or None,
+            signature)
+
+
+def _json_choice(cand: dict[str, Any], i: int) -> Choice:
+    content, calls, finish, _, _ = _json_candidate(cand)
+    return Choice(index=cand.get("index", i), content=content, tool_calls=calls,
+                  finish_reason=finish, logprobs=_logprobs(cand.get("logprobsResult")))
+
+
+def _logprobs(result: Any) -> list[dict[str, Any]] | None:
+    """Gemini's ``logprobsResult`` in the normalized (OpenAI) shape: chosen candidates with the
+    top candidates of the same step."""
+    if not result:
+        return None
+    chosen = result.get("chosenCandidates") or []
+    tops = result.get("topCandidates") or []
+    out = []
+    for j, c in enumerate(chosen):
+        alts = tops[j].get("candidates") or [] if j < len(tops) else []
+        out.append({"token": c.get("token", ""), "logprob": c.get("logProbability", 0.0),
+                    "bytes": None,
+                    "top_logprobs": [{"token": a.get("token", ""),
+                                      "logprob": a.get("logProbability", 0.0), "bytes": None}
+                                     for a in alts]})
+    return out
 
 
 class GeminiStream(StreamState):

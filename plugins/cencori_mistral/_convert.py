@@ -30,11 +30,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from cencori_core.errors import InvalidRequestError, ProviderResponseError
-from cencori_core.provider import StreamState
+from cencori_core.provider import StreamState, openai_logprobs
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
+    Choice,
     EmbeddingRequest,
     EmbeddingResponse,
     Message,
@@ -217,6 +218,14 @@ def chat_request(request: ChatRequest) -> dict[str, Any]:
         kw["tool_choice"] = request.tool_choice
     if request.response_format is not None:
         kw["response_format"] = dict(request.response_format)
+    # The common parameters (issue 17): Mistral's API takes each under the OpenAI name.
+    for name in ("n", "logprobs", "top_logprobs", "parallel_tool_calls", "presence_penalty",
+                 "frequency_penalty", "reasoning_effort"):
+        value = getattr(request, name)
+        if value is not None:
+            kw[name] = value
+    if request.reasoning_effort is not None and request.model.startswith("magistral"):
+        kw["prompt_mode"] = "reasoning"  # Magistral's reasoning system prompt
     return kw
 
 
@@ -305,16 +314,16 @@ def chat_response(resp: Any, *, provider: str, model: str = "", raw: Any = None
         raise ProviderResponseError("Mistral answered without choices", provider=provider,
                                     model=getattr(resp, "model", "") or model, retryable=True)
     choice = resp.choices[0]
-    msg = choice.message
-    text, reasoning, signature = _split(getattr(msg, "content", None) if msg else None)
-    calls = []
-    raw_calls = getattr(msg, "tool_calls", None) if msg else None
-    for k, tc in enumerate(raw_calls if isinstance(raw_calls, list) else ()):
-        calls.append(ToolCall.from_raw(id=_call_id(tc.id) or f"call_{k}", name=tc.function.name,
-                                       arguments_raw=_arguments(tc.function.arguments)))
+    text, reasoning, signature, calls = _message(choice.message)
+    choices: tuple[Choice, ...] = ()
+    logprobs = _logprobs(getattr(choice, "logprobs", None))
+    if len(resp.choices) > 1 or logprobs is not None:  # n / logprobs (issue 17)
+        choices = tuple(_choice(c, i) for i, c in enumerate(resp.choices))
     return ChatResponse(
         content=text if (text or not calls) else None,
         tool_calls=calls,
+        choices=choices,
+        logprobs=logprobs,
         finish_reason=finish_reason(choice.finish_reason) or ("tool_calls" if calls else "stop"),
         usage=usage_from(resp.usage),
         model=resp.model or model,
@@ -325,6 +334,32 @@ def chat_response(resp: Any, *, provider: str, model: str = "", raw: Any = None
         provider_data={"mistral": {"thinking_signature": signature}} if signature else None,
         raw=resp if raw is None else raw,
     )
+
+
+def _message(msg: Any) -> tuple[str, str, Any, list[ToolCall]]:
+    """(text, reasoning, thinking signature, tool calls) of a choice's message."""
+    text, reasoning, signature = _split(getattr(msg, "content", None) if msg else None)
+    calls = []
+    raw_calls = getattr(msg, "tool_calls", None) if msg else None
+    for k, tc in enumerate(raw_calls if isinstance(raw_calls, list) else ()):
+        calls.append(ToolCall.from_raw(id=_call_id(tc.id) or f"call_{k}", name=tc.function.name,
+                                       arguments_raw=_arguments(tc.function.arguments)))
+    return text, reasoning, signature, calls
+
+
+def _choice(choice: Any, i: int) -> Choice:
+    text, _, _, calls = _message(choice.message)
+    return Choice(index=getattr(choice, "index", i), content=text if (text or not calls) else None,
+                  tool_calls=calls,
+                  finish_reason=finish_reason(choice.finish_reason)
+                  or ("tool_calls" if calls else "stop"),
+                  logprobs=_logprobs(getattr(choice, "logprobs", None)))
+
+
+def _logprobs(value: Any) -> list[dict[str, Any]] | None:
+    if value is None or not hasattr(value, "model_dump"):
+        return None
+    return openai_logprobs(value.model_dump(by_alias=True))
 
 
 class MistralStream(StreamState):

@@ -14,17 +14,25 @@ Usage convention (see :class:`cencori_core.Usage`): ``prompt_tokens`` includes c
 from __future__ import annotations
 
 import base64
+import json
 import sys
 from array import array
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from cencori_core.provider import StreamState, provider_options
+from cencori_core.errors import InvalidRequestError
+from cencori_core.provider import (
+    StreamState,
+    openai_logprobs,
+    provider_options,
+    refuse,
+)
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
+    Choice,
     EmbeddingRequest,
     EmbeddingResponse,
     GeneratedImage,
@@ -63,16 +71,61 @@ class Dialect:
     reasoning_on_tool_turns: bool = False
     """Send an assistant tool-call turn's reasoning back as ``reasoning_content``: DeepSeek's
     thinking mode requires it on tool-call turns (and answers 400 without it)."""
+    params: frozenset[str] = frozenset()
+    """The common chat parameters (``_params.COMMON``) the API serves; the rest are refused."""
+    json_schema: bool = True
+    """Whether the API takes ``response_format`` ``json_schema``; DeepSeek takes only
+    ``json_object``: the schema then travels in a system message (DeepSeek's JSON mode also
+    wants the word "json" in the prompt, which that message has)."""
 
+
+_ALL = frozenset({"reasoning_effort", "n", "logprobs", "top_logprobs", "parallel_tool_calls",
+                  "presence_penalty", "frequency_penalty"})
 
 DIALECTS: dict[str, Dialect] = {
-    "openai": Dialect("openai", "max_completion_tokens", True, True, openai_env=True),
-    "xai": Dialect("xai", "max_completion_tokens", False, False),
-    "deepseek": Dialect("deepseek", "max_tokens", False, False, reasoning_on_tool_turns=True),
+    "openai": Dialect("openai", "max_completion_tokens", True, True, openai_env=True,
+                      params=_ALL),
+    "xai": Dialect("xai", "max_completion_tokens", False, False, params=_ALL),
+    # DeepSeek's API has no n or parallel_tool_calls; deepseek-reasoner always reasons
+    "deepseek": Dialect("deepseek", "max_tokens", False, False, reasoning_on_tool_turns=True,
+                        params=_ALL - {"n", "parallel_tool_calls"}, json_schema=False),
+    # the Llama API documents none of them
     "meta": Dialect("meta", "max_tokens", False, False),
     # Custom servers (vLLM, Ollama, ...) may serve embeddings or audio too: let them try.
-    "openai_compatible": Dialect("openai_compatible", "max_tokens", False, True),
+    "openai_compatible": Dialect("openai_compatible", "max_tokens", False, True, params=_ALL),
 }
+
+_SCHEMA_PROMPT = ("Reply with a single JSON object, and nothing else, that validates against "
+                  "this JSON schema: ")
+
+_WHY = {
+    "deepseek": {"n": "call several times instead",
+                 "parallel_tool_calls": "leave it out (DeepSeek decides)"},
+}
+
+
+def _common(request: ChatRequest, dialect: Dialect, body: dict[str, Any]) -> None:
+    """The common parameters (issue 17) into the body, or refused before sending."""
+    refuse(request, dialect.params, dialect.name, _WHY.get(dialect.name))
+    effort = request.reasoning_effort
+    if effort is not None:
+        if dialect.name == "deepseek":
+            if not request.model.startswith("deepseek-reasoner"):
+                raise InvalidRequestError(
+                    f"DeepSeek model {request.model!r} takes no reasoning_effort: use "
+                    "deepseek-reasoner, which always reasons", param="reasoning_effort")
+            # deepseek-reasoner's depth is not adjustable: nothing to send
+        elif dialect.name == "xai" and effort not in ("low", "high"):
+            raise InvalidRequestError(
+                f"xAI takes reasoning_effort 'low' or 'high', not {effort!r}",
+                param="reasoning_effort")
+        else:
+            body["reasoning_effort"] = effort
+    for name in ("n", "logprobs", "top_logprobs", "parallel_tool_calls", "presence_penalty",
+                 "frequency_penalty"):
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
 
 # Keyword arguments of the SDK calls that are not request fields.
 _SDK_EXTRAS = frozenset({"extra_headers", "extra_query", "extra_body"})
@@ -143,6 +196,11 @@ def chat_request(request: ChatRequest, dialect: Dialect, stream: bool = False) -
         "model": request.model,
         "messages": [message_to_openai(m, dialect) for m in request.messages],
     }
+    rf = request.response_format
+    if rf is not None and rf["type"] == "json_schema" and not dialect.json_schema:
+        body["messages"].append({"role": "system", "content": _SCHEMA_PROMPT + json.dumps(
+            rf["json_schema"]["schema"], ensure_ascii=False)})
+        rf = {"type": "json_object"}
     if request.temperature is not None:
         body["temperature"] = request.temperature
     if request.max_tokens is not None:
@@ -152,8 +210,8 @@ def chat_request(request: ChatRequest, dialect: Dialect, stream: bool = False) -
         if request.tool_choice is not None:
             body["tool_choice"] = request.tool_choice
     # tool_choice "none" without tools is already true; OpenAI refuses tool_choice alone.
-    if request.response_format is not None:
-        body["response_format"] = request.response_format
+    if rf is not None:
+        body["response_format"] = rf
     if request.stop:
         body["stop"] = request.stop
     if request.top_p is not None:
@@ -162,6 +220,10 @@ def chat_request(request: ChatRequest, dialect: Dialect, stream: bool = False) -
         body["seed"] = request.seed
     if request.user is not None:
         body["user"] = request.user
+    if request.reasoning_effort is not None or request.n is not None \
+            or request.logprobs is not None or request.parallel_tool_calls is not None \
+            or request.presence_penalty is not None or request.frequency_penalty is not None:
+        _common(request, dialect, body)
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -304,6 +366,10 @@ def chat_response(data: Any, *, provider: str, model: str, raw: Any = None) -> C
     calls = msg.get("tool_calls")
     fr = choice.get("finish_reason")
     refusal = _text(msg.get("refusal"), "message.refusal")
+    logprobs = choice.get("logprobs")
+    if logprobs or len(choices) > 1:
+        # asked with logprobs or n (issue 17)
+        return _with_choices(choices, data, provider=provider, model=model, raw=raw)
     return ChatResponse(
         content=_text(msg.get("content"), "message.content"),
         tool_calls=[tool_call_from(tc) for tc in calls] if calls else [],
@@ -317,6 +383,32 @@ def chat_response(data: Any, *, provider: str, model: str, raw: Any = None) -> C
         refusal=refusal,
         raw=raw,
     )
+
+
+def _choice(choice: dict[str, Any], i: int) -> Choice:
+    msg = choice.get("message") or {}
+    calls = msg.get("tool_calls")
+    fr = choice.get("finish_reason")
+    return Choice(index=choice.get("index", i), content=_text(msg.get("content"),
+                                                               "message.content"),
+                  tool_calls=[tool_call_from(tc) for tc in calls] if calls else [],
+                  finish_reason=_FINISH.get(fr, "error") if fr else "stop",
+                  logprobs=openai_logprobs(choice.get("logprobs")),
+                  refusal=_text(msg.get("refusal"), "message.refusal"))
+
+
+def _with_choices(choices: list[dict[str, Any]], data: dict[str, Any], *, provider: str,
+                  model: str, raw: Any) -> ChatResponse:
+    """A response with every choice (``n``) and normalized log probabilities."""
+    all_ = tuple(_choice(c, i) for i, c in enumerate(choices))
+    first = all_[0]
+    msg = choices[0].get("message") or {}
+    return ChatResponse(
+        content=first.content, tool_calls=first.tool_calls, finish_reason=first.finish_reason,
+        usage=usage_from(data.get("usage")), model=data.get("model") or model,
+        provider=provider, id=data.get("id") or "", created=data.get("created") or 0,
+        reasoning=_reasoning(msg), refusal=first.refusal, choices=all_,
+        logprobs=first.logprobs, raw=raw)
 
 
 def chat_chunk(chunk: Any) -> ChatChunk | None:

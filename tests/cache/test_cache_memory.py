@@ -302,3 +302,23 @@ def test_call_cache_argument_is_checked_before_anything_is_sent() -> None:
         plain.chat(model="m", messages=USER, cache="refresh")
     plain.chat(model="m", messages=USER, cache=False)  # bypassing no cache is fine
     assert fake.calls == [] and sink.records == []
+
+
+def test_structured_output_and_n_choices_come_back_from_the_cache():
+    # issue 17 x issue 18: a hit is parsed again and keeps every choice
+    from dataclasses import dataclass
+
+    @dataclass
+    class City:
+        name: str
+
+    with Router(load_entrypoints=False, cache=True) as r:
+        msgs = [{"role": "user", "content": '{"name": "Paris"}'}]
+        first = r.chat(model="echo/echo", messages=msgs, response_format=City)
+        again = r.chat(model="echo/echo", messages=msgs, response_format=City)
+        assert (first.cache_hit, again.cache_hit) == (False, True)
+        assert again.parsed == City(name="Paris") == first.parsed
+        many = [r.chat(model="echo/echo", messages=[{"role": "user", "content": "hi"}], n=3)
+                for _ in range(2)]
+        assert many[1].cache_hit and len(many[1].choices) == 3
+        assert [c.content for c in many[1].choices] == [c.content for c in many[0].choices]

@@ -15,6 +15,7 @@ PUBLIC = {
     "EmbeddingResponse", "ImageRequest", "ImageResponse", "GeneratedImage",
     "TranscriptionRequest", "Transcription", "SpeechRequest", "Speech", "ModerationRequest",
     "ModerationResponse", "ModerationResult", "UsageRecord", "ResponseCache",
+    "Choice",  # issue 17
 }
 ERRORS = {
     "CencoriError", "ConfigurationError", "UnknownModelError", "ProviderNotConfiguredError",
@@ -24,6 +25,7 @@ ERRORS = {
     "ProviderServerError", "ProviderTimeoutError", "ProviderConnectionError",
     "ContextWindowExceededError", "ContentFilterError", "ProviderResponseError",
     "StreamInterruptedError", "AllAttemptsFailedError",
+    "OutputValidationError",  # issue 17
 }
 
 
@@ -57,6 +59,7 @@ def test_error_tree():
                 e.StreamInterruptedError):
         assert issubclass(cls, e.ProviderError)
     assert issubclass(e.AllAttemptsFailedError, (e.CencoriError, ExceptionGroup))
+    assert issubclass(e.OutputValidationError, (e.CencoriError, ValueError))
     assert e.error_for_status(401) is e.ProviderAuthError
     assert e.error_for_status(404) is e.ProviderBadRequestError
     assert e.error_for_status(429) is e.ProviderRateLimitError

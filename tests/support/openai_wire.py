@@ -173,10 +173,32 @@ def chat_completion_body(reply: ChatReply, body: dict[str, Any]) -> dict[str, An
         "choices": [{"index": 0, "message": msg, "logprobs": None,
                      "finish_reason": _finish(reply)}],
     }
+    _choices_asked(out, body)
     usage = _usage(reply, body)
     if usage is not None:
         out["usage"] = usage
     return out
+
+
+def _choices_asked(out: dict[str, Any], body: dict[str, Any]) -> None:
+    """Honour ``n`` (that many choices, the content suffixed `` #i`` after the first) and
+    ``logprobs`` / ``top_logprobs`` (each word of the content, log probability -0.25 per
+    word, alternatives at -1.5), as OpenAI shapes them."""
+    first = out["choices"][0]
+    for i in range(1, body.get("n") or 1):
+        msg = dict(first["message"])
+        if isinstance(msg.get("content"), str):
+            msg["content"] = f"{msg['content']} #{i}"
+        out["choices"].append({**first, "index": i, "message": msg})
+    if body.get("logprobs"):
+        top = body.get("top_logprobs") or 0
+        for c in out["choices"]:
+            words = (c["message"].get("content") or "").split(" ")
+            c["logprobs"] = {"content": [
+                {"token": w, "logprob": -0.25, "bytes": list(w.encode()),
+                 "top_logprobs": [{"token": w, "logprob": -0.25, "bytes": list(w.encode())},
+                                  {"token": w.upper(), "logprob": -1.5, "bytes": None}][:top]}
+                for w in words], "refusal": None}
 
 
 def _split(text: str, size: int) -> list[str]:
