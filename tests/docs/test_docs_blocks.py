@@ -14,6 +14,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,11 @@ def test_doc_blocks_run(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(work)
     # the example plugin's loopback server, which the README's conformance example imports
     monkeypatch.syspath_prepend(str(ROOT / "tests" / "conformance"))
-    namespace: dict[str, object] = {"__name__": "__docs__"}
+    # a real module, as a reader's script would be: dataclasses and pydantic look their
+    # class's module up in sys.modules
+    module = types.ModuleType("__docs__")
+    monkeypatch.setitem(sys.modules, "__docs__", module)
+    namespace: dict[str, object] = module.__dict__
     started: set[str] = set()
     with contextlib.ExitStack() as stack:
         for block in blocks(path):
