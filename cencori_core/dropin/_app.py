@@ -179,7 +179,7 @@ class App:
 
     def model(self, name: str) -> dict[str, Any]:
         route = self.router.resolve(name)
-        if route.provider not in self.router.configured_providers():
+        if not self.router.configured_providers().get(route.provider):
             raise UnknownModelError(f"model {name!r} has no configured provider", model=name)
         return {"id": name, "object": "model", "created": 0, "owned_by": route.provider}
 

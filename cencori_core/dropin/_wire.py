@@ -70,6 +70,7 @@ SPEECH_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "opus": "audio/ogg",
                 "flac": "audio/flac", "aac": "audio/aac", "pcm": "audio/pcm"}
 
 _SIGNATURES: dict[Any, frozenset[str]] = {}
+_REQUIRED: dict[frozenset[str], tuple[str, ...]] = {}
 
 
 def accepted(method: Callable[..., Any]) -> frozenset[str]:
@@ -77,11 +78,11 @@ def accepted(method: Callable[..., Any]) -> frozenset[str]:
     key = getattr(method, "__func__", method)
     names = _SIGNATURES.get(key)
     if names is None:
-        params = inspect.signature(key).parameters.values()
-        names = frozenset(p.name for p in params
-                          if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-                          and p.name != "self")
+        params = [p for p in inspect.signature(key).parameters.values()
+                  if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"]
+        names = frozenset(p.name for p in params)
         _SIGNATURES[key] = names
+        _REQUIRED[names] = tuple(p.name for p in params if p.default is p.empty)
     return names
 
 
@@ -107,6 +108,9 @@ def kwargs_for(op: str, body: Mapping[str, Any], names: frozenset[str],
             f"{op}: parameter {key!r} is not supported by the router (it takes "
             f"{', '.join(sorted(names - {'messages', 'model'}))}); pass provider-specific "
             f"options as extra_body={{'provider_options': {{...}}}}", param=key)
+    for name in _REQUIRED.get(names, ()):
+        if name not in kw:
+            raise InvalidRequestError(f"{op}: {name!r} is required", param=name)
     return kw
 
 

@@ -194,6 +194,9 @@ def test_keywords_map_generically_and_refusals_name_the_keyword() -> None:
                                       extra_body={"made_up_param": 1})
         assert info.value.param == "made_up_param"
         assert "provider_options" in info.value.message
+        with pytest.raises(openai.BadRequestError) as info:
+            c.chat.completions.create(model="m", messages=None)  # type: ignore[arg-type]
+        assert info.value.param == "messages"
         assert len(fake.calls) == 1  # refused before anything was sent
 
 
