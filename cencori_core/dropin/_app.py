@@ -242,7 +242,9 @@ class _Frames:
         env = json.dumps({"id": self.cid, "object": "chat.completion.chunk",
                           "created": self.created, "model": model})[:-1]
         self.head = f'data: {env}, "choices": [{{"index": 0, "delta": {{"content": '.encode()
-        self.tail = b'}, "finish_reason": null, "logprobs": null}]}\n\n'
+        # "logprobs": null left out (the SDK's default): each field costs the SDK a model
+        # field to build, on every chunk
+        self.tail = b'}, "finish_reason": null}]}\n\n'
 
     def frame(self, body: dict[str, Any]) -> bytes:
         return b"data: " + json.dumps(body).encode() + b"\n\n"
