@@ -257,3 +257,18 @@ def test_chunk_to_openai_shapes() -> None:
     # the SDK's own type accepts every shape
     for d in (text, tool, usage, fin):
         openai.types.chat.ChatCompletionChunk.model_validate(d)
+
+
+def test_image_parts_and_tool_messages_reach_the_provider_as_sent() -> None:
+    fake = FakeProvider(models=["m"])
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    with Router(providers={"fake": fake}, load_entrypoints=False) as r:
+        r.openai_client().chat.completions.create(model="m", messages=[
+            {"role": "user", "content": [{"type": "text", "text": "what is this?"}, image]},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "c1", "type": "function",
+                 "function": {"name": "look", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "a pixel"}])
+    msgs = fake.last_request.messages
+    assert msgs[0].content[1] == image
+    assert msgs[1].tool_calls[0].name == "look" and msgs[2].tool_call_id == "c1"
