@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Never
+from typing import TYPE_CHECKING, Any, Never
 
 from . import _logging
 from . import _operations as ops
@@ -76,6 +76,9 @@ from .types import (
     Speech,
     Transcription,
 )
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["Router", "CallContext", "ChatStream", "AsyncChatStream"]
 
@@ -688,6 +691,22 @@ class Router:
         req = moderation_request(model, input, extra)
         ctx = self._ctx("amoderate", req, extra, unknown, cache=cache)
         return await self._pipe.arun(ctx, ops.MODERATE)
+
+    # ------------------------------------------------------------------ the OpenAI drop-in
+
+    def openai_client(self, **kw: Any) -> openai.OpenAI:
+        """A real ``openai.OpenAI`` whose every call goes through this router (any model of any
+        provider, the whole pipeline); ``kw`` are ``openai.OpenAI`` options (``api_key="csk_..."``
+        or ``project=`` pick a project). See docs/openai-dropin.md."""
+        from .dropin import openai_client
+
+        return openai_client(self, **kw)
+
+    def async_openai_client(self, **kw: Any) -> openai.AsyncOpenAI:
+        """The async twin of :meth:`openai_client`: a real ``openai.AsyncOpenAI``."""
+        from .dropin import async_openai_client
+
+        return async_openai_client(self, **kw)
 
     # ------------------------------------------------------------------ lifecycle
 

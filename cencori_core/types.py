@@ -342,6 +342,14 @@ class Route(_DictMixin):
 # ---------------------------------------------------------------------------- chat
 
 
+def _openai_usage(u: Usage) -> dict[str, Any]:
+    """Usage in OpenAI's ``usage`` shape (responses and the include_usage stream chunk)."""
+    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+            "total_tokens": u.total_tokens,
+            "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+            "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}
+
+
 # ---------------------------------------------------------------------------- shared parts
 
 
@@ -441,6 +449,39 @@ class ChatChunk(_DictMixin):
         return not (self.delta or self.tool_calls or self.reasoning or self.finish_reason
                     or self.refusal)
 
+    def to_openai(self) -> dict[str, Any]:
+        """The chunk in OpenAI ``ChatCompletionChunk`` shape. A chunk that carries only usage
+        becomes OpenAI's usage chunk (``choices`` empty), as ``stream_options.include_usage``
+        sends it; ``id`` and ``model`` are "" when the chunk has none."""
+        out: dict[str, Any] = {"id": self.id or "", "object": "chat.completion.chunk",
+                               "created": 0, "model": self.model or ""}
+        if self.usage is not None:
+            out["usage"] = _openai_usage(self.usage)
+            if self.is_empty:
+                out["choices"] = []
+                return out
+        delta: dict[str, Any] = {}
+        if self.delta:
+            delta["content"] = self.delta
+        if self.reasoning:
+            delta["reasoning_content"] = self.reasoning
+        if self.refusal:
+            delta["refusal"] = self.refusal
+        if self.tool_calls:
+            calls = []
+            for tc in self.tool_calls:
+                call: dict[str, Any] = {"index": tc.index, "function": {"arguments": tc.arguments}}
+                if tc.id is not None:
+                    call["id"] = tc.id
+                    call["type"] = "function"
+                if tc.name is not None:
+                    call["function"]["name"] = tc.name
+                calls.append(call)
+            delta["tool_calls"] = calls
+        out["choices"] = [{"index": 0, "delta": delta, "finish_reason": self.finish_reason,
+                           "logprobs": None}]
+        return out
+
 
 @frozen_type
 class Choice(_DictMixin):
@@ -504,14 +545,7 @@ class ChatResponse(_Response):
             msg["reasoning_content"] = self.reasoning
         if self.refusal is not None:
             msg["refusal"] = self.refusal
-        u = self.usage
-        usage: dict[str, Any] = {
-            "prompt_tokens": u.prompt_tokens,
-            "completion_tokens": u.completion_tokens,
-            "total_tokens": u.total_tokens,
-            "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
-            "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
-        }
+        usage = _openai_usage(self.usage)
         choices = [{"index": 0, "message": msg, "finish_reason": self.finish_reason,
                     "logprobs": None if self.logprobs is None else {"content": self.logprobs}}]
         choices += [c.to_openai() for c in self.choices[1:]]

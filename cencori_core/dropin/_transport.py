@@ -1,0 +1,201 @@
+"""The drop-in clients: real ``openai.OpenAI`` / ``openai.AsyncOpenAI`` objects whose HTTP
+transport is the router.
+
+The transport hands each request to :class:`~._app.App` and returns its answer as the HTTP
+response the SDK reads: the SDK parses it into its own types (``ChatCompletion``,
+``ChatCompletionChunk``, ``CreateEmbeddingResponse``, ...) exactly as it would parse OpenAI's.
+
+Errors keep our exception as their cause. The SDK builds a status error from the response
+itself and raises it ``from None``, which would drop any cause; but it re-raises an
+``OpenAIError`` that comes out of the transport untouched. So, for a 4xx/5xx answer, the
+transport builds the very exception the SDK would build from that answer (same class by status,
+same message, same ``.response``, ``.body``, ``.code``, ``.type``, ``.param``) and raises it
+``from`` our error: ``exc.__cause__`` is the :class:`~cencori_core.errors.CencoriError`.
+Timeouts and connection failures become ``openai.APITimeoutError`` / ``APIConnectionError``, and
+an error in the middle of a stream an ``openai.APIError``, each with the same cause.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidRequestError, ProviderConnectionError, ProviderTimeoutError
+from . import _wire as w
+from ._app import Answer, App
+
+if TYPE_CHECKING:
+    import openai
+
+    from ..router import Router
+
+__all__ = ["openai_client", "async_openai_client", "PLACEHOLDER_URL"]
+
+PLACEHOLDER_URL = "http://cencori.invalid/v1"
+"""The clients' base URL: ``.invalid`` never resolves, and nothing is sent anyway."""
+
+
+def _http() -> Any:
+    """The HTTP package the installed SDK is built on (``httpx2`` in openai 3.x, else
+    ``httpx``): the transport must subclass its transport classes."""
+    import openai
+
+    base = openai.DefaultHttpxClient.__mro__[1]
+    return sys.modules[base.__module__.split(".")[0]]
+
+
+def status_error(response: Any, body: dict[str, Any]) -> Exception:
+    """The exception the SDK raises for this error response (``_make_status_error``)."""
+    import openai
+
+    data = body.get("error", body)
+    message = f"Error code: {response.status_code}"
+    if isinstance(data, dict) and isinstance(data.get("message"), str) and data["message"]:
+        message += f" - {data['message']}"
+    cls: type[openai.APIStatusError] = {
+        400: openai.BadRequestError, 401: openai.AuthenticationError,
+        403: openai.PermissionDeniedError, 404: openai.NotFoundError,
+        409: openai.ConflictError, 422: openai.UnprocessableEntityError,
+        429: openai.RateLimitError,
+    }.get(response.status_code, openai.InternalServerError if response.status_code >= 500
+          else openai.APIStatusError)
+    return cls(message, response=response, body=data)
+
+
+def _raise_for(ans: Answer, request: Any, response: Any) -> None:
+    import openai
+
+    exc = ans.error
+    last = exc
+    while last is not None and isinstance(last, BaseExceptionGroup) and last.exceptions:
+        last = last.exceptions[-1]
+    if isinstance(last, ProviderTimeoutError):
+        raise openai.APITimeoutError(request=request) from exc
+    if isinstance(last, ProviderConnectionError):
+        raise openai.APIConnectionError(message=str(exc), request=request) from exc
+    import json
+
+    response.read()
+    raise status_error(response, json.loads(response.content or b"{}")) from exc
+
+
+def _stream_error(exc: BaseException, request: Any) -> Exception:
+    import openai
+
+    _, _, body = w.error_answer(exc)
+    return openai.APIError(body["error"]["message"], request, body=body["error"])
+
+
+def _make_transports() -> tuple[type[Any], type[Any]]:
+    httpx = _http()
+
+    class SyncBody(httpx.SyncByteStream):  # type: ignore[misc,name-defined]
+        def __init__(self, chunks: Iterator[bytes], request: Any) -> None:
+            self._chunks, self._request = chunks, request
+
+        def __iter__(self) -> Iterator[bytes]:
+            try:
+                yield from self._chunks
+            except Exception as exc:  # noqa: BLE001 - ours or a hook's: the SDK's APIError
+                raise _stream_error(exc, self._request) from exc
+
+        def close(self) -> None:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+
+    class AsyncBody(httpx.AsyncByteStream):  # type: ignore[misc,name-defined]
+        def __init__(self, chunks: AsyncIterator[bytes], request: Any) -> None:
+            self._chunks, self._request = chunks, request
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            try:
+                async for b in self._chunks:
+                    yield b
+            except Exception as exc:  # noqa: BLE001
+                raise _stream_error(exc, self._request) from exc
+
+        async def aclose(self) -> None:
+            aclose = getattr(self._chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def respond(ans: Answer, request: Any) -> Any:
+        if ans.stream is not None:
+            body = (AsyncBody(ans.stream, request) if isinstance(ans.stream, AsyncIterator)
+                    else SyncBody(ans.stream, request))
+            return httpx.Response(ans.status, headers=ans.headers, stream=body, request=request)
+        response = httpx.Response(ans.status, headers=ans.headers, content=ans.body,
+                                  request=request)
+        if ans.status >= 400:
+            _raise_for(ans, request, response)
+        return response
+
+    class Transport(httpx.BaseTransport):  # type: ignore[misc,name-defined]
+        """An httpx transport answering OpenAI API requests with a router."""
+
+        def __init__(self, app: App) -> None:
+            self.app = app
+
+        def handle_request(self, request: Any) -> Any:
+            ans = self.app.handle(request.method, request.url.path, request.headers,
+                                  request.read())
+            return respond(ans, request)
+
+    class AsyncTransport(httpx.AsyncBaseTransport):  # type: ignore[misc,name-defined]
+        """The async twin of :class:`Transport`."""
+
+        def __init__(self, app: App) -> None:
+            self.app = app
+
+        async def handle_async_request(self, request: Any) -> Any:
+            ans = await self.app.ahandle(request.method, request.url.path, request.headers,
+                                         await request.aread())
+            return respond(ans, request)
+
+    return Transport, AsyncTransport
+
+
+_TRANSPORTS: tuple[type[Any], type[Any]] | None = None
+
+
+def transports() -> tuple[type[Any], type[Any]]:
+    """(Transport, AsyncTransport), built on the SDK's HTTP package on first use."""
+    global _TRANSPORTS
+    if _TRANSPORTS is None:
+        _TRANSPORTS = _make_transports()
+    return _TRANSPORTS
+
+
+def _options(kw: dict[str, Any]) -> dict[str, Any]:
+    retries = kw.pop("max_retries", 0)
+    if retries != 0:
+        raise InvalidRequestError("the drop-in client's max_retries must be 0: the router "
+                                  "retries (Router(retry=...) or retry= per call)",
+                                  param="max_retries")
+    if "http_client" in kw:
+        raise InvalidRequestError("the drop-in client brings its own http_client (the router); "
+                                  "give the provider an http_client in Router(providers=...)",
+                                  param="http_client")
+    kw.setdefault("api_key", "cencori")  # the SDK wants one; a csk_ key selects a project
+    kw.setdefault("base_url", PLACEHOLDER_URL)
+    return kw
+
+
+def openai_client(router: Router, **kw: Any) -> openai.OpenAI:
+    """A real ``openai.OpenAI`` whose every call goes through ``router``."""
+    import openai
+
+    transport = transports()[0](App(router))
+    return openai.OpenAI(http_client=openai.DefaultHttpxClient(transport=transport),
+                         max_retries=0, **_options(kw))
+
+
+def async_openai_client(router: Router, **kw: Any) -> openai.AsyncOpenAI:
+    """A real ``openai.AsyncOpenAI`` whose every call goes through ``router``."""
+    import openai
+
+    transport = transports()[1](App(router))
+    return openai.AsyncOpenAI(http_client=openai.DefaultAsyncHttpxClient(transport=transport),
+                              max_retries=0, **_options(kw))
