@@ -31,6 +31,7 @@ from ..errors import (
     ContextWindowExceededError,
     InvalidRequestError,
     MissingDependencyError,
+    OutputValidationError,
     PolicyViolationError,
     ProviderAuthError,
     ProviderConnectionError,
@@ -234,6 +235,8 @@ _ERRORS: tuple[tuple[type[BaseException], int, str, str | None], ...] = (
     (ProviderTimeoutError, 504, "timeout", "provider_timeout"),
     (ProviderConnectionError, 502, "server_error", "provider_connection_error"),
     (StreamInterruptedError, 502, "server_error", "stream_interrupted"),
+    # the model's answer did not validate as the structured output type (issue 17)
+    (OutputValidationError, 502, "server_error", "output_validation_failed"),
     (ProviderResponseError, 502, "server_error", "provider_response_error"),
     (ProviderServerError, 502, "server_error", "provider_server_error"),
     (ProviderError, 400, "invalid_request_error", "provider_error"),

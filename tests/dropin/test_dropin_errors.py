@@ -22,6 +22,7 @@ from cencori_core import (
     ContextWindowExceededError,
     InvalidRequestError,
     MissingDependencyError,
+    OutputValidationError,
     PluginError,
     PolicyViolationError,
     ProviderAuthError,
@@ -79,6 +80,8 @@ HOOK_ERRORS = [
      "authentication_error", "provider_not_configured"),
     (UnknownModelError("no such model", model="m"), openai.NotFoundError, 404,
      "invalid_request_error", "model_not_found"),
+    (OutputValidationError("not a City", raw="{}", errors=[]), openai.InternalServerError, 502,
+     "server_error", "output_validation_failed"),
 ]
 
 # provider-side errors, raised by the provider on every attempt
