@@ -121,6 +121,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, cast
 
 from ._clients import ClientHolder, _close_async_default
+from ._rerank import rerank_results
 from ._scrub import MASK, Scrubber, secrets_of
 from .errors import (
     CencoriError,
@@ -143,6 +144,8 @@ if TYPE_CHECKING:
         ImageResponse,
         ModerationRequest,
         ModerationResponse,
+        RerankRequest,
+        RerankResponse,
         Speech,
         SpeechRequest,
         Transcription,
@@ -154,6 +157,7 @@ __all__ = [
     # the toolkit
     "SDKProvider", "ClientHolder", "ErrorBoundary", "MapError", "Scrubber", "secrets_of", "MASK",
     "StreamState", "malformed", "CONVERTER_ERRORS", "twins", "stream_twins", "Operation",
+    "rerank_results",
 ]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -247,6 +251,12 @@ class Provider:
 
     async def amoderate(self, request: ModerationRequest) -> ModerationResponse:
         raise self._unsupported("moderation")
+
+    def rerank(self, request: RerankRequest) -> RerankResponse:
+        raise self._unsupported("rerank")
+
+    async def arerank(self, request: RerankRequest) -> RerankResponse:
+        raise self._unsupported("rerank")
 
     # --- lifecycle
     def close(self) -> None:

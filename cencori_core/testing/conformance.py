@@ -24,7 +24,13 @@ Every test runs on the sync and the async API (async calls each in a new event l
             with MyWire() as w:
                 yield w
 
-Override :meth:`ProviderConformance.provider_config` for more configuration. The kit needs
+Override :meth:`ProviderConformance.provider_config` for more configuration.
+
+Rerank (optional): a plugin that serves ``router.rerank`` subclasses :class:`RerankConformance`
+instead, sets ``rerank_model``, and its wire also implements :class:`RerankWire`'s
+``reply_rerank``; the rerank tests then run beside the others (results best first with their
+documents, ``top_n``, errors by status, a malformed answer, the key scrubbed, bad arguments
+refused before anything is sent). The kit needs
 pytest (it is a test module) and nothing else; it is not imported by ``cencori_core``.
 """
 
@@ -44,18 +50,20 @@ import pytest
 
 from .. import RetryPolicy, Router
 from ..errors import (
+    InvalidRequestError,
     ProviderAuthError,
     ProviderBadRequestError,
     ProviderConnectionError,
     ProviderError,
     ProviderRateLimitError,
+    ProviderResponseError,
     ProviderServerError,
     ProviderTimeoutError,
     StreamInterruptedError,
 )
 from ._fakes import UsageRecorder
 
-__all__ = ["ProviderConformance", "ConformanceWire"]
+__all__ = ["ProviderConformance", "ConformanceWire", "RerankConformance", "RerankWire"]
 
 T = TypeVar("T")
 
@@ -96,6 +104,15 @@ class ConformanceWire(Protocol):
 
     def drop(self) -> None:
         """Close the next request's connection without a complete answer."""
+
+
+class RerankWire(ConformanceWire, Protocol):
+    """A wire that also answers rerank requests (for :class:`RerankConformance`)."""
+
+    def reply_rerank(self, ranking: list[tuple[int, float]], *, tokens: int | None = None,
+                     ) -> None:
+        """Answer the next rerank request with these (document index, relevance score) pairs
+        in this order (and ``tokens`` as the provider's usage, when it reports any)."""
 
 
 # Each router the kit built -> the usage records it delivered (weak: routers are dropped freely).
@@ -328,3 +345,60 @@ class ProviderConformance:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True).stdout.strip()
         assert out == "[]"
+
+
+class RerankConformance(ProviderConformance):
+    """:class:`ProviderConformance` plus the rerank section: set ``rerank_model`` and give a
+    ``wire`` that implements :class:`RerankWire`."""
+
+    rerank_model: ClassVar[str] = ""
+    documents: ClassVar[list[str]] = ["Paris is in France.", "Sloths are slow.",
+                                      "The Eiffel tower is in Paris."]
+
+    def rerank(self, router: Router, mode: str, **kw: Any) -> Any:
+        kw.setdefault("model", self.rerank_model)
+        kw.setdefault("query", "Where is the Eiffel tower?")
+        kw.setdefault("documents", self.documents)
+        return self.call(mode, lambda: router.rerank(**kw), lambda: router.arerank(**kw))
+
+    def test_rerank(self, router: Router, wire: RerankWire, mode: str) -> None:
+        wire.reply_rerank([(0, 0.25), (2, 0.875), (1, 0.0625)], tokens=12)
+        r = self.rerank(router, mode)
+        assert [(x.index, x.relevance_score, x.document) for x in r.results] == [
+            (2, 0.875, self.documents[2]), (0, 0.25, self.documents[0]),
+            (1, 0.0625, self.documents[1])]
+        assert r.provider == self.provider and r.attempts and r.id
+        (record,) = _RECORDS[router].records
+        assert record.operation == "rerank" and record.status == "ok"
+
+    def test_rerank_top_n(self, router: Router, wire: RerankWire, mode: str) -> None:
+        wire.reply_rerank([(2, 0.9)])
+        r = self.rerank(router, mode, top_n=1)
+        assert [(x.index, x.document) for x in r.results] == [(2, self.documents[2])]
+
+    @pytest.mark.parametrize("status,cls", [(401, ProviderAuthError),
+                                            (500, ProviderServerError)])
+    def test_rerank_error_status(self, router: Router, wire: RerankWire, mode: str,
+                                 status: int, cls: type[ProviderError]) -> None:
+        wire.fail(status, message=f"It failed for {self.api_key}.", request_id=self.api_key)
+        with pytest.raises(cls) as info:
+            self.rerank(router, mode)
+        assert info.value.status_code == status and info.value.provider == self.provider
+        assert self.api_key not in _shown(info.value)
+
+    def test_rerank_answer_naming_no_document_is_malformed(self, router: Router,
+                                                           wire: RerankWire, mode: str) -> None:
+        wire.reply_rerank([(len(self.documents), 0.5)])
+        with pytest.raises(ProviderResponseError) as info:
+            self.rerank(router, mode)
+        assert info.value.retryable is True
+
+    @pytest.mark.parametrize("bad", [{"documents": []}, {"documents": "one string"},
+                                     {"documents": ["a", 3]}, {"query": ""}, {"query": 7},
+                                     {"top_n": 0}, {"top_n": 4}, {"top_n": True}])
+    def test_rerank_bad_arguments_are_refused_before_sending(
+            self, router: Router, wire: RerankWire, mode: str, bad: dict[str, Any]) -> None:
+        before = wire.hits
+        with pytest.raises(InvalidRequestError):
+            self.rerank(router, mode, **bad)
+        assert wire.hits == before

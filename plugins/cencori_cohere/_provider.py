@@ -21,7 +21,7 @@ import cohere
 from cohere.core.http_sse import EventSource
 
 from cencori_core.config import ProviderConfig
-from cencori_core.errors import CencoriError
+from cencori_core.errors import CencoriError, InvalidRequestError
 from cencori_core.provider import (
     CONVERTER_ERRORS,
     ClientHolder,
@@ -31,6 +31,7 @@ from cencori_core.provider import (
     stream_twins,
     twins,
 )
+from cencori_core.types import RerankRequest
 
 from . import _convert as cv
 from ._errors import map_error
@@ -77,10 +78,24 @@ def _sdk_reading(p: CohereProvider, c: Any, r: Any, send: Callable[[], Any]) -> 
     return run()
 
 
+def _not_rerank(r: Any) -> None:
+    # ``rerank-*`` names route here by prefix; Cohere's chat endpoint would answer 404 for them
+    if r.model.lower().startswith("rerank-"):
+        raise InvalidRequestError(f"{r.model!r} is a rerank model: call router.rerank(...)",
+                                  param="model")
+
+
 def _chat(p: CohereProvider, c: Any, r: Any) -> Any:
+    _not_rerank(r)
     kw = cv.chat_request(r)
     options = p.options(r)
     return _sdk_reading(p, c, r, lambda: c.chat(**kw, request_options=options))
+
+
+def _rerank(p: CohereProvider, c: Any, r: Any) -> Any:
+    kw = cv.rerank_request(r)
+    options = p.options(r)
+    return _sdk_reading(p, c, r, lambda: c.rerank(**kw, request_options=options))
 
 
 def _embed(p: CohereProvider, c: Any, r: Any) -> Any:
@@ -113,6 +128,7 @@ class _Opened:
 
 
 def _open(p: CohereProvider, c: Any, r: Any) -> Any:
+    _not_rerank(r)
     cm = c.with_raw_response.chat_stream(**cv.chat_request(r), request_options=p.options(r))
     if not isinstance(c, cohere.AsyncClientV2):
         return _Opened(cm, cm.__enter__())
@@ -186,3 +202,6 @@ class CohereProvider(SDKProvider):
         _embed, lambda p, r, responses: cv.embed_response(
             responses, provider=p.name, model=r.model, count=len(r.input)),
         what="embedding answer")
+    rerank, arerank = twins(
+        _rerank, lambda p, r, resp: cv.rerank_response(resp, r, provider=p.name),
+        what="rerank answer", request=RerankRequest)

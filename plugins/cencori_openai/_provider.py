@@ -35,6 +35,7 @@ from cencori_core.types import (
     EmbeddingRequest,
     ImageRequest,
     ModerationRequest,
+    RerankRequest,
     Speech,
     SpeechRequest,
     TranscriptionRequest,
@@ -42,7 +43,7 @@ from cencori_core.types import (
 )
 
 from . import _convert as cv
-from . import _fast
+from . import _fast, _rerank
 from ._errors import map_error
 
 __all__ = ["OpenAIChatProvider", "OpenAIProvider", "make_provider"]
@@ -167,8 +168,16 @@ def _speech_read(p: OpenAIProvider, r: SpeechRequest, resp: Any) -> Speech:
                   model=r.model, provider=p.name, raw=resp)
 
 
+def _rerank_call(p: OpenAIChatProvider, client: Any, r: RerankRequest) -> Any:
+    if p.dialect.name != "openai_compatible":  # OpenAI's own API has no rerank endpoint
+        raise p._unsupported("rerank")
+    return client.post(_rerank.PATH, cast_to=object, body=_rerank.rerank_body(r),
+                       options=_rerank.rerank_options(r))
+
+
 class OpenAIProvider(OpenAIChatProvider):
-    """Every operation of the router: chat plus embeddings, images, audio and moderation."""
+    """Every operation of the router: chat plus embeddings, images, audio and moderation;
+    rerank on ``openai_compatible`` servers (``POST {base_url}/rerank``)."""
 
     embed, aembed = twins(
         lambda p, c, r: c.embeddings.create(**cv.embed_request(r, _EMBED_PARAMS)),
@@ -191,3 +200,6 @@ class OpenAIProvider(OpenAIChatProvider):
         lambda p, c, r: c.moderations.create(**cv.moderate_request(r, _MODERATE_PARAMS)),
         lambda p, r, a: cv.moderate_response(a, provider=p.name, model=r.model),
         what="moderation answer", request=ModerationRequest)
+    rerank, arerank = twins(
+        _rerank_call, lambda p, r, a: _rerank.rerank_response(a, r, provider=p.name),
+        what="rerank answer", request=RerankRequest)

@@ -10,7 +10,11 @@ import pytest
 from loopback import Reply
 from openai_wire import OpenAIWire
 
-from cencori_core.testing.conformance import ConformanceWire, ProviderConformance
+from cencori_core.testing.conformance import (
+    ConformanceWire,
+    ProviderConformance,
+    RerankConformance,
+)
 
 
 class OpenAIConformanceWire:
@@ -48,6 +52,14 @@ class OpenAIConformanceWire:
     def drop(self) -> None:
         self.wire.queue(Reply(lines=iter([b"{}"]), cut_after=0))
 
+    def reply_rerank(self, ranking: list[tuple[int, float]], *, tokens: int | None = None,
+                     ) -> None:
+        body: dict[str, Any] = {"id": "rerank-cnf", "model": "bge-reranker-v2-m3", "results": [
+            {"index": i, "relevance_score": s} for i, s in ranking]}
+        if tokens is not None:
+            body["usage"] = {"total_tokens": tokens}
+        self.wire.script("/rerank", Reply.json(body))
+
 
 @pytest.fixture
 def openai_conformance_wire() -> Iterator[ConformanceWire]:
@@ -66,11 +78,12 @@ class TestOpenAI(ProviderConformance):
         return openai_conformance_wire
 
 
-class TestOpenAICompatible(TestOpenAI):
+class TestOpenAICompatible(TestOpenAI, RerankConformance):
     provider = "local"
     model = "local/qwen2.5-7b"
+    rerank_model = "local/bge-reranker-v2-m3"
     import_check_model = "gpt-4o"  # "local" exists only through configuration
 
     def provider_config(self, wire: ConformanceWire) -> dict[str, Any]:
         return {"type": "openai_compatible", "api_key": self.api_key,
-                "base_url": wire.base_url, "models": ["qwen2.5-7b"]}
+                "base_url": wire.base_url, "models": ["qwen2.5-7b", "bge-reranker-v2-m3"]}

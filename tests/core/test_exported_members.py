@@ -14,7 +14,8 @@ PUBLIC = {
     "Route", "ChatRequest", "ChatResponse", "ChatChunk", "EmbeddingRequest",
     "EmbeddingResponse", "ImageRequest", "ImageResponse", "GeneratedImage",
     "TranscriptionRequest", "Transcription", "SpeechRequest", "Speech", "ModerationRequest",
-    "ModerationResponse", "ModerationResult", "UsageRecord",
+    "ModerationResponse", "ModerationResult", "RerankRequest", "RerankResponse", "RerankResult",
+    "UsageRecord",
 }
 ERRORS = {
     "CencoriError", "ConfigurationError", "UnknownModelError", "ProviderNotConfiguredError",
