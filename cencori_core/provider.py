@@ -123,12 +123,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, cas
 from ._clients import ClientHolder, _close_async_default
 from ._rerank import rerank_results
 from ._scrub import MASK, Scrubber, secrets_of
+from ._transport import aiohttp_httpx2_client, fast_transport, refiled
 from .errors import (
     CencoriError,
     InvalidRequestError,
     ProviderConnectionError,
     ProviderError,
     ProviderResponseError,
+    ProviderTimeoutError,
 )
 from .types import ChatChunk
 
@@ -157,7 +159,7 @@ __all__ = [
     # the toolkit
     "SDKProvider", "ClientHolder", "ErrorBoundary", "MapError", "Scrubber", "secrets_of", "MASK",
     "StreamState", "malformed", "CONVERTER_ERRORS", "twins", "stream_twins", "Operation",
-    "rerank_results",
+    "rerank_results", "fast_transport", "aiohttp_httpx2_client",
 ]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -402,6 +404,8 @@ class ErrorBoundary:
         if err is None:
             err = ProviderError(f"{type(exc).__name__}: {exc}", provider=self.provider,
                                 model=model)
+        if isinstance(err, ProviderTimeoutError):
+            err = refiled(err, exc, provider=self.provider, model=model)
         err.__cause__ = exc
         err.__suppress_context__ = True
         return self.scrubber.exception(err)

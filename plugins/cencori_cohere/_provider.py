@@ -27,6 +27,7 @@ from cencori_core.provider import (
     ClientHolder,
     MapError,
     SDKProvider,
+    fast_transport,
     malformed,
     stream_twins,
     twins,
@@ -184,7 +185,13 @@ class CohereProvider(SDKProvider):
         return cohere.ClientV2(**self._kwargs(self.config.http_client))
 
     def new_async_client(self) -> cohere.AsyncClientV2:
-        return cohere.AsyncClientV2(**self._kwargs(self.config.async_http_client))
+        http = self.config.async_http_client
+        if http is None:
+            # The SDK's own clients, with its defaults; it would pick aiohttp by itself whenever
+            # httpx-aiohttp is importable, so the httpx one is named when the transport is off.
+            http = (cohere.DefaultAioHttpClient if fast_transport(self.config)
+                    else cohere.DefaultAsyncHttpxClient)()
+        return cohere.AsyncClientV2(**self._kwargs(http))
 
     def options(self, request: Any) -> RequestOptions | None:
         """The call's ``request_options``: timeout, configured headers, provider_options."""

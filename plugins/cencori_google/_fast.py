@@ -34,10 +34,28 @@ from google.genai.client import AsyncClient
 from cencori_core.provider import CONVERTER_ERRORS
 
 __all__ = ["AVAILABLE", "FAST", "PUBLIC", "SDKPath", "UnreadableAnswer", "select",
-           "note_response"]
+           "note_response", "httpx_transport"]
 
 # The responses opened by the async stream being started in this context.
 _OPENED: ContextVar[list[Any] | None] = ContextVar("cencori_google_opened", default=None)
+
+
+def httpx_transport() -> Any:
+    """A default async transport of the HTTP library (httpx or httpx2) google-genai builds its
+    async client with: given in ``async_client_args``, it keeps the SDK off aiohttp."""
+    try:
+        from google.genai._api_client import _get_http_client_classes
+
+        async_cls = _get_http_client_classes(None)[1]
+    except (ImportError, AttributeError, TypeError):  # a release without it: httpx2 since 2.x
+        async_cls = None
+    import httpx
+
+    if async_cls is not None and issubclass(async_cls, httpx.AsyncClient):
+        return httpx.AsyncHTTPTransport()
+    import httpx2
+
+    return httpx2.AsyncHTTPTransport()
 
 
 async def note_response(response: Any) -> None:

@@ -33,7 +33,7 @@ from google.genai import types
 
 from cencori_core.config import ProviderConfig
 from cencori_core.errors import InvalidRequestError
-from cencori_core.provider import SDKProvider, stream_twins, twins
+from cencori_core.provider import SDKProvider, fast_transport, stream_twins, twins
 from cencori_core.types import (
     ChatRequest,
     ChatResponse,
@@ -118,8 +118,12 @@ class GoogleProvider(SDKProvider):
         async_args = None
         if cfg.async_http_client is not None:
             _hook_async_client(cfg.async_http_client)
-        else:
-            async_args = {"event_hooks": {"response": [_fast.note_response]}}
+        elif not fast_transport(cfg):
+            # google-genai switches its async path to aiohttp by itself whenever aiohttp is
+            # importable; a transport of our own keeps it on httpx when the fast transport is off
+            async_args = {"event_hooks": {"response": [_fast.note_response]},
+                          "transport": _fast.httpx_transport()}
+        # else: google-genai's own aiohttp support (the fast transport)
         http = types.HttpOptions(
             base_url=base_url,
             api_version=opts.get("api_version") or version,

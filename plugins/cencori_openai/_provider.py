@@ -29,7 +29,7 @@ from openai.resources.moderations import Moderations as _ModerationsResource
 
 from cencori_core.config import ProviderConfig
 from cencori_core.errors import ConfigurationError
-from cencori_core.provider import SDKProvider, stream_twins, twins
+from cencori_core.provider import SDKProvider, fast_transport, stream_twins, twins
 from cencori_core.types import (
     ChatRequest,
     EmbeddingRequest,
@@ -151,8 +151,10 @@ class OpenAIChatProvider(SDKProvider):
         return self._build(openai.OpenAI, self.config.http_client)  # type: ignore[no-any-return]
 
     def new_async_client(self) -> openai.AsyncOpenAI:
-        return self._build(  # type: ignore[no-any-return]
-            openai.AsyncOpenAI, self.config.async_http_client)
+        http = self.config.async_http_client
+        if http is None and fast_transport(self.config):
+            http = openai.DefaultAioHttpClient()  # the SDK's own aiohttp client and defaults
+        return self._build(openai.AsyncOpenAI, http)  # type: ignore[no-any-return]
 
     chat, achat = twins(_chat_call, _chat_read, what="chat completion", request=ChatRequest)
     chat_stream, achat_stream = stream_twins(_stream_open, _events, _stream_state,
