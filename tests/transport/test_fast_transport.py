@@ -144,3 +144,28 @@ def test_the_decision():
                                          options={"fast_transport": True})) is False
     with pytest.raises(ConfigurationError, match="true or false"):
         fast_transport(ProviderConfig(name="x", options={"fast_transport": "yes"}))
+
+
+def test_google_stream_closed_early_releases_its_aiohttp_connection():
+    # google-genai's async stream holds its response in a reference cycle: the plugin's trace
+    # hook hands the response to the stream, which closes it (as its httpx response hook does)
+    from google_wire import response, sse, usage
+
+    with GeminiWire() as wire:
+        wire.reply("streamGenerateContent", sse(
+            [response([{"text": f"piece {i} "}], finish=None, use=usage(3)) for i in range(30)]
+            + [response([{"text": "end"}], use=usage(3, 31))]))
+        router = _router("google", wire)
+
+        async def main() -> int:
+            async with router.achat_stream(model="gemini-2.5-flash", messages=MSG) as s:
+                async for _ in s:
+                    break
+            aio = router.provider("google").clients.async_client()  # type: ignore[attr-defined]
+            session = aio._api_client._http_options.aiohttp_client
+            acquired = len(session.connector._acquired)
+            await router.aclose()
+            assert session.closed
+            return acquired
+
+        assert asyncio.run(main()) == 0
