@@ -1,7 +1,8 @@
 """The built-in ``echo`` provider: every capability, no key, no network, deterministic.
 
 Replies ``echo: <last user text>``; usage by word count; embedding vectors from a hash; a tiny
-valid PNG for images; a short valid WAV for speech; moderation flags nothing.
+valid PNG for images; a short valid WAV for speech; moderation flags nothing; rerank scores
+each document by the share of the query's words it contains.
 
 Structured output and the common parameters, for trying them offline: with a JSON
 ``response_format`` and a last user text that is JSON, the reply is that text as it is (send the
@@ -39,6 +40,9 @@ from .types import (
     ModerationRequest,
     ModerationResponse,
     ModerationResult,
+    RerankRequest,
+    RerankResponse,
+    RerankResult,
     Speech,
     SpeechRequest,
     Transcription,
@@ -204,3 +208,17 @@ class EchoProvider(Provider):
 
     async def amoderate(self, request: ModerationRequest) -> ModerationResponse:
         return self.moderate(request)
+
+    def rerank(self, request: RerankRequest) -> RerankResponse:
+        query = set(request.query.lower().split())
+        scored = [RerankResult(index=i, document=d, relevance_score=len(
+            query & set(d.lower().split())) / (len(query) or 1))
+            for i, d in enumerate(request.documents)]
+        scored.sort(key=lambda r: (-r.relevance_score, r.index))
+        tokens = _words(request.query) + sum(_words(d) for d in request.documents)
+        return RerankResponse(results=scored[:request.top_n], model=request.model,
+                              provider=self.name,
+                              usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
+
+    async def arerank(self, request: RerankRequest) -> RerankResponse:
+        return self.rerank(request)

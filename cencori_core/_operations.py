@@ -18,12 +18,13 @@ from .types import (
     EmbeddingResponse,
     ImageResponse,
     ModerationResponse,
+    RerankResponse,
     Speech,
     Transcription,
 )
 
 __all__ = ["Operation", "CHAT", "EMBED", "GENERATE_IMAGE", "TRANSCRIBE", "SPEECH", "MODERATE",
-           "OPERATIONS"]
+           "RERANK", "OPERATIONS"]
 
 R = TypeVar("R")
 
@@ -54,6 +55,8 @@ SPEECH: Operation[Speech] = Operation(
     "speech", lambda p, r: p.speech(r), lambda p, r: p.aspeech(r))
 MODERATE: Operation[ModerationResponse] = Operation(
     "moderate", lambda p, r: p.moderate(r), lambda p, r: p.amoderate(r))
+RERANK: Operation[RerankResponse] = Operation(
+    "rerank", lambda p, r: p.rerank(r), lambda p, r: p.arerank(r))
 
 OPERATIONS: dict[str, Operation[Any]] = {
-    op.name: op for op in (CHAT, EMBED, GENERATE_IMAGE, TRANSCRIBE, SPEECH, MODERATE)}
+    op.name: op for op in (CHAT, EMBED, GENERATE_IMAGE, TRANSCRIBE, SPEECH, MODERATE, RERANK)}

@@ -87,6 +87,13 @@ _RESERVED: dict[str, dict[str, str]] = {
         **_RESERVED_ALL,
         **dict.fromkeys(("input", "inputs"), _USE.format("input")),
     },
+    "rerank": {
+        **_RESERVED_ALL,
+        "query": _USE.format("query"),
+        "documents": _USE.format("documents"),
+        **dict.fromkeys(("topn", "topk"), _USE.format("top_n")),
+        "returndocuments": "the router reads the documents from the request",
+    },
 }
 # Options that are themselves merged into the request body, query or config by an SDK, so a
 # reserved key inside them is smuggled past the check above.

@@ -23,6 +23,7 @@ from .types import (
     EmbeddingRequest,
     ImageRequest,
     ModerationRequest,
+    RerankRequest,
     SpeechRequest,
     TranscriptionRequest,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "moderation_request",
     "new_id",
     "read_file",
+    "rerank_request",
     "speech_request",
     "transcription_request",
 ]
@@ -163,6 +165,25 @@ def moderation_request(model: Any, input: Any, extra: dict[str, Any]) -> Moderat
         idempotency_key=new_id())
 
 
+def rerank_request(model: Any, query: Any, documents: Any, top_n: Any,
+                   extra: dict[str, Any]) -> RerankRequest:
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidRequestError(f"query must be a non-empty string, got {v.short(query)}",
+                                  param="query")
+    v.text(query, "query")
+    docs = v.documents(documents)
+    n = v.positive_int(top_n, "top_n")
+    if n is not None and n > len(docs):
+        raise InvalidRequestError(
+            f"top_n must be at most the number of documents ({len(docs)}), got {n}; "
+            "leave it out to rank every document", param="top_n")
+    return RerankRequest(
+        model=model_name(model), query=query, documents=docs, top_n=n,
+        timeout=v.timeout(extra.get("timeout")),
+        provider_options=provider_options(extra.get("provider_options"), "rerank"),
+        idempotency_key=new_id())
+
+
 _EXTRA = ("user", "metadata", "timeout", "retry", "api_key", "project", "provider_options")
 
 
@@ -172,6 +193,7 @@ _OWN = {
     "transcribe": ("model", "file", "language", "prompt"),
     "speech": ("model", "input", "voice", "format", "speed"),
     "moderate": ("model", "input"),
+    "rerank": ("model", "query", "documents", "top_n"),
 }
 
 

@@ -205,7 +205,7 @@ class Scrubber:
             return
         headers = _safe_get(obj, "headers")
         if headers is not None and hasattr(headers, "items"):
-            self._headers(headers)
+            self._headers(headers, obj)
         url = _safe_get(obj, "url")
         if url is not None and not isinstance(url, str) and self.contains(str(url)):
             try:
@@ -227,7 +227,7 @@ class Scrubber:
             if request is not None and request is not obj:
                 self._http(request, 1)
 
-    def _headers(self, headers: Any) -> None:
+    def _headers(self, headers: Any, obj: Any = None) -> None:
         try:
             items = list(headers.items())
         except Exception:  # noqa: BLE001
@@ -237,7 +237,25 @@ class Scrubber:
                 try:
                     headers[name] = self.value(val)
                 except Exception:  # noqa: BLE001 - immutable headers
+                    self._replace_headers(headers, items, obj)
                     return
+
+    def _replace_headers(self, headers: Any, items: list[tuple[Any, Any]], obj: Any) -> None:
+        """Immutable headers (aiohttp's ``CIMultiDictProxy``, printed by its response's repr):
+        a masked copy of the same kind in the attribute that holds them."""
+        if obj is None or _safe_get(obj, "_headers") is not headers:
+            return
+        try:
+            mutable = headers.copy()  # a proxy's copy is its mutable multidict
+            mutable.clear()
+            for name, val in items:
+                mutable.add(name, self.value(val))
+            obj._headers = type(headers)(mutable)
+            cache = _safe_get(obj, "_cache")  # aiohttp caches the ``headers`` property there
+            if isinstance(cache, dict):
+                cache.pop("headers", None)
+        except Exception:  # noqa: BLE001 - another kind of headers: left as they are
+            pass
 
 
 def _safe_get(obj: Any, name: str) -> Any:

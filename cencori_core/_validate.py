@@ -590,6 +590,24 @@ def texts(value: Any, param: str = "input") -> list[str]:
     raise _bad(f"{param} must be a non-empty string or a non-empty list of strings", param)
 
 
+def documents(value: Any) -> list[str]:
+    """Rerank documents: a non-empty list of strings, or of dicts with a ``"text"`` string
+    (the text is what is ranked and sent)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
+        got = "an empty list" if isinstance(value, (list, tuple)) else short(value)
+        raise _bad("documents must be a non-empty list of strings (or of dicts with a 'text' "
+                   f"string), got {got}", "documents")
+    out: list[str] = []
+    for i, d in enumerate(value):
+        if isinstance(d, Mapping):
+            d = d.get("text")
+        if not isinstance(d, str):
+            raise _bad(f"documents[{i}] must be a string or a dict with a 'text' string, got "
+                       f"{short(value[i])}", "documents")
+        out.append(text(d, f"documents[{i}]"))
+    return out
+
+
 def unknown_kwargs(operation: str, unknown: Mapping[str, Any], allowed: list[str]) -> None:
     names = ", ".join(sorted(unknown))
     raise InvalidRequestError(

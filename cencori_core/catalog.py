@@ -29,7 +29,7 @@ __all__ = ["ModelInfo", "Catalog", "CAPABILITIES", "CHAT", "OPERATION_CAPABILITY
 
 CAPABILITIES = frozenset({
     "chat", "streaming", "tools", "vision", "json", "reasoning", "audio_input",
-    "embeddings", "images", "transcription", "speech", "moderation",
+    "embeddings", "images", "transcription", "speech", "moderation", "rerank",
 })
 
 # What each router operation needs from a catalog entry.
@@ -40,6 +40,7 @@ OPERATION_CAPABILITY = {
     "transcribe": "transcription",
     "speech": "speech",
     "moderate": "moderation",
+    "rerank": "rerank",
 }
 
 CHAT = frozenset({"chat", "streaming", "tools", "json"})

@@ -33,12 +33,12 @@ if TYPE_CHECKING:
 EXIT_USER_ERROR = 2
 CONVERSATION_FILE = "conversation.json"
 
-# Fixed-position capability flags (like ``ls -l``'s permissions): a column of 12 characters
+# Fixed-position capability flags (like ``ls -l``'s permissions): a column of 13 characters
 # instead of a comma list that can be 80 wide; the legend is printed under the table.
 CAPABILITY_FLAGS = (("chat", "c"), ("streaming", "s"), ("tools", "t"), ("json", "j"),
                     ("vision", "v"), ("audio_input", "a"), ("reasoning", "r"),
                     ("embeddings", "e"), ("images", "i"), ("moderation", "m"),
-                    ("speech", "p"), ("transcription", "x"))
+                    ("speech", "p"), ("transcription", "x"), ("rerank", "k"))
 
 
 class UserError(Exception):

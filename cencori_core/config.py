@@ -147,7 +147,9 @@ def mask_url(url: str) -> str:
 
 
 COMMON_KEYS = ("api_key", "api_key_env", "base_url", "timeout", "type", "models", "headers",
-               "http_client", "async_http_client", "options")
+               "http_client", "async_http_client", "options",
+               # the async paths on aiohttp or not (docs/fast-transport.md); kept in options
+               "fast_transport")
 """Keys every provider table accepts; a provider adds its own (``ProviderSpec.config_keys``)."""
 
 DEPLOYMENT_KEYS = ("provider", "name", "model", "weight", "rpm", "tpm")

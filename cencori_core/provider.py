@@ -122,13 +122,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, cas
 
 from ._clients import ClientHolder, _close_async_default
 from ._params import openai_logprobs, refuse, thinking_budget
+from ._rerank import rerank_results
 from ._scrub import MASK, Scrubber, secrets_of
+from ._transport import aiohttp_httpx2_client, fast_transport, refiled
 from .errors import (
     CencoriError,
     InvalidRequestError,
     ProviderConnectionError,
     ProviderError,
     ProviderResponseError,
+    ProviderTimeoutError,
 )
 from .types import ChatChunk
 
@@ -144,6 +147,8 @@ if TYPE_CHECKING:
         ImageResponse,
         ModerationRequest,
         ModerationResponse,
+        RerankRequest,
+        RerankResponse,
         Speech,
         SpeechRequest,
         Transcription,
@@ -157,6 +162,7 @@ __all__ = [
     "StreamState", "malformed", "CONVERTER_ERRORS", "twins", "stream_twins", "Operation",
     # the common chat parameters (issue 17): refuse what a provider cannot honour
     "refuse", "thinking_budget", "openai_logprobs",
+    "rerank_results", "fast_transport", "aiohttp_httpx2_client",
 ]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -250,6 +256,12 @@ class Provider:
 
     async def amoderate(self, request: ModerationRequest) -> ModerationResponse:
         raise self._unsupported("moderation")
+
+    def rerank(self, request: RerankRequest) -> RerankResponse:
+        raise self._unsupported("rerank")
+
+    async def arerank(self, request: RerankRequest) -> RerankResponse:
+        raise self._unsupported("rerank")
 
     # --- lifecycle
     def close(self) -> None:
@@ -395,6 +407,8 @@ class ErrorBoundary:
         if err is None:
             err = ProviderError(f"{type(exc).__name__}: {exc}", provider=self.provider,
                                 model=model)
+        if isinstance(err, ProviderTimeoutError):
+            err = refiled(err, exc, provider=self.provider, model=model)
         err.__cause__ = exc
         err.__suppress_context__ = True
         return self.scrubber.exception(err)

@@ -34,6 +34,7 @@ from ._requests import (
     embed_request,
     image_request,
     moderation_request,
+    rerank_request,
     speech_request,
     transcription_request,
 )
@@ -72,6 +73,7 @@ from .types import (
     ImageResponse,
     Message,
     ModerationResponse,
+    RerankResponse,
     Route,
     Speech,
     Transcription,
@@ -691,6 +693,37 @@ class Router:
         req = moderation_request(model, input, extra)
         ctx = self._ctx("amoderate", req, extra, unknown, cache=cache)
         return await self._pipe.arun(ctx, ops.MODERATE)
+
+    def rerank(
+        self, model: str, query: str, documents: Sequence[str | Mapping[str, Any]], *,
+        top_n: int | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        timeout: float | None = None, retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> RerankResponse:
+        """Order ``documents`` (strings, or dicts with a ``"text"``) by relevance to ``query``;
+        ``results`` best first, each with the document's ``index`` in ``documents``."""
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = rerank_request(model, query, documents, top_n, extra)
+        ctx = self._ctx("rerank", req, extra, unknown, v.optional_str(user, "user"))
+        return self._pipe.run(ctx, ops.RERANK)
+
+    async def arerank(
+        self, model: str, query: str, documents: Sequence[str | Mapping[str, Any]], *,
+        top_n: int | None = None, user: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        timeout: float | None = None, retry: RetryPolicy | None = None,
+        api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, **unknown: Never,
+    ) -> RerankResponse:
+        """Async twin of :meth:`rerank`."""
+        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+                 "api_key": api_key, "project": project, "provider_options": provider_options}
+        req = rerank_request(model, query, documents, top_n, extra)
+        ctx = self._ctx("arerank", req, extra, unknown, v.optional_str(user, "user"))
+        return await self._pipe.arun(ctx, ops.RERANK)
 
     # ------------------------------------------------------------------ the OpenAI drop-in
 

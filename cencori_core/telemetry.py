@@ -85,6 +85,7 @@ OPERATION_NAMES = {
     "speech": "generate_content",
     "transcribe": "generate_content",
     "moderate": "moderation",
+    "rerank": "rerank",
 }
 _OUTPUT_TYPES = {"generate_image": "image", "speech": "speech", "transcribe": "text"}
 

@@ -37,6 +37,9 @@ __all__ = [
     "ModerationRequest",
     "ModerationResult",
     "ModerationResponse",
+    "RerankRequest",
+    "RerankResult",
+    "RerankResponse",
     "UsageRecord",
     "Route",
     "FinishReason",
@@ -243,6 +246,9 @@ class Usage(_DictMixin):
     characters: int | None = None
     images: int | None = None
     source: Literal["provider", "estimated"] = "provider"
+    search_units: int | None = None
+    """Rerank calls: the search units the provider billed (Cohere: one per query and up to
+    100 documents)."""
 
     @classmethod
     def of(
@@ -268,6 +274,7 @@ class Usage(_DictMixin):
             characters=opt(self.characters, other.characters),
             images=opt(self.images, other.images),
             source="estimated" if "estimated" in (self.source, other.source) else "provider",
+            search_units=opt(self.search_units, other.search_units),
         )
 
 
@@ -652,6 +659,33 @@ class ModerationResult(_DictMixin):
 class ModerationResponse(_Response):
     flagged: bool
     results: list[ModerationResult] = field(default_factory=list)
+
+
+@frozen_type
+class RerankRequest(_Request):
+    """A validated rerank request: the query and the documents to order by relevance to it."""
+
+    query: str
+    documents: list[str]
+    top_n: int | None = None
+    """Return only the best ``top_n`` results (all of them when None)."""
+
+
+@frozen_type
+class RerankResult(_DictMixin):
+    """One document's place in the ranking."""
+
+    index: int
+    """The document's position in the request's ``documents``."""
+    relevance_score: float
+    document: str
+    """The document's text, as sent."""
+
+
+@frozen_type
+class RerankResponse(_Response):
+    results: list[RerankResult] = field(default_factory=list)
+    """Best first (highest ``relevance_score``)."""
 
 
 # ---------------------------------------------------------------------------- records

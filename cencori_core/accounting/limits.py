@@ -234,6 +234,9 @@ class Limiter(PendingJournal):
             out = req.max_tokens or (info.max_output_tokens if info else None) \
                 or DEFAULT_MAX_OUTPUT
             usage = Usage.of(prompt, out, source="estimated")
+        elif ctx.operation == "rerank":  # Cohere: a search unit per query and 100 documents
+            usage = Usage.of(prompt, 0, search_units=-(-len(req.documents) // 100),
+                             source="estimated")
         elif ctx.operation == "speech":
             usage = Usage(characters=len(req.input), source="estimated")
         elif ctx.operation == "generate_image":

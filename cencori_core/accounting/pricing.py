@@ -55,7 +55,9 @@ _CHARACTER_KEYS = ("input_mchars",)
 
 # Override keys (USD): per million tokens, per audio second, per million characters, per image.
 _OVERRIDE_KEYS = {"input", "output", "cache_read", "cache_write", "per_audio_second",
-                  "per_million_characters", "per_image"}
+                  "per_million_characters", "per_image", "per_search_unit"}
+# Rerank: genai-prices' price per thousand searches (a Cohere search unit is one search).
+_SEARCH_KEY = "rerank_searches_kcount"
 
 
 def _dec(value: Any, where: str) -> Decimal:
@@ -75,12 +77,13 @@ class _Price:
     """The prices of one model as we apply them."""
 
     __slots__ = ("input", "output", "cache_read", "cache_write", "model_price", "units",
-                 "audio_second", "million_chars", "image")
+                 "audio_second", "million_chars", "image", "search_unit")
 
     def __init__(self, *, input: Any = None, output: Any = None, cache_read: Any = None,
                  cache_write: Any = None, model_price: Any = None,
                  units: frozenset[str] = frozenset(), audio_second: Decimal | None = None,
-                 million_chars: Decimal | None = None, image: Decimal | None = None) -> None:
+                 million_chars: Decimal | None = None, image: Decimal | None = None,
+                 search_unit: Decimal | None = None) -> None:
         # Each token price is a Decimal or a genai-prices TieredPrices (USD per million tokens).
         self.input = input
         self.output = output
@@ -93,6 +96,7 @@ class _Price:
         self.audio_second = audio_second
         self.million_chars = million_chars
         self.image = image
+        self.search_unit = search_unit
 
 
 def _override(model: str, p: Any) -> _Price:
@@ -100,7 +104,7 @@ def _override(model: str, p: Any) -> _Price:
         raise ConfigurationError(
             f"prices[{model!r}] must be a table of USD prices: input/output/cache_read/"
             "cache_write (per million tokens), per_audio_second, per_million_characters, "
-            "per_image")
+            "per_image, per_search_unit")
     unknown = sorted(set(p) - _OVERRIDE_KEYS)
     if unknown:
         raise ConfigurationError(f"prices[{model!r}]: unknown key(s) {unknown}; known: "
@@ -115,11 +119,13 @@ def _override(model: str, p: Any) -> _Price:
 
     units = {u for u, keys in (("tokens", ("input",)), ("durations", ("per_audio_second",)),
                                ("characters", ("per_million_characters",)),
-                               ("images", ("per_image",))) if any(k in p for k in keys)}
+                               ("images", ("per_image",)),
+                               ("searches", ("per_search_unit",))) if any(k in p for k in keys)}
     return _Price(input=get("input"), output=get("output"), cache_read=get("cache_read"),
                   cache_write=get("cache_write"), units=frozenset(units),
                   audio_second=get("per_audio_second"),
-                  million_chars=get("per_million_characters"), image=get("per_image"))
+                  million_chars=get("per_million_characters"), image=get("per_image"),
+                  search_unit=get("per_search_unit"))
 
 
 class Pricing:
@@ -188,10 +194,14 @@ def _lookup(provider: str, model: str, price_id: str | None) -> _Price | str:
         units.add("durations")
     if keys & set(_CHARACTER_KEYS):
         units.add("characters")
+    searches = getattr(mp, _SEARCH_KEY, None)
+    if searches is not None:
+        units.add("searches")
     return _Price(input=getattr(mp, "input_mtok", None), output=getattr(mp, "output_mtok", None),
                   cache_read=getattr(mp, "cache_read_mtok", None),
                   cache_write=getattr(mp, "cache_write_mtok", None), model_price=mp,
-                  units=frozenset(units))
+                  units=frozenset(units),
+                  search_unit=Decimal(str(searches)) / 1000 if searches is not None else None)
 
 
 def _compute(p: _Price, u: Usage, operation: str, model: str) -> tuple[Cost | None, str | None]:
@@ -201,18 +211,20 @@ def _compute(p: _Price, u: Usage, operation: str, model: str) -> tuple[Cost | No
     seconds = u.audio_seconds if "durations" in p.units else None
     chars = u.characters if "characters" in p.units else None
     images = u.images if "images" in p.units else None
-    if seconds is None and chars is None and images is None and "tokens" not in p.units:
+    searches = u.search_units if "searches" in p.units else None
+    if seconds is None and chars is None and images is None and searches is None \
+            and "tokens" not in p.units:
         what = {"durations": "audio seconds", "characters": "characters",
-                "images": "images"}
+                "images": "images", "searches": "search units"}
         wanted = " or ".join(what[x] for x in sorted(p.units) if x in what)
         return None, f"{model!r} is priced by {wanted}, which the provider did not report"
     if p.model_price is not None and (seconds is not None or chars is not None):
         return _via_genai(p, u, operation, seconds, chars), None
-    return _tokens(p, u, seconds, chars, images), None
+    return _tokens(p, u, seconds, chars, images, searches), None
 
 
 def _tokens(p: _Price, u: Usage, seconds: float | None = None, chars: int | None = None,
-            images: int | None = None) -> Cost:
+            images: int | None = None, searches: int | None = None) -> Cost:
     """Token prices with genai-prices' arithmetic (``price * count / 1M`` on Decimals; tiered
     prices through its ``calc_unit_price``). Cache reads and writes without a price of their
     own are charged as plain input, as genai-prices does."""
@@ -232,6 +244,8 @@ def _tokens(p: _Price, u: Usage, seconds: float | None = None, chars: int | None
         inp += p.million_chars * chars / _MILLION
     if images and p.image is not None:
         out += p.image * images
+    if searches and p.search_unit is not None:
+        inp += p.search_unit * searches
     return Cost(input=inp, output=out, total=inp + out, cached_input=cached_cost,
                 cache_write=write_cost)
 

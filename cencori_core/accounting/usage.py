@@ -40,6 +40,10 @@ def _request_text(request: Any) -> str:
     prompt = getattr(request, "prompt", None)
     if isinstance(prompt, str):
         parts.append(prompt)
+    documents = getattr(request, "documents", None)
+    if documents is not None:  # rerank: the query and every document are read
+        parts.append(request.query)
+        parts.extend(documents)
     return "\n".join(parts)
 
 
@@ -127,7 +131,8 @@ def finalize_usage(operation: str, request: Any, response: Any) -> Usage:
 
 
 _COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens",
-           "cache_write_tokens", "reasoning_tokens", "audio_seconds", "characters", "images")
+           "cache_write_tokens", "reasoning_tokens", "audio_seconds", "characters", "images",
+           "search_units")
 
 
 def _clamped(usage: Usage, response: Any) -> Usage:
@@ -164,4 +169,4 @@ def _clamped(usage: Usage, response: Any) -> Usage:
 def _empty(u: Usage) -> bool:
     return not (u.prompt_tokens or u.completion_tokens or u.total_tokens or u.cached_tokens
                 or u.cache_write_tokens or u.reasoning_tokens) and u.audio_seconds is None \
-        and u.characters is None and u.images is None
+        and u.characters is None and u.images is None and u.search_units is None

@@ -195,7 +195,8 @@ def rewrite_request(request: Any, fn: TextFn, roles: frozenset[str] | None = Non
     Chat: message text, text content parts, message names, tool results and the arguments of
     earlier tool calls (``roles`` limits the messages); and the request's own texts: the
     tools' declarations (names, descriptions, parameter schemas), ``stop``, the
-    ``response_format`` schema and ``user``. Embeddings and moderation: every input. Images:
+    ``response_format`` schema and ``user``. Embeddings and moderation: every input. Rerank: the
+    query and every document. Images:
     the prompt. Speech: the input. Transcription: the prompt. ``fn`` returns its argument
     unchanged (the same object) when it has nothing to change; ``extra`` (from
     :func:`split_findings`) is passed as ``fn(text, findings)`` for the texts it names.
@@ -235,6 +236,13 @@ def rewrite_request(request: Any, fn: TextFn, roles: frozenset[str] | None = Non
                 if new_user is not user:
                     fields["user"] = new_user
         return replace(request, **fields) if fields else request
+    documents = getattr(request, "documents", None)
+    if documents is not None:  # rerank: the query and every document
+        query = fn(request.query)
+        new_docs = _rewrite_list(documents, fn)
+        if query is request.query and new_docs is documents:
+            return request
+        return replace(request, query=query, documents=new_docs)
     inp = getattr(request, "input", None)
     if isinstance(inp, list):
         new_list = _rewrite_list(inp, fn)

@@ -52,6 +52,9 @@ def _request_text_size(request: Any) -> int:
             for tc in m.tool_calls:
                 size += len(tc.arguments_raw)
         return size
+    documents = getattr(request, "documents", None)
+    if documents is not None:
+        return len(request.query) + sum(len(d) for d in documents)
     inp = getattr(request, "input", None)
     if isinstance(inp, list):
         return sum(len(t) for t in inp)

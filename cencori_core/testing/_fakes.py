@@ -34,6 +34,7 @@ from ..types import (
     EmbeddingResponse,
     ImageResponse,
     ModerationResponse,
+    RerankResponse,
     Speech,
     ToolCall,
     ToolCallDelta,
@@ -243,6 +244,12 @@ class FakeProvider(Provider):
 
     async def amoderate(self, request: Any) -> ModerationResponse:
         return self.moderate(request)
+
+    def rerank(self, request: Any) -> RerankResponse:
+        return self._other("rerank", request, RerankResponse)  # type: ignore[no-any-return]
+
+    async def arerank(self, request: Any) -> RerankResponse:
+        return self.rerank(request)
 
     def close(self) -> None:
         self.closed = True

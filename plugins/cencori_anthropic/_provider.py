@@ -14,7 +14,7 @@ from typing import Any
 import anthropic
 
 from cencori_core import ProviderConfig
-from cencori_core.provider import SDKProvider, stream_twins, twins
+from cencori_core.provider import SDKProvider, fast_transport, stream_twins, twins
 from cencori_core.types import ChatRequest
 
 from . import _convert as cv
@@ -64,10 +64,11 @@ class AnthropicProvider(SDKProvider):
                                       **self._client_kwargs())
 
     def new_async_client(self) -> anthropic.AsyncAnthropic:
-        return self.config.sdk_client(
-            anthropic.AsyncAnthropic,
-            http_client=adapt_async_client(self.config.async_http_client),
-            **self._client_kwargs())
+        http = adapt_async_client(self.config.async_http_client)
+        if http is None and fast_transport(self.config):
+            http = anthropic.DefaultAioHttpClient()  # the SDK's own aiohttp client and defaults
+        return self.config.sdk_client(anthropic.AsyncAnthropic, http_client=http,
+                                      **self._client_kwargs())
 
     def params(self, request: ChatRequest) -> dict[str, Any]:
         """``messages.create`` keyword arguments for ``request``."""

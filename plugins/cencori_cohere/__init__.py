@@ -21,6 +21,14 @@ Usage
     ``cached_tokens`` is Cohere's ``cached_tokens``, capped at ``prompt_tokens`` so it stays a
     part of it (Cohere has no separate cache-read price).
 
+Rerank
+    ``router.rerank("rerank-v3.5", query, documents, top_n=...)`` calls ``ClientV2.rerank``
+    (``/v2/rerank``); every ``rerank-*`` name is a rerank model (a chat call to one is refused
+    before anything is sent). Usage carries ``search_units`` (Cohere bills one per query and up
+    to 100 documents); genai-prices has no rerank prices, so the cost is None with a reason
+    unless ``prices={"rerank-v3.5": {"per_search_unit": "0.002"}}`` gives one.
+    ``provider_options`` such as ``{"max_tokens_per_doc": 512}`` are passed through.
+
 Embeddings
     ``input_type`` is passed to Cohere as given (``search_document``, ``search_query``,
     ``classification``, ``clustering``, ``image``). **When no input_type is given, the plugin
@@ -61,6 +69,7 @@ if TYPE_CHECKING:
 
 CHAT = frozenset({"chat", "streaming", "tools", "json"})
 EMBEDDINGS = frozenset({"embeddings"})
+RERANK = frozenset({"rerank"})
 
 MODELS = (
     ModelInfo(name="command-a-03-2025", aliases=("command-a",), capabilities=CHAT,
@@ -79,6 +88,12 @@ MODELS = (
     ModelInfo(name="embed-v4.0", capabilities=EMBEDDINGS, context_window=128_000),
     ModelInfo(name="embed-english-v3.0", capabilities=EMBEDDINGS, context_window=512),
     ModelInfo(name="embed-multilingual-v3.0", capabilities=EMBEDDINGS, context_window=512),
+    # rerank: context_window is the per-document limit (longer documents are truncated)
+    ModelInfo(name="rerank-v3.5", capabilities=RERANK, context_window=4_096),
+    ModelInfo(name="rerank-english-v3.0", capabilities=RERANK, context_window=4_096),
+    ModelInfo(name="rerank-multilingual-v3.0", capabilities=RERANK, context_window=4_096),
+    ModelInfo(name="rerank-v4.0-pro", capabilities=RERANK, context_window=32_768),
+    ModelInfo(name="rerank-v5.0-pro", capabilities=RERANK, context_window=32_768),
 )
 
 

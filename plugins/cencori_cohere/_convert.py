@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cencori_core.errors import InvalidRequestError, ProviderResponseError, ProviderServerError
-from cencori_core.provider import StreamState, refuse, thinking_budget
+from cencori_core.provider import StreamState, refuse, rerank_results, thinking_budget
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
@@ -19,6 +19,8 @@ from cencori_core.types import (
     EmbeddingRequest,
     EmbeddingResponse,
     Message,
+    RerankRequest,
+    RerankResponse,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -26,7 +28,7 @@ from cencori_core.types import (
 
 __all__ = ["chat_request", "request_options", "chat_response", "CohereStream", "usage_from",
            "embed_request", "embed_response", "finish_reason", "DEFAULT_INPUT_TYPE",
-           "EMBED_BATCH"]
+           "EMBED_BATCH", "rerank_request", "rerank_response"]
 
 DEFAULT_INPUT_TYPE = "search_document"
 """Sent when the caller gives no ``input_type``: Cohere requires one, and indexing documents is
@@ -437,3 +439,31 @@ def embed_response(responses: list[Any], *, provider: str, model: str,
                              model=model, provider=provider,
                              id=getattr(responses[0], "id", None) or "",
                              raw=responses[0] if len(responses) == 1 else responses)
+
+
+# ---------------------------------------------------------------------------- rerank
+
+
+def rerank_request(request: RerankRequest) -> dict[str, Any]:
+    """Keyword arguments of ``ClientV2.rerank``."""
+    kw: dict[str, Any] = {"model": request.model, "query": request.query,
+                          "documents": list(request.documents)}
+    if request.top_n is not None:
+        kw["top_n"] = request.top_n
+    return kw
+
+
+def rerank_response(resp: Any, request: RerankRequest, *, provider: str) -> RerankResponse:
+    """A ``V2RerankResponse`` as our RerankResponse. Cohere bills rerank by search units
+    (``meta.billed_units.search_units``: one per query and up to 100 documents); tokens, when
+    it reports them, are kept as prompt tokens."""
+    results = rerank_results(_get(resp, "results"), request.documents, top_n=request.top_n,
+                             provider=provider, model=request.model)
+    meta = _get(resp, "meta")
+    usage = usage_from(meta)
+    units = _get(_get(meta, "billed_units"), "search_units")
+    if units is not None:
+        usage = Usage(prompt_tokens=usage.prompt_tokens, total_tokens=usage.prompt_tokens,
+                      search_units=int(units))
+    return RerankResponse(results=results, usage=usage, model=request.model, provider=provider,
+                          id=_get(resp, "id") or "", raw=resp)

@@ -21,16 +21,18 @@ import cohere
 from cohere.core.http_sse import EventSource
 
 from cencori_core.config import ProviderConfig
-from cencori_core.errors import CencoriError
+from cencori_core.errors import CencoriError, InvalidRequestError
 from cencori_core.provider import (
     CONVERTER_ERRORS,
     ClientHolder,
     MapError,
     SDKProvider,
+    fast_transport,
     malformed,
     stream_twins,
     twins,
 )
+from cencori_core.types import RerankRequest
 
 from . import _convert as cv
 from ._errors import map_error
@@ -77,10 +79,24 @@ def _sdk_reading(p: CohereProvider, c: Any, r: Any, send: Callable[[], Any]) -> 
     return run()
 
 
+def _not_rerank(r: Any) -> None:
+    # ``rerank-*`` names route here by prefix; Cohere's chat endpoint would answer 404 for them
+    if r.model.lower().startswith("rerank-"):
+        raise InvalidRequestError(f"{r.model!r} is a rerank model: call router.rerank(...)",
+                                  param="model")
+
+
 def _chat(p: CohereProvider, c: Any, r: Any) -> Any:
+    _not_rerank(r)
     kw = cv.chat_request(r)
     options = p.options(r)
     return _sdk_reading(p, c, r, lambda: c.chat(**kw, request_options=options))
+
+
+def _rerank(p: CohereProvider, c: Any, r: Any) -> Any:
+    kw = cv.rerank_request(r)
+    options = p.options(r)
+    return _sdk_reading(p, c, r, lambda: c.rerank(**kw, request_options=options))
 
 
 def _embed(p: CohereProvider, c: Any, r: Any) -> Any:
@@ -113,6 +129,7 @@ class _Opened:
 
 
 def _open(p: CohereProvider, c: Any, r: Any) -> Any:
+    _not_rerank(r)
     cm = c.with_raw_response.chat_stream(**cv.chat_request(r), request_options=p.options(r))
     if not isinstance(c, cohere.AsyncClientV2):
         return _Opened(cm, cm.__enter__())
@@ -169,8 +186,13 @@ class CohereProvider(SDKProvider):
         return self.config.sdk_client(cohere.ClientV2, **self._kwargs(self.config.http_client))
 
     def new_async_client(self) -> cohere.AsyncClientV2:
-        return self.config.sdk_client(cohere.AsyncClientV2,
-                                      **self._kwargs(self.config.async_http_client))
+        http = self.config.async_http_client
+        if http is None:
+            # The SDK's own clients, with its defaults; it would pick aiohttp by itself whenever
+            # httpx-aiohttp is importable, so the httpx one is named when the transport is off.
+            http = (cohere.DefaultAioHttpClient if fast_transport(self.config)
+                    else cohere.DefaultAsyncHttpxClient)()
+        return self.config.sdk_client(cohere.AsyncClientV2, **self._kwargs(http))
 
     def options(self, request: Any) -> RequestOptions | None:
         """The call's ``request_options``: timeout, configured headers, provider_options."""
@@ -188,3 +210,6 @@ class CohereProvider(SDKProvider):
         _embed, lambda p, r, responses: cv.embed_response(
             responses, provider=p.name, model=r.model, count=len(r.input)),
         what="embedding answer")
+    rerank, arerank = twins(
+        _rerank, lambda p, r, resp: cv.rerank_response(resp, r, provider=p.name),
+        what="rerank answer", request=RerankRequest)

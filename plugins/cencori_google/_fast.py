@@ -34,10 +34,60 @@ from google.genai.client import AsyncClient
 from cencori_core.provider import CONVERTER_ERRORS
 
 __all__ = ["AVAILABLE", "FAST", "PUBLIC", "SDKPath", "UnreadableAnswer", "select",
-           "note_response"]
+           "note_response", "httpx_transport", "aiohttp_session"]
 
 # The responses opened by the async stream being started in this context.
 _OPENED: ContextVar[list[Any] | None] = ContextVar("cencori_google_opened", default=None)
+
+
+class _AiohttpOpened:
+    """An aiohttp response as :class:`_AsyncOpened` closes them (``aclose``)."""
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+
+    async def aclose(self) -> None:
+        self.response.close()
+
+
+async def _on_request_end(session: Any, ctx: Any, params: Any) -> None:
+    sink = _OPENED.get()
+    if sink is not None:
+        sink.append(_AiohttpOpened(params.response))
+
+
+def aiohttp_session() -> Any:
+    """The aiohttp session of one event loop's async client on the fast transport, built as
+    google-genai builds its own (an unlimited connector, the environment's proxies), plus a
+    trace hook that hands a response opened while a stream starts to that stream, as
+    :func:`note_response` does on httpx (the SDK's stream holds its response in a reference
+    cycle: closed early, it would keep its connection until the next garbage collection)."""
+    import aiohttp
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(_on_request_end)
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), trust_env=True,
+                                 trace_configs=[trace])
+
+
+def httpx_transport() -> Any:
+    """A default async transport of the HTTP library (httpx or httpx2) google-genai builds its
+    async client with: given in ``async_client_args``, it keeps the SDK off aiohttp."""
+    try:
+        from google.genai._api_client import _get_http_client_classes
+
+        async_cls = _get_http_client_classes(None)[1]
+    except (ImportError, AttributeError, TypeError):  # a release without it: httpx2 since 2.x
+        async_cls = None
+    import httpx
+
+    if async_cls is not None and issubclass(async_cls, httpx.AsyncClient):
+        return httpx.AsyncHTTPTransport()
+    import httpx2
+
+    return httpx2.AsyncHTTPTransport()
 
 
 async def note_response(response: Any) -> None:

@@ -34,7 +34,13 @@ from google.genai import types
 
 from cencori_core.config import ProviderConfig
 from cencori_core.errors import InvalidRequestError
-from cencori_core.provider import SDKProvider, stream_twins, twins
+from cencori_core.provider import (
+    ClientHolder,
+    SDKProvider,
+    fast_transport,
+    stream_twins,
+    twins,
+)
 from cencori_core.types import (
     ChatRequest,
     ChatResponse,
@@ -92,6 +98,17 @@ def _hook_async_client(client: Any) -> None:
         client.event_hooks = {**hooks, "response": [*hooks.get("response", ()), note]}
 
 
+async def _close_async(aio: Any) -> None:
+    """Close a loop's async client, and the aiohttp session of ours it runs on (the SDK closes
+    only the sessions it built itself)."""
+    try:
+        await aio.aclose()
+    finally:
+        session = aio._api_client._http_options.aiohttp_client
+        if session is not None:
+            await session.close()
+
+
 def _is_imagen(model: str) -> bool:
     return model.rsplit("/", 1)[-1].startswith("imagen-")
 
@@ -108,6 +125,10 @@ class GoogleProvider(SDKProvider):
 
     def __init__(self, config: ProviderConfig, *, vertex_default: bool = False):
         super().__init__(config)
+        self.clients = ClientHolder(self.new_client, self.new_async_client,
+                                    owns_sync=config.http_client is None,
+                                    owns_async=config.async_http_client is None,
+                                    close_async=_close_async)
         self._vertex = bool(config.options.get("vertexai", vertex_default))
         self._auth = vertex_auth(config, self.secret()) if self._vertex else None
         if self._auth is not None and self._auth.credentials is not None:
@@ -116,15 +137,19 @@ class GoogleProvider(SDKProvider):
 
     # ------------------------------------------------------------------ clients
 
-    def _build(self) -> genai.Client:
+    def _build(self, aiohttp_session: Any = None) -> genai.Client:
         cfg = self.config
         opts = cfg.options
         base_url, version = split_base_url(cfg.base_url) if cfg.base_url else (None, None)
         async_args = None
         if cfg.async_http_client is not None:
             _hook_async_client(cfg.async_http_client)
-        else:
-            async_args = {"event_hooks": {"response": [_fast.note_response]}}
+        elif not fast_transport(cfg):
+            # google-genai switches its async path to aiohttp by itself whenever aiohttp is
+            # importable; a transport of our own keeps it on httpx when the fast transport is off
+            async_args = {"event_hooks": {"response": [_fast.note_response]},
+                          "transport": _fast.httpx_transport()}
+        # else: google-genai's own aiohttp support (the fast transport), on our session
         http = types.HttpOptions(
             base_url=base_url,
             api_version=opts.get("api_version") or version,
@@ -134,6 +159,7 @@ class GoogleProvider(SDKProvider):
             httpx_client=cfg.http_client,
             httpx_async_client=cfg.async_http_client,
             async_client_args=async_args,
+            aiohttp_client=aiohttp_session,
         )
         kwargs: dict[str, Any] = {"api_key": self.secret(), "http_options": http,
                                   # explicit, so GOOGLE_GENAI_USE_VERTEXAI cannot flip the API
@@ -152,7 +178,10 @@ class GoogleProvider(SDKProvider):
         return self._build()
 
     def new_async_client(self) -> Any:
-        # The async half of a client built for this event loop.
+        # The async half of a client built for this event loop (inside it: an aiohttp session
+        # binds to the loop that creates it).
+        if self.config.async_http_client is None and fast_transport(self.config):
+            return self._build(_fast.aiohttp_session()).aio
         return self._build().aio
 
     # ------------------------------------------------------------------ requests

@@ -28,6 +28,8 @@ from cencori_core.provider import (
     MapError,
     Scrubber,
     SDKProvider,
+    aiohttp_httpx2_client,
+    fast_transport,
     provider_options,
     stream_twins,
     twins,
@@ -174,7 +176,10 @@ class MistralProvider(SDKProvider):
         return _Side(self._sdk(http, _UNUSED), False)
 
     def new_async_client(self) -> _Side:
-        http = self.config.async_http_client or httpx2.AsyncClient(follow_redirects=True)
+        http = self.config.async_http_client
+        if http is None:
+            http = (aiohttp_httpx2_client if fast_transport(self.config)
+                    else httpx2.AsyncClient)(follow_redirects=True)
         return _Side(self._sdk(_UNUSED, http), True)
 
     def call_kwargs(self, method: Callable[..., Any], kw: dict[str, Any], opts: dict[str, Any],

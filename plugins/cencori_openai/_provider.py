@@ -29,12 +29,13 @@ from openai.resources.moderations import Moderations as _ModerationsResource
 
 from cencori_core.config import ProviderConfig
 from cencori_core.errors import ConfigurationError
-from cencori_core.provider import SDKProvider, stream_twins, twins
+from cencori_core.provider import SDKProvider, fast_transport, stream_twins, twins
 from cencori_core.types import (
     ChatRequest,
     EmbeddingRequest,
     ImageRequest,
     ModerationRequest,
+    RerankRequest,
     Speech,
     SpeechRequest,
     TranscriptionRequest,
@@ -42,7 +43,7 @@ from cencori_core.types import (
 )
 
 from . import _convert as cv
-from . import _fast
+from . import _fast, _rerank
 from ._errors import map_error
 
 __all__ = ["OpenAIChatProvider", "OpenAIProvider", "make_provider"]
@@ -150,8 +151,10 @@ class OpenAIChatProvider(SDKProvider):
         return self._build(openai.OpenAI, self.config.http_client)  # type: ignore[no-any-return]
 
     def new_async_client(self) -> openai.AsyncOpenAI:
-        return self._build(  # type: ignore[no-any-return]
-            openai.AsyncOpenAI, self.config.async_http_client)
+        http = self.config.async_http_client
+        if http is None and fast_transport(self.config):
+            http = openai.DefaultAioHttpClient()  # the SDK's own aiohttp client and defaults
+        return self._build(openai.AsyncOpenAI, http)  # type: ignore[no-any-return]
 
     chat, achat = twins(_chat_call, _chat_read, what="chat completion", request=ChatRequest)
     chat_stream, achat_stream = stream_twins(_stream_open, _events, _stream_state,
@@ -167,8 +170,16 @@ def _speech_read(p: OpenAIProvider, r: SpeechRequest, resp: Any) -> Speech:
                   model=r.model, provider=p.name, raw=resp)
 
 
+def _rerank_call(p: OpenAIChatProvider, client: Any, r: RerankRequest) -> Any:
+    if p.dialect.name != "openai_compatible":  # OpenAI's own API has no rerank endpoint
+        raise p._unsupported("rerank")
+    return client.post(_rerank.PATH, cast_to=object, body=_rerank.rerank_body(r),
+                       options=_rerank.rerank_options(r))
+
+
 class OpenAIProvider(OpenAIChatProvider):
-    """Every operation of the router: chat plus embeddings, images, audio and moderation."""
+    """Every operation of the router: chat plus embeddings, images, audio and moderation;
+    rerank on ``openai_compatible`` servers (``POST {base_url}/rerank``)."""
 
     embed, aembed = twins(
         lambda p, c, r: c.embeddings.create(**cv.embed_request(r, _EMBED_PARAMS)),
@@ -191,3 +202,6 @@ class OpenAIProvider(OpenAIChatProvider):
         lambda p, c, r: c.moderations.create(**cv.moderate_request(r, _MODERATE_PARAMS)),
         lambda p, r, a: cv.moderate_response(a, provider=p.name, model=r.model),
         what="moderation answer", request=ModerationRequest)
+    rerank, arerank = twins(
+        _rerank_call, lambda p, r, a: _rerank.rerank_response(a, r, provider=p.name),
+        what="rerank answer", request=RerankRequest)

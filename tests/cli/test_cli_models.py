@@ -54,7 +54,7 @@ def test_models_table_fits_the_width(cencori):
         assert max(len(line) for line in lines) <= columns
         assert not ANSI.search(out.stdout)  # not a terminal: no escape codes at all
     gpt = next(line for line in out.stdout.splitlines() if line.startswith("gpt-4o "))
-    assert gpt.split()[1:] == ["openai", "no", "cstjv-------", "128k"]
+    assert gpt.split()[1:] == ["openai", "no", "cstjv--------", "128k"]
     assert "CAPS: c=chat s=streaming t=tools j=json v=vision" in out.stdout
     # piped without COLUMNS (| grep): whole rows, never folded names
     out = cencori("models", "--provider", "meta")

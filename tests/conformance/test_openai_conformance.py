@@ -10,7 +10,11 @@ import pytest
 from openai_conformance_wire import OpenAIConformanceWire
 from openai_wire import OpenAIWire
 
-from cencori_core.testing.conformance import ConformanceWire, ProviderConformance
+from cencori_core.testing.conformance import (
+    ConformanceWire,
+    ProviderConformance,
+    RerankConformance,
+)
 
 
 @pytest.fixture
@@ -30,11 +34,12 @@ class TestOpenAI(ProviderConformance):
         return openai_conformance_wire
 
 
-class TestOpenAICompatible(TestOpenAI):
+class TestOpenAICompatible(TestOpenAI, RerankConformance):
     provider = "local"
     model = "local/qwen2.5-7b"
+    rerank_model = "local/bge-reranker-v2-m3"
     import_check_model = "gpt-4o"  # "local" exists only through configuration
 
     def provider_config(self, wire: ConformanceWire) -> dict[str, Any]:
         return {"type": "openai_compatible", "api_key": self.api_key,
-                "base_url": wire.base_url, "models": ["qwen2.5-7b"]}
+                "base_url": wire.base_url, "models": ["qwen2.5-7b", "bge-reranker-v2-m3"]}

@@ -14,7 +14,8 @@ PUBLIC = {
     "Route", "ChatRequest", "ChatResponse", "ChatChunk", "EmbeddingRequest",
     "EmbeddingResponse", "ImageRequest", "ImageResponse", "GeneratedImage",
     "TranscriptionRequest", "Transcription", "SpeechRequest", "Speech", "ModerationRequest",
-    "ModerationResponse", "ModerationResult", "UsageRecord", "ResponseCache",
+    "ModerationResponse", "ModerationResult", "RerankRequest", "RerankResponse", "RerankResult",
+    "UsageRecord", "ResponseCache",
     "Choice",  # issue 17
 }
 ERRORS = {

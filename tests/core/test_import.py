@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 SDKS = ["openai", "anthropic", "google.genai", "mistralai", "cohere", "opentelemetry.sdk",
-        "redis", "genai_prices", "tenacity"]
+        "redis", "genai_prices", "tenacity", "aiohttp", "httpx_aiohttp"]
 
 
 def test_import_and_router_import_no_sdk():

@@ -1,9 +1,9 @@
 """Cohere's v2 API wire format on the loopback server, for end-to-end tests of the cohere plugin.
 
 :class:`CohereServer` answers ``POST /v2/chat`` (a JSON body, or an SSE stream when the request
-says ``"stream": true``) and ``POST /v2/embed``; faults (status, Cohere error body, headers) are
-queued with :meth:`CohereServer.error`. The shapes follow Cohere's v2 API reference and the
-cohere SDK's types (``V2ChatResponse``, the ``V2ChatStreamResponse`` events,
+says ``"stream": true``), ``POST /v2/embed`` and ``POST /v2/rerank``; faults (status, Cohere
+error body, headers) are queued with :meth:`CohereServer.error`. The shapes follow Cohere's v2
+API reference and the cohere SDK's types (``V2ChatResponse``, the ``V2ChatStreamResponse`` events,
 ``EmbedByTypeResponse``)::
 
     chat     {"id", "finish_reason": "COMPLETE" | "TOOL_CALL" | "MAX_TOKENS" | ...,
@@ -21,6 +21,8 @@ cohere SDK's types (``V2ChatResponse``, the ``V2ChatStreamResponse`` events,
     embed    {"id", "response_type": "embeddings_by_type", "embeddings": {"float": [[...]]},
               "texts": [...], "meta": {"api_version": {"version": "2"},
                                        "billed_units": {"input_tokens"}}}
+    rerank   {"id", "results": [{"index", "relevance_score"}, ...] (best first, top_n of them),
+              "meta": {"api_version": {"version": "2"}, "billed_units": {"search_units": 1}}}
     error    {"id": "...", "message": "..."} with the HTTP status
 """
 
@@ -36,7 +38,8 @@ from loopback import LoopbackServer, Recorded, Reply
 from cencori_core import RetryPolicy, Router
 
 __all__ = ["ChatScript", "CohereServer", "CohereConformanceWire", "chat_json", "chat_events",
-           "embed_json", "error_body", "pieces", "vector", "KEY", "router_for"]
+           "embed_json", "rerank_json", "rerank_scores", "error_body", "pieces", "vector", "KEY",
+           "router_for"]
 
 
 @dataclass
@@ -166,6 +169,26 @@ def embed_json(texts: list[str], vectors: list[list[float]], *,
             "embeddings": {"float": vectors}, "texts": texts, "meta": meta}
 
 
+def rerank_scores(query: str, documents: list[str]) -> list[tuple[int, float]]:
+    """Deterministic (index, score) pairs, best first: the share of the query's words in each
+    document, ties by index."""
+    words = set(query.lower().split())
+    scored = [(i, round(len(words & set(d.lower().split())) / (len(words) or 1), 6))
+              for i, d in enumerate(documents)]
+    return sorted(scored, key=lambda x: (-x[1], x[0]))
+
+
+def rerank_json(query: str, documents: list[str], top_n: int | None = None, *,
+                search_units: int | None = 1) -> dict[str, Any]:
+    """The ``/v2/rerank`` answer (``V2RerankResponse``), as Cohere's API reference shows it."""
+    meta: dict[str, Any] = {"api_version": {"version": "2", "is_experimental": False}}
+    if search_units is not None:
+        meta["billed_units"] = {"search_units": search_units}
+    scored = rerank_scores(query, documents)[:top_n]
+    return {"id": str(uuid.uuid4()),
+            "results": [{"index": i, "relevance_score": s} for i, s in scored], "meta": meta}
+
+
 def error_body(message: str, id: str = "err-7d4c") -> dict[str, Any]:
     """Cohere's error object."""
     return {"id": id, "message": message}
@@ -184,6 +207,7 @@ class CohereServer(LoopbackServer):
         self.scripts: deque[ChatScript] = deque()
         self.route("POST", "/v2/chat", self._chat)
         self.route("POST", "/v2/embed", self._embed)
+        self.route("POST", "/v2/rerank", self._rerank)
 
     def script(self, *scripts: ChatScript) -> CohereServer:
         """Queue chat answers (FIFO); with none queued the default ChatScript answers."""
@@ -222,6 +246,12 @@ class CohereServer(LoopbackServer):
                                      billed_input=sum(len(t.split()) for t in texts)))
 
 
+    def _rerank(self, rec: Recorded) -> Reply:
+        body = rec.json
+        docs = list(body["documents"])
+        return Reply.json(rerank_json(body["query"], docs, body.get("top_n"),
+                                      search_units=-(-len(docs) // 100)))
+
 
 class CohereConformanceWire:
     """:class:`CohereServer` scripted through the conformance kit's ``ConformanceWire`` calls
@@ -257,6 +287,15 @@ class CohereConformanceWire:
 
     def slow(self, seconds: float) -> None:
         self.server.script(ChatScript(text="late", delay=seconds))
+
+    def reply_rerank(self, ranking: list[tuple[int, float]], *, tokens: int | None = None,
+                     ) -> None:
+        meta: dict[str, Any] = {"api_version": {"version": "2"},
+                                "billed_units": {"search_units": 1}}
+        if tokens is not None:
+            meta["billed_units"]["input_tokens"] = tokens
+        self.server.queue(Reply.json({"id": str(uuid.uuid4()), "meta": meta, "results": [
+            {"index": i, "relevance_score": s} for i, s in ranking]}))
 
     def drop(self) -> None:
         self.server.queue(Reply(lines=iter([b"{}"]), cut_after=0))

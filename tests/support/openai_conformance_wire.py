@@ -4,6 +4,8 @@ gives its resource endpoint as ``base_url``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from loopback import Reply
 from openai_wire import OpenAIWire
 
@@ -44,3 +46,11 @@ class OpenAIConformanceWire:
 
     def drop(self) -> None:
         self.wire.queue(Reply(lines=iter([b"{}"]), cut_after=0))
+
+    def reply_rerank(self, ranking: list[tuple[int, float]], *, tokens: int | None = None,
+                     ) -> None:
+        body: dict[str, Any] = {"id": "rerank-cnf", "model": "bge-reranker-v2-m3", "results": [
+            {"index": i, "relevance_score": s} for i, s in ranking]}
+        if tokens is not None:
+            body["usage"] = {"total_tokens": tokens}
+        self.wire.script("/rerank", Reply.json(body))

@@ -271,6 +271,7 @@ class OpenAIWire:
         route("POST", "/v1/audio/transcriptions", self._on_transcription)
         route("POST", "/v1/audio/speech", self._on_speech)
         route("POST", "/v1/moderations", self._on_moderation)
+        route("POST", "/v1/rerank", self._on_rerank)  # vLLM's, for openai_compatible configs
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -371,6 +372,11 @@ class OpenAIWire:
         if item is None:
             return None
         return item(rec) if callable(item) else item
+
+    def _on_rerank(self, rec: Recorded) -> Reply:
+        from rerank_wire import rerank_answer
+
+        return self._take(rec) or Reply.json(rerank_answer(rec.json))
 
     def _on_chat(self, rec: Recorded) -> Reply:
         scripted = self._take(rec)

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 import pytest
 from cohere_wire import CohereConformanceWire, CohereServer
 
-from cencori_core.testing.conformance import ConformanceWire, ProviderConformance
+from cencori_core.testing.conformance import ConformanceWire, RerankConformance
 
 
-class TestCohere(ProviderConformance):
+class TestCohere(RerankConformance):
     plugin = "cohere"
     provider = "cohere"
     model = "command-a-03-2025"
+    rerank_model = "rerank-v3.5"
     sdk_modules = ("cohere", "httpx")
 
     @pytest.fixture

@@ -234,20 +234,23 @@ def test_closing_a_stream_early_releases_its_connection(wire: GeminiWire, mode: 
 
 
 def test_async_stream_closes_its_response_on_the_sdk_owned_client(wire: GeminiWire) -> None:
-    router = router_for(wire)
+    # the SDK's httpx client (the fast transport, aiohttp, is tested in test_fast_transport_*)
+    router = router_for(wire, fast_transport=False)
     wire.reply("streamGenerateContent", _long_stream())
     seen: list[httpx2.Response] = []
 
     async def spy(response: httpx2.Response) -> None:
         seen.append(response)
 
-    # No public handle on the SDK's own async client: add a spy to the kwargs its per-loop
-    # clients are built from (the first request builds one).
+    # No public handle on the SDK's own async client: add a spy to its response hooks (the
+    # plugin gives it an httpx transport when the fast transport is off, so the SDK uses that
+    # client itself rather than one built per loop from its kwargs).
     provider = router.provider("google")
 
     async def spy_on_the_loops_client() -> None:
-        api = provider.clients.async_client()._api_client
-        api._async_httpx_client._client_kwargs["event_hooks"]["response"].append(spy)
+        client = provider.clients.async_client()._api_client._async_httpx_client
+        hooks = client.event_hooks
+        client.event_hooks = {**hooks, "response": [*hooks["response"], spy]}
 
     run_async(spy_on_the_loops_client())
     stream(router, "async", limit=1, model="gemini-2.5-flash", messages=MSG)

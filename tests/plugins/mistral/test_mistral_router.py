@@ -288,7 +288,9 @@ def test_stream_reasoning(drive, wire):
 def test_stream_cut_midway_is_interrupted_with_the_partial_text(drive, wire):
     wire.reply(text="abcdefghij", pieces=5, cut_after=3)
     with pytest.raises(StreamInterruptedError) as info:
-        drive().stream(model="mistral-small-latest")
+        # on httpx: aiohttp drops events it received but the SDK had not read yet when the
+        # connection drops (docs/fast-transport.md), so the partial would depend on timing
+        drive(fast_transport=False).stream(model="mistral-small-latest")
     assert info.value.partial.content == "abcd"
     assert isinstance(info.value.__cause__, ProviderConnectionError)
 
