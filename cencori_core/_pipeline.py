@@ -282,14 +282,17 @@ class Pipeline:
 
     def target_request(self, ctx: CallContext, target: Target, plan: AttemptPlan) -> Any:
         req = ctx.request
+        changes: dict[str, Any] = {}
         if req.model != target.route.model:
-            req = evolve(req, model=target.route.model)
-        if ctx._call.forced and is_forced(ctx, target):
-            req = force(req)
+            changes["model"] = target.route.model
         if plan.deadline is not None:
             left = plan.timeout_left()
             if req.timeout is None or req.timeout > left:
-                req = evolve(req, timeout=left)
+                changes["timeout"] = left
+        if changes:  # one copy per attempt, whatever changed
+            req = evolve(req, **changes)
+        if ctx._call.forced and is_forced(ctx, target):
+            req = force(req)
         return req
 
     def complete(self, ctx: CallContext, resp: Any, target: Target | None) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from decimal import Decimal
 from typing import Any, Literal, TypeVar, dataclass_transform
@@ -86,23 +87,27 @@ def frozen_type(cls: type[_T]) -> type[_T]:
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__doc__ = cls.__dict__["__init__"].__doc__
     cls.__init__ = init  # type: ignore[method-assign]
-    _COPIERS[cls] = tuple((f.name, ns[f"_s_{f.name}"]) for f in fields(cls))  # type: ignore[arg-type]
+    # evolve(): one generated function per type, reading and storing each slot directly (a loop
+    # over the fields with getattr cost ~3x as much on ChatRequest's 30 fields)
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    ns["_new"], ns["_cls"] = object.__new__, cls
+    src = ("def _copy(obj, ch):\n    new = _new(_cls)\n"
+           + "".join(f"    _s_{n}(new, ch['{n}'] if '{n}' in ch else obj.{n})\n" for n in names)
+           + "    return new")
+    exec(src, ns)  # noqa: S102 - generated from the class's own field names
+    _COPIERS[cls] = ns["_copy"]
     return cls
 
 
-# Each frozen type's (field name, slot setter) pairs, for evolve().
-_COPIERS: dict[type, tuple[tuple[str, Any], ...]] = {}
+# Each frozen type's copier, for evolve().
+_COPIERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
 
 
 def evolve(obj: _T, **changes: Any) -> _T:
     """A copy of a frozen type's instance with ``changes``: ``dataclasses.replace`` without its
     per-call field introspection and ``__init__`` (the pipeline does this on every attempt).
     No checks run: the changes must already be valid values of those fields."""
-    cls = type(obj)
-    new = object.__new__(cls)
-    for name, put in _COPIERS[cls]:
-        put(new, changes[name] if name in changes else getattr(obj, name))
-    return new
+    return _COPIERS[type(obj)](obj, changes)  # type: ignore[no-any-return]
 
 
 def _jsonable(value: Any) -> Any:

@@ -25,7 +25,7 @@ def test_readme_toml_has_every_table() -> None:
     text = readme_toml()
     for table in ("providers", "fallbacks", "retry", "policies", "ledger", "redis", "telemetry",
                   "router", "deployments", "context_window_fallbacks", "cooldown", "plugins",
-                  "prices", "budgets", "rate_limits"):
+                  "prices", "budgets", "rate_limits", "cache"):
         assert re.search(rf"^(\[+{table}[.\]]|{table} =)", text, re.M), table
 
 
@@ -52,6 +52,7 @@ def test_readme_toml_loads(tmp_path: Path, redis_server: Any,
         assert [d.name for d in router._registry.deployments["fast"]] == ["east", "on-prem"]
         assert len(router.policies) == 2
         assert (tmp_path / "usage.db").exists()
+        assert router.cache is not None and router.cache.stats()["backend"] == "redis"
         assert router.resolve("local/llama3.2").provider == "local"
     finally:
         router.close()
