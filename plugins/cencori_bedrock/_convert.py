@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cencori_core.errors import InvalidRequestError, ProviderResponseError, ProviderServerError
-from cencori_core.provider import StreamState
+from cencori_core.provider import StreamState, refuse, thinking_budget
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
@@ -82,7 +82,16 @@ def chat_request(request: ChatRequest) -> dict[str, Any]:
             turns[-1]["content"].extend(blocks)
         else:
             turns.append({"role": role, "content": blocks})
+    if request.reasoning_effort is not None or request.n is not None \
+            or request.logprobs is not None or request.top_logprobs is not None \
+            or request.parallel_tool_calls is not None or request.presence_penalty is not None \
+            or request.frequency_penalty is not None:
+        extra = _common(request)
+    else:
+        extra = None
     kw: dict[str, Any] = {"modelId": request.model, "messages": turns}
+    if extra:
+        kw["additionalModelRequestFields"] = extra
     if system:
         kw["system"] = system
     inference: dict[str, Any] = {}
@@ -105,8 +114,46 @@ def chat_request(request: ChatRequest) -> dict[str, Any]:
     # none either (``requestMetadata`` is for invocation logs, with a narrow character set:
     # pass it in provider_options when wanted).
     if request.provider_options:
-        kw.update(request.provider_options)
+        opts = dict(request.provider_options)
+        fields = opts.get("additionalModelRequestFields")
+        if extra and isinstance(fields, dict):  # the thinking budget and the caller's fields
+            opts["additionalModelRequestFields"] = {**extra, **fields}
+        kw.update(opts)
     return kw
+
+
+_WHY = {"n": "Converse returns one answer: call several times instead",
+        "logprobs": "Converse returns no token log probabilities",
+        "top_logprobs": "Converse returns no token log probabilities",
+        "parallel_tool_calls": "Converse has no switch for it",
+        "presence_penalty": "Converse has no penalties (a model's own fields go in "
+                            "provider_options={'additionalModelRequestFields': {...}})",
+        "frequency_penalty": "Converse has no penalties (a model's own fields go in "
+                             "provider_options={'additionalModelRequestFields': {...}})",
+        "reasoning_effort": "only Anthropic Claude models on Bedrock take a thinking budget "
+                            "through Converse"}
+_MIN_THINKING = 1024  # Anthropic's smallest thinking budget
+
+
+def _common(request: ChatRequest) -> dict[str, Any] | None:
+    """The common parameters (issue 17) on Converse: ``reasoning_effort`` as Claude's extended
+    thinking budget (``additionalModelRequestFields``); the others refused before sending."""
+    claude = "anthropic.claude" in request.model
+    refuse(request, ("reasoning_effort",) if claude else (), "Bedrock", _WHY)
+    effort = request.reasoning_effort
+    if effort is None:
+        return None
+    if request.max_tokens is None or request.max_tokens <= _MIN_THINKING:
+        raise InvalidRequestError(
+            f"reasoning_effort on Claude needs max_tokens above {_MIN_THINKING} (the thinking "
+            f"budget is part of it), got max_tokens={request.max_tokens}",
+            param="reasoning_effort")
+    if request.tool_choice not in (None, "auto", "none"):
+        raise InvalidRequestError("Claude does not think while a tool call is forced "
+                                  "(tool_choice): drop reasoning_effort, or let the model choose",
+                                  param="reasoning_effort")
+    budget = max(_MIN_THINKING, thinking_budget(effort, request.max_tokens))
+    return {"thinking": {"type": "enabled", "budget_tokens": budget}}
 
 
 def _message(m: Message, where: str) -> tuple[str, list[dict[str, Any]]]:
