@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anthropic_wire import AnthropicServer, Turn
+from azure_wire import VERSION as AZURE_VERSION
+from azure_wire import AzureWire
+from bedrock_wire import BedrockServer, creds
+from bedrock_wire import Turn as BedrockTurn
 from cohere_wire import CohereConformanceWire, CohereServer
 from google_wire import API_KEY as GOOGLE_KEY
 from google_wire import GeminiWire, fc_part, response, sse, text_response, usage
@@ -38,6 +42,9 @@ PROVIDERS: dict[str, tuple[str, str, str | None]] = {
     "google": ("google", "gemini-2.5-flash", "gemini-embedding-001"),
     "mistral": ("mistral", "mistral-small-latest", "mistral-embed"),
     "cohere": ("cohere", "command-a-03-2025", "embed-v4.0"),
+    "azure": ("openai", "azure/my-gpt-4o", "azure/my-embed"),
+    "bedrock": ("bedrock", "bedrock/us.anthropic.claude-sonnet-4-20250514-v1:0",
+                "bedrock/amazon.titan-embed-text-v2:0"),
 }
 
 
@@ -69,7 +76,30 @@ def backend(provider: str, **router_kw: Any) -> Iterator[Backend]:
     plugin, model, embed = PROVIDERS[provider]
     with contextlib.ExitStack() as stack:
         key = KEY
-        if plugin == "openai":
+        config: dict[str, Any] | None = None  # the provider's table, when not key + base_url
+        if provider == "azure":
+            az = stack.enter_context(AzureWire())
+            server = az
+            config = {"endpoint": az.endpoint, "api_key": az.api_key,
+                      "api_version": AZURE_VERSION,
+                      "deployments": {"my-gpt-4o": "gpt-4o", "my-embed": "text-embedding-3-small"}}
+
+            def text(t: str) -> None:
+                az.chat_reply(t)
+
+            def tool(name: str, args: dict[str, Any]) -> None:
+                az.chat_reply(None, tool_calls=[{"name": name, "arguments": json.dumps(args)}])
+        elif provider == "bedrock":
+            bd = stack.enter_context(BedrockServer())
+            server = bd
+            config = creds(bd)
+
+            def text(t: str) -> None:
+                bd.script(BedrockTurn(text=t))
+
+            def tool(name: str, args: dict[str, Any]) -> None:
+                bd.script(BedrockTurn(text=None, tool_calls=[("tooluse_dropin1", name, args)]))
+        elif plugin == "openai":
             w = stack.enter_context(OpenAIWire())
             server: Any = w
 
@@ -112,7 +142,9 @@ def backend(provider: str, **router_kw: Any) -> Iterator[Backend]:
 
             def tool(name: str, args: dict[str, Any]) -> None:
                 conf.reply_tool_call(name, json.dumps(args))
-        router = Router(providers={provider: {"api_key": key, "base_url": server.base_url}},
+        if config is None:
+            config = {"api_key": key, "base_url": server.base_url}
+        router = Router(providers={provider: config},
                         plugins=[plugin, *router_kw.pop("plugins", ())],
                         retry=router_kw.pop("retry", RetryPolicy(max_attempts=1)), **router_kw)
         stack.callback(router.close)
