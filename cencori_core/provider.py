@@ -111,27 +111,25 @@ import json
 from collections.abc import (
     AsyncIterator,
     Callable,
-    Coroutine,
-    Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from ._clients import ClientHolder, _close_async_default
+from ._boundary import CONVERTER_ERRORS, ErrorBoundary, _Guard, malformed
+from ._clients import ClientHolder
 from ._params import openai_logprobs, refuse, thinking_budget
 from ._rerank import rerank_results
 from ._scrub import MASK, Scrubber, secrets_of
-from ._transport import aiohttp_httpx2_client, fast_transport, refiled
+from ._transport import aiohttp_httpx2_client, fast_transport
+from ._twins import Operation, stream_twins, twins
 from .errors import (
-    CencoriError,
     InvalidRequestError,
     ProviderConnectionError,
     ProviderError,
     ProviderResponseError,
-    ProviderTimeoutError,
 )
 from .types import ChatChunk
 
@@ -338,116 +336,6 @@ R = TypeVar("R")
 MapError = Callable[..., "ProviderError | None"]
 
 
-# ---------------------------------------------------------------------------- errors
-
-#: What a converter raises on an answer of the wrong shape.
-CONVERTER_ERRORS: tuple[type[Exception], ...] = (
-    AttributeError, LookupError, TypeError, ValueError, ArithmeticError, RecursionError)
-
-# Exceptions that are control flow, never an SDK failure.
-_PASS_THROUGH = (StopIteration, StopAsyncIteration)
-
-
-def malformed(exc: BaseException, *, provider: str, model: str, what: str = "answer",
-              scrubber: Scrubber | None = None) -> ProviderResponseError:
-    """The :class:`ProviderResponseError` (retryable) for ``exc``, raised by a converter while
-    reading the provider's ``what``. Its message names the exception type and, for structural
-    errors (attribute, key, index, type), their text; never a value from the body."""
-    kind = type(exc).__name__
-    detail = ""
-    if isinstance(exc, (AttributeError, KeyError, IndexError, TypeError)):
-        text = str(exc)
-        detail = f": {text[:200]}" if text else ""
-        if scrubber:
-            detail = scrubber.text(detail)
-    if isinstance(exc, json.JSONDecodeError):
-        message = f"{provider} sent a {what} that is not valid JSON"
-    else:
-        message = f"{provider} sent a {what} of an unexpected shape ({kind}{detail})"
-    err = ProviderResponseError(message, provider=provider, model=model, retryable=True)
-    err.__cause__ = exc
-    if scrubber:
-        scrubber.exception(err)
-    return err
-
-
-class ErrorBoundary:
-    """Maps SDK exceptions to cencori errors at one place: ``with boundary(model): ...``.
-
-    ``map_error(exc, *, provider, model)`` returns the :class:`ProviderError` (or None for a
-    generic one). The result is raised ``from exc``; it and the whole chain behind it are
-    scrubbed first. :class:`CencoriError` instances pass through (scrubbed); ``StopIteration``
-    and ``BaseException`` (cancellation, ``GeneratorExit``) are never touched.
-    """
-
-    __slots__ = ("provider", "map_error", "scrubber")
-
-    def __init__(self, *, provider: str, map_error: MapError,
-                 scrubber: Scrubber | None = None) -> None:
-        self.provider = provider
-        self.map_error = map_error
-        self.scrubber = scrubber or Scrubber()
-
-    def __call__(self, model: str) -> _Guard:
-        return _Guard(self, model, None)
-
-    def reading(self, model: str, what: str = "answer") -> _Guard:
-        """The converter boundary: :data:`CONVERTER_ERRORS` become :func:`malformed`."""
-        return _Guard(self, model, what)
-
-    def translate(self, exc: BaseException, model: str) -> BaseException:
-        """The scrubbed error to raise for ``exc`` (``exc`` itself when it is ours)."""
-        if isinstance(exc, CencoriError):
-            return self.scrubber.exception(exc)
-        try:
-            err = self.map_error(exc, provider=self.provider, model=model)
-        except Exception as bug:  # noqa: BLE001 - a broken mapper must not leak the SDK error
-            err = ProviderError(f"could not map {type(exc).__name__} ({type(bug).__name__} in "
-                                "map_error)", provider=self.provider, model=model)
-        if err is None:
-            err = ProviderError(f"{type(exc).__name__}: {exc}", provider=self.provider,
-                                model=model)
-        if isinstance(err, ProviderTimeoutError):
-            err = refiled(err, exc, provider=self.provider, model=model)
-        err.__cause__ = exc
-        err.__suppress_context__ = True
-        return self.scrubber.exception(err)
-
-
-class _Guard:
-    __slots__ = ("_b", "_model", "_what")
-
-    def __init__(self, boundary: ErrorBoundary, model: str, what: str | None) -> None:
-        self._b = boundary
-        self._model = model
-        self._what = what
-
-    def __enter__(self) -> _Guard:
-        return self
-
-    def __exit__(self, typ: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
-        if exc is None or not isinstance(exc, Exception) or isinstance(exc, _PASS_THROUGH):
-            return False
-        b = self._b
-        if (self._what is not None and isinstance(exc, CONVERTER_ERRORS)
-                and not isinstance(exc, ProviderError)):
-            # An InvalidRequestError (a ValueError) raised while reading an answer is the
-            # answer's fault too, not the caller's.
-            err: BaseException = malformed(exc, provider=b.provider, model=self._model,
-                                           what=self._what, scrubber=b.scrubber)
-        else:
-            err = b.translate(exc, self._model)
-        if err is exc:
-            return False  # re-raised as it is (scrubbed)
-        raise err from exc
-
-    async def __aenter__(self) -> _Guard:
-        return self
-
-    async def __aexit__(self, typ: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
-        return self.__exit__(typ, exc, tb)
-
-
 # ---------------------------------------------------------------------------- streams
 
 
@@ -580,127 +468,3 @@ class SDKProvider(Provider):
         await self.clients.aclose()
 
 
-# ---------------------------------------------------------------------------- operation twins
-
-_Call = Callable[[Any, Any, Any], Any]
-Q = TypeVar("Q")
-Q_in = TypeVar("Q_in", contravariant=True)
-R_out = TypeVar("R_out", covariant=True)
-
-
-class Operation(Protocol[Q_in, R_out]):
-    """How a method made by :func:`twins` / :func:`stream_twins` is typed (the class attribute
-    stands for the bound method, so type checkers accept it where the base class has a
-    method)."""
-
-    def __call__(self, request: Q_in) -> R_out: ...
-
-
-def twins(call: Callable[[Any, Any, Q], Any], read: Callable[[Any, Q, Any], R], *,
-          what: str = "answer", request: type[Q] | None = None) -> tuple[Operation[Q, R],
-                                         Operation[Q, Coroutine[Any, Any, R]]]:
-    """The sync and async methods of one operation of an :class:`SDKProvider`.
-
-    ``call(provider, client, request)`` sends (its result is awaited with the async client);
-    ``read(provider, request, answer)`` converts. ``what`` names the answer in
-    malformed-answer errors. ``request`` (the request class) only informs type checkers, so
-    that they type lambdas given as ``call`` and ``read``.
-    """
-
-    def sync(self: SDKProvider, request: Q) -> R:
-        model = request.model  # type: ignore[attr-defined]
-        with _Guard(self.boundary, model, None):
-            answer = call(self, self.clients.sync_client(), request)
-        with _Guard(self.boundary, model, what):
-            return read(self, request, answer)
-
-    async def asynchronous(self: SDKProvider, request: Q) -> R:
-        model = request.model  # type: ignore[attr-defined]
-        with _Guard(self.boundary, model, None):
-            answer = await call(self, self.clients.async_client(), request)
-        with _Guard(self.boundary, model, what):
-            return read(self, request, answer)
-
-    return cast(Operation[Q, R], sync), cast(Operation[Q, Coroutine[Any, Any, R]], asynchronous)
-
-
-def _close_opened(opened: Any) -> None:
-    close = getattr(opened, "close", None)
-    if close is not None:
-        close()
-
-
-async def _aclose_opened(opened: Any) -> None:
-    await _close_async_default(opened)
-
-
-def _stream_start(provider: SDKProvider, state: Callable[[Any, Any], StreamState],
-                  request: Any) -> tuple[_Guard, StreamState]:
-    guard = _Guard(provider.boundary, request.model, None)
-    with guard:
-        st = state(provider, request)
-    if st.scrubber is None:
-        st.scrubber = provider.scrubber
-    return guard, st
-
-
-def stream_twins(
-    open: _Call,
-    events: Callable[[Any, Any, Any], Iterable[Any]],
-    state: Callable[[Any, Any], StreamState],
-    *,
-    aevents: Callable[[Any, Any, Any], Any] | None = None,
-) -> tuple[Operation[Any, Iterator[ChatChunk]], Operation[Any, AsyncIterator[ChatChunk]]]:
-    """The ``chat_stream`` and ``achat_stream`` methods of an :class:`SDKProvider`.
-
-    ``open(provider, client, request)`` starts the stream (awaited with the async client);
-    ``events(provider, client, opened)`` iterates its events (``aevents`` async-iterates them,
-    default ``events``); ``state(provider, request)`` is the :class:`StreamState` folding them.
-    SDK errors go through the error boundary, converter errors become
-    :class:`ProviderResponseError`, a missing closing event :meth:`StreamState.truncated`;
-    ``opened`` is closed when the stream ends or is closed early.
-    """
-    aevents_: Callable[[Any, Any, Any], Any] = aevents or events
-
-    def sync(self: SDKProvider, request: Any) -> Iterator[ChatChunk]:
-        guard, st = _stream_start(self, state, request)
-        with guard:
-            client = self.clients.sync_client()
-            opened = open(self, client, request)
-        try:
-            # One boundary around the loop (per event would cost a frame each): converter
-            # errors become ProviderResponseError, the SDK's own go through map_error.
-            with _Guard(self.boundary, request.model, st.what):
-                fold = st.fold
-                for event in events(self, client, opened):
-                    out = fold(event)
-                    if type(out) is ChatChunk:
-                        yield out
-                    elif out is not None:
-                        yield from out  # type: ignore[misc]
-                yield from st.end()
-        finally:
-            _close_opened(opened)
-
-    async def asynchronous(self: SDKProvider, request: Any) -> AsyncIterator[ChatChunk]:
-        guard, st = _stream_start(self, state, request)
-        with guard:
-            client = self.clients.async_client()
-            opened = await open(self, client, request)
-        try:
-            with _Guard(self.boundary, request.model, st.what):
-                fold = st.fold
-                async for event in aevents_(self, client, opened):
-                    out = fold(event)
-                    if type(out) is ChatChunk:
-                        yield out
-                    elif out is not None:
-                        for chunk in out:  # type: ignore[union-attr]
-                            yield chunk
-                for chunk in st.end():
-                    yield chunk
-        finally:
-            await _aclose_opened(opened)
-
-    return (cast(Operation[Any, Iterator[ChatChunk]], sync),
-            cast(Operation[Any, AsyncIterator[ChatChunk]], asynchronous))
