@@ -28,13 +28,21 @@ A = TypeVar("A")
 class _LoopEntry:
     """One event loop's async client, and the async generator that closes it with the loop."""
 
-    __slots__ = ("loop", "client", "agen", "dropped")
+    __slots__ = ("loop", "client", "agen", "dropped", "closer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, client: Any) -> None:
         self.loop = loop
         self.client = client
         self.agen: Any = None
         self.dropped = False
+        self.closer: Callable[[Any], Awaitable[None]] | None = None
+        """Set when the holder was closed from inside this running loop: the loop's shutdown
+        closes the client (see :meth:`ClientHolder.close`)."""
+
+
+# Entries whose client their loop's shutdown will close (the holder was closed from inside the
+# loop): kept alive here until then, since the loop holds its async generators weakly.
+_CLOSING: set[_LoopEntry] = set()
 
 
 async def _closes_with_loop(entry: _LoopEntry, holder_ref: Any) -> AsyncGenerator[None, None]:
@@ -44,6 +52,11 @@ async def _closes_with_loop(entry: _LoopEntry, holder_ref: Any) -> AsyncGenerato
     try:
         yield
     finally:
+        closer = entry.closer
+        if closer is not None:  # the holder was closed from inside this loop
+            entry.closer = None
+            _CLOSING.discard(entry)
+            await _aclose_quietly(entry.client, closer)
         holder = holder_ref()
         if not entry.dropped and holder is not None:
             holder._forget(entry)
@@ -222,8 +235,17 @@ class ClientHolder(Generic[S, A]):
             sync, self._sync = self._sync, None
         if sync is not None and self.owns_sync:
             self._close_sync(sync)
+        aio = sys.modules.get("asyncio")  # no loop can be running without it imported
+        current = aio._get_running_loop() if aio is not None else None
         for entry in self._take_all():
-            self._close_elsewhere(entry)
+            if entry.loop is current and entry.agen is not None and self.owns_async:
+                # A sync close inside a running loop (``with Router() as r:`` in async code):
+                # a close scheduled on the loop now would be cancelled by asyncio.run() before
+                # it ran; the loop's own shutdown of its async generators closes it cleanly.
+                entry.closer = self._close_async
+                _CLOSING.add(entry)
+            else:
+                self._close_elsewhere(entry)
 
     async def aclose(self) -> None:
         """Close every client: the running loop's async client here, the others as

@@ -386,6 +386,27 @@ def test_async_clients_one_per_loop_closed_with_their_loop() -> None:
     assert holder.async_clients == 0 and FakeAsyncClient.live == 0
 
 
+def test_sync_close_inside_the_running_loop_closes_the_async_client_in_that_loop() -> None:
+    # `with Router() as r:` in async code closes synchronously while the loop runs: a close
+    # scheduled on the loop then was cancelled by asyncio.run() before it ran (aiohttp reported
+    # an unclosed session); now the loop's own shutdown closes the client, inside the loop.
+    FakeAsyncClient.live = FakeAsyncClient.closed = 0
+    holder: ClientHolder[Any, FakeAsyncClient] = ClientHolder(None, FakeAsyncClient)
+    seen: list[FakeAsyncClient] = []
+
+    async def use() -> None:
+        seen.append(holder.async_client())
+        await asyncio.sleep(0)
+        holder.close()
+        assert holder.async_clients == 0  # never handed out again
+
+    asyncio.run(use())
+    assert seen[0].is_closed and FakeAsyncClient.closed == 1
+    del seen
+    gc.collect()
+    assert FakeAsyncClient.live == 0  # and nothing keeps it alive afterwards
+
+
 def test_async_clients_of_loops_in_several_threads() -> None:
     FakeAsyncClient.live = FakeAsyncClient.closed = 0
     holder: ClientHolder[Any, FakeAsyncClient] = ClientHolder(None, FakeAsyncClient)
