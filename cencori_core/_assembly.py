@@ -62,8 +62,8 @@ def assemble(router: Router, kw: dict[str, Any]) -> None:
     timeout = kw["timeout"]
     router.timeout = v.timeout(timeout) if timeout is not None else None
     router.retry = RetryPolicy.coerce(kw["retry"]) or RetryPolicy()
-    router._retry_per_model = {k: RetryPolicy.coerce(p) for k, p in
-                               (kw["retry_per_model"] or {}).items()}
+    retry_per_model = {k: RetryPolicy.coerce(p) for k, p in
+                       (kw["retry_per_model"] or {}).items()}
     router._fallbacks = check_fallbacks(kw["fallbacks"])
     router._context_window_fallbacks = check_context_fallbacks(kw["context_window_fallbacks"])
 
@@ -84,7 +84,7 @@ def assemble(router: Router, kw: dict[str, Any]) -> None:
     # --- observability: callbacks as hooks, spans/metrics (telemetry.py), logging
     for cb in callback_plugins(kw["on_success"], kw["on_error"]):
         register_plugin(pm, cb)
-    router._telemetry = telemetry = make_telemetry(
+    telemetry = make_telemetry(
         kw["telemetry"], capture_content=kw["telemetry_capture_content"],
         tracer_provider=kw["tracer_provider"], meter_provider=kw["meter_provider"])
     _logging.configure_from_env()
@@ -103,9 +103,8 @@ def assemble(router: Router, kw: dict[str, Any]) -> None:
     reg.env_configs()
     if telemetry is not None:
         telemetry.config = reg.config
-    router._dep_state = MemoryDeploymentState()
     router._balancer = balancer = Balancer(kw["routing_strategy"],
-                                           Cooldown.coerce(kw["cooldown"]), router._dep_state)
+                                           Cooldown.coerce(kw["cooldown"]), MemoryDeploymentState())
     for group, deps in (deployments or {}).items():
         reg.add_deployments(group, deps)
 
@@ -130,7 +129,7 @@ def assemble(router: Router, kw: dict[str, Any]) -> None:
         # several worker processes agree on cooldowns through the same Redis
         from .stores.redis import RedisDeploymentState
 
-        router._dep_state = balancer.state = RedisDeploymentState(acct.store)
+        balancer.state = RedisDeploymentState(acct.store)
     register_plugin(pm, acct.sink, acct.sink.name)
     router._hooks = Hooks(pm)
     # --- response cache: in memory, or in Redis (a cache url, else redis_url)
@@ -141,6 +140,6 @@ def assemble(router: Router, kw: dict[str, Any]) -> None:
         hooks=router._hooks, registry=reg, balancer=balancer,
         fallbacks=router._fallbacks, context_window_fallbacks=router._context_window_fallbacks,
         telemetry=telemetry, accounting=acct, pricing=pricing,
-        retry=router.retry, retry_per_model=router._retry_per_model, cache=cache)
+        retry=router.retry, retry_per_model=retry_per_model, cache=cache)
     router._chats = ChatCalls(router._pipe, cache)
     _logging.watch(router)  # the log filter masks this router's keys

@@ -66,7 +66,6 @@ if TYPE_CHECKING:
     from .accounting.service import Accounting, UsageView
     from .catalog import Catalog
     from .resilience import Balancer
-    from .telemetry import Telemetry
 
 __all__ = ["Router", "CallContext", "ChatStream", "AsyncChatStream"]
 
@@ -108,47 +107,34 @@ class Router:
     _pm: pluggy.PluginManager
     _hooks: Hooks
     _registry: Registry
-    _telemetry: Telemetry | None
     _balancer: Balancer
-    _dep_state: Any
     _fallbacks: dict[str, list[str]]
     _context_window_fallbacks: dict[str, str]
-    _retry_per_model: dict[str, RetryPolicy | None]
     _accounting: Accounting
     _limiter: Limiter
     _pipe: Pipeline
     _chats: ChatCalls
 
     def __init__(
-        self,
-        *,
-        providers: Mapping[str, Any] | None = None,
+        self, *, providers: Mapping[str, Any] | None = None,
         fallbacks: Mapping[str, Iterable[str]] | None = None,
         policies: Iterable[Any] | None = None,
         retry: RetryPolicy | Mapping[str, Any] | int | None = None,
-        timeout: float | None = 60.0,
-        plugins: Iterable[Any] | None = None,
+        timeout: float | None = 60.0, plugins: Iterable[Any] | None = None,
         load_entrypoints: bool = True,
         context_window_fallbacks: Mapping[str, str] | None = None,
         retry_per_model: Mapping[str, RetryPolicy | Mapping[str, Any] | int] | None = None,
         deployments: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
-        routing_strategy: str = "weighted",
-        cooldown: Mapping[str, Any] | Cooldown | None = None,
-        prices: Mapping[str, Any] | None = None,
-        telemetry: bool | None = None,
-        telemetry_capture_content: bool | None = None,
-        tracer_provider: Any = None,
+        routing_strategy: str = "weighted", cooldown: Mapping[str, Any] | Cooldown | None = None,
+        prices: Mapping[str, Any] | None = None, telemetry: bool | None = None,
+        telemetry_capture_content: bool | None = None, tracer_provider: Any = None,
         meter_provider: Any = None,
         on_success: Callable[..., Any] | Iterable[Callable[..., Any]] | None = None,
         on_error: Callable[..., Any] | Iterable[Callable[..., Any]] | None = None,
         # --- accounting: where usage, projects and shared counters live; budgets and limits
-        ledger_path: str | os.PathLike[str] | None = None,
-        ledger_url: str | None = None,
-        redis_url: str | None = None,
-        budgets: Any = None,
-        rate_limits: Any = None,
-        budget_fail_mode: str = "closed",
-        rate_limit_fail_mode: str = "open",
+        ledger_path: str | os.PathLike[str] | None = None, ledger_url: str | None = None,
+        redis_url: str | None = None, budgets: Any = None, rate_limits: Any = None,
+        budget_fail_mode: str = "closed", rate_limit_fail_mode: str = "open",
         rate_limit_wait: float = 0.0,
         # --- response cache (cencori_core/cache, docs/cache.md)
         cache: bool | Mapping[str, Any] | ResponseCache | None = None,
