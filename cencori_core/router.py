@@ -379,12 +379,12 @@ class Router:
                                self._chats.context(True, locals(), unknown, "achat_stream"))
 
     # ------------------------------------------------------------------ other operations
-    # Each hands its locals() on: the request builder and _ctx read the common keywords (user,
-    # metadata, timeout, retry, api_key, project, provider_options) and ``unknown`` from it.
+    # Each gathers the keywords every operation shares (_shared) for its request builder and
+    # _ctx, then runs the call.
 
-    def _ctx(self, op: str, req: Any, kw: dict[str, Any], user: str | None = None,
-             cache: Any = None) -> CallContext:
-        check_extra(op, kw["unknown"])
+    def _ctx(self, op: str, req: Any, kw: dict[str, Any], unknown: dict[str, Any],
+             user: str | None = None, cache: Any = None) -> CallContext:
+        check_extra(op, unknown)
         option = call_option(cache, self.cache)
         return self._pipe.begin(op.removeprefix("a"), req.model, req, **common(kw, user),
                                 cache=option)
@@ -397,8 +397,9 @@ class Router:
         provider_options: dict[str, Any] | None = None, cache: Cache = None, **unknown: Never,
     ) -> EmbeddingResponse:
         """Embed one text or a list of texts; one vector per input, in order."""
-        req = embed_request(model, input, dimensions, input_type, kw := locals())
-        return self._pipe.run(self._ctx("embed", req, kw, req.user, cache), ops.EMBED)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = embed_request(model, input, dimensions, input_type, kw)
+        return self._pipe.run(self._ctx("embed", req, kw, unknown, req.user, cache), ops.EMBED)
 
     async def aembed(
         self, model: str, input: str | list[str], *, dimensions: int | None = None,
@@ -408,8 +409,10 @@ class Router:
         provider_options: dict[str, Any] | None = None, cache: Cache = None, **unknown: Never,
     ) -> EmbeddingResponse:
         """Async twin of :meth:`embed`."""
-        req = embed_request(model, input, dimensions, input_type, kw := locals())
-        return await self._pipe.arun(self._ctx("aembed", req, kw, req.user, cache), ops.EMBED)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = embed_request(model, input, dimensions, input_type, kw)
+        ctx = self._ctx("aembed", req, kw, unknown, req.user, cache)
+        return await self._pipe.arun(ctx, ops.EMBED)
 
     def generate_image(
         self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
@@ -419,8 +422,10 @@ class Router:
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> ImageResponse:
         """Generate ``n`` images from a prompt."""
-        req = image_request(model, prompt, size, n, quality, kw := locals())
-        return self._pipe.run(self._ctx("generate_image", req, kw, req.user), ops.GENERATE_IMAGE)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = image_request(model, prompt, size, n, quality, kw)
+        ctx = self._ctx("generate_image", req, kw, unknown, req.user)
+        return self._pipe.run(ctx, ops.GENERATE_IMAGE)
 
     async def agenerate_image(
         self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
@@ -430,8 +435,9 @@ class Router:
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> ImageResponse:
         """Async twin of :meth:`generate_image`."""
-        req = image_request(model, prompt, size, n, quality, kw := locals())
-        ctx = self._ctx("agenerate_image", req, kw, req.user)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = image_request(model, prompt, size, n, quality, kw)
+        ctx = self._ctx("agenerate_image", req, kw, unknown, req.user)
         return await self._pipe.arun(ctx, ops.GENERATE_IMAGE)
 
     def transcribe(
@@ -442,8 +448,9 @@ class Router:
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> Transcription:
         """Transcribe audio given as a path, bytes or a binary file object."""
-        req = transcription_request(model, file, language, prompt, kw := locals())
-        return self._pipe.run(self._ctx("transcribe", req, kw), ops.TRANSCRIBE)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = transcription_request(model, file, language, prompt, kw)
+        return self._pipe.run(self._ctx("transcribe", req, kw, unknown), ops.TRANSCRIBE)
 
     async def atranscribe(
         self, model: str, file: Any, *, language: str | None = None,
@@ -453,8 +460,9 @@ class Router:
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> Transcription:
         """Async twin of :meth:`transcribe`."""
-        req = transcription_request(model, file, language, prompt, kw := locals())
-        return await self._pipe.arun(self._ctx("atranscribe", req, kw), ops.TRANSCRIBE)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = transcription_request(model, file, language, prompt, kw)
+        return await self._pipe.arun(self._ctx("atranscribe", req, kw, unknown), ops.TRANSCRIBE)
 
     def speech(
         self, model: str, input: str, *, voice: str, format: str = "mp3",
@@ -464,8 +472,9 @@ class Router:
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> Speech:
         """Text to speech; ``Speech.audio`` holds the bytes."""
-        req = speech_request(model, input, voice, format, speed, kw := locals())
-        return self._pipe.run(self._ctx("speech", req, kw), ops.SPEECH)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = speech_request(model, input, voice, format, speed, kw)
+        return self._pipe.run(self._ctx("speech", req, kw, unknown), ops.SPEECH)
 
     async def aspeech(
         self, model: str, input: str, *, voice: str, format: str = "mp3",
@@ -475,8 +484,9 @@ class Router:
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> Speech:
         """Async twin of :meth:`speech`."""
-        req = speech_request(model, input, voice, format, speed, kw := locals())
-        return await self._pipe.arun(self._ctx("aspeech", req, kw), ops.SPEECH)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = speech_request(model, input, voice, format, speed, kw)
+        return await self._pipe.arun(self._ctx("aspeech", req, kw, unknown), ops.SPEECH)
 
     def moderate(
         self, model: str, input: str | list[str], *, user: str | None = None,
@@ -485,8 +495,9 @@ class Router:
         provider_options: dict[str, Any] | None = None, cache: Cache = None, **unknown: Never,
     ) -> ModerationResponse:
         """Classify text with the provider's moderation model (its own category names)."""
-        req = moderation_request(model, input, kw := locals())
-        return self._pipe.run(self._ctx("moderate", req, kw, cache=cache), ops.MODERATE)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = moderation_request(model, input, kw)
+        return self._pipe.run(self._ctx("moderate", req, kw, unknown, cache=cache), ops.MODERATE)
 
     async def amoderate(
         self, model: str, input: str | list[str], *, user: str | None = None,
@@ -495,8 +506,10 @@ class Router:
         provider_options: dict[str, Any] | None = None, cache: Cache = None, **unknown: Never,
     ) -> ModerationResponse:
         """Async twin of :meth:`moderate`."""
-        req = moderation_request(model, input, kw := locals())
-        return await self._pipe.arun(self._ctx("amoderate", req, kw, cache=cache), ops.MODERATE)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = moderation_request(model, input, kw)
+        ctx = self._ctx("amoderate", req, kw, unknown, cache=cache)
+        return await self._pipe.arun(ctx, ops.MODERATE)
 
     def rerank(
         self, model: str, query: str, documents: Sequence[str | Mapping[str, Any]], *,
@@ -507,8 +520,9 @@ class Router:
     ) -> RerankResponse:
         """Order ``documents`` (strings, or dicts with a ``"text"``) by relevance to ``query``;
         ``results`` best first, each with the document's ``index`` in ``documents``."""
-        req = rerank_request(model, query, documents, top_n, kw := locals())
-        ctx = self._ctx("rerank", req, kw, v.optional_str(user, "user"))
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = rerank_request(model, query, documents, top_n, kw)
+        ctx = self._ctx("rerank", req, kw, unknown, v.optional_str(user, "user"))
         return self._pipe.run(ctx, ops.RERANK)
 
     async def arerank(
@@ -519,8 +533,9 @@ class Router:
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> RerankResponse:
         """Async twin of :meth:`rerank`."""
-        req = rerank_request(model, query, documents, top_n, kw := locals())
-        ctx = self._ctx("arerank", req, kw, v.optional_str(user, "user"))
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = rerank_request(model, query, documents, top_n, kw)
+        ctx = self._ctx("arerank", req, kw, unknown, v.optional_str(user, "user"))
         return await self._pipe.arun(ctx, ops.RERANK)
 
     # ------------------------------------------------------------------ the OpenAI drop-in
@@ -573,3 +588,11 @@ class Router:
 
     def __repr__(self) -> str:
         return f"<Router providers={sorted(self._registry.configs)}>"
+
+
+def _shared(user: str | None, metadata: dict[str, Any] | None, timeout: float | None,
+            retry: RetryPolicy | None, api_key: str | None, project: str | None,
+            provider_options: dict[str, Any] | None) -> dict[str, Any]:
+    """The keywords every operation shares, as the request builders and ``_ctx`` read them."""
+    return {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+            "api_key": api_key, "project": project, "provider_options": provider_options}
