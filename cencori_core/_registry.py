@@ -10,6 +10,7 @@ provider is first used.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -31,6 +32,8 @@ from .resilience import Deployment
 from .types import Route
 
 __all__ = ["Registry"]
+
+_log = logging.getLogger("cencori_core")
 
 # Declared configuration keys that authenticate without an API key: Google credentials (and
 # Vertex AI mode, whose default is Application Default Credentials), a Microsoft Entra ID token
@@ -331,6 +334,23 @@ class Registry:
                               f"returned {type(inst).__name__}, not a Provider")
         inst.name = cfg.name
         return inst
+
+    def close(self) -> None:
+        """Close every provider instance built or handed in; one failing does not stop the
+        others (it is logged)."""
+        for inst in list(self.instances.values()):
+            try:
+                inst.close()
+            except Exception:  # noqa: BLE001
+                _log.exception("closing %r failed", inst)
+
+    async def aclose(self) -> None:
+        """The async twin of :meth:`close`: each instance's ``aclose`` (async and sync clients)."""
+        for inst in list(self.instances.values()):
+            try:
+                await inst.aclose()
+            except Exception:  # noqa: BLE001
+                _log.exception("closing %r failed", inst)
 
     def configured_providers(self) -> dict[str, bool]:
         """Each provider name → whether it can be used now (has a key or needs none)."""

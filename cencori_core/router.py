@@ -1,4 +1,4 @@
-"""The Router: one pipeline for every operation, with a sync and an async driver.
+"""The Router: the façade every call goes through (construction, resolution, the operations).
 
 ::
 
@@ -6,29 +6,24 @@
          ─▶ attempt loop (retry · fallback) ─▶ provider plugin ─▶ official SDK
          ─▶ normalize ─▶ post-request policies ─▶ settle usage & cost ─▶ record ─▶ result
 
-Everything except the provider call, the retry sleep and the state store is plain synchronous
-code shared by both drivers (``_begin``, ``_target_request``, ``_complete``, ``_fail``); ``chat``
-and ``achat`` differ only where they wait.
+Each public operation spells out its keywords and hands them on: ``_requests.py`` builds the
+validated request, ``_pipeline.py`` runs the call (``_flow.py``: the attempt flow, written once,
+with a sync and an async driver), ``_chatcall.py`` holds chat's context and output retries,
+``_streams.py`` the streams, and ``_assembly.py`` builds a router's parts from its keywords.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Never
 
-from . import _logging
 from . import _operations as ops
 from . import _validate as v
-from ._callbacks import callback_plugins
-from ._hooks import Hooks
-from ._pipeline import Pipeline
-from ._registry import Registry
+from ._assembly import assemble
 from ._requests import (
-    chat_request,
     check_extra,
     common,
     embed_request,
@@ -39,34 +34,12 @@ from ._requests import (
     transcription_request,
 )
 from ._streams import AsyncChatStream, ChatStream
-from ._structured import is_type, output_spec
-from .cache import ResponseCache, call_option, coerce_cache
-from .config import (
-    check_context_fallbacks,
-    check_fallbacks,
-    check_keys,
-    load_toml,
-    toml_errors,
-)
+from .cache import ResponseCache, call_option
+from .config import check_keys, load_toml, toml_errors
 from .context import CallContext
-from .errors import ConfigurationError, OutputValidationError
-from .hookspecs import hookimpl
-from .plugins import (
-    allow_list,
-    collect_providers,
-    discover,
-    make_plugin_manager,
-    register_plugin,
-    split_plugins,
-)
+from .plugins import collect_providers, register_plugin
 from .provider import Provider
-from .resilience import (
-    Balancer,
-    Cooldown,
-    MemoryDeploymentState,
-    RetryPolicy,
-)
-from .telemetry import make_telemetry
+from .resilience import Cooldown, RetryPolicy
 from .types import (
     ChatResponse,
     EmbeddingResponse,
@@ -81,6 +54,18 @@ from .types import (
 
 if TYPE_CHECKING:
     import openai
+    import pluggy
+
+    from ._chatcall import ChatCalls
+    from ._hooks import Hooks
+    from ._pipeline import Pipeline
+    from ._registry import Registry
+    from .accounting.limits import Limiter
+    from .accounting.pricing import Pricing
+    from .accounting.projects import Projects
+    from .accounting.service import Accounting, UsageView
+    from .catalog import Catalog
+    from .resilience import Balancer
 
 __all__ = ["Router", "CallContext", "ChatStream", "AsyncChatStream"]
 
@@ -88,25 +73,8 @@ __all__ = ["Router", "CallContext", "ChatStream", "AsyncChatStream"]
 Messages = Sequence[Message | Mapping[str, Any]]
 """Chat messages: our :class:`Message` objects or OpenAI-style dicts, mixed freely."""
 
-CHAT_ARGS = ["model", "messages", "temperature", "max_tokens", "tools", "tool_choice",
-             "response_format", "stop", "top_p", "seed", "user", "metadata", "timeout", "retry",
-             "api_key", "project", "provider_options", "cache",
-             # issue 17: common parameters (output_retries: chat/achat; stream_options: streams)
-             "reasoning_effort", "max_completion_tokens", "n", "logprobs", "top_logprobs",
-             "parallel_tool_calls", "presence_penalty", "frequency_penalty", "output_retries",
-             "stream_options"]
-
-
-class _Builtin:
-    """The providers that ship inside cencori-core: ``echo``."""
-
-    name = "cencori-builtin"
-
-    @hookimpl
-    def cencori_register_providers(self, register: Callable[..., None]) -> None:
-        from ._echo import ECHO_MODELS, make_echo
-
-        register("echo", make_echo, models=ECHO_MODELS, requires_key=False)
+Cache = bool | str | dict[str, Any] | None
+"""A call's ``cache=``: False bypasses, True forces, ``"refresh"`` overwrites, a dict sets ttl."""
 
 
 class Router:
@@ -117,36 +85,56 @@ class Router:
     used, not when the router is built.
     """
 
+    timeout: float | None
+    """Default seconds per provider call (None: the SDKs' own)."""
+    retry: RetryPolicy
+    """The retry policy of calls that name none."""
+    loaded_plugins: list[str]
+    """The names of the plugins registered at construction (entry points, then objects)."""
+    policies: list[Any]
+    """The policy objects, in the order they run."""
+    catalog: Catalog
+    """Every model name this router knows, with its provider and capabilities."""
+    pricing: Pricing
+    """Prices per model (the price data, overridden by ``prices=``)."""
+    projects: Projects
+    """Projects and their keys: ``create``, ``update``, ``add_key``, ``revoke``, ``list``."""
+    usage: UsageView
+    """Usage totals (``summary(by=...)``) and budget states."""
+    cache: ResponseCache | None
+    """The response cache (``stats()``, ``clear()``), or None without one."""
+    # the parts (_assembly.py builds them)
+    _pm: pluggy.PluginManager
+    _hooks: Hooks
+    _registry: Registry
+    _balancer: Balancer
+    _fallbacks: dict[str, list[str]]
+    _context_window_fallbacks: dict[str, str]
+    _accounting: Accounting
+    _limiter: Limiter
+    _pipe: Pipeline
+    _chats: ChatCalls
+
     def __init__(
-        self,
-        *,
-        providers: Mapping[str, Any] | None = None,
+        self, *, providers: Mapping[str, Any] | None = None,
         fallbacks: Mapping[str, Iterable[str]] | None = None,
         policies: Iterable[Any] | None = None,
         retry: RetryPolicy | Mapping[str, Any] | int | None = None,
-        timeout: float | None = 60.0,
-        plugins: Iterable[Any] | None = None,
+        timeout: float | None = 60.0, plugins: Iterable[Any] | None = None,
         load_entrypoints: bool = True,
         context_window_fallbacks: Mapping[str, str] | None = None,
         retry_per_model: Mapping[str, RetryPolicy | Mapping[str, Any] | int] | None = None,
         deployments: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
-        routing_strategy: str = "weighted",
-        cooldown: Mapping[str, Any] | Cooldown | None = None,
-        prices: Mapping[str, Any] | None = None,
-        telemetry: bool | None = None,
-        telemetry_capture_content: bool | None = None,
-        tracer_provider: Any = None,
+        routing_strategy: str = "weighted", cooldown: Mapping[str, Any] | Cooldown | None = None,
+        prices: Mapping[str, Any] | None = None, telemetry: bool | None = None,
+        telemetry_capture_content: bool | None = None, tracer_provider: Any = None,
         meter_provider: Any = None,
         on_success: Callable[..., Any] | Iterable[Callable[..., Any]] | None = None,
         on_error: Callable[..., Any] | Iterable[Callable[..., Any]] | None = None,
         # --- accounting: where usage, projects and shared counters live; budgets and limits
-        ledger_path: str | os.PathLike[str] | None = None,
-        ledger_url: str | None = None,
-        redis_url: str | None = None,
-        budgets: Any = None,
-        rate_limits: Any = None,
-        budget_fail_mode: str = "closed",
-        rate_limit_fail_mode: str = "open",
+        ledger_path: str | os.PathLike[str] | None = None, ledger_url: str | None = None,
+        redis_url: str | None = None, budgets: Any = None, rate_limits: Any = None,
+        budget_fail_mode: str = "closed", rate_limit_fail_mode: str = "open",
         rate_limit_wait: float = 0.0,
         # --- response cache (cencori_core/cache, docs/cache.md)
         cache: bool | Mapping[str, Any] | ResponseCache | None = None,
@@ -231,91 +219,7 @@ class Router:
         A misspelled keyword is a ``TypeError``; ``Router.from_config(path)`` reads the same
         settings from a TOML file.
         """
-        self._closed = False
-        self._lock = threading.Lock()
-        self.timeout = v.timeout(timeout) if timeout is not None else None
-        self.retry = RetryPolicy.coerce(retry) or RetryPolicy()
-        self._retry_per_model = {k: RetryPolicy.coerce(p) for k, p in
-                                 (retry_per_model or {}).items()}
-        self._fallbacks = check_fallbacks(fallbacks)
-        self._context_window_fallbacks = check_context_fallbacks(context_window_fallbacks)
-
-        # --- plugins: names allow-list entry points, objects are added to the discovered ones
-        self._pm = make_plugin_manager()
-        register_plugin(self._pm, _Builtin(), _Builtin.name)
-        names, objects = split_plugins(plugins)
-        allowed = allow_list(names)
-        self.loaded_plugins: list[str] = []
-        if load_entrypoints:
-            self.loaded_plugins = discover(self._pm, allowed)
-        for obj in objects:
-            self.loaded_plugins.append(register_plugin(self._pm, obj))
-        self.policies = list(policies or [])
-        # pluggy calls the last registered first: register in reverse so list order holds.
-        for pol in reversed(self.policies):
-            register_plugin(self._pm, pol, getattr(pol, "name", None) or type(pol).__name__)
-        # --- observability: callbacks as hooks, spans/metrics (telemetry.py), logging
-        for cb in callback_plugins(on_success, on_error):
-            register_plugin(self._pm, cb)
-        self._telemetry = make_telemetry(telemetry, capture_content=telemetry_capture_content,
-                                         tracer_provider=tracer_provider,
-                                         meter_provider=meter_provider)
-        _logging.configure_from_env()
-
-        # --- providers, deployments and the catalog (_registry.py)
-        self._registry = reg = Registry(collect_providers(self._pm), self.timeout)
-        self.catalog = reg.catalog
-        for what, table in (("providers", providers), ("deployments", deployments)):
-            if table is not None and not isinstance(table, Mapping):
-                raise ConfigurationError(f"{what} must map names to tables/dicts, e.g. "
-                                         f"{what}={{'openai': {{...}}}}, not "
-                                         f"{type(table).__name__}")
-        for name, value in (providers or {}).items():
-            reg.add_provider_config(name, value)
-        reg.env_configs()
-        if self._telemetry is not None:
-            self._telemetry.config = reg.config
-        self._dep_state: Any = MemoryDeploymentState()
-        self._balancer = Balancer(routing_strategy, Cooldown.coerce(cooldown), self._dep_state)
-        for group, deps in (deployments or {}).items():
-            reg.add_deployments(group, deps)
-
-        from .accounting.pricing import Pricing
-
-        self.pricing = Pricing(prices)
-        # --- accounting (cencori_core/accounting): see accounting/service.py
-        from .accounting.service import Accounting
-
-        self._accounting = Accounting(
-            self.pricing, ledger_path=ledger_path, ledger_url=ledger_url, redis_url=redis_url,
-            budgets=budgets,
-            rate_limits=rate_limits, budget_fail_mode=budget_fail_mode,
-            rate_limit_fail_mode=rate_limit_fail_mode, rate_limit_wait=rate_limit_wait)
-        self.projects = self._accounting.projects
-        """Projects and their keys: ``create``, ``update``, ``add_key``, ``revoke``, ``list``."""
-        self.usage = self._accounting.usage
-        """Usage totals (``summary(by=...)``) and budget states."""
-        self._limiter = self._accounting.limiter
-        self._limiter.price_provider = reg.price_provider
-        self._limiter.model_info = self.catalog.info
-        if getattr(self._accounting.store, "name", None) == "redis":
-            # several worker processes agree on cooldowns through the same Redis
-            from .stores.redis import RedisDeploymentState
-
-            self._dep_state = self._balancer.state = RedisDeploymentState(self._accounting.store)
-        register_plugin(self._pm, self._accounting.sink, self._accounting.sink.name)
-        self._refresh_hooks()
-        # --- response cache: in memory, or in Redis (a cache url, else redis_url)
-        self.cache: ResponseCache | None = coerce_cache(cache)
-        """The response cache (``stats()``, ``clear()``), or None without one."""
-        if self.cache is not None:
-            self.cache.bind(redis_url, self._accounting.store)
-        self._pipe = Pipeline(
-            hooks=self._hooks, registry=reg, balancer=self._balancer,
-            fallbacks=self._fallbacks, context_window_fallbacks=self._context_window_fallbacks,
-            telemetry=self._telemetry, accounting=self._accounting, pricing=self.pricing,
-            retry=self.retry, retry_per_model=self._retry_per_model, cache=self.cache)
-        _logging.watch(self)  # the log filter masks this router's keys
+        assemble(self, locals())
 
     # ------------------------------------------------------------------ construction helpers
 
@@ -340,10 +244,7 @@ class Router:
         return pname
 
     def _refresh_hooks(self) -> None:
-        if not hasattr(self, "_hooks"):
-            self._hooks = Hooks(self._pm)
-        else:
-            self._hooks.refresh()
+        self._hooks.refresh()
 
     @property
     def plugin_manager(self) -> Any:
@@ -384,58 +285,21 @@ class Router:
     # Every operation spells out its keywords: a type checker rejects a misspelled one
     # (``**unknown: Never``) and the run time refuses it with an InvalidRequestError.
 
-    def _chat_ctx(self, stream: bool, kw: dict[str, Any], unknown: dict[str, Any],
-                  op: str) -> CallContext:
-        if unknown:
-            v.unknown_kwargs(op, unknown, CHAT_ARGS)
-        rf = kw["response_format"]
-        spec = None
-        if rf is not None and not isinstance(rf, Mapping) and is_type(rf):
-            spec = output_spec(rf)
-            kw = {**kw, "response_format": spec.response_format}
-        if kw.get("output_retries") is not None:
-            from ._structured import output_retries
-
-            output_retries(kw["output_retries"], spec)
-        req = chat_request(kw, stream)
-        ctx = self._pipe.begin("chat", req.model, req, stream=stream, user=req.user,
-                               metadata=req.metadata, retry=kw["retry"], api_key=kw["api_key"],
-                               project=kw["project"], output=spec,
-                               cache=call_option(kw["cache"], self.cache))
-        return ctx
-
-    def _retry_output(self, kw: dict[str, Any], ctx: CallContext) -> Any:
-        """``output_retries``: the first call's context, then each re-ask's (a new logical
-        call: recorded and budgeted like any other), as a generator the drivers send errors to."""
-        from ._structured import output_retries, retry_messages
-
-        left = output_retries(kw["output_retries"], ctx._call.output)
-        while True:
-            exc = yield ctx
-            if not left:
-                raise exc
-            left -= 1
-            kw = {**kw, "messages": retry_messages(kw["messages"], exc)}
-            ctx = self._chat_ctx(False, kw, {}, "chat")
-
     def chat(
         self, *, model: str, messages: Messages, temperature: float | None = None,
         max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
         tool_choice: str | dict[str, Any] | None = None,
         response_format: dict[str, Any] | type[Any] | None = None,
-        stop: str | list[str] | None = None,
-        top_p: float | None = None, seed: int | None = None, user: str | None = None,
-        metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
+        stop: str | list[str] | None = None, top_p: float | None = None,
+        seed: int | None = None, user: str | None = None, metadata: dict[str, Any] | None = None,
+        timeout: float | None = None, retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None,
-        cache: bool | str | dict[str, Any] | None = None,
+        provider_options: dict[str, Any] | None = None, cache: Cache = None,
         reasoning_effort: str | None = None, max_completion_tokens: int | None = None,
         n: int | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
         parallel_tool_calls: bool | None = None, presence_penalty: float | None = None,
-        frequency_penalty: float | None = None,
-        stream_options: dict[str, Any] | None = None, output_retries: int | None = None,
-        **unknown: Never,
+        frequency_penalty: float | None = None, stream_options: dict[str, Any] | None = None,
+        output_retries: int | None = None, **unknown: Never,
     ) -> ChatResponse:
         """Send a chat completion and return the normalized :class:`ChatResponse`.
 
@@ -445,284 +309,233 @@ class Router:
         (``reasoning_effort``, ``n``, ``logprobs``, ...) are mapped per provider or refused
         before sending (docs/parameters.md)."""
         kw = locals()
-        ctx = self._chat_ctx(False, kw, unknown, "chat")
+        ctx = self._chats.context(False, kw, unknown, "chat")
         if output_retries is None:
             return self._pipe.run(ctx, ops.CHAT)
-        asks = self._retry_output(kw, ctx)
-        ctx = next(asks)
-        while True:
-            try:
-                return self._pipe.run(ctx, ops.CHAT)
-            except OutputValidationError as exc:
-                ctx = asks.send(exc)
+        return self._chats.retry(kw, ctx)
 
     async def achat(
         self, *, model: str, messages: Messages, temperature: float | None = None,
         max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
         tool_choice: str | dict[str, Any] | None = None,
         response_format: dict[str, Any] | type[Any] | None = None,
-        stop: str | list[str] | None = None,
-        top_p: float | None = None, seed: int | None = None, user: str | None = None,
-        metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
+        stop: str | list[str] | None = None, top_p: float | None = None,
+        seed: int | None = None, user: str | None = None, metadata: dict[str, Any] | None = None,
+        timeout: float | None = None, retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None,
-        cache: bool | str | dict[str, Any] | None = None,
+        provider_options: dict[str, Any] | None = None, cache: Cache = None,
         reasoning_effort: str | None = None, max_completion_tokens: int | None = None,
         n: int | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
         parallel_tool_calls: bool | None = None, presence_penalty: float | None = None,
-        frequency_penalty: float | None = None,
-        stream_options: dict[str, Any] | None = None, output_retries: int | None = None,
-        **unknown: Never,
+        frequency_penalty: float | None = None, stream_options: dict[str, Any] | None = None,
+        output_retries: int | None = None, **unknown: Never,
     ) -> ChatResponse:
         """Async twin of :meth:`chat`."""
         kw = locals()
-        ctx = self._chat_ctx(False, kw, unknown, "achat")
+        ctx = self._chats.context(False, kw, unknown, "achat")
         if output_retries is None:
             return await self._pipe.arun(ctx, ops.CHAT)
-        asks = self._retry_output(kw, ctx)
-        ctx = next(asks)
-        while True:
-            try:
-                return await self._pipe.arun(ctx, ops.CHAT)
-            except OutputValidationError as exc:
-                ctx = asks.send(exc)
+        return await self._chats.aretry(kw, ctx)
 
     def chat_stream(
         self, *, model: str, messages: Messages, temperature: float | None = None,
         max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
         tool_choice: str | dict[str, Any] | None = None,
         response_format: dict[str, Any] | type[Any] | None = None,
-        stop: str | list[str] | None = None,
-        top_p: float | None = None, seed: int | None = None, user: str | None = None,
-        metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
+        stop: str | list[str] | None = None, top_p: float | None = None,
+        seed: int | None = None, user: str | None = None, metadata: dict[str, Any] | None = None,
+        timeout: float | None = None, retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None,
-        cache: bool | str | dict[str, Any] | None = None,
+        provider_options: dict[str, Any] | None = None, cache: Cache = None,
         reasoning_effort: str | None = None, max_completion_tokens: int | None = None,
         n: int | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
         parallel_tool_calls: bool | None = None, presence_penalty: float | None = None,
-        frequency_penalty: float | None = None,
-        stream_options: dict[str, Any] | None = None, **unknown: Never,
+        frequency_penalty: float | None = None, stream_options: dict[str, Any] | None = None,
+        **unknown: Never,
     ) -> ChatStream:
         """Stream a chat completion: iterate the returned :class:`ChatStream` for chunks;
         ``stream.final_response()`` (or ``stream.response``) is the final
         :class:`ChatResponse` after the last chunk."""
-        return ChatStream(self._pipe, self._chat_ctx(True, locals(), unknown, "chat_stream"))
+        return ChatStream(self._pipe, self._chats.context(True, locals(), unknown, "chat_stream"))
 
     def achat_stream(
         self, *, model: str, messages: Messages, temperature: float | None = None,
         max_tokens: int | None = None, tools: list[dict[str, Any]] | None = None,
         tool_choice: str | dict[str, Any] | None = None,
         response_format: dict[str, Any] | type[Any] | None = None,
-        stop: str | list[str] | None = None,
-        top_p: float | None = None, seed: int | None = None, user: str | None = None,
-        metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
+        stop: str | list[str] | None = None, top_p: float | None = None,
+        seed: int | None = None, user: str | None = None, metadata: dict[str, Any] | None = None,
+        timeout: float | None = None, retry: RetryPolicy | None = None,
         api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None,
-        cache: bool | str | dict[str, Any] | None = None,
+        provider_options: dict[str, Any] | None = None, cache: Cache = None,
         reasoning_effort: str | None = None, max_completion_tokens: int | None = None,
         n: int | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
         parallel_tool_calls: bool | None = None, presence_penalty: float | None = None,
-        frequency_penalty: float | None = None,
-        stream_options: dict[str, Any] | None = None, **unknown: Never,
+        frequency_penalty: float | None = None, stream_options: dict[str, Any] | None = None,
+        **unknown: Never,
     ) -> AsyncChatStream:
         """Async twin of :meth:`chat_stream`: ``async with router.achat_stream(...) as s``."""
         return AsyncChatStream(self._pipe,
-                               self._chat_ctx(True, locals(), unknown, "achat_stream"))
+                               self._chats.context(True, locals(), unknown, "achat_stream"))
 
     # ------------------------------------------------------------------ other operations
+    # Each gathers the keywords every operation shares (_shared) for its request builder and
+    # _ctx, then runs the call.
 
-    def _ctx(self, op: str, req: Any, extra: dict[str, Any], unknown: dict[str, Any],
+    def _ctx(self, op: str, req: Any, kw: dict[str, Any], unknown: dict[str, Any],
              user: str | None = None, cache: Any = None) -> CallContext:
         check_extra(op, unknown)
         option = call_option(cache, self.cache)
-        return self._pipe.begin(op.removeprefix("a"), req.model, req, **common(extra, user),
+        return self._pipe.begin(op.removeprefix("a"), req.model, req, **common(kw, user),
                                 cache=option)
 
     def embed(
         self, model: str, input: str | list[str], *, dimensions: int | None = None,
         input_type: str | None = None, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None,
-        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
+        retry: RetryPolicy | None = None, api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, cache: Cache = None, **unknown: Never,
     ) -> EmbeddingResponse:
         """Embed one text or a list of texts; one vector per input, in order."""
-        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
-                 "api_key": api_key, "project": project, "provider_options": provider_options}
-        req = embed_request(model, input, dimensions, input_type, extra)
-        ctx = self._ctx("embed", req, extra, unknown, req.user, cache)
-        return self._pipe.run(ctx, ops.EMBED)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = embed_request(model, input, dimensions, input_type, kw)
+        return self._pipe.run(self._ctx("embed", req, kw, unknown, req.user, cache), ops.EMBED)
 
     async def aembed(
         self, model: str, input: str | list[str], *, dimensions: int | None = None,
         input_type: str | None = None, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None,
-        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
+        retry: RetryPolicy | None = None, api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, cache: Cache = None, **unknown: Never,
     ) -> EmbeddingResponse:
         """Async twin of :meth:`embed`."""
-        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
-                 "api_key": api_key, "project": project, "provider_options": provider_options}
-        req = embed_request(model, input, dimensions, input_type, extra)
-        ctx = self._ctx("aembed", req, extra, unknown, req.user, cache)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = embed_request(model, input, dimensions, input_type, kw)
+        ctx = self._ctx("aembed", req, kw, unknown, req.user, cache)
         return await self._pipe.arun(ctx, ops.EMBED)
 
     def generate_image(
         self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
         quality: str | None = None, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        api_key: str | None = None, project: str | None = None,
+        retry: RetryPolicy | None = None, api_key: str | None = None, project: str | None = None,
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> ImageResponse:
         """Generate ``n`` images from a prompt."""
-        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
-                 "api_key": api_key, "project": project, "provider_options": provider_options}
-        req = image_request(model, prompt, size, n, quality, extra)
-        ctx = self._ctx("generate_image", req, extra, unknown, req.user)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = image_request(model, prompt, size, n, quality, kw)
+        ctx = self._ctx("generate_image", req, kw, unknown, req.user)
         return self._pipe.run(ctx, ops.GENERATE_IMAGE)
 
     async def agenerate_image(
         self, model: str, prompt: str, *, size: str | None = None, n: int = 1,
         quality: str | None = None, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        api_key: str | None = None, project: str | None = None,
+        retry: RetryPolicy | None = None, api_key: str | None = None, project: str | None = None,
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> ImageResponse:
         """Async twin of :meth:`generate_image`."""
-        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
-                 "api_key": api_key, "project": project, "provider_options": provider_options}
-        req = image_request(model, prompt, size, n, quality, extra)
-        ctx = self._ctx("agenerate_image", req, extra, unknown, req.user)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = image_request(model, prompt, size, n, quality, kw)
+        ctx = self._ctx("agenerate_image", req, kw, unknown, req.user)
         return await self._pipe.arun(ctx, ops.GENERATE_IMAGE)
 
     def transcribe(
         self, model: str, file: Any, *, language: str | None = None,
         prompt: str | None = None, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        api_key: str | None = None, project: str | None = None,
+        retry: RetryPolicy | None = None, api_key: str | None = None, project: str | None = None,
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> Transcription:
         """Transcribe audio given as a path, bytes or a binary file object."""
-        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
-                 "api_key": api_key, "project": project, "provider_options": provider_options}
-        req = transcription_request(model, file, language, prompt, extra)
-        ctx = self._ctx("transcribe", req, extra, unknown)
-        return self._pipe.run(ctx, ops.TRANSCRIBE)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = transcription_request(model, file, language, prompt, kw)
+        return self._pipe.run(self._ctx("transcribe", req, kw, unknown), ops.TRANSCRIBE)
 
     async def atranscribe(
         self, model: str, file: Any, *, language: str | None = None,
         prompt: str | None = None, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        api_key: str | None = None, project: str | None = None,
+        retry: RetryPolicy | None = None, api_key: str | None = None, project: str | None = None,
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> Transcription:
         """Async twin of :meth:`transcribe`."""
-        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
-                 "api_key": api_key, "project": project, "provider_options": provider_options}
-        req = transcription_request(model, file, language, prompt, extra)
-        ctx = self._ctx("atranscribe", req, extra, unknown)
-        return await self._pipe.arun(ctx, ops.TRANSCRIBE)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = transcription_request(model, file, language, prompt, kw)
+        return await self._pipe.arun(self._ctx("atranscribe", req, kw, unknown), ops.TRANSCRIBE)
 
     def speech(
         self, model: str, input: str, *, voice: str, format: str = "mp3",
         speed: float | None = None, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        api_key: str | None = None, project: str | None = None,
+        retry: RetryPolicy | None = None, api_key: str | None = None, project: str | None = None,
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> Speech:
         """Text to speech; ``Speech.audio`` holds the bytes."""
-        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
-                 "api_key": api_key, "project": project, "provider_options": provider_options}
-        req = speech_request(model, input, voice, format, speed, extra)
-        ctx = self._ctx("speech", req, extra, unknown)
-        return self._pipe.run(ctx, ops.SPEECH)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = speech_request(model, input, voice, format, speed, kw)
+        return self._pipe.run(self._ctx("speech", req, kw, unknown), ops.SPEECH)
 
     async def aspeech(
         self, model: str, input: str, *, voice: str, format: str = "mp3",
         speed: float | None = None, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        api_key: str | None = None, project: str | None = None,
+        retry: RetryPolicy | None = None, api_key: str | None = None, project: str | None = None,
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> Speech:
         """Async twin of :meth:`speech`."""
-        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
-                 "api_key": api_key, "project": project, "provider_options": provider_options}
-        req = speech_request(model, input, voice, format, speed, extra)
-        ctx = self._ctx("aspeech", req, extra, unknown)
-        return await self._pipe.arun(ctx, ops.SPEECH)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = speech_request(model, input, voice, format, speed, kw)
+        return await self._pipe.arun(self._ctx("aspeech", req, kw, unknown), ops.SPEECH)
 
     def moderate(
         self, model: str, input: str | list[str], *, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None,
-        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
+        retry: RetryPolicy | None = None, api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, cache: Cache = None, **unknown: Never,
     ) -> ModerationResponse:
         """Classify text with the provider's moderation model (its own category names)."""
-        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
-                 "api_key": api_key, "project": project, "provider_options": provider_options}
-        req = moderation_request(model, input, extra)
-        ctx = self._ctx("moderate", req, extra, unknown, cache=cache)
-        return self._pipe.run(ctx, ops.MODERATE)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = moderation_request(model, input, kw)
+        return self._pipe.run(self._ctx("moderate", req, kw, unknown, cache=cache), ops.MODERATE)
 
     async def amoderate(
         self, model: str, input: str | list[str], *, user: str | None = None,
         metadata: dict[str, Any] | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        api_key: str | None = None, project: str | None = None,
-        provider_options: dict[str, Any] | None = None,
-        cache: bool | str | dict[str, Any] | None = None, **unknown: Never,
+        retry: RetryPolicy | None = None, api_key: str | None = None, project: str | None = None,
+        provider_options: dict[str, Any] | None = None, cache: Cache = None, **unknown: Never,
     ) -> ModerationResponse:
         """Async twin of :meth:`moderate`."""
-        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
-                 "api_key": api_key, "project": project, "provider_options": provider_options}
-        req = moderation_request(model, input, extra)
-        ctx = self._ctx("amoderate", req, extra, unknown, cache=cache)
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = moderation_request(model, input, kw)
+        ctx = self._ctx("amoderate", req, kw, unknown, cache=cache)
         return await self._pipe.arun(ctx, ops.MODERATE)
 
     def rerank(
         self, model: str, query: str, documents: Sequence[str | Mapping[str, Any]], *,
         top_n: int | None = None, user: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        timeout: float | None = None, retry: RetryPolicy | None = None,
-        api_key: str | None = None, project: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None, api_key: str | None = None, project: str | None = None,
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> RerankResponse:
         """Order ``documents`` (strings, or dicts with a ``"text"``) by relevance to ``query``;
         ``results`` best first, each with the document's ``index`` in ``documents``."""
-        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
-                 "api_key": api_key, "project": project, "provider_options": provider_options}
-        req = rerank_request(model, query, documents, top_n, extra)
-        ctx = self._ctx("rerank", req, extra, unknown, v.optional_str(user, "user"))
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = rerank_request(model, query, documents, top_n, kw)
+        ctx = self._ctx("rerank", req, kw, unknown, v.optional_str(user, "user"))
         return self._pipe.run(ctx, ops.RERANK)
 
     async def arerank(
         self, model: str, query: str, documents: Sequence[str | Mapping[str, Any]], *,
         top_n: int | None = None, user: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        timeout: float | None = None, retry: RetryPolicy | None = None,
-        api_key: str | None = None, project: str | None = None,
+        metadata: dict[str, Any] | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None, api_key: str | None = None, project: str | None = None,
         provider_options: dict[str, Any] | None = None, **unknown: Never,
     ) -> RerankResponse:
         """Async twin of :meth:`rerank`."""
-        extra = {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
-                 "api_key": api_key, "project": project, "provider_options": provider_options}
-        req = rerank_request(model, query, documents, top_n, extra)
-        ctx = self._ctx("arerank", req, extra, unknown, v.optional_str(user, "user"))
+        kw = _shared(user, metadata, timeout, retry, api_key, project, provider_options)
+        req = rerank_request(model, query, documents, top_n, kw)
+        ctx = self._ctx("arerank", req, kw, unknown, v.optional_str(user, "user"))
         return await self._pipe.arun(ctx, ops.RERANK)
 
     # ------------------------------------------------------------------ the OpenAI drop-in
@@ -746,15 +559,8 @@ class Router:
     def close(self) -> None:
         """Close every provider client this router created; write the ledger's queued
         records and close its stores."""
-        self._closed = True
         self._pipe.close()
-        for inst in list(self._registry.instances.values()):
-            try:
-                inst.close()
-            except Exception:  # noqa: BLE001
-                import logging
-
-                logging.getLogger("cencori_core").exception("closing %r failed", inst)
+        self._registry.close()
         if self.cache is not None:
             self.cache.close()
         self._accounting.close()
@@ -762,15 +568,8 @@ class Router:
     async def aclose(self) -> None:
         """Close every provider client (async and sync) this router created, and the
         accounting stores."""
-        self._closed = True
         self._pipe.close()
-        for inst in list(self._registry.instances.values()):
-            try:
-                await inst.aclose()
-            except Exception:  # noqa: BLE001
-                import logging
-
-                logging.getLogger("cencori_core").exception("closing %r failed", inst)
+        await self._registry.aclose()
         if self.cache is not None:
             await self.cache.aclose()
         await self._accounting.aclose()
@@ -791,4 +590,9 @@ class Router:
         return f"<Router providers={sorted(self._registry.configs)}>"
 
 
-# ---------------------------------------------------------------------------- helpers
+def _shared(user: str | None, metadata: dict[str, Any] | None, timeout: float | None,
+            retry: RetryPolicy | None, api_key: str | None, project: str | None,
+            provider_options: dict[str, Any] | None) -> dict[str, Any]:
+    """The keywords every operation shares, as the request builders and ``_ctx`` read them."""
+    return {"user": user, "metadata": metadata, "timeout": timeout, "retry": retry,
+            "api_key": api_key, "project": project, "provider_options": provider_options}

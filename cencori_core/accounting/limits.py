@@ -34,7 +34,6 @@ reached, budgets fail closed and rate limits fail open by default
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -42,12 +41,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     AuthenticationError,
-    BudgetExceededError,
     ConfigurationError,
-    RateLimitExceededError,
 )
 from ..stores import Counter, StoreUnavailable, to_units, to_usd
 from ..types import Usage
+from .failmodes import FailModes
 from .journal import MAX_UNSETTLED, RESERVATION_TTL, PendingJournal, Unsettled
 from .projects import Project, check_window
 from .rules import (
@@ -74,8 +72,6 @@ __all__ = ["Budget", "RateLimit", "Limiter", "Reservation", "BudgetState", "Unse
            "DEFAULT_MAX_OUTPUT", "RESERVATION_TTL", "SETTLE_RETRIES", "MAX_UNSETTLED",
            "parse_budgets", "parse_rate_limits"]
 
-log = logging.getLogger("cencori_core")
-
 DEFAULT_MAX_OUTPUT = 4096
 """Output tokens reserved when neither the call nor the catalog gives a limit."""
 
@@ -83,7 +79,7 @@ _SETTLE_BACKOFF = (0.05, 0.25)
 SETTLE_RETRIES = len(_SETTLE_BACKOFF)
 """Retries of a failed budget settle on the call's own path (after 50 ms, then 250 ms) before
 it goes to the pending journal."""
-_WARN_EVERY = 60.0
+
 
 class Reservation:
     """What a call took before it ran; the router settles it exactly once."""
@@ -132,19 +128,13 @@ class _Plan:
         self.tpm: list[tuple[Any, str]] = []
 
 
-class Limiter(PendingJournal):
+class Limiter(PendingJournal, FailModes):
     """Budgets and rate limits of one router, on a memory or Redis store."""
 
     def __init__(self, store: Any, pricing: Pricing, *, budgets: Any = None,
                  rate_limits: Any = None, budget_fail_mode: str = "closed",
                  rate_limit_fail_mode: str = "open", rate_limit_wait: float = 0.0) -> None:
-        for name, mode in (("budget_fail_mode", budget_fail_mode),
-                           ("rate_limit_fail_mode", rate_limit_fail_mode)):
-            if mode not in ("open", "closed"):
-                raise ConfigurationError(f"{name} must be 'open' or 'closed', got {mode!r}")
-        if isinstance(rate_limit_wait, bool) or not isinstance(rate_limit_wait, (int, float)) \
-                or rate_limit_wait < 0:
-            raise ConfigurationError("rate_limit_wait must be a number of seconds >= 0")
+        FailModes.__init__(self, budget_fail_mode, rate_limit_fail_mode, rate_limit_wait)
         self.store = store
         self.pricing = pricing
         # set by the router that owns this limiter (so limits never read the router's fields)
@@ -154,14 +144,10 @@ class Limiter(PendingJournal):
         """The catalog entry of a route."""
         self.budgets = parse_budgets(budgets)
         self.rate_limits = parse_rate_limits(rate_limits)
-        self.budget_fail_open = budget_fail_mode == "open"
-        self.rate_limit_fail_open = rate_limit_fail_mode == "open"
-        self.wait = float(rate_limit_wait)
         # A store that reserves budget and rate limits in one script (Redis: one round trip
         # each way instead of one per counter and window).
         self._combined = hasattr(store, "reserve_all")
         self._items: dict[tuple[str, int, int], Any] = {}
-        self._warned: dict[str, float] = {}
         self.on_revoked: Callable[[str], None] = lambda key_id: None
         """Called with the id of a key the store found revoked (drops it from the cache)."""
         PendingJournal.__init__(self)
@@ -525,65 +511,6 @@ class Limiter(PendingJournal):
             return 0, 0
         actual = to_units(res.actual) if res.actual else 0
         return actual, res.actual_tokens - res.tokens
-
-    @staticmethod
-    def _retry_after(window: tuple[float, int]) -> float:
-        return max(0.0, window[0] - time.time())
-
-    def _may_wait(self, retry_after: float, deadline: float) -> bool:
-        return self.wait > 0 and time.monotonic() + retry_after <= deadline
-
-    def _budget_error(self, plan: _Plan, refused: Any) -> BudgetExceededError:
-        c = refused.counter
-        scope, window, period = c.key.rsplit(":", 2)
-        limit, spent, reserved = to_usd(c.limit), to_usd(refused.spent), to_usd(refused.reserved)
-        label = "the router" if scope == "all" else scope.replace(":", " ", 1)
-        when = "" if window == "total" else f" for {period}"
-        return BudgetExceededError(
-            f"budget of {label} ({window}) exhausted{when}: spent ${spent} and ${reserved} "
-            f"reserved of ${limit}; this call may cost up to ${to_usd(plan.amount)}",
-            rule=window, scope=scope, limit=limit, spent=spent)
-
-    @staticmethod
-    def _rate_error(item: Any, scope: str, cost: int, rule: str,
-                    retry_after: float) -> RateLimitExceededError:
-        label = "the router" if scope == "all" else scope.replace(":", " ", 1)
-        what = "requests" if rule == "rpm" else "tokens"
-        per = "minute" if item.get_expiry() == 60 else f"{item.get_expiry()} s"
-        extra = (f" (this call needs {cost}, more than the whole window)"
-                 if cost > item.amount else "")
-        return RateLimitExceededError(
-            f"rate limit of {label}: {item.amount} {what} per {per}{extra}; retry in "
-            f"{retry_after:.2f} s", rule=rule, retry_after=retry_after)
-
-    def _budget_store_down(self, exc: StoreUnavailable) -> None:
-        if not self.budget_fail_open:
-            raise BudgetExceededError(
-                f"cannot check the budget: {exc}; failing closed (Router(budget_fail_mode="
-                "'open') lets calls through while the store is down)",
-                rule="store_unavailable") from exc
-        self._warn("budget-down", "budgets not enforced: %s (budget_fail_mode='open')", exc)
-
-    def _rate_store_down(self, exc: StoreUnavailable, settling: bool = False) -> None:
-        if settling:  # the call has run: only its extra tokens go uncounted
-            self._warn("rate-settle-down", "could not count a call's tokens in its rate "
-                       "limits: %s", exc)
-            return
-        if not self.rate_limit_fail_open:
-            raise RateLimitExceededError(
-                f"cannot check the rate limit: {exc}; failing closed "
-                "(rate_limit_fail_mode='open' lets calls through while the store is down)",
-                rule="store_unavailable") from exc
-        self._warn("rate-down", "rate limits not enforced: %s (rate_limit_fail_mode='open')",
-                   exc)
-
-    def _warn(self, what: str, msg: str, *args: Any) -> None:
-        """Log a warning at most once a minute per kind: a store outage must not flood logs."""
-        now = time.monotonic()
-        last = self._warned.get(what)
-        if last is None or now - last >= _WARN_EVERY:
-            self._warned[what] = now
-            log.warning(msg, *args)
 
     # ------------------------------------------------------------------ inspection
 

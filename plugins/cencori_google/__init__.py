@@ -16,8 +16,9 @@ This module imports no SDK: ``google.genai`` is imported by the factory, the fir
 provider is used (``pip install "cencori-core[google]"``).
 
 Layout (the shape every in-tree plugin has): ``_catalog`` (models), ``_provider`` (the
-:class:`~cencori_core.provider.SDKProvider`), ``_convert`` (pure translation), ``_errors``
-(``map_error``) and ``_fast`` (every google-genai internal, with the public fallback).
+:class:`~cencori_core.provider.SDKProvider`), ``_convert`` (pure translation; the answers in
+``_responses``), ``_errors`` (``map_error``) and ``_fast`` (every google-genai internal, with
+the public fallback).
 """
 
 from __future__ import annotations

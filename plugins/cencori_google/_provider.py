@@ -51,6 +51,7 @@ from cencori_core.types import (
 
 from . import _convert as cv
 from . import _fast
+from . import _responses as rs
 from ._errors import map_error
 from ._vertex import CredentialBoundary, vertex_auth
 
@@ -115,7 +116,7 @@ def _is_imagen(model: str) -> bool:
 
 def _read_chat(p: GoogleProvider, r: ChatRequest, answer: Any) -> ChatResponse:
     data, raw = p.sdk.answer(answer)
-    return cv.chat_response(data, model=r.model, provider=p.name, raw=raw)
+    return rs.chat_response(data, model=r.model, provider=p.name, raw=raw)
 
 
 class GoogleProvider(SDKProvider):
@@ -218,8 +219,8 @@ class GoogleProvider(SDKProvider):
 
     def image_result(self, request: ImageRequest, resp: Any) -> ImageResponse:
         if _is_imagen(request.model):
-            return cv.imagen_response(resp, model=request.model, provider=self.name)
-        return cv.image_response(resp, model=request.model, provider=self.name)
+            return rs.imagen_response(resp, model=request.model, provider=self.name)
+        return rs.image_response(resp, model=request.model, provider=self.name)
 
     # ------------------------------------------------------------------ operations
 
@@ -229,10 +230,10 @@ class GoogleProvider(SDKProvider):
     chat_stream, achat_stream = stream_twins(
         lambda p, c, r: p.sdk.open_stream(c, *p.chat_args(r, stream=True)),
         lambda p, c, opened: opened,
-        lambda p, r: cv.GeminiStream(provider=p.name, model=r.model))
+        lambda p, r: rs.GeminiStream(provider=p.name, model=r.model))
     embed, aembed = twins(
         lambda p, c, r: c.models.embed_content(**p.embed_args(r)),
-        lambda p, r, resp: cv.embed_response(resp, model=r.model, provider=p.name,
+        lambda p, r, resp: rs.embed_response(resp, model=r.model, provider=p.name,
                                              count=len(r.input)),
         what="embedContent response", request=EmbeddingRequest)
     generate_image, agenerate_image = twins(

@@ -43,6 +43,7 @@ from cencori_core.types import (
 )
 
 from . import _convert as cv
+from . import _convert_ops as ops
 from . import _fast, _rerank
 from ._errors import map_error
 
@@ -182,25 +183,25 @@ class OpenAIProvider(OpenAIChatProvider):
     rerank on ``openai_compatible`` servers (``POST {base_url}/rerank``)."""
 
     embed, aembed = twins(
-        lambda p, c, r: c.embeddings.create(**cv.embed_request(r, _EMBED_PARAMS)),
-        lambda p, r, a: cv.embed_response(a, provider=p.name, model=r.model),
+        lambda p, c, r: c.embeddings.create(**ops.embed_request(r, _EMBED_PARAMS)),
+        lambda p, r, a: ops.embed_response(a, provider=p.name, model=r.model),
         what="embeddings answer", request=EmbeddingRequest)
     generate_image, agenerate_image = twins(
-        lambda p, c, r: c.images.generate(**cv.image_request(r, _IMAGE_PARAMS)),
-        lambda p, r, a: cv.image_response(a, provider=p.name, model=r.model),
+        lambda p, c, r: c.images.generate(**ops.image_request(r, _IMAGE_PARAMS)),
+        lambda p, r, a: ops.image_response(a, provider=p.name, model=r.model),
         what="images answer", request=ImageRequest)
     transcribe, atranscribe = twins(
         lambda p, c, r: c.audio.transcriptions.create(
-            **cv.transcribe_request(r, _TRANSCRIBE_PARAMS)),
-        lambda p, r, a: cv.transcribe_response(a, provider=p.name, model=r.model,
+            **ops.transcribe_request(r, _TRANSCRIBE_PARAMS)),
+        lambda p, r, a: ops.transcribe_response(a, provider=p.name, model=r.model,
                                                language=r.language),
         what="transcription", request=TranscriptionRequest)
     speech, aspeech = twins(
-        lambda p, c, r: c.audio.speech.create(**cv.speech_request(r, _SPEECH_PARAMS)),
+        lambda p, c, r: c.audio.speech.create(**ops.speech_request(r, _SPEECH_PARAMS)),
         _speech_read, what="speech answer", request=SpeechRequest)
     moderate, amoderate = twins(
-        lambda p, c, r: c.moderations.create(**cv.moderate_request(r, _MODERATE_PARAMS)),
-        lambda p, r, a: cv.moderate_response(a, provider=p.name, model=r.model),
+        lambda p, c, r: c.moderations.create(**ops.moderate_request(r, _MODERATE_PARAMS)),
+        lambda p, r, a: ops.moderate_response(a, provider=p.name, model=r.model),
         what="moderation answer", request=ModerationRequest)
     rerank, arerank = twins(
         _rerank_call, lambda p, r, a: _rerank.rerank_response(a, r, provider=p.name),

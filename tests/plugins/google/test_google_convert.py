@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from cencori_google import _convert as cv
+from cencori_google import _responses as rs
 from cencori_google._provider import split_base_url
 from google.genai import types
 from google_wire import PNG_B64, fc_part, response, usage
@@ -226,7 +227,7 @@ def test_response_text_thoughts_calls_signatures_usage() -> None:
         fc_part("get_weather", {"city": "Oslo"}, id="c-1", signature=b"f-sig"),
         fc_part("get_time", {}),
     ], use=usage(100, 20, thoughts=5, cached=60, tool_use=7), response_id="r-9"))
-    r = cv.chat_response(resp, model="gemini-2.5-flash", provider="google")
+    r = rs.chat_response(resp, model="gemini-2.5-flash", provider="google")
     assert (r.content, r.reasoning, r.id) == ("Hello world", "hmm", "r-9")
     assert r.finish_reason == "tool_calls"
     assert r.provider_data == sig_data(b"t-sig")
@@ -243,45 +244,45 @@ def test_response_text_thoughts_calls_signatures_usage() -> None:
 
 def test_round_trip_keeps_signatures_byte_exact() -> None:
     raw = bytes(range(256))
-    r = cv.chat_response(gen(response([fc_part("f", {"x": 1}, signature=raw)])),
+    r = rs.chat_response(gen(response([fc_part("f", {"x": 1}, signature=raw)])),
                          model="m", provider="google")
     contents, _ = cv.chat_request(req([user("q"), r.message]))
     assert contents[1]["parts"][0]["thought_signature"] == raw
 
 
-@pytest.mark.parametrize("reason,expected", sorted(cv.FINISH_REASONS.items()))
+@pytest.mark.parametrize("reason,expected", sorted(rs.FINISH_REASONS.items()))
 def test_finish_reasons(reason: str, expected: str) -> None:
-    assert cv.finish_reason(types.FinishReason(reason), False) == expected
+    assert rs.finish_reason(types.FinishReason(reason), False) == expected
 
 
 def test_finish_reason_edge_cases() -> None:
-    assert cv.finish_reason(None, False) == "stop"
-    assert cv.finish_reason("A_REASON_FROM_THE_FUTURE", False) == "stop"
-    assert cv.finish_reason("STOP", True) == "tool_calls"
-    assert cv.finish_reason("MAX_TOKENS", True) == "length"
+    assert rs.finish_reason(None, False) == "stop"
+    assert rs.finish_reason("A_REASON_FROM_THE_FUTURE", False) == "stop"
+    assert rs.finish_reason("STOP", True) == "tool_calls"
+    assert rs.finish_reason("MAX_TOKENS", True) == "length"
 
 
 def test_blocked_prompt_and_missing_candidates() -> None:
     blocked = gen({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT",
                                       "blockReasonMessage": "no"}})
     with pytest.raises(ContentFilterError, match="PROHIBITED_CONTENT") as info:
-        cv.chat_response(blocked, model="m", provider="google")
+        rs.chat_response(blocked, model="m", provider="google")
     assert info.value.code == "PROHIBITED_CONTENT"
     with pytest.raises(ProviderResponseError):
-        cv.chat_response(gen({"responseId": "x"}), model="m", provider="google")
+        rs.chat_response(gen({"responseId": "x"}), model="m", provider="google")
 
 
 def test_usage_without_metadata_is_estimated() -> None:
-    assert cv.usage_from(None).source == "estimated"
+    assert rs.usage_from(None).source == "estimated"
     md = types.GenerateContentResponseUsageMetadata(prompt_token_count=4, candidates_token_count=2)
-    assert cv.usage_from(md).total_tokens == 6
+    assert rs.usage_from(md).total_tokens == 6
 
 
 # ---------------------------------------------------------------------------- streams
 
 
 def test_stream_state_deltas_indexes_and_usage_once() -> None:
-    state = cv.GeminiStream(provider="google", model="m")
+    state = rs.GeminiStream(provider="google", model="m")
     c1 = state.fold(gen(response([{"text": "He"}], finish=None, use=usage(9),
                                   response_id="s1")))
     c2 = state.fold(gen(response([{"text": "llo"}, fc_part("a", {"k": "v"}, signature=b"x")],
@@ -301,7 +302,7 @@ def test_stream_state_deltas_indexes_and_usage_once() -> None:
 
 
 def test_stream_state_usage_at_end_and_signature_chunk() -> None:
-    state = cv.GeminiStream(provider="google", model="m")
+    state = rs.GeminiStream(provider="google", model="m")
     chunk = state.fold(gen(response(
         [{"text": "", "thoughtSignature": base64.b64encode(b"zz").decode()}], finish=None)))
     assert chunk.provider_data == sig_data(b"zz") and chunk.delta == ""
@@ -313,7 +314,7 @@ def test_stream_state_usage_at_end_and_signature_chunk() -> None:
 
 
 def test_stream_state_without_a_finish_reason_is_truncated() -> None:
-    state = cv.GeminiStream(provider="google", model="m")
+    state = rs.GeminiStream(provider="google", model="m")
     state.feed(gen(response([{"text": "half"}], finish=None, use=usage(2, 1))))
     # Like a dropped connection: the router makes it StreamInterruptedError with its partial.
     with pytest.raises(ProviderConnectionError) as info:
@@ -322,7 +323,7 @@ def test_stream_state_without_a_finish_reason_is_truncated() -> None:
 
 
 def test_stream_state_blocked_prompt_raises() -> None:
-    state = cv.GeminiStream(provider="google", model="m")
+    state = rs.GeminiStream(provider="google", model="m")
     with pytest.raises(ContentFilterError):
         state.fold(gen(response(None, block_reason="SAFETY")))
     assert state.fold(gen({"usageMetadata": usage(1)})) is None
@@ -356,20 +357,20 @@ def test_embed_response_usage_sources() -> None:
     def embed(body: dict[str, Any]) -> types.EmbedContentResponse:
         return types.EmbedContentResponse.model_validate_json(json.dumps(body))
 
-    r = cv.embed_response(embed({"embeddings": [{"values": [1.0]}],
+    r = rs.embed_response(embed({"embeddings": [{"values": [1.0]}],
                                  "usageMetadata": {"promptTokenCount": 3}}),
                           model="m", provider="google", count=1)
     assert (r.vectors, r.usage.prompt_tokens, r.usage.source) == ([[1.0]], 3, "provider")
-    r = cv.embed_response(embed({"embeddings": [
+    r = rs.embed_response(embed({"embeddings": [
         {"values": [1.0], "statistics": {"tokenCount": 2}},
         {"values": [2.0], "statistics": {"tokenCount": 5}}]}), model="m", provider="google",
         count=2)
     assert r.usage.prompt_tokens == 7
-    r = cv.embed_response(embed({"embeddings": [{"values": [1.0]}]}), model="m",
+    r = rs.embed_response(embed({"embeddings": [{"values": [1.0]}]}), model="m",
                           provider="google", count=1)
     assert r.usage.source == "estimated"
     with pytest.raises(ProviderResponseError):
-        cv.embed_response(embed({"embeddings": []}), model="m", provider="google", count=1)
+        rs.embed_response(embed({"embeddings": []}), model="m", provider="google", count=1)
 
 
 # ---------------------------------------------------------------------------- images
@@ -405,7 +406,7 @@ def test_image_request_and_response() -> None:
     img = {"inlineData": {"mimeType": "image/png", "data": PNG_B64}}
     resp = gen(response([{"text": "Here", }, img, dict(img, thought=True)], candidates=2,
                         use=usage(4, 100)))
-    r = cv.image_response(resp, model="m", provider="google")
+    r = rs.image_response(resp, model="m", provider="google")
     assert len(r.images) == 2  # one per candidate; the thought image is a draft
     assert r.images[0].data == base64.b64decode(PNG_B64)
     assert (r.usage.images, r.usage.completion_tokens) == (2, 100)
@@ -420,11 +421,11 @@ def test_imagen_request_and_response() -> None:
         types.GeneratedImage(image=types.Image(image_bytes=b"png", mime_type="image/png"),
                              enhanced_prompt="a better p"),
         types.GeneratedImage(rai_filtered_reason="filtered")])
-    r = cv.imagen_response(resp, model="m", provider="google")
+    r = rs.imagen_response(resp, model="m", provider="google")
     [img] = r.images
     assert (img.data, img.revised_prompt, r.usage.images) == (b"png", "a better p", 1)
     with pytest.raises(ProviderResponseError):
-        cv.imagen_response(types.GenerateImagesResponse(), model="m", provider="google")
+        rs.imagen_response(types.GenerateImagesResponse(), model="m", provider="google")
 
 
 # ---------------------------------------------------------------------------- small helpers

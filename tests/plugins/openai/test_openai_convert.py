@@ -6,6 +6,7 @@ import base64
 import struct
 
 from cencori_openai import _convert as cv
+from cencori_openai import _convert_ops as ops
 from openai.types import CreateEmbeddingResponse, ModerationCreateResponse
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
@@ -209,25 +210,25 @@ def test_embeddings_float_and_base64_decoded():
         "data": [{"object": "embedding", "index": 1, "embedding": b64},
                  {"object": "embedding", "index": 0, "embedding": [1.0, 2.0, 3.0]}],
         "usage": {"prompt_tokens": 4, "total_tokens": 4}})
-    r = cv.embed_response(resp, provider="openai", model="text-embedding-3-small")
+    r = ops.embed_response(resp, provider="openai", model="text-embedding-3-small")
     assert r.vectors == [[1.0, 2.0, 3.0], vec]  # ordered by index
     assert r.usage.prompt_tokens == 4
-    kw = cv.embed_request(EmbeddingRequest(model="e", input=["a"], dimensions=8,
+    kw = ops.embed_request(EmbeddingRequest(model="e", input=["a"], dimensions=8,
                                               provider_options={"encoding_format": "base64"}),
                              {"model", "input", "dimensions", "encoding_format"})
     assert kw == {"model": "e", "input": ["a"], "dimensions": 8, "encoding_format": "base64"}
 
 
 def test_transcription_and_speech_kwargs():
-    kw = cv.transcribe_request(TranscriptionRequest(model="whisper-1", file=b"x",
+    kw = ops.transcribe_request(TranscriptionRequest(model="whisper-1", file=b"x",
                                                       filename="a.wav", language="en",
                                                       prompt="names"), set())
     assert kw["file"] == ("a.wav", b"x") and kw["response_format"] == "verbose_json"
     assert (kw["language"], kw["prompt"]) == ("en", "names")
-    kw = cv.transcribe_request(TranscriptionRequest(model="gpt-4o-transcribe", file=b"x"),
+    kw = ops.transcribe_request(TranscriptionRequest(model="gpt-4o-transcribe", file=b"x"),
                                  set())
     assert kw["response_format"] == "json"
-    kw = cv.speech_request(SpeechRequest(model="tts-1", input="hi", voice="alloy", format="wav",
+    kw = ops.speech_request(SpeechRequest(model="tts-1", input="hi", voice="alloy", format="wav",
                                         speed=1.5), set())
     assert kw == {"model": "tts-1", "input": "hi", "voice": "alloy", "response_format": "wav",
                   "speed": 1.5}
@@ -240,7 +241,7 @@ def test_moderation_keeps_api_category_names_as_plain_dicts():
             "categories": {"violence": True, "harassment/threatening": False},
             "category_scores": {"violence": 0.9, "harassment/threatening": 0.01},
             "category_applied_input_types": {}}]})
-    r = cv.moderate_response(resp, provider="openai", model="omni-moderation-latest")
+    r = ops.moderate_response(resp, provider="openai", model="omni-moderation-latest")
     assert r.flagged is True
     res = r.results[0]
     assert type(res.categories) is dict and res.categories["harassment/threatening"] is False
