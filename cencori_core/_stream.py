@@ -130,7 +130,8 @@ class StreamAccumulator:
     def response(self, *, provider: str, model: str) -> ChatResponse:
         first = self.choice(0)
         others = self.others
-        choices = (first, *(others[i].choice(i) for i in sorted(others))) if others else (first,)
+        # one choice: left to the router, which fills it after the post-response hooks
+        choices = (first, *(others[i].choice(i) for i in sorted(others))) if others else ()
         return ChatResponse(
             content=first.content,
             tool_calls=first.tool_calls,
