@@ -114,6 +114,9 @@ class OutputGuard(Policy):
     def cencori_post_response(self, context: CallContext) -> None:
         response = context.response
         calls = getattr(response, "tool_calls", None)
+        for choice in getattr(response, "choices", ())[1:]:  # n: every choice's calls
+            if choice.tool_calls:
+                calls = [*(calls or ()), *choice.tool_calls]
         if self.tool_schemas and calls and not (context.stream and self.mode == "block"):
             self._act(context, self.mode, self._tool_problems(context.request, calls),
                       "a tool call does not fit the declared tools")

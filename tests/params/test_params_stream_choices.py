@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from loopback import Reply
 from structured_kit import harness
 
-from cencori_core import ChatChunk, ChatResponse, InvalidRequestError, Router
+from cencori_core import ChatChunk, ChatResponse, InvalidRequestError, PolicyViolationError, Router
 from cencori_core._stream import StreamAccumulator
 from cencori_core.policies import PII, OutputGuard, Secrets
 from cencori_core.policies import pii as pii_rules
@@ -319,3 +319,28 @@ def test_redaction_per_choice_whatever_the_interleaving(choices: list[list[str]]
         alone = _filtered(_redacting_filter(), [ChatChunk(delta=p) for p in pieces])
         assert "".join(c.delta for c in together if c.index == i) == \
             "".join(c.delta for c in alone)
+
+
+def test_tool_schema_check_covers_every_choice(mode: str) -> None:
+    # chat() with n: a tool call of the second choice that does not fit is caught too
+    tool = {"type": "function", "function": {
+        "name": "get_weather", "parameters": {"type": "object",
+                                              "properties": {"city": {"type": "string"}},
+                                              "required": ["city"]}}}
+    choice = {"index": 0, "finish_reason": "tool_calls", "logprobs": None, "message": {
+        "role": "assistant", "content": None, "tool_calls": [{
+            "id": "call_a", "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]}}
+    bad = {**choice, "index": 1, "message": {**choice["message"], "tool_calls": [{
+        "id": "call_b", "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"town": 3}'}}]}}
+    body = {"id": "chatcmpl-t", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+            "choices": [choice, bad],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}
+    with harness("openai", OutputGuard(mode="block", tool_schemas=True)) as h:
+        h.raw.queue(Reply.json(body))
+        with pytest.raises(PolicyViolationError, match="tool call does not fit"):
+            if mode == "sync":
+                h.router.chat(model=h.model, messages=HI, n=2, tools=[tool])
+            else:
+                asyncio.run(h.router.achat(model=h.model, messages=HI, n=2, tools=[tool]))
