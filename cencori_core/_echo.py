@@ -139,8 +139,21 @@ class EchoProvider(Provider):
     def chat_stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         text, usage = self._reply(request)
         words = text.split(" ")
-        for i, w in enumerate(words):
-            yield ChatChunk(delta=w if i == 0 else " " + w, model=request.model)
+        n = request.n or 1
+        if n == 1 and not request.logprobs:
+            for i, w in enumerate(words):
+                yield ChatChunk(delta=w if i == 0 else " " + w, model=request.model)
+        else:  # n choices, their words interleaved as a provider sends them
+            top = request.top_logprobs or 0
+            for i, w in enumerate(words):
+                lp = [{"token": w, "logprob": 0.0, "bytes": None,
+                       "top_logprobs": [{"token": w, "logprob": 0.0, "bytes": None}][:top]}] \
+                    if request.logprobs else None
+                for c in range(n):
+                    yield ChatChunk(delta=w if i == 0 else " " + w, model=request.model,
+                                    index=c, logprobs=lp)
+            for c in range(1, n):
+                yield ChatChunk(finish_reason="stop", index=c)
         yield ChatChunk(finish_reason="stop")
         yield ChatChunk(usage=usage)
 

@@ -21,6 +21,7 @@ __all__ = [
     "check_common",
     "refuse",
     "given",
+    "STREAM_SENSITIVE",
     "thinking_budget",
 ]
 
@@ -52,9 +53,10 @@ def _flag(value: Any, param: str) -> bool:
 
 def check_common(kw: Mapping[str, Any], stream: bool) -> dict[str, Any]:
     """The checked common parameters of a chat call's keywords (those given only), plus
-    ``max_tokens`` when only ``max_completion_tokens`` was given. ``stream_options`` is checked
-    and dropped: usage is always reported (accepted on every call, like the rest, so code that
-    passes it with or without a stream runs unchanged)."""
+    ``max_tokens`` when only ``max_completion_tokens`` was given (``stream`` changes
+    nothing: each plugin says what it serves on streams, see :func:`refuse`).
+    ``stream_options`` is checked and dropped: usage is always reported (accepted on every
+    call, like the rest, so code that passes it with or without a stream runs unchanged)."""
     out: dict[str, Any] = {}
     effort = kw.get("reasoning_effort")
     if effort is not None:
@@ -66,16 +68,10 @@ def check_common(kw: Mapping[str, Any], stream: bool) -> dict[str, Any]:
     if n is not None:
         if isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= MAX_N:
             raise _bad(f"n must be an integer from 1 to {MAX_N}, got {short(n)}", "n")
-        if stream and n > 1:
-            raise _bad("n > 1 is not supported on streams (the chunks of several choices would "
-                       "interleave): stream one choice, or call chat()/achat() with n", "n")
         if n > 1:
             out["n"] = n
     if kw.get("logprobs") is not None:
         out["logprobs"] = _flag(kw.get("logprobs"), "logprobs")
-        if stream and out["logprobs"]:
-            raise _bad("logprobs are not assembled on streams: call chat()/achat() with "
-                       "logprobs=True", "logprobs")
     top = kw.get("top_logprobs")
     if top is not None:
         if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 20:
@@ -124,17 +120,33 @@ def given(request: ChatRequest) -> Iterable[str]:
             yield name
 
 
+STREAM_SENSITIVE = frozenset({"n", "logprobs", "top_logprobs"})
+"""The common parameters a stream serves only when the plugin folds its events per choice
+(``ChatChunk.index``) and with their log probabilities (``ChatChunk.logprobs``)."""
+
+
 def refuse(request: ChatRequest, served: Iterable[str], provider: str,
-           why: Mapping[str, str] | None = None) -> None:
+           why: Mapping[str, str] | None = None,
+           streamed: Iterable[str] | None = None) -> None:
     """An :class:`InvalidRequestError` for the first common parameter ``request`` sets that is
-    not in ``served``; ``why`` may add a provider-specific hint per parameter."""
+    not in ``served``; ``why`` may add a provider-specific hint per parameter.
+
+    On a stream, ``n``, ``logprobs`` and ``top_logprobs`` must also be in ``streamed``: the
+    ones the plugin's stream carries per choice and with log probabilities. Left out, none
+    is: a plugin that has not said so must not merge several choices into one text."""
     ok = set(served)
+    on_stream = frozenset(streamed or ()) if request.stream else None
     for name in given(request):
         if name not in ok:
             hint = (why or {}).get(name) or "leave it out, or pick a model of a provider that " \
                 "serves it (see docs/parameters.md)"
             raise InvalidRequestError(
                 f"{provider} does not support {name} for model {request.model!r}: {hint}",
+                param=name)
+        if on_stream is not None and name in STREAM_SENSITIVE and name not in on_stream:
+            raise InvalidRequestError(
+                f"{provider} does not support {name} on streams for model {request.model!r}: "
+                f"call chat()/achat() with {name} (it is served there), or stream without it",
                 param=name)
 
 

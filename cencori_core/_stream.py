@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .types import ChatChunk, ChatResponse, ToolCall, Usage
+from .types import ChatChunk, ChatResponse, Choice, ToolCall, Usage
 
 
 class StreamAccumulator:
-    """Collects what the caller has been sent: text, reasoning, tool calls by index, usage."""
+    """Collects what the caller has been sent: text, reasoning, tool calls by index, usage.
+
+    Choice 0 (every stream without ``n``) is folded here; the other choices of a stream asked
+    with ``n`` each into one more accumulator in ``others``, by ``chunk.index``, so choices
+    whose chunks interleave never mix. Id, model, usage and provider data are the stream's."""
 
     __slots__ = ("text", "reasoning", "refusal", "calls", "finish_reason", "usage", "id", "model",
-                 "provider_data", "chunks")
+                 "provider_data", "chunks", "logprobs", "others")
 
     def __init__(self) -> None:
         self.text: list[str] = []
@@ -24,6 +28,18 @@ class StreamAccumulator:
         self.model: str | None = None
         self.provider_data: dict[str, Any] | None = None
         self.chunks = 0
+        self.logprobs: list[dict[str, Any]] | None = None
+        self.others: dict[int, StreamAccumulator] | None = None
+
+    def _choice(self, index: int) -> StreamAccumulator:
+        """The accumulator of choice ``index`` (> 0)."""
+        others = self.others
+        if others is None:
+            others = self.others = {}
+        acc = others.get(index)
+        if acc is None:
+            acc = others[index] = StreamAccumulator()
+        return acc
 
     def meta(self, chunk: ChatChunk) -> None:
         """Fold the chunk's metadata (id, model, usage, finish reason, provider data)."""
@@ -35,7 +51,10 @@ class StreamAccumulator:
             self.usage = chunk.usage if self.usage is None else _merge_usage(self.usage,
                                                                              chunk.usage)
         if chunk.finish_reason:
-            self.finish_reason = chunk.finish_reason
+            if chunk.index:
+                self._choice(chunk.index).finish_reason = chunk.finish_reason
+            else:
+                self.finish_reason = chunk.finish_reason
         if chunk.provider_data:
             self.provider_data = {**(self.provider_data or {}), **chunk.provider_data}
 
@@ -45,8 +64,8 @@ class StreamAccumulator:
         delta = chunk.delta
         if (delta and chunk.usage is None and chunk.finish_reason is None
                 and not chunk.tool_calls and not chunk.reasoning and not chunk.provider_data
-                and not chunk.refusal):
-            # The bulk of every stream: a text delta and nothing else.
+                and not chunk.refusal and not chunk.index and chunk.logprobs is None):
+            # The bulk of every stream: a text delta of the first choice and nothing else.
             if chunk.id and not self.id:
                 self.id = chunk.id
             if chunk.model and not self.model:
@@ -61,19 +80,25 @@ class StreamAccumulator:
         return True
 
     def content(self, chunk: ChatChunk) -> None:
-        """Fold what the caller is shown (text, reasoning, tool-call deltas)."""
+        """Fold what the caller is shown (text, reasoning, tool-call deltas, log
+        probabilities) into the chunk's choice."""
         self.chunks += 1
+        acc = self._choice(chunk.index) if chunk.index else self
         if chunk.delta:
-            self.text.append(chunk.delta)
+            acc.text.append(chunk.delta)
         if chunk.reasoning:
-            self.reasoning.append(chunk.reasoning)
+            acc.reasoning.append(chunk.reasoning)
         if chunk.refusal:
-            self.refusal.append(chunk.refusal)
+            acc.refusal.append(chunk.refusal)
+        if chunk.logprobs is not None:
+            if acc.logprobs is None:
+                acc.logprobs = []
+            acc.logprobs.extend(chunk.logprobs)
         for d in chunk.tool_calls:
-            slot = self.calls.get(d.index)
+            slot = acc.calls.get(d.index)
             if slot is None:
-                slot = self.calls[d.index] = {"id": None, "name": None, "args": [],
-                                              "provider_data": None}
+                slot = acc.calls[d.index] = {"id": None, "name": None, "args": [],
+                                             "provider_data": None}
             if d.id:
                 slot["id"] = d.id
             if d.name:
@@ -92,20 +117,34 @@ class StreamAccumulator:
                 arguments_raw="".join(slot["args"]), provider_data=slot["provider_data"]))
         return out
 
-    def response(self, *, provider: str, model: str) -> ChatResponse:
+    def choice(self, index: int) -> Choice:
+        """What this accumulator holds as choice ``index`` of the final response."""
         calls = self.tool_calls()
-        finish = self.finish_reason or ("tool_calls" if calls else "stop")
-        return ChatResponse(
+        return Choice(
+            index=index,
             content="".join(self.text) if (self.text or not (calls or self.refusal)) else None,
-            tool_calls=calls,
-            finish_reason=finish,
+            tool_calls=calls, finish_reason=self.finish_reason or (
+                "tool_calls" if calls else "stop"),
+            logprobs=self.logprobs, refusal="".join(self.refusal) or None)
+
+    def response(self, *, provider: str, model: str) -> ChatResponse:
+        first = self.choice(0)
+        others = self.others
+        # one choice: left to the router, which fills it after the post-response hooks
+        choices = (first, *(others[i].choice(i) for i in sorted(others))) if others else ()
+        return ChatResponse(
+            content=first.content,
+            tool_calls=first.tool_calls,
+            finish_reason=first.finish_reason,
             usage=self.usage if self.usage is not None else Usage(source="estimated"),
             model=self.model or model,
             provider=provider,
             id=self.id or "",
             reasoning="".join(self.reasoning) or None,
             provider_data=self.provider_data,
-            refusal="".join(self.refusal) or None,
+            refusal=first.refusal,
+            choices=choices,
+            logprobs=first.logprobs,
         )
 
 

@@ -25,7 +25,7 @@ from .errors import (
     StreamInterruptedError,
 )
 from .provider import Provider
-from .types import ChatChunk, ChatRequest, ChatResponse, ToolCallDelta
+from .types import ChatChunk, ChatRequest, ChatResponse, Choice, ToolCallDelta
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline
@@ -185,17 +185,30 @@ class StreamState:
         return res
 
     def _replay(self) -> Iterator[ChatChunk]:
-        """A short-circuit response replayed as a stream."""
+        """A short-circuit response replayed as a stream (every choice, with its log
+        probabilities on its first chunk)."""
         resp = self._ctx.response
         if resp.reasoning:
             yield ChatChunk(reasoning=resp.reasoning)
-        text = resp.content or ""
         step = 64
-        for i in range(0, len(text), step):
-            yield ChatChunk(delta=text[i:i + step])
-        for i, tc in enumerate(resp.tool_calls):
-            yield ChatChunk(tool_calls=[ToolCallDelta(index=i, id=tc.id, name=tc.name,
-                                                      arguments=tc.arguments_raw)])
+        first = Choice(index=0, content=resp.content, tool_calls=resp.tool_calls,
+                       logprobs=resp.logprobs, refusal=resp.refusal)
+        for c in (first, *resp.choices[1:]):
+            i = c.index
+            text = c.content or ""
+            logprobs = c.logprobs
+            if logprobs is not None and not text:
+                yield ChatChunk(index=i, logprobs=logprobs)
+            for k in range(0, len(text), step):
+                yield ChatChunk(delta=text[k:k + step], index=i,
+                                logprobs=logprobs if k == 0 else None)
+            if c.refusal:
+                yield ChatChunk(refusal=c.refusal, index=i)
+            for k, tc in enumerate(c.tool_calls):
+                yield ChatChunk(index=i, tool_calls=[ToolCallDelta(
+                    index=k, id=tc.id, name=tc.name, arguments=tc.arguments_raw)])
+            if i:
+                yield ChatChunk(finish_reason=c.finish_reason, index=i)
         yield ChatChunk(finish_reason=resp.finish_reason, usage=resp.usage)
 
 

@@ -363,11 +363,16 @@ class ChatChunk(_DictMixin):
     final: bool = False
     """True on the router's last event of a stream (policies flush held-back text on it)."""
     raw: Any = field(default=None, repr=False, compare=False)
+    index: int = 0
+    """The choice the chunk belongs to (``n`` > 1: the choices' chunks interleave)."""
+    logprobs: list[dict[str, Any]] | None = None
+    """The token log probabilities of this delta when asked, in :attr:`Choice.logprobs`'s
+    shape; ``stream.final_response()`` joins them per choice."""
 
     @property
     def is_empty(self) -> bool:
         return not (self.delta or self.tool_calls or self.reasoning or self.finish_reason
-                    or self.refusal)
+                    or self.refusal or self.logprobs)
 
     def to_openai(self) -> dict[str, Any]:
         """The chunk in OpenAI ``ChatCompletionChunk`` shape. A chunk that carries only usage
@@ -398,8 +403,10 @@ class ChatChunk(_DictMixin):
                     call["function"]["name"] = tc.name
                 calls.append(call)
             delta["tool_calls"] = calls
-        out["choices"] = [{"index": 0, "delta": delta, "finish_reason": self.finish_reason,
-                           "logprobs": None}]
+        out["choices"] = [{"index": self.index, "delta": delta,
+                           "finish_reason": self.finish_reason,
+                           "logprobs": None if self.logprobs is None
+                           else {"content": self.logprobs, "refusal": None}}]
         return out
 
 

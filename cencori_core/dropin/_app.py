@@ -233,7 +233,7 @@ class _Frames:
     """The SSE frames of one stream. Text deltas, nearly every chunk, are spliced into bytes
     prepared once per stream instead of building and encoding a dict each time."""
 
-    __slots__ = ("cid", "created", "model", "head", "tail")
+    __slots__ = ("cid", "created", "model", "head", "tail", "opened")
 
     def __init__(self, model: str) -> None:
         self.cid = w.new_id("chatcmpl-")
@@ -245,17 +245,20 @@ class _Frames:
         # "logprobs": null left out (the SDK's default): each field costs the SDK a model
         # field to build, on every chunk
         self.tail = b'}, "finish_reason": null}]}\n\n'
+        self.opened = {0}  # the choices whose role chunk was sent (n: each opens on its own)
 
     def frame(self, body: dict[str, Any]) -> bytes:
         return b"data: " + json.dumps(body).encode() + b"\n\n"
 
-    def role(self) -> bytes:
+    def role(self, index: int = 0) -> bytes:
         return self.frame(w.chunk_body(ChatChunk(), self.cid, self.created, self.model)
-                          | {"choices": [{"index": 0, "delta": {"role": "assistant",
-                                                                 "content": ""},
+                          | {"choices": [{"index": index, "delta": {"role": "assistant",
+                                                                     "content": ""},
                                           "finish_reason": None, "logprobs": None}]})
 
     def chunk(self, c: ChatChunk) -> bytes | None:
+        if c.index or c.logprobs is not None:  # n or logprobs asked: not the plain text frame
+            return self._choice_chunk(c)
         if c.delta and not (c.tool_calls or c.reasoning or c.refusal):
             return self.head + json.dumps(c.delta).encode() + self.tail
         if not (c.delta or c.tool_calls or c.reasoning or c.refusal):
@@ -264,9 +267,27 @@ class _Frames:
                                                  reasoning=c.reasoning, refusal=c.refusal),
                                        self.cid, self.created, self.model))
 
+    def _choice_chunk(self, c: ChatChunk) -> bytes | None:
+        """A chunk of choice ``c.index`` (its role chunk first when it is the choice's
+        first), with its log probabilities."""
+        if not (c.delta or c.tool_calls or c.reasoning or c.refusal or c.logprobs):
+            return None
+        out = b""
+        if c.index not in self.opened:
+            self.opened.add(c.index)
+            out = self.role(c.index)
+        return out + self.frame(w.chunk_body(
+            ChatChunk(delta=c.delta, tool_calls=c.tool_calls, reasoning=c.reasoning,
+                      refusal=c.refusal, index=c.index, logprobs=c.logprobs),
+            self.cid, self.created, self.model))
+
     def end(self, resp: ChatResponse, include_usage: bool) -> bytes:
         out = self.frame(w.chunk_body(ChatChunk(finish_reason=resp.finish_reason), self.cid,
                                       self.created, self.model))
+        for c in resp.choices[1:]:  # n: each choice's finish reason, in index order
+            out += self.frame(w.chunk_body(ChatChunk(finish_reason=c.finish_reason,
+                                                     index=c.index),
+                                           self.cid, self.created, self.model))
         if include_usage:
             out += self.frame(w.usage_chunk_body(resp.usage, self.cid, self.created,
                                                  self.model))

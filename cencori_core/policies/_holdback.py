@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from ..types import (
     ChatChunk,
@@ -43,7 +44,8 @@ class HoldBack:
     rescanned at doubling sizes: the total is at most ~3x the stream's length.
     """
 
-    __slots__ = ("scan", "hold", "on_found", "parts", "size", "before", "next_at")
+    __slots__ = ("scan", "hold", "on_found", "parts", "size", "before", "next_at", "released",
+                 "acted")
 
     def __init__(self, scan: Scan, hold: int,
                  on_found: Callable[[str, list[Finding]], str]) -> None:
@@ -54,6 +56,8 @@ class HoldBack:
         self.size = 0
         self.before = ""
         self.next_at = hold + _SLACK
+        self.released = 0  # characters of the original text released so far
+        self.acted = 0  # releases whose text on_found rewrote
 
     def feed(self, text: str) -> str:
         if not text:
@@ -102,51 +106,137 @@ class HoldBack:
             return ""
         out = buf[:cut]
         self.before = (self.before[-_CONTEXT:] + out[-_CONTEXT:])[-_CONTEXT:]
-        return self.on_found(out, keep) if keep else out
+        self.released += cut
+        if not keep:
+            return out
+        new = self.on_found(out, keep)
+        if new != out:
+            self.acted += 1
+        return new
 
 
-class StreamFilter:
-    """One policy's view of one stream: a :class:`HoldBack` for the text, the reasoning and each
-    tool call's arguments; everything held is released on the chunk that carries the finish
-    reason and on the router's final chunk."""
+class _Buffers:
+    """The hold-back buffers of one choice: its text, its reasoning, each tool call's
+    arguments."""
 
-    __slots__ = ("make", "text", "reasoning", "tools")
+    __slots__ = ("text", "reasoning", "tools", "logprobs", "covered")
 
     def __init__(self, make: Callable[[], HoldBack]) -> None:
-        self.make = make
         self.text = make()
         self.reasoning = make()
         self.tools: dict[int, HoldBack] = {}
+        self.logprobs: list[dict[str, Any]] = []  # of text still held back
+        self.covered = 0  # characters of released text the emitted log probabilities cover
+
+    def release_logprobs(self, acted: bool) -> list[dict[str, Any]] | None:
+        """The log probabilities of the tokens the text buffer has released (a token goes with
+        the release that completes it); none of a release a policy rewrote: their tokens
+        would show what was redacted."""
+        pending = self.logprobs
+        released = self.text.released
+        k = 0
+        pos = self.covered
+        while k < len(pending):
+            size = len(pending[k].get("token") or "")
+            if pos + size > released:
+                break
+            pos += size
+            k += 1
+        if not k:
+            return None
+        self.covered = pos
+        out, self.logprobs = pending[:k], pending[k:]
+        return None if acted else out
+
+    def flush(self) -> tuple[str, str, list[ToolCallDelta]]:
+        rest = [ToolCallDelta(index=index, arguments=tail)
+                for index, buf in self.tools.items() if (tail := buf.flush())]
+        return self.text.flush(), self.reasoning.flush(), rest
+
+
+class StreamFilter:
+    """One policy's view of one stream: per choice (``chunk.index``; several with ``n``, their
+    chunks interleaved), a :class:`HoldBack` for the text, the reasoning and each tool call's
+    arguments; a choice's held text is released on the chunk that carries its finish reason,
+    and every choice's on the router's final chunk."""
+
+    __slots__ = ("make", "first", "others")
+
+    def __init__(self, make: Callable[[], HoldBack]) -> None:
+        self.make = make
+        self.first = _Buffers(make)
+        self.others: dict[int, _Buffers] | None = None
+
+    def _buffers(self, index: int) -> _Buffers:
+        if not index:
+            return self.first
+        others = self.others
+        if others is None:
+            others = self.others = {}
+        bufs = others.get(index)
+        if bufs is None:
+            bufs = others[index] = _Buffers(self.make)
+        return bufs
 
     def __call__(self, chunk: ChatChunk) -> ChatChunk | list[ChatChunk]:
+        bufs = self._buffers(chunk.index)
         flush = chunk.final or chunk.finish_reason is not None
-        delta = self.text.feed(chunk.delta)
-        reasoning = self.reasoning.feed(chunk.reasoning)
+        acted = bufs.text.acted
+        logprobs = chunk.logprobs
+        if logprobs is not None or bufs.logprobs:
+            # held with the text they describe, released with it
+            bufs.logprobs.extend(logprobs or ())
+        delta = bufs.text.feed(chunk.delta)
+        reasoning = bufs.reasoning.feed(chunk.reasoning)
         deltas: list[ToolCallDelta] = []
         for d in chunk.tool_calls:
-            buf = self.tools.get(d.index)
+            buf = bufs.tools.get(d.index)
             if buf is None:
-                buf = self.tools[d.index] = self.make()
+                buf = bufs.tools[d.index] = self.make()
             args = buf.feed(d.arguments)
             if args != d.arguments:
                 d = replace(d, arguments=args)
             if d.arguments or d.id or d.name or d.provider_data:
                 deltas.append(d)
         if flush:
-            delta += self.text.flush()
-            reasoning += self.reasoning.flush()
-            for index, buf in self.tools.items():
-                rest = buf.flush()
-                if rest:
-                    deltas.append(ToolCallDelta(index=index, arguments=rest))
-        if (delta == chunk.delta and reasoning == chunk.reasoning
+            text, more, rest = bufs.flush()
+            delta += text
+            reasoning += more
+            deltas += rest
+        if logprobs is not None or bufs.logprobs:
+            logprobs = bufs.release_logprobs(bufs.text.acted != acted)
+            if flush and bufs.logprobs:  # tokens longer than the text: all of them now
+                logprobs = [*(logprobs or ()), *bufs.logprobs] if bufs.text.acted == acted \
+                    else logprobs
+                bufs.logprobs = []
+        before = self._flush_others() if chunk.final and self.others else []
+        if (not before and delta == chunk.delta and reasoning == chunk.reasoning
+                and logprobs is chunk.logprobs
                 and len(deltas) == len(chunk.tool_calls)
                 and all(a is b for a, b in zip(deltas, chunk.tool_calls, strict=True))):
             return chunk
-        if not (delta or reasoning or deltas or chunk.finish_reason or chunk.final):
+        if not (delta or reasoning or deltas or chunk.finish_reason or chunk.final
+                or logprobs):
             return []  # all held back; the router already read the chunk's usage and ids
         # Built directly: dataclasses.replace() costs several times more, once per chunk.
-        return ChatChunk(delta=delta, tool_calls=deltas, reasoning=reasoning,
-                         finish_reason=chunk.finish_reason, usage=chunk.usage, id=chunk.id,
-                         model=chunk.model, provider_data=chunk.provider_data, final=chunk.final,
-                         raw=chunk.raw)
+        out = ChatChunk(delta=delta, tool_calls=deltas, reasoning=reasoning,
+                        finish_reason=chunk.finish_reason, usage=chunk.usage, id=chunk.id,
+                        model=chunk.model, provider_data=chunk.provider_data, final=chunk.final,
+                        raw=chunk.raw, index=chunk.index, logprobs=logprobs)
+        return [*before, out] if before else out
+
+    def _flush_others(self) -> list[ChatChunk]:
+        """The held text of every choice but the first, at the end of the stream (a choice
+        whose finish reason never came)."""
+        out = []
+        for index, bufs in sorted((self.others or {}).items()):
+            acted = bufs.text.acted
+            text, reasoning, rest = bufs.flush()
+            logprobs = None
+            if bufs.logprobs:
+                logprobs = bufs.logprobs if bufs.text.acted == acted else None
+                bufs.logprobs = []
+            if text or reasoning or rest or logprobs:
+                out.append(ChatChunk(delta=text, reasoning=reasoning, tool_calls=rest,
+                                     index=index, logprobs=logprobs))
+        return out

@@ -11,6 +11,7 @@ from typing import Any
 from ..types import (
     ChatRequest,
     ChatResponse,
+    Choice,
     Message,
     ToolCall,
     Transcription,
@@ -257,9 +258,20 @@ def rewrite_request(request: Any, fn: TextFn, roles: frozenset[str] | None = Non
     return request
 
 
+def _rewrite_choice(choice: Choice, fn: TextFn) -> Choice:
+    content = choice.content
+    new = fn(content) if content else content
+    calls = _rewrite_calls(choice.tool_calls, fn)
+    if new is content and calls is choice.tool_calls:
+        return choice
+    return replace(choice, content=new, tool_calls=calls, logprobs=None)
+
+
 def rewrite_response(response: Any, fn: TextFn) -> Any:
-    """Apply ``fn`` to the texts of a chat response (content, reasoning, tool-call arguments) or a
-    transcription; other responses carry no text and come back unchanged."""
+    """Apply ``fn`` to the texts of a chat response (content, reasoning, tool-call arguments,
+    of every choice) or a transcription; other responses carry no text and come back
+    unchanged. A choice whose text changed loses its log probabilities: their tokens would
+    show what was redacted."""
     if isinstance(response, ChatResponse):
         fields: dict[str, Any] = {}
         if response.content:
@@ -274,6 +286,20 @@ def rewrite_response(response: Any, fn: TextFn) -> Any:
         new_calls = _rewrite_calls(calls, fn)
         if new_calls is not calls:
             fields["tool_calls"] = new_calls
+        choices = response.choices
+        if choices:  # n: every choice; the first is the response's own text, done above
+            changed = "content" in fields or "tool_calls" in fields
+            first = choices[0]
+            if changed:
+                first = replace(first, content=fields.get("content", response.content),
+                                tool_calls=fields.get("tool_calls", calls), logprobs=None)
+            new_choices = (first, *(_rewrite_choice(c, fn) for c in choices[1:]))
+            if any(a is not b for a, b in zip(new_choices, choices, strict=True)):
+                fields["choices"] = new_choices
+            if changed:
+                fields["logprobs"] = None
+        elif "content" in fields and response.logprobs is not None:
+            fields["logprobs"] = None
         return replace(response, **fields) if fields else response
     if isinstance(response, Transcription) and response.text:
         new = fn(response.text)

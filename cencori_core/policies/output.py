@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from ..context import CallContext
 from ..errors import ConfigurationError
 from ..hookspecs import hookimpl
-from ..types import Message, ToolCall, ToolCallDelta
+from ..types import ChatChunk, Message, ToolCall, ToolCallDelta
 from ._base import METER, Finding, Policy, guarded, redact
 from ._holdback import HoldBack, StreamFilter
 from ._rewrite import rewrite_response
@@ -114,6 +114,9 @@ class OutputGuard(Policy):
     def cencori_post_response(self, context: CallContext) -> None:
         response = context.response
         calls = getattr(response, "tool_calls", None)
+        for choice in getattr(response, "choices", ())[1:]:  # n: every choice's calls
+            if choice.tool_calls:
+                calls = [*(calls or ()), *choice.tool_calls]
         if self.tool_schemas and calls and not (context.stream and self.mode == "block"):
             self._act(context, self.mode, self._tool_problems(context.request, calls),
                       "a tool call does not fit the declared tools")
@@ -149,26 +152,51 @@ class OutputGuard(Policy):
                 self._canary_filter(context) if guard_canary else None)
         if state.canary is not None:
             chunk = state.canary(chunk)
-        if not hold_tools or isinstance(chunk, list):  # a list: held back whole, no tool calls
+        if not hold_tools:
             return chunk
-        # Tool-call deltas wait until the call is complete and checked.
+        if isinstance(chunk, list):  # the canary filter split or held it
+            out: list[ChatChunk] = []
+            for c in chunk:
+                r = self._hold_tools(context, state, c)
+                out += r if isinstance(r, list) else [r]
+            return out
+        return self._hold_tools(context, state, chunk)
+
+    def _hold_tools(self, context: CallContext, state: _StreamState,
+                    chunk: ChatChunk) -> ChatChunk | list[ChatChunk]:
+        """Tool-call deltas wait until their choice's calls are complete and checked."""
+        choice = chunk.index
         if chunk.tool_calls:
+            held = state.held.setdefault(choice, [])
+            slots = state.calls.setdefault(choice, {})
             for d in chunk.tool_calls:
-                state.held.append(d)
-                slot = state.calls.setdefault(d.index, {"id": None, "name": None, "args": []})
+                held.append(d)
+                slot = slots.setdefault(d.index, {"id": None, "name": None, "args": []})
                 slot["id"] = slot["id"] or d.id
                 slot["name"] = slot["name"] or d.name
                 slot["args"].append(d.arguments)
             chunk = replace(chunk, tool_calls=[])
-        if (chunk.final or chunk.finish_reason) and state.held:
+        if chunk.final:
+            ready = sorted(state.held)
+        elif chunk.finish_reason and choice in state.held:
+            ready = [choice]
+        else:
+            return chunk
+        released: list[ToolCallDelta] = []
+        others: list[ChatChunk] = []  # at the end: other choices' calls, in their own chunks
+        for i in ready:
             calls = [ToolCall.from_raw(id=s["id"] or "", name=s["name"] or "",
                                        arguments_raw="".join(s["args"]))
-                     for _, s in sorted(state.calls.items())]
+                     for _, s in sorted(state.calls.pop(i).items())]
             self._act(context, "block", self._tool_problems(context.request, calls),
                       "a tool call does not fit the declared tools")
-            held, state.held = state.held, []
-            chunk = replace(chunk, tool_calls=held)
-        return chunk
+            deltas = state.held.pop(i)
+            if i == choice:
+                released += deltas
+            else:
+                others.append(ChatChunk(index=i, tool_calls=deltas))
+        out = replace(chunk, tool_calls=released) if released else chunk
+        return [*others, out] if others else out
 
     def _canary_filter(self, context: CallContext) -> StreamFilter:
         canary = self.canary
@@ -193,5 +221,6 @@ class _StreamState:
 
     def __init__(self, canary: StreamFilter | None) -> None:
         self.canary = canary
-        self.held: list[ToolCallDelta] = []
-        self.calls: dict[int, dict[str, Any]] = {}
+        # per choice (chunk.index): the deltas held back, the calls they make up
+        self.held: dict[int, list[ToolCallDelta]] = {}
+        self.calls: dict[int, dict[int, dict[str, Any]]] = {}

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cencori_core.errors import InvalidRequestError, ProviderResponseError
-from cencori_core.provider import StreamState, openai_logprobs
+from cencori_core.provider import StreamState, openai_logprobs, refuse
 from cencori_core.types import (
     ChatChunk,
     ChatRequest,
@@ -62,6 +62,9 @@ __all__ = [
     "moderation_inputs",
     "moderation_response",
 ]
+
+_COMMON = ("reasoning_effort", "n", "logprobs", "top_logprobs", "parallel_tool_calls",
+           "presence_penalty", "frequency_penalty")
 
 _ID_RE = re.compile(r"^[A-Za-z0-9]{9}$")
 _ALPHABET = string.ascii_letters + string.digits
@@ -218,7 +221,10 @@ def chat_request(request: ChatRequest) -> dict[str, Any]:
         kw["tool_choice"] = request.tool_choice
     if request.response_format is not None:
         kw["response_format"] = dict(request.response_format)
-    # The common parameters (issue 17): Mistral's API takes each under the OpenAI name.
+    # The common parameters (issue 17): Mistral's API takes each under the OpenAI name; a
+    # stream is folded as one choice without log probabilities, so n and logprobs are refused
+    if request.stream:
+        refuse(request, _COMMON, "Mistral")
     for name in ("n", "logprobs", "top_logprobs", "parallel_tool_calls", "presence_penalty",
                  "frequency_penalty", "reasoning_effort"):
         value = getattr(request, name)

@@ -95,7 +95,9 @@ _WHY = {
 
 def _common(request: ChatRequest, dialect: Dialect, body: dict[str, Any]) -> None:
     """The common parameters (issue 17) into the body, or refused before sending."""
-    refuse(request, dialect.params, dialect.name, _WHY.get(dialect.name))
+    # streams serve them too: each event names its choice and carries its log probabilities
+    refuse(request, dialect.params, dialect.name, _WHY.get(dialect.name),
+           streamed=dialect.params)
     effort = request.reasoning_effort
     if effort is not None:
         if dialect.name == "deepseek":
@@ -400,10 +402,10 @@ def _with_choices(choices: list[dict[str, Any]], data: dict[str, Any], *, provid
         logprobs=first.logprobs, raw=raw)
 
 
-def chat_chunk(chunk: Any) -> ChatChunk | None:
+def chat_chunk(chunk: Any) -> ChatChunk | list[ChatChunk] | None:
     """A :class:`ChatChunk` from a stream event (the wire JSON of a ``chat.completion.chunk``,
     or the SDK's ``ChatCompletionChunk``); None when it carries nothing (the role-only opening
-    chunk, keep-alives)."""
+    chunk, keep-alives). An event with several choices (``n``) gives one chunk per choice."""
     data = chunk if type(chunk) is dict else _wire(chunk)
     usage = data.get("usage")
     choices = data.get("choices")
@@ -412,25 +414,45 @@ def chat_chunk(chunk: Any) -> ChatChunk | None:
             return None
         return ChatChunk(usage=usage_from(usage), id=data.get("id"), model=data.get("model"),
                          raw=chunk)
+    if len(choices) > 1:
+        out = [c for k, choice in enumerate(choices)
+               if (c := _choice_chunk(data, choice, usage if k == len(choices) - 1 else None,
+                                      chunk)) is not None]
+        return out or None
     choice = choices[0]
     delta = choice.get("delta") or {}
     text = delta.get("content")
-    fr = choice.get("finish_reason")
-    if fr is None and usage is None and len(delta) == 1 and type(text) is str and text:
-        # The bulk of every stream: a text delta and nothing else.
+    if (choice.get("finish_reason") is None and usage is None and len(delta) == 1
+            and type(text) is str and text and not choice.get("index")
+            and not choice.get("logprobs")):
+        # The bulk of every stream: a text delta of the first choice and nothing else.
         return ChatChunk(delta=text, id=data.get("id"), model=data.get("model"), raw=chunk)
-    text = _text(text, "delta.content")
+    return _choice_chunk(data, choice, usage, chunk)
+
+
+def _choice_chunk(data: dict[str, Any], choice: dict[str, Any], usage: Any,
+                  raw: Any) -> ChatChunk | None:
+    delta = choice.get("delta") or {}
+    fr = choice.get("finish_reason")
+    text = _text(delta.get("content"), "delta.content")
     tcs = delta.get("tool_calls")
     reasoning = _reasoning(delta) or ""
     refusal = _text(delta.get("refusal"), "delta.refusal") or ""
     calls = [_tool_delta(t) for t in tcs] if tcs else []
-    if not (text or reasoning or refusal or calls or fr or usage):
+    lp = choice.get("logprobs")
+    # the opening chunk's {"content": [], "refusal": null} says nothing yet
+    logprobs = openai_logprobs(lp) or None if lp else None
+    if lp and logprobs is None:
+        refused = lp.get("refusal") if isinstance(lp, dict) else None
+        logprobs = openai_logprobs({"content": refused}) or None if refused else None
+    if not (text or reasoning or refusal or calls or fr or usage or logprobs):
         return None
     return ChatChunk(
         delta=text or "", reasoning=reasoning, refusal=refusal, tool_calls=calls,
         finish_reason=finish_reason(fr) if fr else None,
         usage=usage_from(usage) if usage is not None else None,
-        id=data.get("id"), model=data.get("model"), raw=chunk,
+        id=data.get("id"), model=data.get("model"), raw=raw,
+        index=_tokens(choice.get("index")), logprobs=logprobs,
     )
 
 
@@ -451,8 +473,25 @@ class ChatStream(StreamState):
     closing_event = "a finish_reason (the server closed the stream mid-answer)"
     what = "chat completion chunk"
 
-    def fold(self, event: Any) -> ChatChunk | None:
+    def __init__(self, *, provider: str, model: str, scrubber: Any = None, n: int = 1) -> None:
+        super().__init__(provider=provider, model=model, scrubber=scrubber)
+        self.open = n
+        """Choices without their finish_reason yet (``n``): the stream is done at none."""
+
+    def fold(self, event: Any) -> ChatChunk | list[ChatChunk] | None:
         chunk = chat_chunk(event)
-        if chunk is not None and chunk.finish_reason is not None:
-            self.done = True
+        if chunk is None:
+            return None
+        if type(chunk) is ChatChunk:
+            if chunk.finish_reason is not None:
+                self._finished()
+        else:
+            for c in chunk:  # type: ignore[union-attr]
+                if c.finish_reason is not None:
+                    self._finished()
         return chunk
+
+    def _finished(self) -> None:
+        self.open -= 1
+        if self.open <= 0:
+            self.done = True

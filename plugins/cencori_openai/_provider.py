@@ -113,7 +113,7 @@ def _aevents(p: OpenAIChatProvider, client: Any, opened: Any) -> Any:
 
 
 def _stream_state(p: OpenAIChatProvider, r: ChatRequest) -> cv.ChatStream:
-    return cv.ChatStream(provider=p.name, model=r.model, scrubber=p.scrubber)
+    return cv.ChatStream(provider=p.name, model=r.model, scrubber=p.scrubber, n=r.n or 1)
 
 
 class OpenAIChatProvider(SDKProvider):

@@ -213,7 +213,15 @@ def _fragments(text: str, n: int) -> list[str]:
 
 
 def chat_sse_events(reply: ChatReply, body: dict[str, Any]) -> list[Any]:
-    """The ``chat.completion.chunk`` events (JSON-able) of ``reply`` streamed, in order."""
+    """The ``chat.completion.chunk`` events (JSON-able) of ``reply`` streamed, in order.
+
+    With ``n``, as OpenAI streams several choices: each event carries one choice, the choices'
+    events interleave (each opens with its own role chunk; choice ``i`` > 0 says the content
+    suffixed `` #i``, as :func:`chat_completion_body`), their finish_reason events come last in
+    index order, then the usage event. With ``logprobs``, each content event is one token (a
+    word, with its leading space) and carries ``{"content": [its token], "refusal": null}``; the
+    role event ``{"content": [], "refusal": null}`` (recorded OpenAI streams, openai-python's
+    test snapshots)."""
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     base: dict[str, Any] = {"id": reply.id or f"chatcmpl-{next(_ids)}",
                             "object": "chat.completion.chunk", "created": 1_700_000_000,
@@ -221,29 +229,57 @@ def chat_sse_events(reply: ChatReply, body: dict[str, Any]) -> list[Any]:
                             "system_fingerprint": "fp_test"}
     if include_usage:
         base["usage"] = None  # OpenAI sends usage: null on every chunk but the last
+    logprobs = bool(body.get("logprobs"))
+    top = body.get("top_logprobs") or 0
 
-    def ev(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+    def ev(delta: dict[str, Any], finish: str | None = None, index: int = 0,
+           lp: Any = None) -> dict[str, Any]:
+        return {**base, "choices": [{"index": index, "delta": delta, "logprobs": lp,
                                      "finish_reason": finish}]}
 
-    events: list[Any] = [ev({"role": "assistant", "content": "", "refusal": None})]
-    if reply.reasoning:
-        events += [ev({reply.reasoning_field: p}) for p in _split(reply.reasoning,
-                                                                 reply.chunk_size)]
-    if reply.refusal:
-        events += [ev({"refusal": p}) for p in _split(reply.refusal, reply.chunk_size)]
-    if reply.content:
-        pieces = reply.pieces if reply.pieces is not None else _split(reply.content,
-                                                                      reply.chunk_size)
-        events += [ev({"content": p}) for p in pieces]
-    for i, (tid, t) in enumerate(zip(_tool_ids(reply), reply.tool_calls, strict=True)):
-        events.append(ev({"tool_calls": [{"index": i, "id": tid, "type": "function",
-                                          "function": {"name": t.name, "arguments": ""}}]}))
-        events += [ev({"tool_calls": [{"index": i, "function": {"arguments": frag}}]})
-                   for frag in _fragments(t.arguments, t.fragments)]
+    def token(piece: str) -> dict[str, Any]:
+        return {"content": [
+            {"token": piece, "logprob": -0.25, "bytes": list(piece.encode()),
+             "top_logprobs": [{"token": piece, "logprob": -0.25, "bytes": list(piece.encode())},
+                              {"token": piece.upper(), "logprob": -1.5, "bytes": None}][:top]}],
+            "refusal": None}
+
+    def choice_events(i: int) -> list[Any]:
+        opening = {"content": [], "refusal": None} if logprobs else None
+        out: list[Any] = [ev({"role": "assistant", "content": "", "refusal": None}, index=i,
+                             lp=opening)]
+        if reply.reasoning:
+            out += [ev({reply.reasoning_field: p}, index=i)
+                    for p in _split(reply.reasoning, reply.chunk_size)]
+        if reply.refusal:
+            out += [ev({"refusal": p}, index=i) for p in _split(reply.refusal, reply.chunk_size)]
+        content = reply.content
+        if content:
+            if i:
+                content = f"{content} #{i}"
+            if logprobs:
+                words = content.split(" ")
+                pieces = [words[0], *(" " + w for w in words[1:])]
+                out += [ev({"content": p}, index=i, lp=token(p)) for p in pieces]
+            else:
+                pieces = reply.pieces if reply.pieces is not None and not i else _split(
+                    content, reply.chunk_size)
+                out += [ev({"content": p}, index=i) for p in pieces]
+        for k, (tid, t) in enumerate(zip(_tool_ids(reply), reply.tool_calls, strict=True)):
+            out.append(ev({"tool_calls": [{"index": k, "id": tid, "type": "function",
+                                           "function": {"name": t.name, "arguments": ""}}]},
+                          index=i))
+            out += [ev({"tool_calls": [{"index": k, "function": {"arguments": frag}}]},
+                       index=i) for frag in _fragments(t.arguments, t.fragments)]
+        return out
+
+    per_choice = [choice_events(i) for i in range(body.get("n") or 1)]
+    # round robin: the choices' events interleave as the model writes them side by side
+    events: list[Any] = [e for group in itertools.zip_longest(*per_choice) for e in group
+                         if e is not None]
     if reply.error_after is not None:
         events.insert(reply.error_after, {"error": reply.error})
-    events.append(ev({}, _finish(reply)))
+    events += [ev({}, _finish(reply), index=i) for i in range(len(per_choice))]
     usage = _usage(reply, body)
     if include_usage and usage is not None:
         events.append({**base, "choices": [], "usage": usage})
