@@ -109,6 +109,9 @@ class EchoProvider(Provider):
     """Echoes the last user message; the CLI's first run and users' smoke tests."""
 
     offline = True
+    limits = True
+    """Refuse what a real provider refuses (dimensions, image n); FakeProvider's echo serves
+    whatever the router accepts, as its scripted answers do."""
 
     def _reply(self, request: ChatRequest) -> tuple[str, Usage]:
         last = ""
@@ -155,7 +158,7 @@ class EchoProvider(Provider):
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         dims = request.dimensions or 8
-        if dims > MAX_DIMENSIONS:
+        if dims > MAX_DIMENSIONS and self.limits:
             # as a real provider does (400): the router allows up to 2**31 - 1, which would
             # build gigabytes of floats here
             raise ProviderBadRequestError(
@@ -179,7 +182,7 @@ class EchoProvider(Provider):
         return self.embed(request)
 
     def generate_image(self, request: ImageRequest) -> ImageResponse:
-        if request.n > MAX_IMAGES:
+        if request.n > MAX_IMAGES and self.limits:
             raise ProviderBadRequestError(
                 f"n {request.n} is more than the {MAX_IMAGES} images a call may ask for",
                 provider=self.name, model=request.model, status_code=400)
