@@ -46,6 +46,9 @@ local h0 = 6 + 2 * nb
 local nh = tonumber(ARGV[h0])
 local kid = ARGV[h0 + 4 * nh + 1]
 if kid ~= '' and redis.call('SISMEMBER', KEYS[#KEYS], kid) == 1 then return {3} end
+-- A reservation retried after a lost reply (redis-py sends the script again on a new connection
+-- when the old one drops) finds its rid already held: it was made, and is not made twice.
+if nb > 0 and redis.call('HEXISTS', KEYS[1], 'r:' .. ARGV[2]) == 1 then return 0 end
 for i = 1, nb do
   local h, z = KEYS[2 * i - 1], KEYS[2 * i]
   local stale = redis.call('ZRANGEBYSCORE', z, '-inf', now)
