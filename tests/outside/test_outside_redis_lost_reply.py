@@ -89,6 +89,14 @@ class LosingProxy:
         self.sock.close()
 
 
+def _router(proxy: LosingProxy) -> Router:
+    """$1 an answer, a $100 budget, Redis through the proxy."""
+    fn = FunctionProvider(lambda req: reply("ok", usage=Usage.of(0, 1)), name="local",
+                          models=["m"])
+    return Router(providers={"local": fn}, load_entrypoints=False, prices=PRICES,
+                  redis_url=f"redis://127.0.0.1:{proxy.port}/0", budgets=[{"limit": "100"}])
+
+
 @pytest.fixture
 def proxied() -> Iterator[tuple[RedisServer, LosingProxy]]:
     server = RedisServer()
@@ -106,11 +114,7 @@ def test_a_reservation_whose_reply_was_lost_is_made_once(proxied, mode):
     # twice under one rid, the settle released one of them, and the other held the budget
     # ($10 here) until it expired 15 minutes later.
     server, proxy = proxied
-    fn = FunctionProvider(lambda req: reply("ok", usage=Usage.of(0, 1)), name="local",
-                          models=["m"])
-    router = Router(providers={"local": fn}, load_entrypoints=False, prices=PRICES,
-                    redis_url=f"redis://127.0.0.1:{proxy.port}/0",
-                    budgets=[{"limit": "100"}])
+    router = _router(proxy)
     kw = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 10}
 
     def call() -> str:
@@ -144,11 +148,7 @@ def test_a_reservation_whose_reply_was_lost_is_made_once(proxied, mode):
                    "unsettled settles are kept and applied) would fix it")
 def test_a_reservation_lost_with_the_store_does_not_hold_the_budget(proxied):
     server, proxy = proxied
-    fn = FunctionProvider(lambda req: reply("ok", usage=Usage.of(0, 1)), name="local",
-                          models=["m"])
-    router = Router(providers={"local": fn}, load_entrypoints=False, prices=PRICES,
-                    redis_url=f"redis://127.0.0.1:{proxy.port}/0",
-                    budgets=[{"limit": "100"}])
+    router = _router(proxy)
     kw = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 10}
     try:
         router.chat(**kw)
