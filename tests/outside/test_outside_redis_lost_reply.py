@@ -163,3 +163,22 @@ def test_a_reservation_lost_with_the_store_does_not_hold_the_budget(proxied):
         assert state.reserved == 0  # today: $10 held by the refused call for 15 minutes
     finally:
         router.close()
+
+
+def test_a_rate_limit_hit_whose_reply_was_lost_is_taken_once(proxied):
+    # Before: with rate limits and no budget the reservation had no per-request entry, so the
+    # script sent again took the request twice: rpm = 3 refused the third request.
+    server, proxy = proxied
+    fn = FunctionProvider(lambda req: reply("ok", usage=Usage.of(0, 1)), name="local",
+                          models=["m"])
+    router = Router(providers={"local": fn}, load_entrypoints=False,
+                    redis_url=f"redis://127.0.0.1:{proxy.port}/0", rate_limits=[{"rpm": 3}])
+    kw = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    try:
+        router.chat(**kw)
+        proxy.armed = True
+        router.chat(**kw)  # its reply is lost, redis-py sends the script again
+        assert proxy.dropped == 1
+        router.chat(**kw)  # the third request of the minute: within rpm = 3
+    finally:
+        router.close()
