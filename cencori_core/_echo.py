@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from .catalog import CAPABILITIES, ModelInfo
 from .config import ProviderConfig
+from .errors import ProviderBadRequestError
 from .provider import Provider
 from .types import (
     ChatChunk,
@@ -86,6 +87,10 @@ def _wav(seconds: float = 0.25, rate: int = 8000) -> bytes:
 
 PNG_B64 = base64.b64encode(_png()).decode("ascii")
 WAV = _wav()
+MAX_DIMENSIONS = 8_192
+"""Longest embedding echo makes (OpenAI's largest is 3,072): a real provider refuses more."""
+MAX_IMAGES = 10
+"""Most images one call may ask for (OpenAI's limit)."""
 
 
 def _json_reply(request: ChatRequest, last: str) -> bool:
@@ -104,6 +109,9 @@ class EchoProvider(Provider):
     """Echoes the last user message; the CLI's first run and users' smoke tests."""
 
     offline = True
+    limits = True
+    """Refuse what a real provider refuses (dimensions, image n); FakeProvider's echo serves
+    whatever the router accepts, as its scripted answers do."""
 
     def _reply(self, request: ChatRequest) -> tuple[str, Usage]:
         last = ""
@@ -163,13 +171,17 @@ class EchoProvider(Provider):
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         dims = request.dimensions or 8
+        if dims > MAX_DIMENSIONS and self.limits:
+            # as a real provider does (400): the router allows up to 2**31 - 1, which would
+            # build gigabytes of floats here
+            raise ProviderBadRequestError(
+                f"dimensions {dims} is more than this model's {MAX_DIMENSIONS}",
+                provider=self.name, model=request.model, status_code=400)
         vectors = []
         for text in request.input:
-            digest = b""
-            counter = 0
-            while len(digest) < dims * 2:
-                digest += hashlib.sha256(f"{counter}:{text}".encode()).digest()
-                counter += 1
+            # the digests joined once: concatenating them one by one was quadratic in dims
+            digest = b"".join(hashlib.sha256(f"{counter}:{text}".encode()).digest()
+                              for counter in range(-(-dims * 2 // 32)))
             vec = [(int.from_bytes(digest[i * 2:i * 2 + 2], "big") / 32767.5) - 1.0
                    for i in range(dims)]
             norm = math.sqrt(sum(x * x for x in vec)) or 1.0
@@ -183,6 +195,10 @@ class EchoProvider(Provider):
         return self.embed(request)
 
     def generate_image(self, request: ImageRequest) -> ImageResponse:
+        if request.n > MAX_IMAGES and self.limits:
+            raise ProviderBadRequestError(
+                f"n {request.n} is more than the {MAX_IMAGES} images a call may ask for",
+                provider=self.name, model=request.model, status_code=400)
         images = [GeneratedImage(b64_json=PNG_B64, revised_prompt=request.prompt,
                                  mime_type="image/png") for _ in range(request.n)]
         return ImageResponse(images=images, usage=Usage(images=request.n),

@@ -167,8 +167,11 @@ class Registry:
             names.add(name)
             model = str(d.pop("model", None) or group)
             weight = d.pop("weight", 1)
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
-                raise ConfigurationError(f"{where}.weight must be > 0")
+            # finite: NaN passes "<= 0" and an inf weight makes random.choices raise ValueError
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or \
+                    not 0 < weight < float("inf"):
+                raise ConfigurationError(f"{where}.weight must be a finite number > 0, got "
+                                         f"{weight!r}")
             limits = {k: d.pop(k, None) or 0 for k in ("rpm", "tpm")}  # the deployment's own
             for k, n in limits.items():
                 if isinstance(n, bool) or not isinstance(n, int) or n < 0:

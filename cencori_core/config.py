@@ -290,7 +290,19 @@ class ProviderConfig:
         check_keys(where, data, common + config_keys, hint=hint)
         data = {k: v for k, v in data.items() if k not in extra_keys}
         key_env = data.pop("api_key_env", None)
+        if key_env is not None and not isinstance(key_env, str):
+            raise ConfigurationError(f"{where}.api_key_env must be the name of an environment "
+                                     f"variable (a string), not {type(key_env).__name__}")
         key = data.pop("api_key", None)
+        if not isinstance(key, (str, Secret)) and callable(getattr(key, "get_secret_value",
+                                                                     None)):
+            # pydantic's SecretStr (settings classes): its str() is '**********', which would
+            # be sent as the key
+            key = key.get_secret_value()
+        if key is not None and not isinstance(key, (str, Secret)):
+            # str(5) would be sent as the key; say so instead
+            raise ConfigurationError(f"{where}.api_key must be a string, not "
+                                     f"{type(key).__name__}")
         if key is None and key_env:
             key = os.environ.get(key_env)
         timeout = data.pop("timeout", None)
@@ -306,7 +318,7 @@ class ProviderConfig:
                     f"86400 (one day), got {str(timeout)[:40]!r}") from None
             timeout = seconds
         models = data.pop("models", None) or []
-        if isinstance(models, str) or not all(isinstance(m, str) for m in models):
+        if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
             raise ConfigurationError(f"{where}.models must be a list of model names, e.g. "
                                      f"[\"my-model\"]")
         raw_options = data.pop("options", None) or {}
@@ -423,6 +435,16 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigurationError(f"config file not found: {os.fspath(path)}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{os.fspath(path)} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{os.fspath(path)} is not valid TOML: TOML files are UTF-8 "
+                                 f"text, byte {exc.start} is not ({exc.reason})") from None
+    except RecursionError:
+        # tomllib recurses into nested arrays and inline tables
+        raise ConfigurationError(f"{os.fspath(path)} is not a usable config: its arrays or "
+                                 "tables are nested too deeply") from None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read config file {os.fspath(path)}: "
+                                 f"{exc.strerror or exc}") from None
 
     known = {"providers", "fallbacks", "retry", "policies", "ledger", "redis", "telemetry",
              "router", "deployments", "context_window_fallbacks", "cooldown", "plugins",
@@ -442,6 +464,11 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         tel = data["telemetry"]
         if isinstance(tel, Mapping):
             check_keys(f"{os.fspath(path)}: [telemetry]", tel, ("enabled", "capture_content"))
+            for flag in ("enabled", "capture_content"):
+                if flag in tel and not isinstance(tel[flag], bool):
+                    # "no" or "false" as a string would switch it on
+                    raise ConfigurationError(f"{os.fspath(path)}: [telemetry].{flag} must be "
+                                             f"true or false, not {tel[flag]!r}")
         kwargs["telemetry"] = tel.get("enabled", True) if isinstance(tel, dict) else bool(tel)
         if isinstance(tel, dict) and "capture_content" in tel:
             kwargs["telemetry_capture_content"] = bool(tel["capture_content"])
@@ -472,6 +499,10 @@ def _accounting_from_toml(data: Mapping[str, Any], where: str) -> dict[str, Any]
             raise ConfigurationError(f"{where}: [{name}] must be a table")
         check_keys(f"{where}: [{name}]", table, sorted(known))
     ledger = data.get("ledger") or {}
+    for key in ("path", "url"):
+        if key in ledger and not isinstance(ledger[key], str):
+            raise ConfigurationError(f"{where}: [ledger].{key} must be a string, not "
+                                     f"{type(ledger[key]).__name__}")
     if ledger.get("path") and ledger.get("url"):
         raise ConfigurationError(f"{where}: [ledger] takes path (an SQLite file) or url "
                                  "(a postgresql:// URL), not both")

@@ -57,14 +57,45 @@ def split_plugins(plugins: Iterable[Any] | None) -> tuple[list[str] | None, list
     return (names or None), objects
 
 
+BUILTIN_PLUGINS = ("echo",)
+"""Names an allow-list may hold besides the installed entry points (built into the core)."""
+
+
+def _unknown_plugins(names: Iterable[str]) -> str | None:
+    """A message naming the allow-listed names that are not installed, or None."""
+    installed = sorted({ep.name for ep in _entry_points()} | set(BUILTIN_PLUGINS))
+    unknown = [n for n in names if n not in installed]
+    if not unknown:
+        return None
+    from .config import closest
+
+    hints = [f"{n!r} (did you mean {c!r}?)" if (c := closest(n, installed)) else repr(n)
+             for n in unknown]
+    return (f"no installed cencori plugin named {', '.join(hints)}; installed: "
+            f"{', '.join(installed)} (plugin names, not provider names: 'openai' serves "
+            "openai, xai, deepseek, meta, azure and openai_compatible)")
+
+
 def allow_list(explicit: Iterable[str] | None) -> set[str] | None:
-    """The allowed plugin names: the explicit list, else ``CENCORI_PLUGINS``, else all (None)."""
+    """The allowed plugin names: the explicit list, else ``CENCORI_PLUGINS``, else all (None).
+
+    An explicit name that is not installed is a :class:`PluginError`: a typo (``"opena"``)
+    would otherwise switch the provider off without a word. In ``CENCORI_PLUGINS`` it is a
+    warning (the environment may be shared by programs with other plugins)."""
     if explicit is not None:
-        return set(explicit)
+        names = set(explicit)
+        problem = _unknown_plugins(sorted(names))
+        if problem:
+            raise PluginError(f"plugins=[...]: {problem}")
+        return names
     env = os.environ.get(ALLOW_ENV)
     if env is None:
         return None
-    return {p.strip() for p in env.split(",") if p.strip()}
+    names = {p.strip() for p in env.split(",") if p.strip()}
+    problem = _unknown_plugins(sorted(names))
+    if problem:
+        log.warning("%s: %s", ALLOW_ENV, problem)
+    return names
 
 
 def make_plugin_manager() -> pluggy.PluginManager:

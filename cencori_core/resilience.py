@@ -156,6 +156,20 @@ class Cooldown:
     window_s: float = 60.0
     cooldown_s: float = 30.0
 
+    def __post_init__(self) -> None:
+        # a negative, NaN or infinite window or cooldown would make every failure cool a
+        # deployment forever, or never
+        if isinstance(self.allowed_fails, bool) or not isinstance(self.allowed_fails, int) \
+                or self.allowed_fails < 0:
+            raise ConfigurationError(f"cooldown: allowed_fails must be an integer >= 0, got "
+                                     f"{self.allowed_fails!r}")
+        for name in ("window_s", "cooldown_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 <= value <= 86_400:
+                raise ConfigurationError(f"cooldown: {name} must be a number of seconds from 0 "
+                                         f"to 86400 (one day), got {value!r}")
+
     @classmethod
     def coerce(cls, value: Any) -> Cooldown:
         if value is None:

@@ -41,7 +41,9 @@ KEY_PREFIX = "csk_"
 _ID_HEX = 12
 _KEY_RE = re.compile(r"csk_([0-9a-f]{12})_[A-Za-z0-9_-]{43}")
 _ID_RE = re.compile(r"csk_([0-9a-f]{12})")
-_NAME_RE = re.compile(r"[^\s:/]{1,128}")
+# No control characters (a NUL or an escape sequence would reach logs, terminals and Redis keys)
+# and no lone surrogates (SQLite cannot store them).
+_NAME_RE = re.compile(r"[^\s:/\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,128}")
 WINDOWS = ("total", "day", "month")
 _RATE_KEYS = ("rpm", "tpm")
 _DUMMY_SALT = bytes(16)
@@ -351,7 +353,7 @@ class Projects:
                created: float | None = None) -> Project:
         if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
             raise ConfigurationError(f"project name {name!r} must be 1 to 128 characters "
-                                     "without spaces, ':' or '/'")
+                                     "without spaces, control characters, ':' or '/'")
         if providers is not None:
             if isinstance(providers, str) or not all(isinstance(p, str) and p
                                                      for p in providers):

@@ -273,7 +273,8 @@ def call_option(value: Any, cache: ResponseCache | None) -> tuple[str, float | N
         return None
     if value is True:
         option: tuple[str, float | None, bool] = ("use", None, True)
-    elif value == "refresh":
+    elif isinstance(value, str) and value == "refresh":
+        # isinstance first: an object's own __eq__ must not run (and raise) on a bad value
         option = ("refresh", None, False)
     elif isinstance(value, Mapping):
         unknown = sorted(str(k) for k in value if k not in _CALL_KEYS)

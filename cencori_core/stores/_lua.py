@@ -33,6 +33,8 @@ end
 # list for a moving window, previous and current counters for a sliding window counter: the keys
 # and algorithms of `limits`, whose scripts acquire_moving_window.lua and
 # acquire_sliding_window.lua these steps follow, so its window reads stay valid).
+# With rate limits and no budget, the key before the last is the request's marker (kept two
+# minutes), so the script sent again after a lost reply takes nothing twice.
 # The last key is the set of revoked key ids, checked first: a key revoked by any process is
 # refused by every reservation at once, whatever the local key cache holds.
 # ARGV: amount, rid, now, expires_at, nb, (limit, ttl) per counter, nh, (kind, limit, expiry,
@@ -46,6 +48,12 @@ local h0 = 6 + 2 * nb
 local nh = tonumber(ARGV[h0])
 local kid = ARGV[h0 + 4 * nh + 1]
 if kid ~= '' and redis.call('SISMEMBER', KEYS[#KEYS], kid) == 1 then return {3} end
+-- A reservation retried after a lost reply (redis-py sends the script again on a new connection
+-- when the old one drops) finds its rid already held: it was made, and is not made twice.
+if nb > 0 and redis.call('HEXISTS', KEYS[1], 'r:' .. ARGV[2]) == 1 then return 0 end
+local marker = nil
+if nb == 0 and nh > 0 then marker = KEYS[#KEYS - 1] end
+if marker and redis.call('EXISTS', marker) == 1 then return 0 end
 for i = 1, nb do
   local h, z = KEYS[2 * i - 1], KEYS[2 * i]
   local stale = redis.call('ZRANGEBYSCORE', z, '-inf', now)
@@ -104,6 +112,7 @@ for j = 1, nh do
     k = k + 2
   end
 end
+if marker then redis.call('SET', marker, '1', 'PX', 120000) end
 return 0
 """
 

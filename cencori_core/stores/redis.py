@@ -309,6 +309,11 @@ class RedisStore:
             sliding = rule == "tpm"
             keys += self._window_keys(item, scope, sliding)
             args += ["s" if sliding else "m", item.amount, item.get_expiry(), cost]
+        if hits and not counters:
+            # rate limits only: the request's marker, so the script sent again after a lost
+            # reply finds it and does not take the request twice (with a budget, the budget's
+            # own per-request entry plays that part)
+            keys.append(f"{self.prefix}rid:{rid}")
         keys.append(self.revoked_set)
         args.append(key_id or "")
         return keys, args

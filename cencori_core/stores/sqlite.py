@@ -41,13 +41,22 @@ def connect(path: str | os.PathLike[str], *, timeout: float = BUSY_TIMEOUT,
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-    if path != ":memory:" and not os.path.exists(path):
-        # created here, before SQLite does, so it is never readable by others, even briefly
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-        os.close(fd)
-    conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False, isolation_level=None)
+    try:
+        if not os.path.isdir(folder):
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        if path != ":memory:" and not os.path.exists(path):
+            # created here, before SQLite does, so it is never readable by others, even briefly
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False,
+                               isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        # a directory, a path under a file, no permission: the user's path, named, not a
+        # FileNotFoundError or sqlite3.OperationalError from deep inside Router()
+        raise ConfigurationError(
+            f"cannot open the ledger/key store {path!r} ({type(exc).__name__}: "
+            f"{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}); give a "
+            "file path in a directory you can write") from None
     try:
         # WAL lets the CLI read while the application writes; NORMAL is durable enough in WAL.
         conn.execute("PRAGMA journal_mode=WAL")
