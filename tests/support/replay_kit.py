@@ -67,6 +67,21 @@ class Recording:
                     out.append(json.loads(data))
         return out
 
+    def events_of_array(self) -> list[Any]:
+        """The elements of a recorded JSON-array stream (Gemini without ``alt=sse``)."""
+        return list(json.loads(self.body))
+
+    def as_sse(self) -> Recording:
+        """A recorded ``streamGenerateContent`` JSON array (Gemini without ``alt=sse``) as the
+        SSE stream google-genai asks for: each element, unchanged, as one ``data:`` event in
+        Google's ``\\r\\n\\r\\n`` framing. Only the framing differs from the recording."""
+        events = self.events_of_array()
+        body = b"".join(b"data: " + json.dumps(e, ensure_ascii=False).encode() + b"\r\n\r\n"
+                        for e in events)
+        return Recording(body=body, status=self.status,
+                         headers={**self.headers, "content-type": "text/event-stream"},
+                         name=self.name)
+
     def reply(self) -> Reply:
         """This recording as the loopback server's answer."""
         if self.streamed:
