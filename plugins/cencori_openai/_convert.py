@@ -462,10 +462,19 @@ class ChatStream(StreamState):
     closing_event = "a finish_reason (the server closed the stream mid-answer)"
     what = "chat completion chunk"
 
+    _finished = False
+
     def fold(self, event: Any) -> ChatChunk | None:
         chunk = chat_chunk(event)
-        if chunk is not None and chunk.finish_reason is not None:
-            self.done = True
+        if chunk is not None:
+            if chunk.finish_reason is not None:
+                self._finished = self.done = True
+            elif chunk.delta or chunk.tool_calls or chunk.reasoning or chunk.refusal:
+                self.done = self._finished
+            elif chunk.usage is not None:
+                # The usage chunk is the last before [DONE]: some OpenAI-compatible servers
+                # send it but never a finish_reason (recorded: kimi-k2 through OpenRouter).
+                self.done = True
         return chunk
 
 

@@ -1,0 +1,68 @@
+"""Real recorded Chat Completions answers (tests/fixtures/recorded/openai, sources in SOURCES.md)
+replayed byte for byte through the real ``openai`` SDK and the plugin, sync and async; every field
+the recording carries is checked on the normalized result."""
+
+from __future__ import annotations
+
+import pytest
+from openai_wire import OpenAIWire, openai_wire  # noqa: F401 - fixture
+from replay_kit import drive, load, serve
+
+from cencori_core import RetryPolicy, Router
+
+ASK = [{"role": "user", "content": "What is the current llm version?"}]
+VERSION = {"type": "function", "function": {
+    "name": "llm_version", "description": "Return the installed version of llm",
+    "parameters": {"type": "object", "properties": {}}}}
+
+
+@pytest.fixture(params=["stream", "astream"])
+def streamed(request):
+    return request.param
+
+
+@pytest.fixture
+async def openrouter(openai_wire: OpenAIWire):
+    """An OpenAI-compatible provider (OpenRouter's API is Chat Completions)."""
+    r = Router(providers={"openrouter": {"type": "openai_compatible", "api_key": "sk-or-test-1",
+                                         "base_url": openai_wire.base_url,
+                                         "models": ["moonshotai/kimi-k2"]}},
+               plugins=["openai"], retry=RetryPolicy(max_attempts=1))
+    yield r
+    await r.aclose()
+
+
+@pytest.mark.parametrize("name", ["openrouter_kimi_tool_call_split_stream.sse",
+                                  "openrouter_kimi_tool_call_whole_stream.sse"])
+async def test_tool_call_stream_without_finish_reason(openai_wire, openrouter, streamed, name):
+    """kimi-k2 through OpenRouter (Novita): the call's id and name come again in every chunk of
+    it (``split``) or once with the whole arguments (``whole``), no chunk ever says a
+    finish_reason, and the usage arrives on a chunk that still has a choice (empty content)."""
+    serve(openai_wire, load("openai", name))
+    r, chunks = await drive(openrouter, streamed, model="openrouter/moonshotai/kimi-k2",
+                            messages=ASK, tools=[VERSION])
+    assert [(t.id, t.name, t.arguments, t.parse_error) for t in r.tool_calls] == [
+        ("0", "llm_version", {}, None)]
+    assert r.tool_calls[0].arguments_raw == "{}"
+    assert r.finish_reason == "tool_calls"
+    assert not r.content
+    assert r.id == "gen-1753242299-QZRAt5HJHd1ptY8sdS0s"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens,
+            u.reasoning_tokens) == (57, 17, 74, 0, 0)
+
+
+async def test_text_stream_with_usage_after_the_finish(openai_wire, openrouter, streamed):
+    """kimi-k2 through OpenRouter (Moonshot AI): text deltas that each repeat the role, the
+    finish_reason on an empty chunk, then one more chunk (a choice with finish_reason null)
+    carrying the usage, then [DONE]."""
+    serve(openai_wire, load("openai", "openrouter_kimi_text_stream.sse"))
+    r, chunks = await drive(openrouter, streamed, model="openrouter/moonshotai/kimi-k2",
+                            messages=ASK, tools=[VERSION])
+    text = "The current version of *llm* is **0.fixed-version**."
+    assert "".join(c.delta for c in chunks) == text
+    assert r.content == text
+    assert r.finish_reason == "stop"
+    assert r.tool_calls == []
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (107, 15, 122)
