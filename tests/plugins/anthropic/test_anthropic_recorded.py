@@ -124,3 +124,23 @@ async def test_refusal_before_any_content(server, router, streamed):
     u = r.usage
     assert (u.prompt_tokens, u.completion_tokens, u.reasoning_tokens) == (97, 0, 0)
     assert chunks[-1].finish_reason == "content_filter"
+
+
+async def test_cumulative_usage_is_not_counted_twice(server, router, streamed):
+    """claude-sonnet-4-5 answering JSON text: message_start has the input tokens, the cache
+    breakdown (``cache_creation``) and a ``service_tier``; message_delta repeats every input
+    count along with the final output count (the usage there is cumulative, not an increment),
+    and a ping arrives between two text deltas."""
+    serve(server, *cassette("anthropic", "structured_output_stream.yaml"))
+    r, chunks = await drive(router, streamed, model="claude-sonnet-4-5-20250929",
+                            messages=[{"role": "user", "content": "Invent a good dog"}])
+    dog = json.loads(r.content)
+    assert (dog["name"], dog["age"]) == ("Biscuit", 4)
+    assert dog["bio"].endswith("bringing joy to young patients.")
+    assert "".join(c.delta for c in chunks) == r.content
+    assert r.finish_reason == "stop"
+    assert r.model == "claude-sonnet-4-5-20250929"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (230, 96, 326)
+    assert (u.cached_tokens, u.cache_write_tokens, u.reasoning_tokens) == (0, 0, 0)
+    assert r.cost is not None and r.cost.total == price("claude-sonnet-4-5-20250929", u)
