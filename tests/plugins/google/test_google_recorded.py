@@ -108,3 +108,21 @@ async def test_call_with_id_and_long_signature(wire, router, streamed):
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.reasoning_tokens) == \
         (28, 267, 295, 248)
     assert r.cost is not None and r.cost.total == price(u)
+
+
+async def test_text_stream_whose_usage_shrinks(wire, router, streamed):
+    """gemini-1.5-flash (2025): candidates without an ``index``, safetyRatings on the finishing
+    event only, and a promptTokenCount that goes from 10 to 9 on the last event: the final
+    usage is the last event's, not the largest nor a sum."""
+    (rec,) = cassette("google", "flash15_text_stream.yaml")
+    serve(wire, rec.as_sse())
+    r, chunks = await drive(router, streamed, model="gemini-1.5-flash-latest",
+                            messages=[{"role": "user",
+                                       "content": "Name for a pet pelican, just the name"}])
+    assert [c.delta for c in chunks if c.delta] == ["Percy", "\n"]
+    assert r.content == "Percy\n"
+    assert r.finish_reason == "stop"
+    assert r.tool_calls == []
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.reasoning_tokens) == \
+        (9, 2, 11, 0)

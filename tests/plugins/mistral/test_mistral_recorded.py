@@ -100,3 +100,22 @@ async def test_stream_with_usage_on_the_finish_event(wire, router, mode):
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens) == \
         (28, 4, 32, 0)
     assert r.cost is not None and r.cost.total == price(u)
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_answer_cut_by_max_tokens(wire, router, mode):
+    """mistral-large (2024, curl transcript): finish_reason ``length``, usage without details."""
+    rec = load("mistral", "mistral_large_length.json")
+    serve(wire, rec)
+    r, _ = await drive(router, mode, model="mistral-large-latest", max_tokens=100,
+                       messages=[{"role": "user", "content": "what is Coca Cola"}])
+    assert r.content == rec.json()["choices"][0]["message"]["content"]
+    assert r.content.endswith("However, it")
+    assert r.finish_reason == "length"
+    assert r.reasoning is None
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens) == \
+        (34, 100, 134, 0)
+    assert r.cost is not None and r.cost.total == calc_price(
+        GUsage(input_tokens=34, output_tokens=100), "mistral-large-latest",
+        provider_id="mistral").total_price

@@ -66,3 +66,26 @@ async def test_text_stream_with_usage_after_the_finish(openai_wire, openrouter, 
     assert r.tool_calls == []
     u = r.usage
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (107, 15, 122)
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_xai_answer_cut_by_max_tokens(openai_wire, mode):
+    """grok-beta through the ``xai`` provider: finish_reason ``length``, ``refusal: null`` in
+    the message, prompt_tokens_details with xAI's text/audio/image counts beside cached_tokens."""
+    rec = load("xai", "grok_beta_length.json")
+    serve(openai_wire, rec)
+    r = Router(providers={"xai": {"api_key": "xai-test-1", "base_url": openai_wire.base_url}},
+               plugins=["openai"], retry=RetryPolicy(max_attempts=1))
+    try:
+        resp, _ = await drive(r, mode, model="xai/grok-beta", max_tokens=200, messages=[
+            {"role": "user", "content": "what is Coca Cola"}])
+    finally:
+        await r.aclose()
+    assert resp.content == rec.json()["choices"][0]["message"]["content"]
+    assert resp.content.endswith("and many others tailored")
+    assert resp.finish_reason == "length"
+    assert resp.refusal is None
+    assert (resp.provider, resp.id) == ("xai", "3b86b984-91ef-4dfd-bcd2-8d2a7449a92d")
+    u = resp.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens) == \
+        (38, 200, 238, 0)
