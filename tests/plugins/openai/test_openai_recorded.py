@@ -5,6 +5,8 @@ the recording carries is checked on the normalized result."""
 from __future__ import annotations
 
 import pytest
+from genai_prices import Usage as GUsage
+from genai_prices import calc_price
 from openai_wire import OpenAIWire, openai_wire  # noqa: F401 - fixture
 from replay_kit import drive, load, serve
 
@@ -89,3 +91,66 @@ async def test_xai_answer_cut_by_max_tokens(openai_wire, mode):
     u = resp.usage
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens) == \
         (38, 200, 238, 0)
+
+
+@pytest.fixture
+async def openai_router(openai_wire: OpenAIWire):
+    r = Router(providers={"openai": {"api_key": "sk-test-openai-1",
+                                     "base_url": openai_wire.base_url}},
+               plugins=["openai"], retry=RetryPolicy(max_attempts=1))
+    yield r
+    await r.aclose()
+
+
+async def test_openai_tool_call_split_mid_json(openai_wire, openai_router, streamed):
+    """gpt-4o-mini (2025): the call's id and name in the first chunk, its arguments in eleven
+    fragments cut mid-token (``{"``, ``a``, ``":``, ``123``, ``1``, ...), finish_reason
+    tool_calls on an empty delta, then the usage on a chunk whose ``choices`` is empty."""
+    serve(openai_wire, load("openai", "gpt4o_mini_tool_call_stream.sse"))
+    multiply = {"type": "function", "function": {
+        "name": "multiply", "description": "Multiply two numbers.",
+        "parameters": {"type": "object", "properties": {"a": {"type": "integer"},
+                                                        "b": {"type": "integer"}},
+                       "required": ["a", "b"]}}}
+    r, chunks = await drive(openai_router, streamed, model="gpt-4o-mini", tools=[multiply],
+                            messages=[{"role": "user", "content": "What is 1231 * 2331?"}])
+    (call,) = r.tool_calls
+    assert (call.id, call.name, call.arguments, call.parse_error) == (
+        "call_1EYWDzueHEp8OsB8jJSEp7WB", "multiply", {"a": 1231, "b": 2331}, None)
+    assert call.arguments_raw == '{"a":1231,"b":2331}'
+    assert r.finish_reason == "tool_calls"
+    assert r.model == "gpt-4o-mini-2024-07-18"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens,
+            u.reasoning_tokens) == (54, 20, 74, 0, 0)
+    assert r.cost is not None and r.cost.total == calc_price(
+        GUsage(input_tokens=54, output_tokens=20), "gpt-4o-mini",
+        provider_id="openai").total_price
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_deepseek_reasoner_reasoning_content(openai_wire, mode):
+    """deepseek-reasoner (Feb 2025): ``reasoning_content`` beside the content, 81 of the 92
+    completion tokens reasoning, DeepSeek's prompt_cache_hit/miss counts beside OpenAI's
+    prompt_tokens_details."""
+    rec = load("deepseek", "reasoner_hello.json")
+    serve(openai_wire, rec)
+    r = Router(providers={"deepseek": {"api_key": "sk-ds-test-1",
+                                       "base_url": openai_wire.base_url}},
+               plugins=["openai"], retry=RetryPolicy(max_attempts=1))
+    try:
+        resp, _ = await drive(r, mode, model="deepseek-reasoner",
+                              messages=[{"role": "user", "content": "hello"}])
+    finally:
+        await r.aclose()
+    message = rec.json()["choices"][0]["message"]
+    assert resp.content == "Hello! How can I assist you today?"
+    assert resp.reasoning == message["reasoning_content"]
+    assert resp.finish_reason == "stop"
+    assert resp.provider == "deepseek"
+    u = resp.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens,
+            u.reasoning_tokens) == (6, 92, 98, 0, 81)
+    assert resp.cost is not None and resp.cost.total == calc_price(
+        GUsage(input_tokens=6, output_tokens=92), "deepseek-reasoner",
+        provider_id="deepseek").total_price
