@@ -23,6 +23,17 @@ def streamed(request):
     return request.param
 
 
+async def chat_once(wire: OpenAIWire, provider: str, mode: str, **kw):
+    """One chat call through a fresh router whose ``provider`` points at ``wire``."""
+    r = Router(providers={provider: {"api_key": "test-key-1", "base_url": wire.base_url}},
+               plugins=["openai"], retry=RetryPolicy(max_attempts=1))
+    try:
+        resp, _ = await drive(r, mode, **kw)
+    finally:
+        await r.aclose()
+    return resp
+
+
 @pytest.fixture
 async def openrouter(openai_wire: OpenAIWire):
     """An OpenAI-compatible provider (OpenRouter's API is Chat Completions)."""
@@ -76,13 +87,8 @@ async def test_xai_answer_cut_by_max_tokens(openai_wire, mode):
     the message, prompt_tokens_details with xAI's text/audio/image counts beside cached_tokens."""
     rec = load("xai", "grok_beta_length.json")
     serve(openai_wire, rec)
-    r = Router(providers={"xai": {"api_key": "xai-test-1", "base_url": openai_wire.base_url}},
-               plugins=["openai"], retry=RetryPolicy(max_attempts=1))
-    try:
-        resp, _ = await drive(r, mode, model="xai/grok-beta", max_tokens=200, messages=[
-            {"role": "user", "content": "what is Coca Cola"}])
-    finally:
-        await r.aclose()
+    resp = await chat_once(openai_wire, "xai", mode, model="xai/grok-beta", max_tokens=200,
+                           messages=[{"role": "user", "content": "what is Coca Cola"}])
     assert resp.content == rec.json()["choices"][0]["message"]["content"]
     assert resp.content.endswith("and many others tailored")
     assert resp.finish_reason == "length"
@@ -135,14 +141,8 @@ async def test_deepseek_reasoner_reasoning_content(openai_wire, mode):
     prompt_tokens_details."""
     rec = load("deepseek", "reasoner_hello.json")
     serve(openai_wire, rec)
-    r = Router(providers={"deepseek": {"api_key": "sk-ds-test-1",
-                                       "base_url": openai_wire.base_url}},
-               plugins=["openai"], retry=RetryPolicy(max_attempts=1))
-    try:
-        resp, _ = await drive(r, mode, model="deepseek-reasoner",
-                              messages=[{"role": "user", "content": "hello"}])
-    finally:
-        await r.aclose()
+    resp = await chat_once(openai_wire, "deepseek", mode, model="deepseek-reasoner",
+                           messages=[{"role": "user", "content": "hello"}])
     message = rec.json()["choices"][0]["message"]
     assert resp.content == "Hello! How can I assist you today?"
     assert resp.reasoning == message["reasoning_content"]
