@@ -11,10 +11,15 @@ import pytest
 from anthropic_wire import AnthropicServer
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
-from replay_kit import cassette, drive, serve
+from replay_kit import cassette, drive, load, serve
 from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
-from cencori_core import RetryPolicy, Router
+from cencori_core import (
+    ContextWindowExceededError,
+    ProviderServerError,
+    RetryPolicy,
+    Router,
+)
 
 KEY = "sk-ant-test-0123456789abcdef"
 HI = [{"role": "user", "content": "Two names for a pet pelican, be brief"}]
@@ -144,3 +149,25 @@ async def test_cumulative_usage_is_not_counted_twice(server, router, streamed):
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (230, 96, 326)
     assert (u.cached_tokens, u.cache_write_tokens, u.reasoning_tokens) == (0, 0, 0)
     assert r.cost is not None and r.cost.total == price("claude-sonnet-4-5-20250929", u)
+
+
+@pytest.mark.parametrize("name,status,cls,retryable", [
+    ("error_529_overloaded.json", 529, ProviderServerError, True),
+    ("error_500_api_error.json", 500, ProviderServerError, True),
+    ("error_400_prompt_too_long.json", 400, ContextWindowExceededError, False),
+])
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_error_bodies(server, router, mode, name, status, cls, retryable):
+    """Real error bodies (status and body as quoted in public issues): the class, status,
+    retryability and request id come through; a prompt over the context window is a
+    ContextWindowExceededError (Anthropic gives it no code of its own, only its message)."""
+    rec = load("anthropic", name, status=status)
+    serve(server, rec)
+    with pytest.raises(cls) as info:
+        await drive(router, mode, model="claude-sonnet-4-5-20250929", messages=HI)
+    err = info.value
+    assert err.status_code == status
+    assert err.retryable is retryable
+    assert err.request_id == rec.json()["request_id"]
+    assert rec.json()["error"]["message"] in str(err)
+    assert server.hits == 1

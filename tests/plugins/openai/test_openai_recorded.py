@@ -10,7 +10,7 @@ from genai_prices import calc_price
 from openai_wire import OpenAIWire, openai_wire  # noqa: F401 - fixture
 from replay_kit import drive, load, serve
 
-from cencori_core import RetryPolicy, Router
+from cencori_core import ContextWindowExceededError, RetryPolicy, Router
 
 ASK = [{"role": "user", "content": "What is the current llm version?"}]
 VERSION = {"type": "function", "function": {
@@ -154,3 +154,24 @@ async def test_deepseek_reasoner_reasoning_content(openai_wire, mode):
     assert resp.cost is not None and resp.cost.total == calc_price(
         GUsage(input_tokens=6, output_tokens=92), "deepseek-reasoner",
         provider_id="deepseek").total_price
+
+
+@pytest.mark.parametrize("provider,model,name", [
+    ("openai", "gpt-4o-mini", "error_400_context_length_exceeded.json"),
+    ("deepseek", "deepseek-chat", "error_400_context_length.json"),
+])
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_context_window_errors(openai_wire, mode, provider, model, name):
+    """Real 400s for a prompt over the context window: OpenAI's says code
+    ``context_length_exceeded``; DeepSeek's says only ``invalid_request_error`` with OpenAI's
+    wording ("This model's maximum context length is N tokens"). Both are
+    ContextWindowExceededError, not retried."""
+    rec = load("deepseek" if provider == "deepseek" else "openai", name, status=400)
+    serve(openai_wire, rec)
+    with pytest.raises(ContextWindowExceededError) as info:
+        await chat_once(openai_wire, provider, mode, model=model,
+                        messages=[{"role": "user", "content": "hello"}])
+    err = info.value
+    assert (err.status_code, err.retryable, err.provider) == (400, False, provider)
+    assert rec.json()["error"]["message"] in str(err)
+    assert len(openai_wire.server.requests) == 1
