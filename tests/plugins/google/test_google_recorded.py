@@ -8,10 +8,10 @@ import pytest
 from genai_prices import Usage as GUsage
 from genai_prices import calc_price
 from google_wire import API_KEY, GeminiWire, unb64
-from replay_kit import cassette, drive, serve
+from replay_kit import cassette, drive, load, serve
 from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
-from cencori_core import RetryPolicy, Router
+from cencori_core import ProviderRateLimitError, RetryPolicy, Router
 
 MODEL = "gemini-3-flash-preview"
 MULTIPLY = {"type": "function", "function": {
@@ -126,3 +126,22 @@ async def test_text_stream_whose_usage_shrinks(wire, router, streamed):
     u = r.usage
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.reasoning_tokens) == \
         (9, 2, 11, 0)
+
+
+@pytest.mark.parametrize("name,retry_after", [
+    ("error_429_per_minute_quota.json", 26.0),
+    ("error_429_quota_no_retry_info.json", None),
+])
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_quota_errors(wire, router, mode, name, retry_after):
+    """Real 429 RESOURCE_EXHAUSTED bodies: a per-minute token quota with RetryInfo ``26s``
+    (retry after 26 seconds), and a spent quota with a Help link and no RetryInfo."""
+    rec = load("google", name, status=429)
+    serve(wire, rec)
+    with pytest.raises(ProviderRateLimitError) as info:
+        await drive(router, mode, model="gemini-2.5-flash", messages=ASK)
+    err = info.value
+    assert err.status_code == 429
+    assert err.retry_after == retry_after
+    assert "You exceeded your current quota" in str(err)
+    assert len(wire.requests) == 1
