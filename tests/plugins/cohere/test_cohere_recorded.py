@@ -107,3 +107,44 @@ async def test_streamed_tool_plan_and_split_arguments(server, router, mode):
     u = r.usage
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (23, 41, 64)
     assert r.cost is not None and r.cost.total == billed_cost("command-r", 23, 41)
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_grounded_answer_with_citations(server, router, mode):
+    """command-r with a document (sent through provider_options): the text, and a citation
+    naming the document; our response has no citation field, the raw answer keeps it."""
+    rec = load("cohere", "documents_citations.json")
+    serve(server, rec)
+    docs = [{"id": "doc-0", "data": {"text": "The sky is green."}}]
+    r, _ = await drive(router, mode, model="cohere/command-r",
+                       messages=[{"role": "user", "content": "What color is the sky?"}],
+                       provider_options={"documents": docs})
+    assert server.requests[-1].json["documents"] == docs
+    assert r.content == "The sky is green."
+    assert r.finish_reason == "stop"
+    assert r.id == "5ed83d88-ba2b-4069-bd72-d2621fde702b"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens) == \
+        (13, 5, 18, 0)
+    raw = r.raw if isinstance(r.raw, dict) else r.raw.dict()
+    (citation,) = raw["message"]["citations"]
+    assert (citation["start"], citation["end"], citation["text"]) == (11, 17, "green.")
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_text_stream(server, router, mode):
+    """command-r streamed (2024): a message-start with empty lists, 69 content-delta events
+    (one token each: 69 output tokens billed), content-end, message-end, ``data: [DONE]``."""
+    serve(server, load("cohere", "text_stream.sse"))
+    r, chunks = await drive(router, mode, model="cohere/command-r",
+                            messages=[{"role": "user", "content": "I'm Pickle Rick"}])
+    assert r.content.startswith("Hi there! You're Pickle Rick? That's a fun nickname!")
+    assert r.content.endswith("Maybe some Rick and Morty fan theories or episode "
+                              "recommendations?")
+    assert "".join(c.delta for c in chunks) == r.content
+    assert sum(1 for c in chunks if c.delta) == 69
+    assert r.finish_reason == "stop"
+    assert r.reasoning is None
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (4, 69, 73)
+    assert r.cost is not None and r.cost.total == billed_cost("command-r", 4, 69)
