@@ -171,3 +171,21 @@ async def test_recorded_error_bodies(server, router, mode, name, status, cls, re
     assert err.request_id == rec.json()["request_id"]
     assert rec.json()["error"]["message"] in str(err)
     assert server.hits == 1
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_message_from_2024_without_cache_fields(server, router, mode):
+    """A non-streamed claude-3-5-sonnet message from 2024: one text block, end_turn, and a
+    usage holding only input and output tokens (no cache fields at all)."""
+    rec = load("anthropic", "sonnet35_message.json")
+    serve(server, rec)
+    r, _ = await drive(router, mode, model="claude-3-5-sonnet-20241022", max_tokens=1024,
+                       messages=[{"role": "user", "content": "what is Coca Cola?"}])
+    assert r.content == rec.json()["content"][0]["text"]
+    assert r.reasoning is None and r.tool_calls == []
+    assert r.finish_reason == "stop"
+    assert r.id == "msg_01KAfbZR6qM9M2Z16t7FrBJJ"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (36, 265, 301)
+    assert (u.cached_tokens, u.cache_write_tokens) == (0, 0)
+    assert r.cost is not None and r.cost.total == price("claude-3-5-sonnet-20241022", u)

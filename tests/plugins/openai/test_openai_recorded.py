@@ -175,3 +175,22 @@ async def test_recorded_context_window_errors(openai_wire, mode, provider, model
     assert (err.status_code, err.retryable, err.provider) == (400, False, provider)
     assert rec.json()["error"]["message"] in str(err)
     assert len(openai_wire.server.requests) == 1
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_openai_answer_stopped_by_stop_sequence(openai_wire, openai_router, mode):
+    """gpt-4o (2024), pretty-printed as OpenAI sends it: stopped by ``stop=["."]`` (finish_reason
+    stop, the stop text not included), ``refusal: null``, every token detail at 0."""
+    rec = load("openai", "gpt4o_stop_sequence.json")
+    serve(openai_wire, rec)
+    r, _ = await drive(openai_router, mode, model="gpt-4o", stop=["."], max_tokens=2048,
+                       messages=[{"role": "user", "content": "what is Coca Cola"}])
+    assert r.content == ("Coca-Cola is a globally recognized beverage company best known for "
+                         "its flagship product, Coca-Cola, a carbonated soft drink")
+    assert (r.finish_reason, r.refusal) == ("stop", None)
+    assert r.model == "gpt-4o-2024-08-06"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens,
+            u.reasoning_tokens) == (40, 24, 64, 0, 0)
+    assert r.cost is not None and r.cost.total == calc_price(
+        GUsage(input_tokens=40, output_tokens=24), "gpt-4o", provider_id="openai").total_price
