@@ -145,3 +145,19 @@ async def test_recorded_quota_errors(wire, router, mode, name, retry_after):
     assert err.retry_after == retry_after
     assert "You exceeded your current quota" in str(err)
     assert len(wire.requests) == 1
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_budget_spent_on_thoughts(wire, router, mode):
+    """gemini-2.5-pro on Vertex AI (2025): the output budget all spent on 2,999 thought tokens,
+    so the candidate's content has a role and no parts, finishReason MAX_TOKENS, and the usage
+    has no candidatesTokenCount. An empty answer cut by the limit, not a malformed one."""
+    serve(wire, load("google", "vertex_max_tokens_all_thoughts.json"))
+    r, _ = await drive(router, mode, model="gemini-2.5-pro", max_tokens=3000, messages=ASK)
+    assert not r.content
+    assert r.tool_calls == []
+    assert r.finish_reason == "length"
+    assert r.id == "Dj9LaPCjJsCvgLUPgeGuqAU"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.reasoning_tokens) == \
+        (1706, 2999, 4705, 2999)
