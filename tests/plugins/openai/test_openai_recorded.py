@@ -7,10 +7,18 @@ from __future__ import annotations
 import pytest
 from genai_prices import Usage as GUsage
 from genai_prices import calc_price
-from openai_wire import OpenAIWire, openai_wire  # noqa: F401 - fixture
+from loopback import Reply
+from openai_wire import OpenAIWire, openai_wire
 from replay_kit import drive, load, serve
 
-from cencori_core import ContextWindowExceededError, RetryPolicy, Router
+from cencori_core import (
+    ContextWindowExceededError,
+    RetryPolicy,
+    Router,
+    StreamInterruptedError,
+)
+
+__all__ = ["openai_wire"]  # the fixture, imported for pytest
 
 ASK = [{"role": "user", "content": "What is the current llm version?"}]
 VERSION = {"type": "function", "function": {
@@ -194,3 +202,19 @@ async def test_openai_answer_stopped_by_stop_sequence(openai_wire, openai_router
             u.reasoning_tokens) == (40, 24, 64, 0, 0)
     assert r.cost is not None and r.cost.total == calc_price(
         GUsage(input_tokens=40, output_tokens=24), "gpt-4o", provider_id="openai").total_price
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_xai_stream_cut_while_usage_runs_on_every_chunk(openai_wire, mode):
+    """xAI sends the running usage on every chunk, with the content: a stream cut after three
+    of them (no finish_reason, no [DONE]) is an interrupted stream, not a finished one. The
+    usage-chunk rule that ends kimi-k2's streams only holds for a chunk carrying nothing else."""
+    rec = load("xai", "grok_beta_stream_head.sse")
+    reply = rec.reply()
+    openai_wire.server.queue(Reply(lines=list(reply.lines or ()) + [b"data: {"],
+                                   content_type=reply.content_type, cut_after=3))
+    with pytest.raises(StreamInterruptedError) as info:
+        await chat_once(openai_wire, "xai", mode, model="xai/grok-beta",
+                        messages=[{"role": "user", "content": "what is Coca Cola"}])
+    assert info.value.partial is not None
+    assert info.value.partial.content == "Coca-Cola is"
