@@ -10,7 +10,7 @@ from genai_prices import calc_price
 from mistral_wire import MistralWire, stream_path  # noqa: F401 - both stream paths
 from replay_kit import drive, load, serve
 
-from cencori_core import Router
+from cencori_core import ProviderRateLimitError, Router
 
 pytestmark = pytest.mark.usefixtures("stream_path")
 
@@ -119,3 +119,19 @@ async def test_answer_cut_by_max_tokens(wire, router, mode):
     assert r.cost is not None and r.cost.total == calc_price(
         GUsage(input_tokens=34, output_tokens=100), "mistral-large-latest",
         provider_id="mistral").total_price
+
+
+@pytest.mark.parametrize("name", ["error_429_rate_limited.json",
+                                  "error_429_rate_limited_raw_status.json"])
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_rate_limit(wire, router, mode, name):
+    """Mistral's real 429 bodies (``type: rate_limited``, ``code: "1300"``, later with a
+    ``raw_status_code``): a retryable ProviderRateLimitError carrying the code."""
+    rec = load("mistral", name, status=429)
+    serve(wire, rec)
+    with pytest.raises(ProviderRateLimitError) as info:
+        await drive(router, mode, model=MODEL, messages=ASK)
+    err = info.value
+    assert (err.status_code, err.retryable) == (429, True)
+    assert "Rate limit exceeded" in str(err)
+    assert len(wire.requests) == 1
