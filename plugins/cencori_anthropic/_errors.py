@@ -20,14 +20,21 @@ An ``error`` event inside a stream reaches us as a status error with the stream'
 its body's ``type`` decides, and the status reported is the one that type is served with.
 ``x-should-retry`` overrides the class's retry verdict; ``retry-after-ms`` / ``retry-after`` give
 ``retry_after``.
+
+One exception to "never from message text": a prompt over the context window is a 400
+``invalid_request_error`` with no code of its own, only the message ``prompt is too long: N
+tokens > M maximum`` (recorded), so that message makes it a :class:`ContextWindowExceededError`,
+the class that lets a fallback move to a model with a larger window.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from cencori_core.errors import (
+    ContextWindowExceededError,
     ProviderAuthError,
     ProviderBadRequestError,
     ProviderConnectionError,
@@ -63,6 +70,8 @@ SPEND_LIMIT_CODES = frozenset({
 })
 """``error.details.error_code`` values that waiting does not fix: the organization is out of
 money or over its spend limit (a 429 or 402)."""
+
+_TOO_LONG = re.compile(r"prompt is too long: \d+ tokens > \d+ maximum")
 
 
 def map_error(exc: BaseException, *, provider: str, model: str) -> ProviderError | None:
@@ -121,6 +130,8 @@ def _status_error(exc: Any, *, provider: str, model: str) -> ProviderError:
     if code in SPEND_LIMIT_CODES or kind == "billing_error":
         cls, retryable = ProviderRateLimitError, False
     text = exc.api_message or f"HTTP {status}"
+    if kind == "invalid_request_error" and _TOO_LONG.match(text):
+        cls = ContextWindowExceededError
     message = f"{kind}: {text}" if kind else text
     if code:
         message += f" [{code}]"

@@ -18,8 +18,10 @@ Usage
     (everything the model read, including the prompt template Cohere adds around the messages).
     ``prompt_tokens`` / ``completion_tokens`` are the billed units, because cost is computed from
     them and Cohere charges billed units; ``tokens`` is the fallback when billed units are absent.
-    ``cached_tokens`` is Cohere's ``cached_tokens``, capped at ``prompt_tokens`` so it stays a
-    part of it (Cohere has no separate cache-read price).
+    ``cached_tokens`` is the part of the billed input Cohere's ``cached_tokens`` covers: Cohere
+    counts it among ``tokens`` (template included), and the cached prefix covers the unbilled
+    template first, so it is ``cached_tokens - (tokens - billed)``, within 0 and
+    ``prompt_tokens`` (Cohere has no separate cache-read price).
 
 Rerank
     ``router.rerank("rerank-v3.5", query, documents, top_n=...)`` calls ``ClientV2.rerank``

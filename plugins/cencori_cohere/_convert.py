@@ -265,7 +265,15 @@ def usage_from(u: Any) -> Usage:
         return Usage(source="estimated")
     prompt = prompt or 0
     completion = completion or 0
-    cached = min(int(_get(u, "cached_tokens") or 0), prompt)
+    cached = int(_get(u, "cached_tokens") or 0)
+    seen = _get(tokens, "input_tokens")
+    if billed is not None and seen is not None:
+        # Cohere counts cached tokens among all it read (``tokens``), template included; the
+        # cache holds a prefix, and the unbilled template and tool definitions lead the prompt,
+        # so only what it covers past them is billed input (recorded: 1,008 cached of 1,494
+        # read, 80 billed: none of the billed tokens came from the cache).
+        cached -= max(int(seen) - prompt, 0)
+    cached = min(max(cached, 0), prompt)
     return Usage(prompt_tokens=prompt, completion_tokens=completion,
                  total_tokens=prompt + completion, cached_tokens=cached)
 

@@ -477,21 +477,21 @@ class ChatStream(StreamState):
         super().__init__(provider=provider, model=model, scrubber=scrubber)
         self.open = n
         """Choices without their finish_reason yet (``n``): the stream is done at none."""
+        self._all_finished = False
 
     def fold(self, event: Any) -> ChatChunk | list[ChatChunk] | None:
         chunk = chat_chunk(event)
         if chunk is None:
             return None
-        if type(chunk) is ChatChunk:
-            if chunk.finish_reason is not None:
-                self._finished()
-        else:
-            for c in chunk:  # type: ignore[union-attr]
-                if c.finish_reason is not None:
-                    self._finished()
+        for c in (chunk,) if type(chunk) is ChatChunk else chunk:  # type: ignore[union-attr]
+            if c.finish_reason is not None:
+                self.open -= 1
+                if self.open <= 0:
+                    self._all_finished = self.done = True
+            elif c.delta or c.tool_calls or c.reasoning or c.refusal:
+                self.done = self._all_finished
+            elif c.usage is not None:
+                # The usage chunk is the last before [DONE]: some OpenAI-compatible servers
+                # send it but never a finish_reason (recorded: kimi-k2 through OpenRouter).
+                self.done = True
         return chunk
-
-    def _finished(self) -> None:
-        self.open -= 1
-        if self.open <= 0:
-            self.done = True

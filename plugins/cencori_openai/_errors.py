@@ -1,7 +1,10 @@
 """OpenAI SDK exceptions mapped to cencori errors.
 
 The class comes from the HTTP status and the error body's ``code`` / ``type`` (never from the
-message text): ``context_length_exceeded`` is a :class:`ContextWindowExceededError`, content
+message text, but for one case: OpenAI-compatible servers that report a prompt over the
+context window with OpenAI's wording and a generic code, as DeepSeek does with
+``invalid_request_error`` (recorded), are recognized by that wording on a 400):
+``context_length_exceeded`` is a :class:`ContextWindowExceededError`, content
 policy codes a :class:`ContentFilterError`, a 429 ``insufficient_quota`` a rate-limit error that is
 not worth retrying. ``retry_after`` comes from ``retry-after-ms`` / ``Retry-After``; the server's
 ``x-should-retry`` overrides the class's retryability. Secrets are not handled here: the
@@ -12,6 +15,7 @@ toolkit's error boundary scrubs the result and the SDK exception behind it
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import openai
@@ -38,6 +42,7 @@ _CONTEXT_CODES = frozenset({"context_length_exceeded"})
 _CONTENT_CODES = frozenset({"content_filter", "content_policy_violation", "moderation_blocked",
                             "invalid_prompt"})
 _NO_RETRY_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+_CONTEXT_WORDING = re.compile(r"maximum context length is \d+ tokens")
 
 
 def _body_fields(body: Any) -> tuple[str | None, str | None, str | None]:
@@ -82,7 +87,8 @@ def map_error(exc: BaseException, *, provider: str, model: str) -> ProviderError
     headers = exc.response.headers if isinstance(exc, openai.APIStatusError) else None
     request_id = getattr(exc, "request_id", None)
 
-    if code in _CONTEXT_CODES:
+    if code in _CONTEXT_CODES or (status == 400 and message is not None
+                                  and _CONTEXT_WORDING.search(message) is not None):
         cls: type[ProviderError] = ContextWindowExceededError
     elif code in _CONTENT_CODES or typ in _CONTENT_CODES:
         cls = ContentFilterError

@@ -204,11 +204,12 @@ def test_embed_request_default_input_type_dimensions_and_96_limit():
 
 def test_chat_response_text_usage_from_billed_units():
     resp = convert.chat_response(parsed_chat(ChatScript(text="Bonjour", billed=(11, 7),
-                                                        tokens=(190, 7), cached_tokens=4)),
+                                                        tokens=(190, 7), cached_tokens=183)),
                                  provider="cohere", model="command-a-03-2025")
     assert resp.content == "Bonjour"
     assert resp.finish_reason == "stop"
     assert resp.reasoning is None and resp.provider_data is None
+    # 183 cached of 190 read: the 179 unbilled template tokens first, then 4 billed ones
     assert resp.usage == Usage(prompt_tokens=11, completion_tokens=7, total_tokens=18,
                                cached_tokens=4)
     assert resp.model == "command-a-03-2025" and resp.provider == "cohere"
@@ -240,8 +241,12 @@ def test_finish_reasons(cohere_reason, ours):
 @pytest.mark.parametrize("script,expected", [
     # tokens are the fallback when billed units are missing
     (ChatScript(billed=None, tokens=(190, 7)), Usage.of(190, 7)),
-    # cached tokens never exceed the prompt tokens they are part of
-    (ChatScript(billed=(11, 7), cached_tokens=150), Usage.of(11, 7, cached_tokens=11)),
+    # cached tokens are counted among all tokens read: the unbilled template (179 here) is
+    # the cached prefix's first part, the rest is billed input; never more than the prompt
+    (ChatScript(billed=(11, 7), cached_tokens=150), Usage.of(11, 7)),
+    (ChatScript(billed=(11, 7), cached_tokens=185), Usage.of(11, 7, cached_tokens=6)),
+    (ChatScript(billed=(11, 7), tokens=None, cached_tokens=150),
+     Usage.of(11, 7, cached_tokens=11)),
     (ChatScript(usage=False), Usage(source="estimated")),
     (ChatScript(billed=None, tokens=None), Usage(source="estimated")),
 ])

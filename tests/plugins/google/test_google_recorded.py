@@ -1,0 +1,163 @@
+"""Real recorded Gemini API answers (tests/fixtures/recorded/google, sources in SOURCES.md)
+replayed through the real ``google-genai`` SDK and the plugin, on both SDK paths, sync and async;
+every field the recording carries is checked on the normalized result."""
+
+from __future__ import annotations
+
+import pytest
+from genai_prices import Usage as GUsage
+from genai_prices import calc_price
+from google_wire import API_KEY, GeminiWire, unb64
+from replay_kit import cassette, drive, load, serve
+from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
+
+from cencori_core import ProviderRateLimitError, RetryPolicy, Router
+
+MODEL = "gemini-3-flash-preview"
+MULTIPLY = {"type": "function", "function": {
+    "name": "multiply", "description": "Multiply two numbers.",
+    "parameters": {"type": "object", "properties": {"x": {"type": "integer"},
+                                                    "y": {"type": "integer"}},
+                   "required": ["x", "y"]}}}
+NAMER = {"type": "function", "function": {
+    "name": "pelican_name_generator", "parameters": {"type": "object", "properties": {}}}}
+ASK = [{"role": "user", "content": "What is 5 times 3?"}]
+
+
+@pytest.fixture
+def wire():
+    with GeminiWire() as w:
+        yield w
+
+
+@pytest.fixture
+async def router(wire):
+    r = Router(plugins=["google"], retry=RetryPolicy(max_attempts=1),
+               providers={"google": {"api_key": API_KEY, "base_url": wire.base_url}})
+    yield r
+    await r.aclose()
+
+
+@pytest.fixture(params=["stream", "astream"])
+def streamed(request):
+    return request.param
+
+
+def price(u) -> object:
+    return calc_price(GUsage(input_tokens=u.prompt_tokens, output_tokens=u.completion_tokens,
+                             cache_read_tokens=u.cached_tokens),
+                      MODEL, provider_id="google").total_price
+
+
+async def test_signed_function_call_then_empty_stop_event(wire, router, streamed):
+    """gemini-3-flash-preview: the call comes whole in the first event with its
+    thoughtSignature and no finishReason; a second event carries an empty text part and STOP.
+    Usage counts 32 thought tokens (billed as output) in totalTokenCount 108 = 60 + 16 + 32."""
+    first, _ = cassette("google", "thought_signature_tools.yaml")
+    serve(wire, first.as_sse())
+    r, chunks = await drive(router, streamed, model=MODEL, messages=ASK, tools=[MULTIPLY])
+    assert [(t.name, t.arguments) for t in r.tool_calls] == [("multiply", {"y": 3, "x": 5})]
+    sig = first.events_of_array()[0]["candidates"][0]["content"]["parts"][0]["thoughtSignature"]
+    assert r.tool_calls[0].provider_data == {"google": {"thought_signature": sig}}
+    assert r.finish_reason == "tool_calls"
+    assert not r.content
+    assert r.id == "6XJFadi3PJOx-sAPgJ3S6Qs"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.reasoning_tokens) == \
+        (60, 48, 108, 32)
+    assert r.cost is not None and r.cost.total == price(u)
+
+
+async def test_signature_goes_back_on_the_call(wire, router):
+    """The recorded signature is sent back on the function-call part of the next request (the
+    second recorded interaction), and the answer that follows streams as text deltas whose last
+    event raises promptTokenCount from 89 to 121: the final usage is the last event's."""
+    first, second = cassette("google", "thought_signature_tools.yaml")
+    serve(wire, first.as_sse(), second.as_sse())
+    r, _ = await drive(router, "stream", model=MODEL, messages=ASK, tools=[MULTIPLY])
+    call = r.tool_calls[0]
+    follow = [*ASK, r.message, {"role": "tool", "tool_call_id": call.id, "content": "15"}]
+    r2, chunks = await drive(router, "stream", model=MODEL, messages=follow, tools=[MULTIPLY])
+    sent = wire.requests[-1].json["contents"][1]["parts"]
+    signed = [p for p in sent if "functionCall" in p]
+    # google-genai writes bytes as URL-safe base64; Google reads both alphabets.
+    assert unb64(signed[0]["thoughtSignature"]) == \
+        unb64(call.provider_data["google"]["thought_signature"])
+    assert signed[0]["functionCall"]["args"] == {"y": 3, "x": 5}
+    assert [c.delta for c in chunks if c.delta] == ["5 times 3", " is 15."]
+    assert r2.content == "5 times 3 is 15."
+    assert r2.finish_reason == "stop"
+    u = r2.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (121, 9, 130)
+
+
+async def test_call_with_id_and_long_signature(wire, router, streamed):
+    """A 2026 recording: the functionCall carries an ``id`` (c9bjmkfz) and a 1,100-byte
+    signature; 248 thought tokens against 19 candidate tokens."""
+    (rec,) = cassette("google", "tool_call_stream.yaml")
+    serve(wire, rec.as_sse())
+    r, chunks = await drive(router, streamed, model=MODEL, tools=[NAMER],
+                            messages=[{"role": "user",
+                                       "content": "Generate one name for a pet pelican"}])
+    (call,) = r.tool_calls
+    assert (call.id, call.name, call.arguments) == ("c9bjmkfz", "pelican_name_generator",
+                                                    {"type": "funny"})
+    assert call.provider_data["google"]["thought_signature"].startswith("EosJCogJAb4+9vvm5UYU")
+    assert r.finish_reason == "tool_calls"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.reasoning_tokens) == \
+        (28, 267, 295, 248)
+    assert r.cost is not None and r.cost.total == price(u)
+
+
+async def test_text_stream_whose_usage_shrinks(wire, router, streamed):
+    """gemini-1.5-flash (2025): candidates without an ``index``, safetyRatings on the finishing
+    event only, and a promptTokenCount that goes from 10 to 9 on the last event: the final
+    usage is the last event's, not the largest nor a sum."""
+    (rec,) = cassette("google", "flash15_text_stream.yaml")
+    serve(wire, rec.as_sse())
+    r, chunks = await drive(router, streamed, model="gemini-1.5-flash-latest",
+                            messages=[{"role": "user",
+                                       "content": "Name for a pet pelican, just the name"}])
+    assert [c.delta for c in chunks if c.delta] == ["Percy", "\n"]
+    assert r.content == "Percy\n"
+    assert r.finish_reason == "stop"
+    assert r.tool_calls == []
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.reasoning_tokens) == \
+        (9, 2, 11, 0)
+
+
+@pytest.mark.parametrize("name,retry_after", [
+    ("error_429_per_minute_quota.json", 26.0),
+    ("error_429_quota_no_retry_info.json", None),
+])
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_quota_errors(wire, router, mode, name, retry_after):
+    """Real 429 RESOURCE_EXHAUSTED bodies: a per-minute token quota with RetryInfo ``26s``
+    (retry after 26 seconds), and a spent quota with a Help link and no RetryInfo."""
+    rec = load("google", name, status=429)
+    serve(wire, rec)
+    with pytest.raises(ProviderRateLimitError) as info:
+        await drive(router, mode, model="gemini-2.5-flash", messages=ASK)
+    err = info.value
+    assert err.status_code == 429
+    assert err.retry_after == retry_after
+    assert "You exceeded your current quota" in str(err)
+    assert len(wire.requests) == 1
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_budget_spent_on_thoughts(wire, router, mode):
+    """gemini-2.5-pro on Vertex AI (2025): the output budget all spent on 2,999 thought tokens,
+    so the candidate's content has a role and no parts, finishReason MAX_TOKENS, and the usage
+    has no candidatesTokenCount. An empty answer cut by the limit, not a malformed one."""
+    serve(wire, load("google", "vertex_max_tokens_all_thoughts.json"))
+    r, _ = await drive(router, mode, model="gemini-2.5-pro", max_tokens=3000, messages=ASK)
+    assert not r.content
+    assert r.tool_calls == []
+    assert r.finish_reason == "length"
+    assert r.id == "Dj9LaPCjJsCvgLUPgeGuqAU"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.reasoning_tokens) == \
+        (1706, 2999, 4705, 2999)
