@@ -110,7 +110,7 @@ def assemble(router: Router, kw: dict[str, Any]) -> None:
 
     from .accounting.pricing import Pricing
 
-    router.pricing = pricing = Pricing(kw["prices"])
+    pricing = Pricing(kw["prices"])
     # --- accounting (cencori_core/accounting): see accounting/service.py
     from .accounting.service import Accounting
 
@@ -120,8 +120,6 @@ def assemble(router: Router, kw: dict[str, Any]) -> None:
         budgets=kw["budgets"], rate_limits=kw["rate_limits"],
         budget_fail_mode=kw["budget_fail_mode"], rate_limit_fail_mode=kw["rate_limit_fail_mode"],
         rate_limit_wait=kw["rate_limit_wait"])
-    router.projects = acct.projects
-    router.usage = acct.usage
     router._limiter = acct.limiter
     router._limiter.price_provider = reg.price_provider
     router._limiter.model_info = router.catalog.info

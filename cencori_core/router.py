@@ -20,9 +20,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Never
 
+import pluggy
+
 from . import _operations as ops
 from . import _validate as v
 from ._assembly import assemble
+from ._chatcall import ChatCalls
+from ._hooks import Hooks
+from ._pipeline import Pipeline
+from ._registry import Registry
 from ._requests import (
     check_extra,
     common,
@@ -35,11 +41,12 @@ from ._requests import (
 )
 from ._streams import AsyncChatStream, ChatStream
 from .cache import ResponseCache, call_option
+from .catalog import Catalog
 from .config import check_keys, load_toml, toml_errors
 from .context import CallContext
 from .plugins import collect_providers, register_plugin
 from .provider import Provider
-from .resilience import Cooldown, RetryPolicy
+from .resilience import Balancer, Cooldown, RetryPolicy
 from .types import (
     ChatResponse,
     EmbeddingResponse,
@@ -52,20 +59,14 @@ from .types import (
     Transcription,
 )
 
+# The class annotations' types are imported at run time (typing.get_type_hints(Router) works),
+# but for the accounting ones (60 ms, imported when the first router is built) and openai.
 if TYPE_CHECKING:
     import openai
-    import pluggy
 
-    from ._chatcall import ChatCalls
-    from ._hooks import Hooks
-    from ._pipeline import Pipeline
-    from ._registry import Registry
-    from .accounting.limits import Limiter
     from .accounting.pricing import Pricing
     from .accounting.projects import Projects
-    from .accounting.service import Accounting, UsageView
-    from .catalog import Catalog
-    from .resilience import Balancer
+    from .accounting.service import UsageView
 
 __all__ = ["Router", "CallContext", "ChatStream", "AsyncChatStream"]
 
@@ -95,12 +96,6 @@ class Router:
     """The policy objects, in the order they run."""
     catalog: Catalog
     """Every model name this router knows, with its provider and capabilities."""
-    pricing: Pricing
-    """Prices per model (the price data, overridden by ``prices=``)."""
-    projects: Projects
-    """Projects and their keys: ``create``, ``update``, ``add_key``, ``revoke``, ``list``."""
-    usage: UsageView
-    """Usage totals (``summary(by=...)``) and budget states."""
     cache: ResponseCache | None
     """The response cache (``stats()``, ``clear()``), or None without one."""
     # the parts (_assembly.py builds them)
@@ -110,8 +105,10 @@ class Router:
     _balancer: Balancer
     _fallbacks: dict[str, list[str]]
     _context_window_fallbacks: dict[str, str]
-    _accounting: Accounting
-    _limiter: Limiter
+    # typed Any, not Accounting/Limiter: those modules are imported when the first router is
+    # built (60 ms), and typing.get_type_hints(Router) must resolve every class annotation
+    _accounting: Any
+    _limiter: Any
     _pipe: Pipeline
     _chats: ChatCalls
 
@@ -222,6 +219,21 @@ class Router:
         assemble(self, locals())
 
     # ------------------------------------------------------------------ construction helpers
+
+    @property
+    def pricing(self) -> Pricing:
+        """Prices per model (the price data, overridden by ``prices=``)."""
+        return self._accounting.pricing  # type: ignore[no-any-return]
+
+    @property
+    def projects(self) -> Projects:
+        """Projects and their keys: ``create``, ``update``, ``add_key``, ``revoke``, ``list``."""
+        return self._accounting.projects  # type: ignore[no-any-return]
+
+    @property
+    def usage(self) -> UsageView:
+        """Usage totals (``summary(by=...)``) and budget states."""
+        return self._accounting.usage  # type: ignore[no-any-return]
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str], **overrides: Any) -> Router:

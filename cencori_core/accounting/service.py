@@ -106,6 +106,7 @@ class Accounting:
         from ..stores.memory import MemoryProjects
 
         self.store = open_store(redis_url)
+        self.pricing = pricing
         self.limiter = Limiter(self.store, pricing, budgets=budgets, rate_limits=rate_limits,
                                budget_fail_mode=budget_fail_mode,
                                rate_limit_fail_mode=rate_limit_fail_mode,
