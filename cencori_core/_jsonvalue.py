@@ -204,8 +204,9 @@ def json_text(value: str, param: str) -> None:
 
 def short(value: Any) -> str:
     """repr for a message, bounded (a 5,000-digit int has no useful repr, and would raise)."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+    if type(value) is int and abs(value) > MAX_INT:
         return "an integer beyond 64 bits"
-    r = repr(value) if isinstance(value, (int, float, str, bool)) or value is None \
+    # exact types only: a subclass's own __repr__ may raise anything (it is named by its type)
+    r = repr(value) if type(value) in (int, float, str, bool) or value is None \
         else type(value).__name__
     return r if len(r) <= 80 else r[:77] + "..."

@@ -60,7 +60,8 @@ def check_common(kw: Mapping[str, Any], stream: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     effort = kw.get("reasoning_effort")
     if effort is not None:
-        if effort not in EFFORTS:
+        # type first: `in` would run a foreign object's own __eq__ (which may raise anything)
+        if type(effort) is not str or effort not in EFFORTS:
             raise _bad(f"reasoning_effort must be one of {', '.join(map(repr, EFFORTS))}, got "
                        f"{short(effort)}", "reasoning_effort")
         out["reasoning_effort"] = effort

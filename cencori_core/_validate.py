@@ -108,6 +108,8 @@ def message(m: Any, i: int) -> Message:
         raise _bad(f"{where} must be a dict with 'role' and 'content' or a Message, "
                    f"got {type(m).__name__}", where)
     role = m.get("role")
+    if isinstance(role, str) and type(role) is not str:
+        role = str.__str__(role)  # a plain copy: a str subclass's own __eq__/__format__ never run
     if not isinstance(role, str) or role not in ROLES:
         raise _bad(f"{where}.role {short(role)} is not one of {', '.join(ROLES)}", where + ".role")
     if not all(isinstance(k, str) for k in m):

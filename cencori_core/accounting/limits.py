@@ -263,6 +263,7 @@ class Limiter(PendingJournal, FailModes):
             try:
                 refused = self.store.reserve(plan.counters, rid, plan.amount, expires_at)
             except StoreUnavailable as exc:
+                self._lost_reservation(plan, rid, expires_at, exc)
                 self._budget_store_down(exc)
             else:
                 if refused is not None:
@@ -308,6 +309,7 @@ class Limiter(PendingJournal, FailModes):
             try:
                 refused = await self.store.areserve(plan.counters, rid, plan.amount, expires_at)
             except StoreUnavailable as exc:
+                self._lost_reservation(plan, rid, expires_at, exc)
                 self._budget_store_down(exc)
             else:
                 if refused is not None:
@@ -373,6 +375,18 @@ class Limiter(PendingJournal, FailModes):
                     window = (time.time(), 0)
             await asyncio.sleep(self._all_refused(plan, out, deadline, window))
 
+    def _lost_reservation(self, plan: _Plan, rid: str, expires_at: float,
+                          exc: StoreUnavailable) -> None:
+        """The store failed while reserving: its script may have run before the reply was lost
+        (the connection dropped on the way back). Failing closed, the call ends here and never
+        settles, so its release goes to the pending journal and is applied when the store
+        answers again, instead of the budget staying held until the reservation expires (15
+        min). Releasing a reservation that was never made changes nothing."""
+        if not self.budget_fail_open:
+            keys = tuple(c.key for c in plan.counters)
+            self._journal(Reservation(rid, keys, plan.amount, 0, [], expires_at), 0,
+                          f"the reservation's reply was lost: {exc}")
+
     def _check_revoked(self, out: Any, key_id: str | None) -> None:
         if isinstance(out, str) and key_id is not None:  # the store's REVOKED
             self.on_revoked(key_id)
@@ -382,6 +396,7 @@ class Limiter(PendingJournal, FailModes):
                   exc: StoreUnavailable) -> Reservation:
         """The store is unreachable: each side fails open or closed as configured."""
         if plan.counters:
+            self._lost_reservation(plan, rid, expires_at, exc)
             self._budget_store_down(exc)
         if plan.hits:
             self._rate_store_down(exc)

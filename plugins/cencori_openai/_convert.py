@@ -348,10 +348,15 @@ def chat_response(data: Any, *, provider: str, model: str, raw: Any = None) -> C
         raw = completion
     choices = data.get("choices")
     if not choices:
-        return ChatResponse(content=None, finish_reason="error",
-                            usage=usage_from(data.get("usage")),
-                            model=data.get("model") or model, provider=provider,
-                            id=data.get("id") or "", raw=raw)
+        # OpenRouter and other proxies answer an upstream failure with status 200 and
+        # {"error": {...}}; a wrong base URL answers {} or []. Not an answer: a retryable
+        # ProviderResponseError (the boundary's), so a fallback can serve the call.
+        err = data.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            raise ValueError(f"the answer is an error, not a chat completion: "
+                             f"{err['message'][:200]!r}")
+        raise ValueError("the answer has no choices: not a chat completion (is the base_url "
+                         "an OpenAI-compatible /v1 endpoint?)")
     choice = choices[0]
     msg = choice.get("message") or {}
     calls = msg.get("tool_calls")
