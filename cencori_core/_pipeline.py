@@ -27,6 +27,7 @@ from ._hooks import Hooks
 from ._logging import log_attempt_failed, log_call
 from ._operations import OPERATIONS, Operation
 from ._registry import Registry
+from ._reserved import Reserved
 from ._structured import can_force, finish, force, is_forced, unforce
 from .accounting.usage import finalize_usage
 from .catalog import Catalog, ModelInfo
@@ -541,54 +542,6 @@ class Pipeline:
             await cache.aput(look)
         except Exception:  # noqa: BLE001
             log_cache_fault("store")
-
-
-
-class Reserved:
-    """Budgets and limits reserved for a call's duration, as a context manager (``with`` on the
-    sync path, ``async with`` on the async one): whatever happens inside, a failure is recorded
-    first and the reservation is then settled, so no path can forget a settle. A class rather
-    than @contextmanager: this runs on every call."""
-
-    __slots__ = ("pipe", "ctx")
-
-    def __init__(self, pipe: Pipeline, ctx: CallContext) -> None:
-        self.pipe = pipe
-        self.ctx = ctx
-
-    def __enter__(self) -> None:
-        try:
-            self.ctx._call.reservation = self.pipe._limiter.reserve(
-                self.ctx, self.pipe.attempt_routes(self.ctx))
-        except BaseException as exc:
-            self.pipe.fail(self.ctx, exc)
-            raise
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        ctx = self.ctx
-        if exc is not None:
-            self.pipe.fail(ctx, exc)  # recorded before the settle sees the record
-        call = ctx._call
-        res, call.reservation = call.reservation, None
-        if res is not None:
-            self.pipe._limiter.settle(res)
-
-    async def __aenter__(self) -> None:
-        try:
-            self.ctx._call.reservation = await self.pipe._limiter.areserve(
-                self.ctx, self.pipe.attempt_routes(self.ctx))
-        except BaseException as exc:
-            self.pipe.fail(self.ctx, exc)
-            raise
-
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        ctx = self.ctx
-        if exc is not None:
-            self.pipe.fail(ctx, exc)
-        call = ctx._call
-        res, call.reservation = call.reservation, None
-        if res is not None:
-            await self.pipe._limiter.asettle(res)
 
 
 def log_cache_fault(what: str) -> None:
