@@ -13,11 +13,17 @@ from dataclasses import field
 from decimal import Decimal
 from typing import Any, Literal
 
-# the machinery (frozen_type, evolve, to_dict), imported by name by the modules that use it
 from ._frozen import _DictMixin as _DictMixin
 from ._frozen import _jsonable as _jsonable
 from ._frozen import evolve as evolve
 from ._frozen import frozen_type as frozen_type
+
+# the machinery (frozen_type, evolve, to_dict), imported by name by the modules that use it
+from ._openai_shape import (
+    choice_to_openai,
+    chunk_to_openai,
+    response_to_openai,
+)
 
 __all__ = [
     "Message",
@@ -262,14 +268,6 @@ class Route(_DictMixin):
 # ---------------------------------------------------------------------------- chat
 
 
-def _openai_usage(u: Usage) -> dict[str, Any]:
-    """Usage in OpenAI's ``usage`` shape (responses and the include_usage stream chunk)."""
-    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-            "total_tokens": u.total_tokens,
-            "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
-            "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}
-
-
 # ---------------------------------------------------------------------------- shared parts
 
 
@@ -378,36 +376,7 @@ class ChatChunk(_DictMixin):
         """The chunk in OpenAI ``ChatCompletionChunk`` shape. A chunk that carries only usage
         becomes OpenAI's usage chunk (``choices`` empty), as ``stream_options.include_usage``
         sends it; ``id`` and ``model`` are "" when the chunk has none."""
-        out: dict[str, Any] = {"id": self.id or "", "object": "chat.completion.chunk",
-                               "created": 0, "model": self.model or ""}
-        if self.usage is not None:
-            out["usage"] = _openai_usage(self.usage)
-            if self.is_empty:
-                out["choices"] = []
-                return out
-        delta: dict[str, Any] = {}
-        if self.delta:
-            delta["content"] = self.delta
-        if self.reasoning:
-            delta["reasoning_content"] = self.reasoning
-        if self.refusal:
-            delta["refusal"] = self.refusal
-        if self.tool_calls:
-            calls = []
-            for tc in self.tool_calls:
-                call: dict[str, Any] = {"index": tc.index, "function": {"arguments": tc.arguments}}
-                if tc.id is not None:
-                    call["id"] = tc.id
-                    call["type"] = "function"
-                if tc.name is not None:
-                    call["function"]["name"] = tc.name
-                calls.append(call)
-            delta["tool_calls"] = calls
-        out["choices"] = [{"index": self.index, "delta": delta,
-                           "finish_reason": self.finish_reason,
-                           "logprobs": None if self.logprobs is None
-                           else {"content": self.logprobs, "refusal": None}}]
-        return out
+        return chunk_to_openai(self)
 
 
 @frozen_type
@@ -424,14 +393,8 @@ class Choice(_DictMixin):
     refusal: str | None = None
 
     def to_openai(self) -> dict[str, Any]:
-        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
-        if self.tool_calls:
-            msg["tool_calls"] = [tc.to_openai() for tc in self.tool_calls]
-        if self.refusal is not None:
-            msg["refusal"] = self.refusal
-        return {"index": self.index, "message": msg, "finish_reason": self.finish_reason,
-                "logprobs": None if self.logprobs is None else {"content": self.logprobs}}
-
+        """The choice in OpenAI ``choices[i]`` shape."""
+        return choice_to_openai(self)
 
 @frozen_type
 class ChatResponse(_Response):
@@ -465,25 +428,7 @@ class ChatResponse(_Response):
 
     def to_openai(self) -> dict[str, Any]:
         """The response in OpenAI ChatCompletion shape."""
-        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
-        if self.tool_calls:
-            msg["tool_calls"] = [tc.to_openai() for tc in self.tool_calls]
-        if self.reasoning:
-            msg["reasoning_content"] = self.reasoning
-        if self.refusal is not None:
-            msg["refusal"] = self.refusal
-        usage = _openai_usage(self.usage)
-        choices = [{"index": 0, "message": msg, "finish_reason": self.finish_reason,
-                    "logprobs": None if self.logprobs is None else {"content": self.logprobs}}]
-        choices += [c.to_openai() for c in self.choices[1:]]
-        return {
-            "id": self.id,
-            "object": "chat.completion",
-            "created": self.created,
-            "model": self.model,
-            "choices": choices,
-            "usage": usage,
-        }
+        return response_to_openai(self)
 
 
 # ---------------------------------------------------------------------------- other operations
