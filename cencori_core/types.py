@@ -13,12 +13,11 @@ from dataclasses import field
 from decimal import Decimal
 from typing import Any, Literal
 
+# the machinery (frozen_type, evolve, to_dict), imported by name by the modules that use it
 from ._frozen import _DictMixin as _DictMixin
 from ._frozen import _jsonable as _jsonable
 from ._frozen import evolve as evolve
 from ._frozen import frozen_type as frozen_type
-
-# the machinery (frozen_type, evolve, to_dict), imported by name by the modules that use it
 from ._openai_shape import (
     choice_to_openai,
     chunk_to_openai,
