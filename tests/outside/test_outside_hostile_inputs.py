@@ -85,7 +85,7 @@ scalars = st.one_of(
     st.binary(max_size=8), st.just(0).map(lambda _: Evil()),
     st.sampled_from(["user", "text", "sk-" + "B" * 30]).map(PlainStr),
     st.just(0).map(lambda _: _cyclic_dict()), st.just(0).map(lambda _: _cyclic_list()),
-    st.sampled_from([70, 2000]).map(_deep),
+    st.sampled_from([70, 200]).map(_deep),  # deeper: the test below (and printable)
     st.sampled_from([float("nan"), math.inf, b"\xff", (1, 2), frozenset({1, 2})]),
     st.just(0).map(lambda _: object()),
 )
@@ -137,15 +137,23 @@ def _attempt(call: Any) -> None:
             repr(exc)
 
 
+def _evil_tool_calls(msgs: Any) -> bool:
+    """A message whose tool_calls is an Evil object (see the xfail below)."""
+    return isinstance(msgs, list) and any(
+        isinstance(m, dict) and type(m.get("tool_calls")) is Evil for m in msgs)
+
+
 @SETTINGS
 @given(msgs=messages)
 def test_hostile_messages_work_or_raise_a_cencori_error(msgs):
+    assume(not _evil_tool_calls(msgs))
     _attempt(lambda: ROUTER.chat(model="fake/m", messages=msgs))
 
 
 @SETTINGS
 @given(msgs=messages)
 def test_hostile_messages_on_a_stream_work_or_raise_a_cencori_error(msgs):
+    assume(not _evil_tool_calls(msgs))
     def call() -> None:
         with ROUTER.chat_stream(model="fake/m", messages=msgs) as stream:
             for _ in stream:
@@ -236,6 +244,15 @@ def test_a_role_whose_dunders_raise_is_an_invalid_request_error(cls):
     for content in ("hi", None):
         with pytest.raises(CencoriError):
             ROUTER.chat(model="fake/m", messages=[{"role": cls("user"), "content": content}])
+
+
+@pytest.mark.xfail(strict=True, reason="owned by slim (_validate.py message(): 'if raw_calls:' "
+                   "asks the tool_calls value for its truth (__len__/__bool__) before checking "
+                   "that it is a list, so an object whose __len__ raises escapes as that error)")
+def test_tool_calls_whose_len_raises_are_an_invalid_request_error():
+    with pytest.raises(CencoriError):
+        ROUTER.chat(model="fake/m", messages=[*OK_MSGS, {"role": "assistant", "content": "x",
+                                                         "tool_calls": Evil()}])
 
 
 @pytest.mark.xfail(strict=True, reason="owned by streams (_params.py: 'effort not in EFFORTS' "

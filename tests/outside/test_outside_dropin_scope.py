@@ -1,0 +1,47 @@
+"""Enforcement from the outside, through the OpenAI drop-in: a client built for a project key
+(``router.openai_client(api_key="csk_...")``) must keep every call in that project, whatever
+per-call headers a caller (or a framework's ``default_headers``) adds. Blanking the
+``Authorization`` header ran the call as the router's unscoped default: no project budget, no
+provider allow-list, recorded under no project."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import openai
+import pytest
+
+from cencori_core import Router
+
+MSGS: Any = [{"role": "user", "content": "hi"}]
+REASON = ("owned by dropfast (cencori_core/dropin/*): a per-call extra_headers "
+          "{'Authorization': ''} (or openai.Omit()) drops the client's project key, and the call "
+          "runs unscoped instead of in the key's project")
+
+
+def _router_and_key() -> tuple[Router, str]:
+    router = Router(prices={"echo/echo": {"input": 1_000_000, "output": 1_000_000}})
+    # $1 a token: one call reserves more than the project's $1 budget allows
+    return router, router.projects.create("acme", providers=["echo"], budget=Decimal("1"))
+
+
+def test_the_key_s_budget_holds_on_the_drop_in():
+    router, key = _router_and_key()
+    client = router.openai_client(api_key=key)
+    with pytest.raises(openai.RateLimitError, match="budget of project acme"):
+        client.chat.completions.create(model="echo/echo", messages=MSGS, max_tokens=2)
+    router.close()
+
+
+@pytest.mark.xfail(strict=True, reason=REASON)
+@pytest.mark.parametrize("auth", ["", openai.Omit()], ids=["empty", "omit"])
+def test_a_blanked_authorization_header_does_not_leave_the_project(auth):
+    router, key = _router_and_key()
+    client = router.openai_client(api_key=key)
+    try:
+        with pytest.raises(openai.APIStatusError):  # 429 (acme's budget) or 401, never a 200
+            client.chat.completions.create(model="echo/echo", messages=MSGS, max_tokens=2,
+                                           extra_headers={"Authorization": auth})
+    finally:
+        router.close()
