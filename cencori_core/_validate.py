@@ -121,6 +121,9 @@ def message(m: Any, i: int) -> Message:
     content = m.get("content")
     tool_calls: list[ToolCall] = []
     raw_calls = m.get("tool_calls")
+    if raw_calls is not None and not isinstance(raw_calls, (list, tuple)):
+        # before its truth is asked: a foreign object's __len__/__bool__ may raise anything
+        raise _bad(f"{where}.tool_calls must be a list", where + ".tool_calls")
     if raw_calls:
         if role != "assistant":
             raise _bad(f"{where}: only assistant messages carry tool_calls", where + ".tool_calls")

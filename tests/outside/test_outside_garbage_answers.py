@@ -36,7 +36,6 @@ def server() -> Iterator[Any]:
         s.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=OWNER)
 @pytest.mark.parametrize("body", [{}, {"choices": []},
                                   {"error": {"message": "upstream failed", "code": 502}}],
                          ids=["empty", "no-choices", "error-in-200"])
@@ -53,7 +52,6 @@ def test_an_openai_200_without_choices_is_a_provider_response_error(server, body
         router.close()
 
 
-@pytest.mark.xfail(strict=True, reason=OWNER)
 def test_an_openai_200_error_body_falls_back_to_the_next_model(server):
     wire = server({"error": {"message": "upstream failed", "code": 502}})
     router = Router(providers={"openai": {"api_key": "sk-test", "base_url": wire.base_url
