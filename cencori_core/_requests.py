@@ -174,9 +174,10 @@ def rerank_request(model: Any, query: Any, documents: Any, top_n: Any,
     docs = v.documents(documents)
     n = v.positive_int(top_n, "top_n")
     if n is not None and n > len(docs):
-        raise InvalidRequestError(
-            f"top_n must be at most the number of documents ({len(docs)}), got {n}; "
-            "leave it out to rank every document", param="top_n")
+        # more than there are ranks them all, as Cohere, Jina and Voyage answer it (recorded:
+        # Cohere ranked both documents of a top_n=3 request); every provider is sent a count
+        # it accepts
+        n = len(docs)
     return RerankRequest(
         model=model_name(model), query=query, documents=docs, top_n=n,
         timeout=v.timeout(extra.get("timeout")),

@@ -73,7 +73,6 @@ def test_dict_documents_are_their_text():
     ({"top_n": -1}, "top_n"),
     ({"top_n": 2.0}, "top_n"),
     ({"top_n": False}, "top_n"),
-    ({"top_n": 4}, "top_n"),
     ({"provider_options": {"query": "smuggled"}}, "provider_options"),
     ({"provider_options": {"top_n": 1}}, "provider_options"),
     ({"temperature": 0.5}, "temperature"),
@@ -170,3 +169,10 @@ def test_callbacks_see_the_rerank_response():
                     on_success=lambda ctx, record: seen.append(ctx.response))
     resp = router.rerank("echo", "red", DOCS)
     assert seen == [resp]
+
+
+def test_top_n_above_the_document_count_ranks_them_all():
+    router, fake, rec = fake_router()
+    resp = router.rerank("fake/rr-1", "red apple", DOCS, top_n=len(DOCS) + 5)
+    assert fake.calls[-1][1].top_n == len(DOCS)  # what the provider is sent
+    assert sorted(r.index for r in resp.results) == list(range(len(DOCS)))

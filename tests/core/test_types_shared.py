@@ -73,3 +73,39 @@ def test_frozen_type_builds_init_from_inherited_fields():
         x.a = 2  # type: ignore[misc]
     with pytest.raises(TypeError):
         Child(1)  # type: ignore[misc]  # keyword-only
+
+
+# The generated __init__ and copier store fields on a mutable twin of the class and switch the
+# instance back (issue 14's per-call cost): what users see must be exactly the frozen type.
+
+def test_built_and_evolved_objects_are_exactly_the_frozen_type():
+    import copy
+    import pickle
+
+    from cencori_core.types import evolve
+
+    req = ChatRequest(model="m", messages=[], temperature=0.5)
+    moved = evolve(req, model="other", timeout=3.0)
+    for obj in (req, moved, Usage(prompt_tokens=2, completion_tokens=3, total_tokens=5)):
+        assert type(obj).__name__ in ("ChatRequest", "Usage")
+        assert type(obj) in (ChatRequest, Usage)
+        assert copy.copy(obj) == obj and copy.deepcopy(obj) == obj
+        assert pickle.loads(pickle.dumps(obj)) == obj
+    assert (moved.model, moved.timeout, moved.temperature) == ("other", 3.0, 0.5)
+    assert (req.model, req.timeout) == ("m", None)  # the original is untouched
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        moved.model = "x"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del req.model  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        evolve(req, no_such_field=1)
+
+
+def test_a_user_subclass_keeps_its_own_type():
+    class Mine(ChatResponse):
+        pass
+
+    m = Mine(content="x")
+    assert type(m) is Mine and m.content == "x" and m.tool_calls == []
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.content = "y"  # type: ignore[misc]
