@@ -164,12 +164,14 @@ async def test_rerank_scores_far_below_one(server):
     assert server.requests[-1].path == "/v2/rerank"
 
 
-@pytest.mark.xfail(strict=True, reason="core validation refuses top_n above the number of "
-                   "documents; the recorded request (top_n=3, two documents) was answered by "
-                   "Cohere with both ranked (cencori_core/_requests.py:178)")
 async def test_rerank_top_n_above_document_count_as_recorded(server):
+    """The recorded request asked top_n=3 of two documents and Cohere ranked both: the core
+    clamps top_n to the document count, so the same ranking comes back."""
     serve(server, load("cohere", "rerank.json"))
+    docs = ["This is a test document.", "Another test document."]
     with router_for(server) as router:
-        resp = router.rerank("rerank-english-v3.0", "Test query",
-                             ["This is a test document.", "Another test document."], top_n=3)
-    assert [x.index for x in resp.results] == [0, 1]
+        resp = router.rerank("rerank-english-v3.0", "Test query", docs, top_n=3)
+    assert [(x.index, x.relevance_score, x.document) for x in resp.results] == [
+        (0, 0.0006070756, docs[0]), (1, 0.00013032975, docs[1])]
+    assert resp.usage.search_units == 1
+    assert server.requests[-1].json["top_n"] == 2
