@@ -8,8 +8,9 @@ path and commit each file was taken from) in three forms:
 - ``*.json`` / ``*.sse``: a raw response body, served byte for byte (status 200);
 - ``*.yaml``: a VCR cassette (vcrpy / pytest-recording), one entry per recorded interaction
   (``response: {status: {code}, headers, body: {string}}``; pydantic-ai's cassettes keep a JSON
-  body parsed, as ``parsed_body``, and a text body as ``body: {content}``); a gzip body (``!!binary`` with
-  ``Content-Encoding: gzip``) is unpacked, since the loopback server sends no content-encoding.
+  body parsed, as ``parsed_body``, and a text body as ``body: {content}``); a gzip body
+  (``!!binary`` with ``Content-Encoding: gzip``) is unpacked, since the loopback server sends no
+  content-encoding.
 
 :func:`serve` queues recordings on a server (any :class:`~loopback.LoopbackServer`, or a wire
 object holding one as ``server`` / ``http``): each answers the next request, before any scripted
