@@ -218,3 +218,57 @@ async def test_xai_stream_cut_while_usage_runs_on_every_chunk(openai_wire, mode)
                         messages=[{"role": "user", "content": "what is Coca Cola"}])
     assert info.value.partial is not None
     assert info.value.partial.content == "Coca-Cola is"
+
+
+WEB_ASK = [{"role": "user", "content": "Use web search to find Pydantic AI's GitHub repository "
+                                       "and answer with its URL only."}]
+
+
+@pytest.fixture
+async def openrouter_deepseek(openai_wire: OpenAIWire):
+    r = Router(providers={"openrouter": {"type": "openai_compatible", "api_key": "sk-or-test-1",
+                                         "base_url": openai_wire.base_url,
+                                         "models": ["deepseek/deepseek-chat"]}},
+               plugins=["openai"], retry=RetryPolicy(max_attempts=1))
+    yield r
+    await r.aclose()
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_url_citation_annotations(openai_wire, openrouter_deepseek, mode):
+    """deepseek-chat through OpenRouter's web search: the message carries five url_citation
+    annotations (with the cited page text) beside ``content``, ``refusal: null`` and
+    ``reasoning: null``; usage adds OpenRouter's cost and server_tool_use_details. The
+    answer's text and counts come through; the annotations stay on the raw answer."""
+    rec = load("openai", "openrouter_web_search_annotations.json")
+    serve(openai_wire, rec)
+    r, _ = await drive(openrouter_deepseek, mode, model="openrouter/deepseek/deepseek-chat",
+                       messages=WEB_ASK)
+    assert r.content == "https://github.com/pydantic/pydantic-ai"
+    assert (r.finish_reason, r.refusal, r.reasoning, r.tool_calls) == ("stop", None, None, [])
+    assert r.id == "gen-1786680756-Fmq0SbiQ50hlHCCn30d5"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens,
+            u.reasoning_tokens) == (2315, 40, 2355, 0, 0)
+    notes = rec.json()["choices"][0]["message"]["annotations"]
+    assert len(notes) == 5 and {n["type"] for n in notes} == {"url_citation"}
+
+
+async def test_url_citation_annotation_stream(openai_wire, openrouter_deepseek, streamed):
+    """The streamed form: 23 ``: OPENROUTER PROCESSING`` SSE comments first, then five chunks
+    each carrying one annotation and empty content, the text in 12 deltas, and two chunks
+    with finish_reason stop, the second with the usage (2317 + 53)."""
+    rec = load("openai", "openrouter_web_search_annotations_stream.sse")
+    serve(openai_wire, rec)
+    r, chunks = await drive(openrouter_deepseek, streamed,
+                            model="openrouter/deepseek/deepseek-chat", messages=WEB_ASK)
+    assert rec.body.count(b": OPENROUTER PROCESSING\n\n") == 23
+    assert r.content == ("The URL for Pydantic AI's GitHub repository is:  \n\n"
+                         "https://github.com/pydantic/pydantic-ai")
+    assert "".join(c.delta for c in chunks) == r.content
+    assert sum(1 for c in chunks if c.delta) == 12
+    assert (r.finish_reason, r.refusal, r.tool_calls) == ("stop", None, [])
+    assert r.id == "gen-1786680764-gY2YTdjLLLQA6Cd1Wa6J"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens) == \
+        (2317, 53, 2370, 0)
