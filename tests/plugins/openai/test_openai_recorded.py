@@ -42,13 +42,17 @@ async def chat_once(wire: OpenAIWire, provider: str, mode: str, **kw):
     return resp
 
 
+def openrouter_router(wire: OpenAIWire, model: str) -> Router:
+    """An OpenAI-compatible provider (OpenRouter's API is Chat Completions) serving ``model``."""
+    return Router(providers={"openrouter": {"type": "openai_compatible",
+                                            "api_key": "sk-or-test-1", "base_url": wire.base_url,
+                                            "models": [model]}},
+                  plugins=["openai"], retry=RetryPolicy(max_attempts=1))
+
+
 @pytest.fixture
 async def openrouter(openai_wire: OpenAIWire):
-    """An OpenAI-compatible provider (OpenRouter's API is Chat Completions)."""
-    r = Router(providers={"openrouter": {"type": "openai_compatible", "api_key": "sk-or-test-1",
-                                         "base_url": openai_wire.base_url,
-                                         "models": ["moonshotai/kimi-k2"]}},
-               plugins=["openai"], retry=RetryPolicy(max_attempts=1))
+    r = openrouter_router(openai_wire, "moonshotai/kimi-k2")
     yield r
     await r.aclose()
 
@@ -226,10 +230,7 @@ WEB_ASK = [{"role": "user", "content": "Use web search to find Pydantic AI's Git
 
 @pytest.fixture
 async def openrouter_deepseek(openai_wire: OpenAIWire):
-    r = Router(providers={"openrouter": {"type": "openai_compatible", "api_key": "sk-or-test-1",
-                                         "base_url": openai_wire.base_url,
-                                         "models": ["deepseek/deepseek-chat"]}},
-               plugins=["openai"], retry=RetryPolicy(max_attempts=1))
+    r = openrouter_router(openai_wire, "deepseek/deepseek-chat")
     yield r
     await r.aclose()
 
