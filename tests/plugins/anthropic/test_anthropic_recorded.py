@@ -16,6 +16,7 @@ from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK p
 
 from cencori_core import (
     ContextWindowExceededError,
+    ProviderAuthError,
     ProviderServerError,
     RetryPolicy,
     Router,
@@ -287,3 +288,18 @@ async def test_web_search_stream_two_searches(server, router, streamed):
     assert (r.finish_reason, r.id) == ("stop", "msg_01QmxBSdEbD9ZeBWDVgFDoQ5")
     u = r.usage
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (22397, 637, 23034)
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_invalid_key(server, router, mode):
+    """Anthropic's 401 for a wrong key (authentication_error, invalid x-api-key): an auth
+    error, not retried, that names the cause and never the key sent."""
+    serve(server, load("anthropic", "error_401_invalid_api_key.json", status=401))
+    with pytest.raises(ProviderAuthError) as info:
+        await drive(router, mode, model="claude-sonnet-4-5-20250929", messages=HI,
+                    max_tokens=64)
+    err = info.value
+    assert (err.status_code, err.retryable) == (401, False)
+    assert "invalid x-api-key" in str(err)
+    assert KEY not in repr(err) and KEY not in str(err)
+    assert len(server.requests) == 1

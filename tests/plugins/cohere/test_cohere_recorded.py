@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from cohere_wire import KEY as COHERE_KEY
 from cohere_wire import CohereServer, router_for
 from genai_prices import Usage as GUsage
 from genai_prices import calc_price
 from replay_kit import cassette, drive, load, serve
+
+from cencori_core import ProviderAuthError
 
 PERSON = {"type": "function", "function": {
     "name": "Person", "description": "",
@@ -175,3 +178,18 @@ async def test_rerank_top_n_above_document_count_as_recorded(server):
         (0, 0.0006070756, docs[0]), (1, 0.00013032975, docs[1])]
     assert resp.usage.search_units == 1
     assert server.requests[-1].json["top_n"] == 2
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_invalid_api_token(server, router, mode):
+    """Cohere's 401 for a wrong key (``{"message": "invalid api token"}``): an auth error, not
+    retried, never carrying the key."""
+    serve(server, load("cohere", "error_401_invalid_api_token.json", status=401))
+    with pytest.raises(ProviderAuthError) as info:
+        await drive(router, mode, model="cohere/command-r",
+                    messages=[{"role": "user", "content": "hi"}])
+    err = info.value
+    assert (err.status_code, err.retryable) == (401, False)
+    assert "invalid api token" in str(err)
+    assert COHERE_KEY not in repr(err) and COHERE_KEY not in str(err)
+    assert len(server.requests) == 1

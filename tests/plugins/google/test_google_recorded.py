@@ -11,7 +11,13 @@ from google_wire import API_KEY, GeminiWire, unb64
 from replay_kit import cassette, drive, load, serve
 from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK paths
 
-from cencori_core import ContentFilterError, ProviderRateLimitError, RetryPolicy, Router
+from cencori_core import (
+    ContentFilterError,
+    ProviderAuthError,
+    ProviderRateLimitError,
+    RetryPolicy,
+    Router,
+)
 
 MODEL = "gemini-3-flash-preview"
 MULTIPLY = {"type": "function", "function": {
@@ -200,3 +206,17 @@ async def test_prompt_blocked_by_model_armor(wire, router, mode):
     assert "MODEL_ARMOR" in str(err)
     assert "The prompt violated Prompt Injection and Jailbreak filters." in str(err)
     assert err.retryable is False
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_invalid_key(wire, router, mode):
+    """Gemini answers a wrong key with 400 INVALID_ARGUMENT whose ErrorInfo reason is
+    API_KEY_INVALID: a credentials problem (an auth error, not retried), not a bad request
+    to rewrite."""
+    serve(wire, load("google", "error_400_api_key_invalid.json", status=400))
+    with pytest.raises(ProviderAuthError) as info:
+        await drive(router, mode, model="gemini-2.5-flash", messages=ASK)
+    err = info.value
+    assert err.retryable is False
+    assert "API key not valid" in str(err)
+    assert API_KEY not in repr(err) and API_KEY not in str(err)

@@ -10,7 +10,7 @@ from genai_prices import calc_price
 from mistral_wire import MistralWire, stream_path  # noqa: F401 - both stream paths
 from replay_kit import drive, load, serve
 
-from cencori_core import ProviderRateLimitError, Router
+from cencori_core import ProviderAuthError, ProviderRateLimitError, Router
 
 pytestmark = pytest.mark.usefixtures("stream_path")
 
@@ -172,3 +172,21 @@ async def test_prompt_cache_hit_counts(wire, router, mode):
     u = r.usage
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens) == \
         (268, 5, 273, 224)
+
+
+@pytest.mark.parametrize("name,text", [
+    ("error_401_unauthorized.json", "Unauthorized"),
+    ("error_401_detail_unauthorized.json", "Unauthorized"),
+])
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_unauthorized(wire, router, mode, name, text):
+    """Mistral's 401 bodies (2025: ``message`` + ``request_id``; later ``{"detail": ...}``):
+    an auth error, not retried, never carrying the key."""
+    serve(wire, load("mistral", name, status=401))
+    with pytest.raises(ProviderAuthError) as info:
+        await drive(router, mode, model=MODEL, messages=ASK)
+    err = info.value
+    assert (err.status_code, err.retryable) == (401, False)
+    assert text in str(err)
+    assert KEY not in repr(err) and KEY not in str(err)
+    assert len(wire.requests) == 1

@@ -13,6 +13,7 @@ from replay_kit import drive, load, serve
 
 from cencori_core import (
     ContextWindowExceededError,
+    ProviderAuthError,
     RetryPolicy,
     Router,
     StreamInterruptedError,
@@ -273,3 +274,17 @@ async def test_url_citation_annotation_stream(openai_wire, openrouter_deepseek, 
     u = r.usage
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens) == \
         (2317, 53, 2370, 0)
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_invalid_key(openai_wire, mode):
+    """The 401 of a wrong key (invalid_request_error / invalid_api_key, the key masked by the
+    server): an auth error, not retried, carrying the code and the server's message."""
+    serve(openai_wire, load("openai", "error_401_invalid_api_key.json", status=401))
+    with pytest.raises(ProviderAuthError) as info:
+        await chat_once(openai_wire, "openai", mode, model="gpt-4o-mini", messages=ASK)
+    err = info.value
+    assert (err.status_code, err.retryable) == (401, False)
+    assert "Incorrect API key provided" in str(err)
+    assert "test-key-1" not in repr(err)
+    assert len(openai_wire.requests) == 1
