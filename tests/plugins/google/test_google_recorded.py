@@ -220,3 +220,35 @@ async def test_recorded_invalid_key(wire, router, mode):
     assert err.retryable is False
     assert "API key not valid" in str(err)
     assert API_KEY not in repr(err) and API_KEY not in str(err)
+
+
+@pytest.mark.parametrize("call", ["embed", "aembed"])
+async def test_embedding_768_dimensions(wire, router, call):
+    """gemini-embedding-001 asked for 768 dimensions (outputDimensionality): one vector of 768
+    values, no usageMetadata (the token count is estimated, not invented)."""
+    (rec,) = cassette("google", "embedding_001_768.yaml")
+    serve(wire, rec)
+    fn = getattr(router, call)
+    resp = fn("gemini-embedding-001", "Some text goes here", dimensions=768)
+    resp = await resp if call == "aembed" else resp
+    (vector,) = resp.vectors
+    assert vector == rec.json()["embeddings"][0]["values"]
+    assert len(vector) == 768
+    assert resp.usage.source == "estimated"
+    sent = wire.requests[-1]
+    assert sent.path.endswith("/models/gemini-embedding-001:batchEmbedContents")
+    assert sent.json["requests"][0]["outputDimensionality"] == 768
+
+
+@pytest.mark.parametrize("call", ["embed", "aembed"])
+async def test_embedding_batch_with_usage(wire, router, call):
+    """gemini-embedding-2, two inputs at 768 dimensions: two vectors in input order and
+    usageMetadata.promptTokenCount 4 for the whole batch."""
+    (rec,) = cassette("google", "embedding_2_batch_768.yaml")
+    serve(wire, rec)
+    fn = getattr(router, call)
+    resp = fn("gemini-embedding-2", ["First text", "Second text"], dimensions=768)
+    resp = await resp if call == "aembed" else resp
+    assert resp.vectors == [e["values"] for e in rec.json()["embeddings"]]
+    assert [len(v) for v in resp.vectors] == [768, 768]
+    assert (resp.usage.prompt_tokens, resp.usage.total_tokens) == (4, 4)
