@@ -252,3 +252,26 @@ async def test_embedding_batch_with_usage(wire, router, call):
     assert resp.vectors == [e["values"] for e in rec.json()["embeddings"]]
     assert [len(v) for v in resp.vectors] == [768, 768]
     assert (resp.usage.prompt_tokens, resp.usage.total_tokens) == (4, 4)
+
+
+async def test_thought_summary_then_signed_call(wire, router, streamed):
+    """gemini-2.5-flash with thought summaries: the first event is a ``thought: true`` text part
+    (reasoning, not content), the second a signed function call with finishReason STOP and a
+    finishMessage; 42 thought tokens count as output (32 + 12 + 42 = 86)."""
+    first = cassette("google", "flash25_thought_summary_tool_call.yaml")[0]
+    serve(wire, first.as_sse())
+    r, chunks = await drive(router, streamed, model="gemini-2.5-flash", tools=[NAMER],
+                            messages=[{"role": "user", "content": "Two names for a pet pelican"}])
+    events = first.events_of_array()
+    thought = events[0]["candidates"][0]["content"]["parts"][0]["text"]
+    assert r.reasoning == thought
+    assert r.reasoning.startswith("**Generating Pelican Names**")
+    assert not r.content
+    sig = events[1]["candidates"][0]["content"]["parts"][0]["thoughtSignature"]
+    assert [(t.name, t.arguments) for t in r.tool_calls] == [("pelican_name_generator", {})]
+    assert r.tool_calls[0].provider_data == {"google": {"thought_signature": sig}}
+    assert r.finish_reason == "tool_calls"
+    assert r.id == "OYpyaqycKd2V_uMP65TsgA0"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.reasoning_tokens) == \
+        (32, 54, 86, 42)
