@@ -275,3 +275,27 @@ async def test_thought_summary_then_signed_call(wire, router, streamed):
     u = r.usage
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.reasoning_tokens) == \
         (32, 54, 86, 42)
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_function_call_answer(wire, router, mode):
+    """gemini-2.0-flash (generateContent, not streamed): one function call with two string
+    arguments and no id, finishReason STOP, avgLogprobs on the candidate; 69 + 14 = 83."""
+    serve(wire, load("google", "flash20_function_call.json"))
+    tool = {"type": "function", "function": {
+        "name": "temperature", "description": "Get the temperature in a city on a specific date.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string"}, "date": {"type": "string", "format": "date"}},
+            "required": ["city", "date"]}}}
+    r, _ = await drive(router, mode, model="gemini-2.0-flash", tools=[tool], messages=[
+        {"role": "system", "content": "You are a helpful chatbot."},
+        {"role": "user", "content": "What is the temperature in London on 2022-01-01?"}])
+    (call,) = r.tool_calls
+    assert (call.name, call.arguments) == ("temperature", {"city": "London", "date": "2022-01-01"})
+    assert call.id  # Gemini sent none: the plugin names the call so a tool result can answer it
+    assert r.finish_reason == "tool_calls"
+    assert not r.content and r.reasoning is None
+    assert r.id == "cDlXacOkMODnqtsPz8P96Ao"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (69, 14, 83)
+    assert wire.requests[-1].path.endswith("/models/gemini-2.0-flash:generateContent")
