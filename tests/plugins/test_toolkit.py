@@ -402,7 +402,7 @@ def test_sync_close_inside_the_running_loop_closes_the_async_client_in_that_loop
 
     asyncio.run(use())
     assert seen[0].is_closed and FakeAsyncClient.closed == 1
-    del seen
+    seen.clear()
     gc.collect()
     assert FakeAsyncClient.live == 0  # and nothing keeps it alive afterwards
 
