@@ -7,8 +7,10 @@ path and commit each file was taken from) in three forms:
 
 - ``*.json`` / ``*.sse``: a raw response body, served byte for byte (status 200);
 - ``*.yaml``: a VCR cassette (vcrpy / pytest-recording), one entry per recorded interaction
-  (``response: {status: {code}, headers, body: {string}}``); a gzip body (``!!binary`` with
-  ``Content-Encoding: gzip``) is unpacked, since the loopback server sends no content-encoding.
+  (``response: {status: {code}, headers, body: {string}}``; pydantic-ai's cassettes keep a JSON
+  body parsed, as ``parsed_body``, and a text body as ``body: {content}``); a gzip body
+  (``!!binary`` with ``Content-Encoding: gzip``) is unpacked, since the loopback server sends no
+  content-encoding.
 
 :func:`serve` queues recordings on a server (any :class:`~loopback.LoopbackServer`, or a wire
 object holding one as ``server`` / ``http``): each answers the next request, before any scripted
@@ -125,7 +127,7 @@ def cassette(provider: str, name: str) -> list[Recording]:
     for i, interaction in enumerate(data["interactions"]):
         resp = interaction["response"]
         raw_headers = resp.get("headers") or {}
-        body = resp["body"]["string"]
+        body = _body(resp)
         if isinstance(body, str):
             body = body.encode()
         encoding = {k.lower(): v for k, v in raw_headers.items()}.get("content-encoding")
@@ -134,6 +136,16 @@ def cassette(provider: str, name: str) -> list[Recording]:
         out.append(Recording(body=body, status=int(resp["status"]["code"]),
                              headers=_headers(raw_headers), name=f"{name}#{i}"))
     return out
+
+
+def _body(resp: dict[str, Any]) -> Any:
+    """The response body of a cassette entry: vcrpy's ``body.string``, or pydantic-ai's form of
+    the same recording (``parsed_body``: the JSON body as YAML, dumped back to JSON; ``body:
+    {type: text, content}``: the text body verbatim)."""
+    if "parsed_body" in resp:
+        return json.dumps(resp["parsed_body"], ensure_ascii=False)
+    body = resp["body"]
+    return body["string"] if "string" in body else body["content"]
 
 
 def load(provider: str, name: str, *, status: int = 200,

@@ -16,6 +16,7 @@ from sdk_paths import sdk_path  # noqa: F401 - autouse: every test on both SDK p
 
 from cencori_core import (
     ContextWindowExceededError,
+    ProviderAuthError,
     ProviderServerError,
     RetryPolicy,
     Router,
@@ -189,3 +190,116 @@ async def test_message_from_2024_without_cache_fields(server, router, mode):
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (36, 265, 301)
     assert (u.cached_tokens, u.cache_write_tokens) == (0, 0)
     assert r.cost is not None and r.cost.total == price("claude-3-5-sonnet-20241022", u)
+
+
+TRIGGER = [{"role": "user", "content": "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E"
+            "193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB"}]
+
+
+def _texts(rec) -> str:
+    return "".join(b.get("text", "") for b in rec.json()["content"] if b["type"] == "text")
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_redacted_thinking_block_kept_opaque(server, router, mode):
+    """claude-sonnet-4-5 answering the documented redacted-thinking trigger: a redacted_thinking
+    block (only opaque data, no text), then text. No reasoning text; the block is kept whole
+    to go back on the next turn."""
+    first, _ = cassette("anthropic", "redacted_thinking.yaml")
+    serve(server, first)
+    r, _ = await drive(router, mode, model="claude-sonnet-4-5-20250929", messages=TRIGGER,
+                       max_tokens=64000)
+    data = first.json()["content"][0]["data"]
+    assert r.content == _texts(first)
+    assert r.reasoning is None
+    assert r.provider_data == {"anthropic": {"thinking_blocks": [
+        {"type": "redacted_thinking", "data": data}]}}
+    assert (r.finish_reason, r.id) == ("stop", "msg_01TbZ1ZKNMPq28AgBLyLX3c4")
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens) == \
+        (92, 196, 288, 0)
+
+
+async def test_redacted_thinking_stream(server, router, streamed):
+    """The streamed form: two redacted_thinking blocks (each whole in its content_block_start,
+    no deltas), then text; message_delta's cumulative usage (output 189) replaces the 88 of
+    message_start."""
+    (rec,) = cassette("anthropic", "redacted_thinking_stream.yaml")
+    serve(server, rec)
+    r, chunks = await drive(router, streamed, model="claude-sonnet-4-5-20250929",
+                            messages=TRIGGER, max_tokens=64000)
+    events = rec.events()
+    datas = [e["content_block"]["data"] for e in events if e["type"] == "content_block_start"
+             and e["content_block"]["type"] == "redacted_thinking"]
+    assert len(datas) == 2
+    assert r.content.startswith("I notice that you've sent what appears to be some kind of test")
+    assert r.content == "".join(c.delta for c in chunks)
+    assert r.reasoning is None
+    assert r.provider_data == {"anthropic": {"thinking_blocks": [
+        {"type": "redacted_thinking", "data": d} for d in datas]}}
+    assert (r.finish_reason, r.id) == ("stop", "msg_018XZkwvj9asBiffg3fXt88s")
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (92, 189, 281)
+
+
+WEATHER = [{"role": "user", "content": "What is the weather in San Francisco today?"}]
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_web_search_server_tool_with_citations(server, router, mode):
+    """claude-sonnet-4 with Anthropic's web search: thinking, a server_tool_use block, its
+    web_search_tool_result, then 19 text blocks, some carrying citations. The server tool is
+    not a tool call of ours; the text is every text block joined; 8984 input tokens."""
+    first, _ = cassette("anthropic", "web_search_citations.yaml")
+    serve(server, first)
+    r, _ = await drive(router, mode, model="claude-sonnet-4-0", messages=WEATHER,
+                       max_tokens=4096)
+    assert r.tool_calls == []
+    assert r.content == _texts(first)
+    assert r.content.startswith("Based on the search results, here's the weather information")
+    assert "- Temperature: 66°F with clear skies\n" in r.content
+    thinking = first.json()["content"][0]
+    assert r.reasoning == thinking["thinking"]
+    assert r.provider_data == {"anthropic": {"thinking_blocks": [
+        {"type": "thinking", "thinking": thinking["thinking"],
+         "signature": thinking["signature"]}]}}
+    assert (r.finish_reason, r.id, r.model) == \
+        ("stop", "msg_0119wM5YxCLg3hwUWrxEQ9Y8", "claude-sonnet-4-20250514")
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (8984, 520, 9504)
+
+
+async def test_web_search_stream_two_searches(server, router, streamed):
+    """The streamed form with two searches: server_tool_use blocks stream their query as
+    input_json_delta (not our tool calls), citations arrive as citations_delta events between
+    text deltas; message_delta carries the whole usage (22397 input, 637 output)."""
+    (rec,) = cassette("anthropic", "web_search_stream.yaml")
+    serve(server, rec)
+    r, chunks = await drive(router, streamed, model="claude-sonnet-4-0", messages=WEATHER,
+                            max_tokens=4096)
+    events = rec.events()
+    deltas = [e["delta"] for e in events if e["type"] == "content_block_delta"]
+    assert {"input_json_delta", "citations_delta", "text_delta"} <= {d["type"] for d in deltas}
+    assert r.tool_calls == [] and not any(c.tool_calls for c in chunks)
+    assert r.content == "".join(d.get("text", "") for d in deltas)
+    assert r.content.endswith("It's shaping up to be a pleasant day in San Francisco!")
+    assert r.reasoning == "".join(d.get("thinking", "") for d in deltas)
+    assert r.reasoning
+    assert (r.finish_reason, r.id) == ("stop", "msg_01QmxBSdEbD9ZeBWDVgFDoQ5")
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (22397, 637, 23034)
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_invalid_key(server, router, mode):
+    """Anthropic's 401 for a wrong key (authentication_error, invalid x-api-key): an auth
+    error, not retried, that names the cause and never the key sent."""
+    serve(server, load("anthropic", "error_401_invalid_api_key.json", status=401))
+    with pytest.raises(ProviderAuthError) as info:
+        await drive(router, mode, model="claude-sonnet-4-5-20250929", messages=HI,
+                    max_tokens=64)
+    err = info.value
+    assert (err.status_code, err.retryable) == (401, False)
+    assert "invalid x-api-key" in str(err)
+    assert KEY not in repr(err) and KEY not in str(err)
+    assert len(server.requests) == 1

@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from cohere_wire import KEY as COHERE_KEY
 from cohere_wire import CohereServer, router_for
 from genai_prices import Usage as GUsage
 from genai_prices import calc_price
 from replay_kit import cassette, drive, load, serve
+
+from cencori_core import ProviderAuthError
 
 PERSON = {"type": "function", "function": {
     "name": "Person", "description": "",
@@ -164,12 +167,29 @@ async def test_rerank_scores_far_below_one(server):
     assert server.requests[-1].path == "/v2/rerank"
 
 
-@pytest.mark.xfail(strict=True, reason="core validation refuses top_n above the number of "
-                   "documents; the recorded request (top_n=3, two documents) was answered by "
-                   "Cohere with both ranked (cencori_core/_requests.py:178)")
 async def test_rerank_top_n_above_document_count_as_recorded(server):
+    """The recorded request asked top_n=3 of two documents and Cohere ranked both: the core
+    clamps top_n to the document count, so the same ranking comes back."""
     serve(server, load("cohere", "rerank.json"))
+    docs = ["This is a test document.", "Another test document."]
     with router_for(server) as router:
-        resp = router.rerank("rerank-english-v3.0", "Test query",
-                             ["This is a test document.", "Another test document."], top_n=3)
-    assert [x.index for x in resp.results] == [0, 1]
+        resp = router.rerank("rerank-english-v3.0", "Test query", docs, top_n=3)
+    assert [(x.index, x.relevance_score, x.document) for x in resp.results] == [
+        (0, 0.0006070756, docs[0]), (1, 0.00013032975, docs[1])]
+    assert resp.usage.search_units == 1
+    assert server.requests[-1].json["top_n"] == 2
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_invalid_api_token(server, router, mode):
+    """Cohere's 401 for a wrong key (``{"message": "invalid api token"}``): an auth error, not
+    retried, never carrying the key."""
+    serve(server, load("cohere", "error_401_invalid_api_token.json", status=401))
+    with pytest.raises(ProviderAuthError) as info:
+        await drive(router, mode, model="cohere/command-r",
+                    messages=[{"role": "user", "content": "hi"}])
+    err = info.value
+    assert (err.status_code, err.retryable) == (401, False)
+    assert "invalid api token" in str(err)
+    assert COHERE_KEY not in repr(err) and COHERE_KEY not in str(err)
+    assert len(server.requests) == 1

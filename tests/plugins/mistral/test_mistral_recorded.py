@@ -10,7 +10,7 @@ from genai_prices import calc_price
 from mistral_wire import MistralWire, stream_path  # noqa: F401 - both stream paths
 from replay_kit import drive, load, serve
 
-from cencori_core import ProviderRateLimitError, Router
+from cencori_core import ProviderAuthError, ProviderRateLimitError, Router
 
 pytestmark = pytest.mark.usefixtures("stream_path")
 
@@ -134,4 +134,59 @@ async def test_recorded_rate_limit(wire, router, mode, name):
     err = info.value
     assert (err.status_code, err.retryable) == (429, True)
     assert "Rate limit exceeded" in str(err)
+    assert len(wire.requests) == 1
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_tool_call_with_empty_string_content(wire, router, mode):
+    """mistral-medium-latest calling a tool without arguments: ``content`` is ``""`` (not null)
+    beside the tool call, whose id is Mistral's 9-character form and arguments ``"{}"``;
+    usage carries prompt_tokens_details.cached_tokens 0."""
+    serve(wire, load("mistral", "medium_tool_call_empty_content.json"))
+    tool = {"type": "function", "function": {
+        "name": "get_mixed_content", "description": "",
+        "parameters": {"type": "object", "properties": {}, "additionalProperties": False}}}
+    r, _ = await drive(router, mode, model="mistral-medium-latest", tools=[tool], messages=[
+        {"role": "user", "content": "Call the get_mixed_content tool and describe what you "
+                                    "received."}])
+    assert [(t.id, t.name, t.arguments, t.arguments_raw) for t in r.tool_calls] == [
+        ("ot1MIoEMA", "get_mixed_content", {}, "{}")]
+    assert r.finish_reason == "tool_calls"
+    assert not r.content
+    assert r.id == "6861cd5f567847cf9eb40a96f1a141ea"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens) == \
+        (61, 8, 69, 0)
+    assert wire.requests[-1].json["tools"][0]["function"]["name"] == "get_mixed_content"
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_prompt_cache_hit_counts(wire, router, mode):
+    """mistral-large-latest, the second turn of a conversation sharing a long prefix: 224 of
+    the 268 prompt tokens read from Mistral's prompt cache (prompt_tokens_details)."""
+    serve(wire, load("mistral", "large_prompt_cache_hit.json"))
+    r, _ = await drive(router, mode, model="mistral-large-latest", messages=[
+        {"role": "user", "content": "Reply with exactly: cache probe two."}])
+    assert (r.content, r.finish_reason, r.tool_calls) == ("cache probe two.", "stop", [])
+    assert r.id == "23271c0215f547dcb5d5e2950f354f9d"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens) == \
+        (268, 5, 273, 224)
+
+
+@pytest.mark.parametrize("name,text", [
+    ("error_401_unauthorized.json", "Unauthorized"),
+    ("error_401_detail_unauthorized.json", "Unauthorized"),
+])
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_unauthorized(wire, router, mode, name, text):
+    """Mistral's 401 bodies (2025: ``message`` + ``request_id``; later ``{"detail": ...}``):
+    an auth error, not retried, never carrying the key."""
+    serve(wire, load("mistral", name, status=401))
+    with pytest.raises(ProviderAuthError) as info:
+        await drive(router, mode, model=MODEL, messages=ASK)
+    err = info.value
+    assert (err.status_code, err.retryable) == (401, False)
+    assert text in str(err)
+    assert KEY not in repr(err) and KEY not in str(err)
     assert len(wire.requests) == 1

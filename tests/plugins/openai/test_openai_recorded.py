@@ -13,6 +13,7 @@ from replay_kit import drive, load, serve
 
 from cencori_core import (
     ContextWindowExceededError,
+    ProviderAuthError,
     RetryPolicy,
     Router,
     StreamInterruptedError,
@@ -42,13 +43,17 @@ async def chat_once(wire: OpenAIWire, provider: str, mode: str, **kw):
     return resp
 
 
+def openrouter_router(wire: OpenAIWire, model: str) -> Router:
+    """An OpenAI-compatible provider (OpenRouter's API is Chat Completions) serving ``model``."""
+    return Router(providers={"openrouter": {"type": "openai_compatible",
+                                            "api_key": "sk-or-test-1", "base_url": wire.base_url,
+                                            "models": [model]}},
+                  plugins=["openai"], retry=RetryPolicy(max_attempts=1))
+
+
 @pytest.fixture
 async def openrouter(openai_wire: OpenAIWire):
-    """An OpenAI-compatible provider (OpenRouter's API is Chat Completions)."""
-    r = Router(providers={"openrouter": {"type": "openai_compatible", "api_key": "sk-or-test-1",
-                                         "base_url": openai_wire.base_url,
-                                         "models": ["moonshotai/kimi-k2"]}},
-               plugins=["openai"], retry=RetryPolicy(max_attempts=1))
+    r = openrouter_router(openai_wire, "moonshotai/kimi-k2")
     yield r
     await r.aclose()
 
@@ -218,3 +223,68 @@ async def test_xai_stream_cut_while_usage_runs_on_every_chunk(openai_wire, mode)
                         messages=[{"role": "user", "content": "what is Coca Cola"}])
     assert info.value.partial is not None
     assert info.value.partial.content == "Coca-Cola is"
+
+
+WEB_ASK = [{"role": "user", "content": "Use web search to find Pydantic AI's GitHub repository "
+                                       "and answer with its URL only."}]
+
+
+@pytest.fixture
+async def openrouter_deepseek(openai_wire: OpenAIWire):
+    r = openrouter_router(openai_wire, "deepseek/deepseek-chat")
+    yield r
+    await r.aclose()
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat"])
+async def test_url_citation_annotations(openai_wire, openrouter_deepseek, mode):
+    """deepseek-chat through OpenRouter's web search: the message carries five url_citation
+    annotations (with the cited page text) beside ``content``, ``refusal: null`` and
+    ``reasoning: null``; usage adds OpenRouter's cost and server_tool_use_details. The
+    answer's text and counts come through; the annotations stay on the raw answer."""
+    rec = load("openai", "openrouter_web_search_annotations.json")
+    serve(openai_wire, rec)
+    r, _ = await drive(openrouter_deepseek, mode, model="openrouter/deepseek/deepseek-chat",
+                       messages=WEB_ASK)
+    assert r.content == "https://github.com/pydantic/pydantic-ai"
+    assert (r.finish_reason, r.refusal, r.reasoning, r.tool_calls) == ("stop", None, None, [])
+    assert r.id == "gen-1786680756-Fmq0SbiQ50hlHCCn30d5"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens,
+            u.reasoning_tokens) == (2315, 40, 2355, 0, 0)
+    notes = rec.json()["choices"][0]["message"]["annotations"]
+    assert len(notes) == 5 and {n["type"] for n in notes} == {"url_citation"}
+
+
+async def test_url_citation_annotation_stream(openai_wire, openrouter_deepseek, streamed):
+    """The streamed form: 23 ``: OPENROUTER PROCESSING`` SSE comments first, then five chunks
+    each carrying one annotation and empty content, the text in 12 deltas, and two chunks
+    with finish_reason stop, the second with the usage (2317 + 53)."""
+    rec = load("openai", "openrouter_web_search_annotations_stream.sse")
+    serve(openai_wire, rec)
+    r, chunks = await drive(openrouter_deepseek, streamed,
+                            model="openrouter/deepseek/deepseek-chat", messages=WEB_ASK)
+    assert rec.body.count(b": OPENROUTER PROCESSING\n\n") == 23
+    assert r.content == ("The URL for Pydantic AI's GitHub repository is:  \n\n"
+                         "https://github.com/pydantic/pydantic-ai")
+    assert "".join(c.delta for c in chunks) == r.content
+    assert sum(1 for c in chunks if c.delta) == 12
+    assert (r.finish_reason, r.refusal, r.tool_calls) == ("stop", None, [])
+    assert r.id == "gen-1786680764-gY2YTdjLLLQA6Cd1Wa6J"
+    u = r.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_tokens) == \
+        (2317, 53, 2370, 0)
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+async def test_recorded_invalid_key(openai_wire, mode):
+    """The 401 of a wrong key (invalid_request_error / invalid_api_key, the key masked by the
+    server): an auth error, not retried, carrying the code and the server's message."""
+    serve(openai_wire, load("openai", "error_401_invalid_api_key.json", status=401))
+    with pytest.raises(ProviderAuthError) as info:
+        await chat_once(openai_wire, "openai", mode, model="gpt-4o-mini", messages=ASK)
+    err = info.value
+    assert (err.status_code, err.retryable) == (401, False)
+    assert "Incorrect API key provided" in str(err)
+    assert "test-key-1" not in repr(err)
+    assert len(openai_wire.requests) == 1
