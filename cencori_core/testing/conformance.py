@@ -412,9 +412,15 @@ class RerankConformance(ProviderConformance):
             self.rerank(router, mode)
         assert info.value.retryable is True
 
+    def test_rerank_top_n_above_the_documents_ranks_them_all(
+            self, router: Router, wire: RerankWire, mode: str) -> None:
+        wire.reply_rerank([(1, 0.5), (0, 0.25), (2, 0.125)])
+        r = self.rerank(router, mode, top_n=len(self.documents) + 5)
+        assert sorted(x.index for x in r.results) == list(range(len(self.documents)))
+
     @pytest.mark.parametrize("bad", [{"documents": []}, {"documents": "one string"},
                                      {"documents": ["a", 3]}, {"query": ""}, {"query": 7},
-                                     {"top_n": 0}, {"top_n": 4}, {"top_n": True}])
+                                     {"top_n": 0}, {"top_n": -1}, {"top_n": True}])
     def test_rerank_bad_arguments_are_refused_before_sending(
             self, router: Router, wire: RerankWire, mode: str, bad: dict[str, Any]) -> None:
         before = wire.hits
