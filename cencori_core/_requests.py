@@ -16,6 +16,7 @@ from typing import Any
 from . import _validate as v
 from ._options import provider_options
 from ._params import check_common
+from .config import Secret
 from .errors import InvalidRequestError
 from .resilience import RetryPolicy
 from .types import (
@@ -219,8 +220,9 @@ def caller(extra: Mapping[str, Any]) -> None:
     """Check the arguments every operation shares that the router reads later (api_key,
     project, retry), so a bad one fails here, before anything else runs."""
     get = extra.get
-    if get("api_key") is not None:
-        v.text(extra["api_key"], "api_key")
+    key = get("api_key")
+    if key is not None and not isinstance(key, Secret):  # our own Secret wraps a key as well
+        v.text(key, "api_key")
     if get("project") is not None:
         v.text(extra["project"], "project")
     if get("retry") is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from ..config import Secret
 from ..errors import AuthenticationError, ConfigurationError, InvalidRequestError
 from ..hookspecs import hookimpl
 from ..stores import StoreUnavailable
@@ -146,6 +147,8 @@ class Accounting:
         proj: Project | None
         try:
             if api_key is not None:
+                if isinstance(api_key, Secret):
+                    api_key = api_key.get_secret_value()
                 proj, ctx.key_id = self.projects.verify(api_key)
                 if project is not None and project != proj.name:
                     raise AuthenticationError(f"the key does not belong to project {project!r}")
