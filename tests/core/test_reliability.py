@@ -234,8 +234,9 @@ def test_cooldown_skips_then_expires(mode):
     fleet = Fleet("d0", "d1")
     d0, d1 = fleet.fakes["d0"], fleet.fakes["d1"]
     router = fleet_router(fleet, deployments=deployments(2),
-                          cooldown={"allowed_fails": 1, "window_s": 60, "cooldown_s": 0.5},
+                          cooldown={"allowed_fails": 1, "window_s": 60, "cooldown_s": 2.0},
                           retry=RetryPolicy(max_attempts=2, initial_delay=0))
+    # cooldown_s long enough that a loaded machine's ten calls stay inside it (0.5 s did not)
     d0.fail(401)  # 401 cools a deployment at once
     while not d0.calls:
         try:
@@ -254,7 +255,7 @@ def test_cooldown_skips_then_expires(mode):
     err = raises(router, mode, "chat", Exception, model="gpt-x", messages=MSG,
                  retry=RetryPolicy(max_attempts=1))
     assert "all deployments of gpt-x are cooling down" in str(err)
-    time.sleep(0.55)  # cooldown_s passes: both are healthy again
+    time.sleep(2.05)  # cooldown_s passes: both are healthy again
     d0.clear()
     d1.clear()
     names = {call(router, mode, "chat", model="gpt-x", messages=MSG).deployment
