@@ -130,11 +130,35 @@ def _make_transports() -> tuple[type[Any], type[Any], type[Any], type[Any]]:
             if aclose is not None:
                 await aclose()
 
+    class SSEResponse(httpx.Response):  # type: ignore[misc,name-defined]
+        """A stream's response. Our SSE frames are never encoded nor empty, so the bytes the
+        SDK iterates are the frames themselves: one generator per frame instead of the
+        decoder and chunker passes of ``iter_bytes`` over ``iter_raw``."""
+
+        def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
+            if chunk_size is not None or hasattr(self, "_content"):
+                yield from super().iter_bytes(chunk_size)
+                return
+            if self.is_stream_consumed:  # type: ignore[has-type]
+                raise httpx.StreamConsumed()
+            if self.is_closed:
+                raise httpx.StreamClosed()
+            self.is_stream_consumed = True
+            self._num_bytes_downloaded = 0
+            try:
+                for frame in self.stream:
+                    self._num_bytes_downloaded += len(frame)
+                    yield frame
+            finally:
+                self.close()
+
     def respond(ans: Answer, request: Any) -> Any:
         if ans.stream is not None:
-            body = (AsyncBody(ans.stream, request) if isinstance(ans.stream, AsyncIterator)
-                    else SyncBody(ans.stream, request))
-            return httpx.Response(ans.status, headers=ans.headers, stream=body, request=request)
+            if isinstance(ans.stream, AsyncIterator):
+                return httpx.Response(ans.status, headers=ans.headers,
+                                      stream=AsyncBody(ans.stream, request), request=request)
+            return SSEResponse(ans.status, headers=ans.headers,
+                               stream=SyncBody(ans.stream, request), request=request)
         # The body is in memory: the response is built loaded and closed, as
         # Response(content=...) + read() leaves it, without its decoder and chunker passes
         # (about a tenth of a chat call's instructions on the SDK side).

@@ -87,3 +87,17 @@ def test_async_raw_response_is_loaded_and_timed(router: Router) -> None:
     raw = asyncio.run(run())
     assert raw.http_response.is_closed and raw.elapsed.total_seconds() >= 0
     assert raw.parse().choices[0].message.content == "echo: hello there"
+
+
+def test_a_stream_response_yields_the_frames_once(router: Router) -> None:
+    httpx = _http()
+    client = router.openai_client()
+    with client.chat.completions.with_streaming_response.create(
+            model="echo/echo", messages=MSGS, stream=True) as raw:
+        http = raw.http_response
+        frames = list(http.iter_bytes())
+        assert all(f.startswith(b"data: ") and f.endswith(b"\n\n") for f in frames)
+        assert frames[-1].endswith(b"data: [DONE]\n\n")
+        assert http.num_bytes_downloaded == sum(map(len, frames)) and http.is_closed
+        with pytest.raises(httpx.StreamConsumed):
+            list(http.iter_bytes())
