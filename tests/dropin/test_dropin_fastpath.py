@@ -101,3 +101,37 @@ def test_a_stream_response_yields_the_frames_once(router: Router) -> None:
         assert http.num_bytes_downloaded == sum(map(len, frames)) and http.is_closed
         with pytest.raises(httpx.StreamConsumed):
             list(http.iter_bytes())
+
+
+def _replayed(body: bytes, ctype: str) -> openai.OpenAI:
+    """A raw SDK client on its own default HTTP client, answered the given bytes."""
+    httpx = _http()
+    return openai.OpenAI(api_key="sk-x", base_url="http://replay.invalid/v1", max_retries=0,
+                         http_client=openai.DefaultHttpxClient(transport=httpx.MockTransport(
+                             lambda r: httpx.Response(200, content=body,
+                                                      headers={"content-type": ctype}))))
+
+
+def test_the_sdk_objects_equal_those_of_the_same_bytes_on_the_sdks_own_client(
+        router: Router) -> None:
+    client = router.openai_client()
+    raw = client.chat.completions.with_raw_response.create(model="echo/echo", messages=MSGS)
+    again = _replayed(raw.http_response.content, "application/json").chat.completions.create(
+        model="echo/echo", messages=MSGS)
+    assert raw.parse() == again
+    raw = client.embeddings.with_raw_response.create(model="echo/echo", input=["a b"])
+    assert raw.parse() == _replayed(raw.http_response.content, "application/json") \
+        .embeddings.create(model="echo/echo", input=["a b"])
+    with client.chat.completions.with_streaming_response.create(
+            model="echo/echo", messages=MSGS, stream=True,
+            stream_options={"include_usage": True}) as s:
+        frames = b"".join(s.http_response.iter_bytes())
+    with client.chat.completions.with_streaming_response.create(
+            model="echo/echo", messages=MSGS, stream=True,
+            stream_options={"include_usage": True}) as s:
+        ours = list(s.parse())
+    theirs = list(_replayed(frames, "text/event-stream").chat.completions.create(
+        model="echo/echo", messages=MSGS, stream=True))
+    strip = [c.model_dump(exclude={"id", "created"}) for c in ours]
+    assert strip == [c.model_dump(exclude={"id", "created"}) for c in theirs]
+    assert len(ours) == len(theirs) and ours[-1].usage is not None
