@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError, ProviderConnectionError, ProviderTimeoutError
@@ -87,12 +89,15 @@ def _stream_error(exc: BaseException, request: Any) -> Exception:
     return openai.APIError(body["error"]["message"], request, body=body["error"])
 
 
-def _make_transports() -> tuple[type[Any], type[Any]]:
+def _make_transports() -> tuple[type[Any], type[Any], type[Any], type[Any]]:
     httpx = _http()
+    ByteStream = httpx._content.ByteStream  # noqa: N806 - a class
 
     class SyncBody(httpx.SyncByteStream):  # type: ignore[misc,name-defined]
         def __init__(self, chunks: Iterator[bytes], request: Any) -> None:
             self._chunks, self._request = chunks, request
+            self._start = perf_counter()
+            self.elapsed: timedelta | None = None  # read by Response.elapsed
 
         def __iter__(self) -> Iterator[bytes]:
             try:
@@ -101,6 +106,7 @@ def _make_transports() -> tuple[type[Any], type[Any]]:
                 raise _stream_error(exc, self._request) from exc
 
         def close(self) -> None:
+            self.elapsed = timedelta(seconds=perf_counter() - self._start)
             close = getattr(self._chunks, "close", None)
             if close is not None:
                 close()
@@ -108,6 +114,8 @@ def _make_transports() -> tuple[type[Any], type[Any]]:
     class AsyncBody(httpx.AsyncByteStream):  # type: ignore[misc,name-defined]
         def __init__(self, chunks: AsyncIterator[bytes], request: Any) -> None:
             self._chunks, self._request = chunks, request
+            self._start = perf_counter()
+            self.elapsed: timedelta | None = None
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
             try:
@@ -117,17 +125,48 @@ def _make_transports() -> tuple[type[Any], type[Any]]:
                 raise _stream_error(exc, self._request) from exc
 
         async def aclose(self) -> None:
+            self.elapsed = timedelta(seconds=perf_counter() - self._start)
             aclose = getattr(self._chunks, "aclose", None)
             if aclose is not None:
                 await aclose()
 
+    class SSEResponse(httpx.Response):  # type: ignore[misc,name-defined]
+        """A stream's response. Our SSE frames are never encoded nor empty, so the bytes the
+        SDK iterates are the frames themselves: one generator per frame instead of the
+        decoder and chunker passes of ``iter_bytes`` over ``iter_raw``."""
+
+        def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
+            if chunk_size is not None or hasattr(self, "_content"):
+                yield from super().iter_bytes(chunk_size)
+                return
+            if self.is_stream_consumed:  # type: ignore[has-type]
+                raise httpx.StreamConsumed()
+            if self.is_closed:
+                raise httpx.StreamClosed()
+            self.is_stream_consumed = True
+            self._num_bytes_downloaded = 0
+            try:
+                for frame in self.stream:
+                    self._num_bytes_downloaded += len(frame)
+                    yield frame
+            finally:
+                self.close()
+
     def respond(ans: Answer, request: Any) -> Any:
         if ans.stream is not None:
-            body = (AsyncBody(ans.stream, request) if isinstance(ans.stream, AsyncIterator)
-                    else SyncBody(ans.stream, request))
-            return httpx.Response(ans.status, headers=ans.headers, stream=body, request=request)
-        response = httpx.Response(ans.status, headers=ans.headers, content=ans.body,
-                                  request=request)
+            if isinstance(ans.stream, AsyncIterator):
+                return httpx.Response(ans.status, headers=ans.headers,
+                                      stream=AsyncBody(ans.stream, request), request=request)
+            return SSEResponse(ans.status, headers=ans.headers,
+                               stream=SyncBody(ans.stream, request), request=request)
+        # The body is in memory: the response is built loaded and closed, as
+        # Response(content=...) + read() leaves it, without its decoder and chunker passes
+        # (about a tenth of a chat call's instructions on the SDK side).
+        response = httpx.Response(ans.status, headers=ans.headers,
+                                  stream=ByteStream(ans.body), request=request)
+        response._content = ans.body
+        response.is_stream_consumed = response.is_closed = True
+        response.headers["content-length"] = str(len(ans.body))
         if ans.status >= 400:
             _raise_for(ans, request, response)
         return response
@@ -154,14 +193,105 @@ def _make_transports() -> tuple[type[Any], type[Any]]:
                                          await request.aread())
             return respond(ans, request)
 
-    return Transport, AsyncTransport
+    default = httpx._client.USE_CLIENT_DEFAULT
+    urls: dict[str, Any] = {}
+
+    def build(client: Any, method: str, url: Any, content: Any, headers: Any,
+              timeout: Any, rest: dict[str, Any]) -> Any:
+        """The request the SDK asks for, built in one pass when it is plain bytes to a URL
+        (every JSON endpoint): the client's defaults (its Accept-Encoding, Connection and
+        User-Agent headers, cookies) mean nothing in process, and the URL is parsed once."""
+        if any(v is not None for v in rest.values()) or not isinstance(url, str) \
+                or not isinstance(content, bytes):
+            return None
+        u = urls.get(url)
+        if u is None:
+            if len(urls) > 64:
+                urls.clear()
+            u = urls[url] = httpx.URL(url)
+        t = client.timeout if timeout is default else httpx.Timeout(timeout)
+        request = httpx.Request(method, u, headers=headers, stream=ByteStream(content),
+                                extensions={"timeout": t.as_dict()})
+        request._content = content  # read, as Request(content=...) leaves it
+        request.headers["content-length"] = str(len(content))
+        return request
+
+    def plain(client: Any, auth: Any) -> bool:
+        """Whether a send needs none of the client's machinery (auth flows, hooks, redirects
+        and cookies do not apply to answers made in process)."""
+        hooks = client.event_hooks
+        return auth is default and client.auth is None and not client.is_closed \
+            and not hooks["request"] and not hooks["response"]
+
+    base, abase = _sdk_clients()
+
+    class Lean:
+        """Both clients' request building (:func:`build`, else the client's own)."""
+
+        def build_request(self, method: str, url: Any, *, content: Any = None,
+                          headers: Any = None, timeout: Any = default, **rest: Any) -> Any:
+            return build(self, method, url, content, headers, timeout, rest) \
+                or super().build_request(  # type: ignore[misc]
+                    method, url, content=content, headers=headers, timeout=timeout, **rest)
+
+    class Client(Lean, base):  # type: ignore[misc,valid-type]
+        """The SDK's default HTTP client, sending straight to the router's transport."""
+
+        def __init__(self, transport: Any) -> None:
+            super().__init__(transport=transport)
+            self._drop_in = transport
+
+        def send(self, request: Any, *, stream: bool = False, auth: Any = default,
+                 follow_redirects: Any = default) -> Any:
+            if not plain(self, auth):
+                return super().send(request, stream=stream, auth=auth,
+                                    follow_redirects=follow_redirects)
+            start = perf_counter()
+            response = self._drop_in.handle_request(request)
+            response.request = request
+            if response.is_closed:
+                response.elapsed = timedelta(seconds=perf_counter() - start)
+            elif not stream:
+                response.read()
+            return response
+
+    class AsyncClient(Lean, abase):  # type: ignore[misc,valid-type]
+        """The async twin of :class:`Client`."""
+
+        def __init__(self, transport: Any) -> None:
+            super().__init__(transport=transport)
+            self._drop_in = transport
+
+        async def send(self, request: Any, *, stream: bool = False, auth: Any = default,
+                       follow_redirects: Any = default) -> Any:
+            if not plain(self, auth):
+                return await super().send(request, stream=stream, auth=auth,
+                                          follow_redirects=follow_redirects)
+            start = perf_counter()
+            response = await self._drop_in.handle_async_request(request)
+            response.request = request
+            if response.is_closed:
+                response.elapsed = timedelta(seconds=perf_counter() - start)
+            elif not stream:
+                await response.aread()
+            return response
+
+    return Transport, AsyncTransport, Client, AsyncClient
 
 
-_TRANSPORTS: tuple[type[Any], type[Any]] | None = None
+def _sdk_clients() -> tuple[type[Any], type[Any]]:
+    """The SDK's default HTTP client classes (its timeouts, limits and redirect defaults)."""
+    import openai
+
+    return openai.DefaultHttpxClient, openai.DefaultAsyncHttpxClient
 
 
-def transports() -> tuple[type[Any], type[Any]]:
-    """(Transport, AsyncTransport), built on the SDK's HTTP package on first use."""
+_TRANSPORTS: tuple[type[Any], type[Any], type[Any], type[Any]] | None = None
+
+
+def transports() -> tuple[type[Any], type[Any], type[Any], type[Any]]:
+    """(Transport, AsyncTransport, Client, AsyncClient), built on the SDK's HTTP package on
+    first use."""
     global _TRANSPORTS
     if _TRANSPORTS is None:
         _TRANSPORTS = _make_transports()
@@ -187,15 +317,15 @@ def openai_client(router: Router, **kw: Any) -> openai.OpenAI:
     """A real ``openai.OpenAI`` whose every call goes through ``router``."""
     import openai
 
-    transport = transports()[0](App(router))
-    return openai.OpenAI(http_client=openai.DefaultHttpxClient(transport=transport),
-                         max_retries=0, **_options(kw))
+    kinds = transports()
+    return openai.OpenAI(http_client=kinds[2](kinds[0](App(router))), max_retries=0,
+                         **_options(kw))
 
 
 def async_openai_client(router: Router, **kw: Any) -> openai.AsyncOpenAI:
     """A real ``openai.AsyncOpenAI`` whose every call goes through ``router``."""
     import openai
 
-    transport = transports()[1](App(router))
-    return openai.AsyncOpenAI(http_client=openai.DefaultAsyncHttpxClient(transport=transport),
-                              max_retries=0, **_options(kw))
+    kinds = transports()
+    return openai.AsyncOpenAI(http_client=kinds[3](kinds[1](App(router))), max_retries=0,
+                              **_options(kw))
