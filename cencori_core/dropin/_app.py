@@ -66,8 +66,14 @@ def error(exc: BaseException) -> Answer:
 class App:
     """Answers OpenAI API requests (paths relative to ``/v1``) with one router."""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, *, api_key: str | None = None,
+                 project: str | None = None) -> None:
         self.router = router
+        # the credentials the client was built with: a per-call header that blanks or omits
+        # them cannot take the call out of their project (only another valid key changes it)
+        self.api_key = api_key if isinstance(api_key, str) and api_key.startswith("csk_") \
+            else None
+        self.project = project if isinstance(project, str) and project else None
 
     # ------------------------------------------------------------------ planning (shared)
 
@@ -118,9 +124,10 @@ class App:
         # the client's credentials: a project key (csk_...) and the OpenAI-Project header
         # select the router's tenant; any other bearer token is the SDK's placeholder
         auth = headers.get("authorization", "")
-        if auth.startswith("Bearer csk_") and "api_key" not in kw:
-            kw["api_key"] = auth[len("Bearer "):]
-        project = headers.get("openai-project")
+        key = auth[len("Bearer "):] if auth.startswith("Bearer csk_") else self.api_key
+        if key is not None and "api_key" not in kw:
+            kw["api_key"] = key
+        project = headers.get("openai-project") or self.project
         if project and "project" not in kw:
             kw["project"] = project
         return kw

@@ -318,8 +318,9 @@ def openai_client(router: Router, **kw: Any) -> openai.OpenAI:
     import openai
 
     kinds = transports()
-    return openai.OpenAI(http_client=kinds[2](kinds[0](App(router))), max_retries=0,
-                         **_options(kw))
+    kw = _options(kw)
+    app = App(router, api_key=kw.get("api_key"), project=kw.get("project"))
+    return openai.OpenAI(http_client=kinds[2](kinds[0](app)), max_retries=0, **kw)
 
 
 def async_openai_client(router: Router, **kw: Any) -> openai.AsyncOpenAI:
@@ -327,5 +328,6 @@ def async_openai_client(router: Router, **kw: Any) -> openai.AsyncOpenAI:
     import openai
 
     kinds = transports()
-    return openai.AsyncOpenAI(http_client=kinds[3](kinds[1](App(router))), max_retries=0,
-                              **_options(kw))
+    kw = _options(kw)
+    app = App(router, api_key=kw.get("api_key"), project=kw.get("project"))
+    return openai.AsyncOpenAI(http_client=kinds[3](kinds[1](app)), max_retries=0, **kw)

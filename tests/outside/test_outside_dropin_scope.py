@@ -15,9 +15,6 @@ import pytest
 from cencori_core import Router
 
 MSGS: Any = [{"role": "user", "content": "hi"}]
-REASON = ("owned by dropfast (cencori_core/dropin/*): a per-call extra_headers "
-          "{'Authorization': ''} (or openai.Omit()) drops the client's project key, and the call "
-          "runs unscoped instead of in the key's project")
 
 
 def _router_and_key() -> tuple[Router, str]:
@@ -34,14 +31,49 @@ def test_the_key_s_budget_holds_on_the_drop_in():
     router.close()
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 @pytest.mark.parametrize("auth", ["", openai.Omit()], ids=["empty", "omit"])
 def test_a_blanked_authorization_header_does_not_leave_the_project(auth):
+    # was: a per-call extra_headers {'Authorization': ''} (or openai.Omit()) dropped the
+    # client's project key, and the call ran unscoped instead of in the key's project
     router, key = _router_and_key()
     client = router.openai_client(api_key=key)
     try:
         with pytest.raises(openai.APIStatusError):  # 429 (acme's budget) or 401, never a 200
             client.chat.completions.create(model="echo/echo", messages=MSGS, max_tokens=2,
                                            extra_headers={"Authorization": auth})
+    finally:
+        router.close()
+
+
+@pytest.mark.parametrize("auth", ["", openai.Omit()], ids=["empty", "omit"])
+def test_the_async_client_keeps_its_key_s_project_too(auth):
+    import asyncio
+
+    router, key = _router_and_key()
+    client = router.async_openai_client(api_key=key)
+
+    async def go() -> None:
+        with pytest.raises(openai.APIStatusError):
+            await client.chat.completions.create(model="echo/echo", messages=MSGS, max_tokens=2,
+                                                 extra_headers={"Authorization": auth})
+    try:
+        asyncio.run(go())
+    finally:
+        router.close()
+
+
+def test_a_client_built_for_a_project_name_keeps_it_when_the_header_is_blanked():
+    router = Router(load_entrypoints=False)
+    router.projects.create("acme", providers=["echo"])
+    client = router.openai_client(project="acme")
+    try:
+        with pytest.raises(openai.APIStatusError):  # acme has not enabled openai
+            client.chat.completions.create(model="gpt-4o", messages=MSGS,
+                                           extra_headers={"OpenAI-Project": ""})
+        r = client.chat.completions.create(model="echo/echo", messages=MSGS,
+                                           extra_headers={"OpenAI-Project": ""})
+        assert r.choices[0].message.content == "echo: hi"
+        rows = router.usage.summary(by="project")
+        assert [(row.key, row.calls) for row in rows] == [("acme", 2)]  # the refusal included
     finally:
         router.close()
