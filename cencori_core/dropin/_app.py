@@ -301,8 +301,18 @@ class _Frames:
         return out + _DONE
 
 
+def _stream_model(stream: ChatStream | AsyncChatStream, first: ChatChunk | None,
+                  plan: _Plan) -> str:
+    """The model the frames name, as the non-stream answer does: the provider's own (the
+    first chunk's), else the route's, else the name asked for."""
+    if first is not None and first.model:
+        return first.model
+    route = stream.context.route
+    return route.model if route is not None else str(plan.kw.get("model", ""))
+
+
 def _sse(stream: ChatStream, first: ChatChunk | None, plan: _Plan) -> Iterator[bytes]:
-    f = _Frames(str(plan.kw.get("model", "")))
+    f = _Frames(_stream_model(stream, first, plan))
     try:
         yield f.role()
         if first is not None:
@@ -320,7 +330,7 @@ def _sse(stream: ChatStream, first: ChatChunk | None, plan: _Plan) -> Iterator[b
 
 async def _asse(stream: AsyncChatStream, first: ChatChunk | None,
                 plan: _Plan) -> AsyncIterator[bytes]:
-    f = _Frames(str(plan.kw.get("model", "")))
+    f = _Frames(_stream_model(stream, first, plan))
     try:
         yield f.role()
         if first is not None:

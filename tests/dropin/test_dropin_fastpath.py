@@ -135,3 +135,20 @@ def test_the_sdk_objects_equal_those_of_the_same_bytes_on_the_sdks_own_client(
     strip = [c.model_dump(exclude={"id", "created"}) for c in ours]
     assert strip == [c.model_dump(exclude={"id", "created"}) for c in theirs]
     assert len(ours) == len(theirs) and ours[-1].usage is not None
+
+
+def test_a_stream_names_the_same_model_as_the_answer() -> None:
+    # the frames named the model asked for ("echo/echo") while chat answered with the route's
+    # ("echo"); OpenAI names the model that answered in both
+    from cencori_core import Router
+
+    router = Router(load_entrypoints=False)
+    client = router.openai_client()
+    msgs: Any = [{"role": "user", "content": "hi there"}]
+    try:
+        answer = client.chat.completions.create(model="echo/echo", messages=msgs)
+        chunks = list(client.chat.completions.create(model="echo/echo", messages=msgs,
+                                                     stream=True))
+        assert answer.model == "echo" and {c.model for c in chunks} == {"echo"}
+    finally:
+        router.close()
