@@ -81,6 +81,12 @@ class StreamState:
         """A provider chunk: the one chunk for the caller, or None (then see ``_pending``)."""
         if self._forced:
             chunk = unforce_chunk(chunk)
+        elif not self._pipe.hooks.has_chunk:
+            # the bulk of every stream without stream hooks: the chunk itself, or nothing
+            if self._acc.add(chunk):
+                self._delivered += 1
+                return chunk
+            return None
         ready = self._process(chunk)
         if len(ready) == 1:  # the common case: straight to the caller
             self._delivered += 1

@@ -236,6 +236,10 @@ def _speech(res: Speech) -> Answer:
 # ---------------------------------------------------------------------------- SSE
 
 
+# json.dumps(str) without dumps()' and the encoder's Python frames: the same C function makes
+# the same bytes (ensure_ascii), once per streamed chunk
+_quote = json.encoder.encode_basestring_ascii
+
 class _Frames:
     """The SSE frames of one stream. Text deltas, nearly every chunk, are spliced into bytes
     prepared once per stream instead of building and encoding a dict each time."""
@@ -267,7 +271,7 @@ class _Frames:
         if c.index or c.logprobs is not None:  # n or logprobs asked: not the plain text frame
             return self._choice_chunk(c)
         if c.delta and not (c.tool_calls or c.reasoning or c.refusal):
-            return self.head + json.dumps(c.delta).encode() + self.tail
+            return self.head + _quote(c.delta).encode() + self.tail
         if not (c.delta or c.tool_calls or c.reasoning or c.refusal):
             return None  # usage and finish events: sent once, at the end, from the response
         return self.frame(w.chunk_body(ChatChunk(delta=c.delta, tool_calls=c.tool_calls,
