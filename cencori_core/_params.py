@@ -60,7 +60,10 @@ def check_common(kw: Mapping[str, Any], stream: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     effort = kw.get("reasoning_effort")
     if effort is not None:
-        # type first: `in` would run a foreign object's own __eq__ (which may raise anything)
+        # a str subclass (a StrEnum member) as its plain str, before `in` runs its own __eq__
+        # (a foreign object's may raise anything)
+        if isinstance(effort, str) and type(effort) is not str:
+            effort = str.__str__(effort)
         if type(effort) is not str or effort not in EFFORTS:
             raise _bad(f"reasoning_effort must be one of {', '.join(map(repr, EFFORTS))}, got "
                        f"{short(effort)}", "reasoning_effort")

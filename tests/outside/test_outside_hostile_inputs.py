@@ -245,3 +245,17 @@ def test_a_reasoning_effort_whose_eq_raises_is_an_invalid_request_error():
 def test_a_cache_argument_whose_eq_raises_is_an_invalid_request_error():
     with pytest.raises(CencoriError):
         ROUTER.chat(model="fake/m", messages=OK_MSGS, cache=Evil())
+
+
+def test_a_str_enum_reasoning_effort_is_taken_as_its_value():
+    # an experienced user passes enum members; the type check for hostile objects must not
+    # refuse them (it did, between two commits of this session)
+    import enum
+
+    class Effort(enum.StrEnum):
+        HIGH = "high"
+
+    from cencori_core._params import check_common
+
+    taken = check_common({"reasoning_effort": Effort.HIGH}, False)["reasoning_effort"]
+    assert taken == "high" and type(taken) is str
